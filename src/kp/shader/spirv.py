@@ -1,0 +1,574 @@
+"""SPIR-V reflection: what a compute shader needs from the pipeline that runs it.
+
+``reflect(spirv)`` reads the module once, in pure Python, and returns a frozen
+``ShaderInfo`` with the descriptor bindings, the push-constant size, the
+workgroup size and the specialization constants. Only the instructions that
+carry this information are decoded; everything else is skipped by word count.
+
+>>> info = reflect(compile_source(glsl))
+>>> info.local_size, [b.kind for b in info.bindings]
+((256, 1, 1), ['storage_buffer', 'storage_buffer', 'storage_buffer'])
+"""
+
+from __future__ import annotations
+
+import functools
+import struct
+import sys
+from array import array
+from dataclasses import dataclass
+from typing import Union
+
+from ..errors import ShaderError
+
+MAGIC = 0x07230203
+_HEADER_WORDS = 5
+
+BindingKind = str
+SpecValue = Union[int, float, bool]
+
+
+@dataclass(frozen=True)
+class Binding:
+    """One descriptor the shader reads or writes."""
+
+    set: int
+    binding: int
+    kind: BindingKind
+    name: str
+    element_size: int | None
+    readonly: bool
+
+
+@dataclass(frozen=True)
+class SpecConstant:
+    """A specialization constant (``layout(constant_id = N) const ...``)."""
+
+    id: int
+    kind: str
+    width: int
+    name: str
+    default: SpecValue
+
+
+@dataclass(frozen=True)
+class ShaderInfo:
+    """Everything about a compute shader's interface that a pipeline depends on."""
+
+    entry_point: str
+    bindings: tuple[Binding, ...]
+    push_constant_size: int
+    local_size: tuple[int, int, int]
+    local_size_spec_ids: tuple[int | None, int | None, int | None]
+    spec_constants: tuple[SpecConstant, ...]
+    capabilities: frozenset[str]
+
+
+# Opcodes, enumerants and decorations from the SPIR-V 1.6 specification.
+_OP_NAME = 5
+_OP_MEMBER_NAME = 6
+_OP_ENTRY_POINT = 15
+_OP_EXECUTION_MODE = 16
+_OP_CAPABILITY = 17
+_OP_TYPE_BOOL = 20
+_OP_TYPE_INT = 21
+_OP_TYPE_FLOAT = 22
+_OP_TYPE_VECTOR = 23
+_OP_TYPE_MATRIX = 24
+_OP_TYPE_IMAGE = 25
+_OP_TYPE_SAMPLER = 26
+_OP_TYPE_SAMPLED_IMAGE = 27
+_OP_TYPE_ARRAY = 28
+_OP_TYPE_RUNTIME_ARRAY = 29
+_OP_TYPE_STRUCT = 30
+_OP_TYPE_POINTER = 32
+_OP_CONSTANT_TRUE = 41
+_OP_CONSTANT_FALSE = 42
+_OP_CONSTANT = 43
+_OP_CONSTANT_COMPOSITE = 44
+_OP_SPEC_CONSTANT_TRUE = 48
+_OP_SPEC_CONSTANT_FALSE = 49
+_OP_SPEC_CONSTANT = 50
+_OP_SPEC_CONSTANT_COMPOSITE = 51
+_OP_VARIABLE = 59
+_OP_DECORATE = 71
+_OP_MEMBER_DECORATE = 72
+_OP_EXECUTION_MODE_ID = 331
+
+_EXEC_MODEL_GLCOMPUTE = 5
+_MODE_LOCAL_SIZE = 17
+_MODE_LOCAL_SIZE_ID = 38
+
+_DEC_SPEC_ID = 1
+_DEC_BLOCK = 2
+_DEC_BUFFER_BLOCK = 3
+_DEC_ROW_MAJOR = 4
+_DEC_ARRAY_STRIDE = 6
+_DEC_MATRIX_STRIDE = 7
+_DEC_BUILTIN = 11
+_DEC_NON_WRITABLE = 24
+_DEC_BINDING = 33
+_DEC_DESCRIPTOR_SET = 34
+_DEC_OFFSET = 35
+_BUILTIN_WORKGROUP_SIZE = 25
+
+_SC_UNIFORM_CONSTANT = 0
+_SC_UNIFORM = 2
+_SC_PUSH_CONSTANT = 9
+_SC_STORAGE_BUFFER = 12
+_SC_PHYSICAL_STORAGE_BUFFER = 5349
+
+_DIM_BUFFER = 5
+
+_CONSTANT_OPS = frozenset((
+    _OP_CONSTANT_TRUE, _OP_CONSTANT_FALSE, _OP_CONSTANT, _OP_CONSTANT_COMPOSITE,
+    _OP_SPEC_CONSTANT_TRUE, _OP_SPEC_CONSTANT_FALSE, _OP_SPEC_CONSTANT,
+    _OP_SPEC_CONSTANT_COMPOSITE))
+
+# Smallest word count (opcode word included) of each decoded instruction, so
+# that operand access below never runs past the instruction.
+_MIN_WORDS = {
+    _OP_NAME: 3, _OP_MEMBER_NAME: 4, _OP_ENTRY_POINT: 4, _OP_EXECUTION_MODE: 3,
+    _OP_CAPABILITY: 2, _OP_TYPE_BOOL: 2, _OP_TYPE_INT: 4, _OP_TYPE_FLOAT: 3,
+    _OP_TYPE_VECTOR: 4, _OP_TYPE_MATRIX: 4, _OP_TYPE_IMAGE: 9, _OP_TYPE_SAMPLER: 2,
+    _OP_TYPE_SAMPLED_IMAGE: 3, _OP_TYPE_ARRAY: 4, _OP_TYPE_RUNTIME_ARRAY: 3,
+    _OP_TYPE_STRUCT: 2, _OP_TYPE_POINTER: 4, _OP_CONSTANT_TRUE: 3,
+    _OP_CONSTANT_FALSE: 3, _OP_CONSTANT: 4, _OP_CONSTANT_COMPOSITE: 3,
+    _OP_SPEC_CONSTANT_TRUE: 3,
+    _OP_SPEC_CONSTANT_FALSE: 3, _OP_SPEC_CONSTANT: 4, _OP_SPEC_CONSTANT_COMPOSITE: 3,
+    _OP_VARIABLE: 4, _OP_DECORATE: 3, _OP_MEMBER_DECORATE: 4,
+    _OP_EXECUTION_MODE_ID: 3,
+}
+
+# Capability enumerants a Vulkan compute shader can declare; others are named
+# by number.
+_CAPABILITIES = {
+    0: "Matrix", 1: "Shader", 2: "Geometry", 3: "Tessellation", 4: "Addresses",
+    5: "Linkage", 6: "Kernel", 7: "Vector16", 8: "Float16Buffer", 9: "Float16",
+    10: "Float64", 11: "Int64", 12: "Int64Atomics", 13: "ImageBasic",
+    14: "ImageReadWrite", 15: "ImageMipmap", 17: "Pipes", 18: "Groups",
+    19: "DeviceEnqueue", 20: "LiteralSampler", 21: "AtomicStorage", 22: "Int16",
+    23: "TessellationPointSize", 24: "GeometryPointSize",
+    25: "ImageGatherExtended", 27: "StorageImageMultisample",
+    28: "UniformBufferArrayDynamicIndexing", 29: "SampledImageArrayDynamicIndexing",
+    30: "StorageBufferArrayDynamicIndexing", 31: "StorageImageArrayDynamicIndexing",
+    32: "ClipDistance", 33: "CullDistance", 34: "ImageCubeArray",
+    35: "SampleRateShading", 36: "ImageRect", 37: "SampledRect",
+    38: "GenericPointer", 39: "Int8", 40: "InputAttachment", 41: "SparseResidency",
+    42: "MinLod", 43: "Sampled1D", 44: "Image1D", 45: "SampledCubeArray",
+    46: "SampledBuffer", 47: "ImageBuffer", 48: "ImageMSArray",
+    49: "StorageImageExtendedFormats", 50: "ImageQuery", 51: "DerivativeControl",
+    52: "InterpolationFunction", 53: "TransformFeedback", 54: "GeometryStreams",
+    55: "StorageImageReadWithoutFormat", 56: "StorageImageWriteWithoutFormat",
+    57: "MultiViewport", 58: "SubgroupDispatch", 59: "NamedBarrier",
+    60: "PipeStorage", 61: "GroupNonUniform", 62: "GroupNonUniformVote",
+    63: "GroupNonUniformArithmetic", 64: "GroupNonUniformBallot",
+    65: "GroupNonUniformShuffle", 66: "GroupNonUniformShuffleRelative",
+    67: "GroupNonUniformClustered", 68: "GroupNonUniformQuad", 69: "ShaderLayer",
+    70: "ShaderViewportIndex", 4422: "FragmentShadingRateKHR",
+    4423: "SubgroupBallotKHR", 4427: "DrawParameters",
+    4428: "WorkgroupMemoryExplicitLayoutKHR",
+    4429: "WorkgroupMemoryExplicitLayout8BitAccessKHR",
+    4430: "WorkgroupMemoryExplicitLayout16BitAccessKHR", 4431: "SubgroupVoteKHR",
+    4433: "StorageBuffer16BitAccess", 4434: "UniformAndStorageBuffer16BitAccess",
+    4435: "StoragePushConstant16", 4436: "StorageInputOutput16",
+    4437: "DeviceGroup", 4439: "MultiView", 4441: "VariablePointersStorageBuffer",
+    4442: "VariablePointers", 4445: "AtomicStorageOps",
+    4447: "SampleMaskPostDepthCoverage", 4448: "StorageBuffer8BitAccess",
+    4449: "UniformAndStorageBuffer8BitAccess", 4450: "StoragePushConstant8",
+    4464: "DenormPreserve", 4465: "DenormFlushToZero",
+    4466: "SignedZeroInfNanPreserve", 4467: "RoundingModeRTE",
+    4468: "RoundingModeRTZ", 4472: "RayQueryKHR", 4479: "RayTracingKHR",
+    5016: "Int64ImageEXT", 5055: "ShaderClockKHR",
+    5288: "ComputeDerivativeGroupQuadsNV", 5297: "GroupNonUniformPartitionedNV",
+    5301: "ShaderNonUniform", 5302: "RuntimeDescriptorArray",
+    5304: "UniformTexelBufferArrayDynamicIndexing",
+    5305: "StorageTexelBufferArrayDynamicIndexing",
+    5306: "UniformBufferArrayNonUniformIndexing",
+    5307: "SampledImageArrayNonUniformIndexing",
+    5308: "StorageBufferArrayNonUniformIndexing",
+    5309: "StorageImageArrayNonUniformIndexing",
+    5311: "UniformTexelBufferArrayNonUniformIndexing",
+    5312: "StorageTexelBufferArrayNonUniformIndexing",
+    5345: "VulkanMemoryModel", 5346: "VulkanMemoryModelDeviceScope",
+    5347: "PhysicalStorageBufferAddresses", 5350: "ComputeDerivativeGroupLinearNV",
+    5357: "CooperativeMatrixNV", 5373: "ShaderSMBuiltinsNV",
+    5379: "DemoteToHelperInvocation", 5612: "AtomicFloat32MinMaxEXT",
+    5613: "AtomicFloat64MinMaxEXT", 5616: "AtomicFloat16MinMaxEXT",
+    5629: "ExpectAssumeKHR", 6016: "DotProductInputAll",
+    6017: "DotProductInput4x8Bit", 6018: "DotProductInput4x8BitPacked",
+    6019: "DotProduct", 6025: "BitInstructions", 6026: "GroupNonUniformRotateKHR",
+    6033: "AtomicFloat32AddEXT", 6034: "AtomicFloat64AddEXT",
+    6095: "AtomicFloat16AddEXT", 6400: "GroupUniformArithmeticKHR",
+}
+
+
+def words(spirv: bytes | bytearray | memoryview) -> array:
+    """The 32-bit words of a SPIR-V module in host byte order.
+
+    Checks the length and the magic number; a module written in the other byte
+    order is swapped. Raises ``ShaderError`` for anything that is not SPIR-V.
+    """
+    data = memoryview(spirv).cast("B")
+    if len(data) % 4:
+        raise ShaderError(f"SPIR-V length must be a multiple of 4 bytes, got {len(data)} bytes")
+    if len(data) < _HEADER_WORDS * 4:
+        raise ShaderError(
+            f"SPIR-V is too short for its 5-word header: {len(data)} bytes")
+    code = array("I")
+    code.frombytes(data)
+    if code[0] != MAGIC:
+        code.byteswap()
+        if code[0] != MAGIC:
+            code.byteswap()
+            raise ShaderError(
+                f"not SPIR-V: magic number is {code[0]:#010x}, expected {MAGIC:#010x}")
+    return code
+
+
+def reflect(spirv: bytes | bytearray | memoryview) -> ShaderInfo:
+    """Decode the interface of a compute shader from its SPIR-V.
+
+    Results are cached by content, so reflecting the same module again is a
+    dictionary look-up. Raises ``ShaderError`` for malformed SPIR-V or a module
+    without a GLCompute entry point.
+    """
+    return _reflect_cached(bytes(spirv))
+
+
+@functools.lru_cache(maxsize=256)
+def _reflect_cached(spirv: bytes) -> ShaderInfo:
+    return _Module(words(spirv)).info()
+
+
+def _string(code: array, start: int, end: int) -> tuple[str, int]:
+    """Decode the nul-terminated literal string at ``code[start:end]``; return
+    it and the index of the word after it."""
+    raw = code[start:end].tobytes()
+    if sys.byteorder == "big":
+        # Literal strings are packed little-endian into words whatever the host.
+        swapped = array("I", raw)
+        swapped.byteswap()
+        raw = swapped.tobytes()
+    nul = raw.find(b"\0")
+    if nul < 0:
+        raise ShaderError(f"unterminated literal string at word {start}")
+    return raw[:nul].decode("utf-8", "replace"), start + nul // 4 + 1
+
+
+class _Module:
+    """Tables filled by one pass over the instructions, then combined into a
+    ``ShaderInfo``."""
+
+    def __init__(self, code: array):
+        self.names: dict[int, str] = {}
+        self.member_names: dict[tuple[int, int], str] = {}
+        self.decorations: dict[int, dict[int, tuple[int, ...]]] = {}
+        self.member_decorations: dict[tuple[int, int], dict[int, tuple[int, ...]]] = {}
+        # Each type is kept as its operand words, opcode first.
+        self.types: dict[int, tuple[int, ...]] = {}
+        self.constants: dict[int, tuple[int, tuple[int, ...]]] = {}
+        self.spec_ids_of: dict[int, int] = {}
+        self.variables: list[tuple[int, int, int]] = []
+        self.capabilities: set[str] = set()
+        self.entry: tuple[int, str] | None = None
+        # Execution modes by (entry point id, mode): LocalSize holds literals,
+        # LocalSizeId constant ids.
+        self.local_sizes: dict[tuple[int, int], tuple[int, ...]] = {}
+        self._parse(code)
+
+    def _parse(self, code: array) -> None:
+        end = len(code)
+        i = _HEADER_WORDS
+        min_words = _MIN_WORDS
+        while i < end:
+            first = code[i]
+            count = first >> 16
+            op = first & 0xFFFF
+            if count == 0:
+                raise ShaderError(f"instruction at word {i} (opcode {op}) has word count 0")
+            nxt = i + count
+            if nxt > end:
+                raise ShaderError(
+                    f"instruction at word {i} (opcode {op}) needs {count} words but "
+                    f"only {end - i} remain: SPIR-V is truncated")
+            need = min_words.get(op)
+            if need is not None:
+                if count < need:
+                    raise ShaderError(
+                        f"instruction at word {i} (opcode {op}) has {count} words, "
+                        f"expected at least {need}")
+                self._instruction(op, code, i, nxt)
+            i = nxt
+
+    def _instruction(self, op: int, code: array, i: int, nxt: int) -> None:
+        if op == _OP_DECORATE:
+            self.decorations.setdefault(code[i + 1], {})[code[i + 2]] = tuple(code[i + 3:nxt])
+        elif op == _OP_MEMBER_DECORATE:
+            key = (code[i + 1], code[i + 2])
+            self.member_decorations.setdefault(key, {})[code[i + 3]] = tuple(code[i + 4:nxt])
+        elif op == _OP_NAME:
+            self.names[code[i + 1]] = _string(code, i + 2, nxt)[0]
+        elif op == _OP_MEMBER_NAME:
+            self.member_names[code[i + 1], code[i + 2]] = _string(code, i + 3, nxt)[0]
+        elif _OP_TYPE_BOOL <= op <= _OP_TYPE_POINTER:
+            self._type(op, code[i + 1], tuple(code[i + 2:nxt]))
+        elif op == _OP_VARIABLE:
+            self.variables.append((code[i + 1], code[i + 2], code[i + 3]))
+        elif op in _CONSTANT_OPS:
+            self.constants[code[i + 2]] = (op, (code[i + 1], *code[i + 3:nxt]))
+        elif op == _OP_CAPABILITY:
+            cap = code[i + 1]
+            self.capabilities.add(_CAPABILITIES.get(cap, f"Capability{cap}"))
+        elif op == _OP_ENTRY_POINT:
+            if self.entry is None and code[i + 1] == _EXEC_MODEL_GLCOMPUTE:
+                self.entry = (code[i + 2], _string(code, i + 3, nxt)[0])
+        elif op in (_OP_EXECUTION_MODE, _OP_EXECUTION_MODE_ID):
+            mode = code[i + 2]
+            if mode in (_MODE_LOCAL_SIZE, _MODE_LOCAL_SIZE_ID):
+                if nxt - i != 6:
+                    raise ShaderError(f"LocalSize execution mode at word {i} has "
+                                      f"{nxt - i - 3} operands, expected 3")
+                self.local_sizes[code[i + 1], mode] = tuple(code[i + 3:nxt])
+
+    def _type(self, op: int, result: int, operands: tuple[int, ...]) -> None:
+        if result in self.types:
+            raise ShaderError(f"type id %{result} is defined twice")
+        # Types may only refer to types declared before them (pointers aside,
+        # whose forward declarations this reader does not need); checking it
+        # here rules out cycles when sizes are computed recursively later.
+        if op in (_OP_TYPE_VECTOR, _OP_TYPE_MATRIX, _OP_TYPE_ARRAY,
+                  _OP_TYPE_RUNTIME_ARRAY, _OP_TYPE_SAMPLED_IMAGE):
+            refs: tuple[int, ...] = operands[:1]
+        elif op == _OP_TYPE_STRUCT:
+            refs = operands
+        else:
+            refs = ()
+        for ref in refs:
+            if ref not in self.types:
+                raise ShaderError(f"type %{result} refers to undeclared type %{ref}")
+        self.types[result] = (op, *operands)
+
+    # -- combining the tables -------------------------------------------------
+
+    def info(self) -> ShaderInfo:
+        if self.entry is None:
+            raise ShaderError("SPIR-V module has no GLCompute entry point (not a compute shader)")
+        local_size, local_spec_ids = self._workgroup_size(self.entry[0])
+        return ShaderInfo(
+            entry_point=self.entry[1],
+            bindings=self._bindings(),
+            push_constant_size=self._push_constant_size(),
+            local_size=local_size,
+            local_size_spec_ids=local_spec_ids,
+            spec_constants=self._spec_constants(),
+            capabilities=frozenset(self.capabilities),
+        )
+
+    def _workgroup_size(self, entry: int) -> tuple[tuple[int, ...], tuple[int | None, ...]]:
+        # The WorkgroupSize built-in overrides LocalSize and LocalSizeId
+        # (SPIR-V specification, BuiltIn WorkgroupSize).
+        ids = None
+        for cid, (op, operands) in self.constants.items():
+            builtin = self.decorations.get(cid, {}).get(_DEC_BUILTIN)
+            if op in (_OP_CONSTANT_COMPOSITE, _OP_SPEC_CONSTANT_COMPOSITE) and \
+                    builtin and builtin[0] == _BUILTIN_WORKGROUP_SIZE:
+                ids = operands[1:]
+        if ids is None:
+            ids = self.local_sizes.get((entry, _MODE_LOCAL_SIZE_ID))
+        if ids is None:
+            return self.local_sizes.get((entry, _MODE_LOCAL_SIZE), (1, 1, 1)), (None, None, None)
+        if len(ids) != 3:
+            raise ShaderError(f"WorkgroupSize has {len(ids)} components, expected 3")
+        return (tuple(int(self._scalar(c)[2]) for c in ids),
+                tuple(self._spec_id(c) for c in ids))
+
+    def _spec_id(self, cid: int) -> int | None:
+        value = self.decorations.get(cid, {}).get(_DEC_SPEC_ID)
+        return value[0] if value else None
+
+    def _scalar(self, cid: int) -> tuple[str, int, SpecValue]:
+        """Kind, width and value of a scalar (spec) constant."""
+        if cid not in self.constants:
+            raise ShaderError(f"%{cid} is used as a constant but is not one")
+        op, operands = self.constants[cid]
+        if op in (_OP_CONSTANT_TRUE, _OP_SPEC_CONSTANT_TRUE):
+            return "bool", 32, True
+        if op in (_OP_CONSTANT_FALSE, _OP_SPEC_CONSTANT_FALSE):
+            return "bool", 32, False
+        if op not in (_OP_CONSTANT, _OP_SPEC_CONSTANT):
+            raise ShaderError(f"constant %{cid} is not a scalar")
+        type_ = self.types.get(operands[0])
+        if type_ is None or type_[0] not in (_OP_TYPE_INT, _OP_TYPE_FLOAT):
+            raise ShaderError(f"constant %{cid} does not have a scalar numeric type")
+        width = type_[1]
+        literal = operands[1:]
+        nwords = (width + 31) // 32
+        if width not in (8, 16, 32, 64) or len(literal) != nwords:
+            raise ShaderError(f"constant %{cid} has {len(literal)} literal words for width {width}")
+        # Multi-word literals are stored low-order word first.
+        bits = sum(word << (32 * k) for k, word in enumerate(literal))
+        if type_[0] == _OP_TYPE_FLOAT:
+            if width == 8:
+                raise ShaderError(f"constant %{cid} is an 8-bit float, which SPIR-V lacks")
+            fmt = {16: "<e", 32: "<f", 64: "<d"}[width]
+            return "float", width, struct.unpack(fmt, bits.to_bytes(width // 8, "little"))[0]
+        bits &= (1 << width) - 1
+        if len(type_) > 2 and type_[2]:
+            return "int", width, bits - (1 << width) if bits >> (width - 1) else bits
+        return "uint", width, bits
+
+    def _spec_constants(self) -> tuple[SpecConstant, ...]:
+        found = []
+        for cid, (op, _) in self.constants.items():
+            if op in (_OP_SPEC_CONSTANT, _OP_SPEC_CONSTANT_TRUE, _OP_SPEC_CONSTANT_FALSE):
+                spec_id = self._spec_id(cid)
+                if spec_id is not None:
+                    kind, width, value = self._scalar(cid)
+                    found.append(SpecConstant(spec_id, kind, width, self.names.get(cid, ""), value))
+        return tuple(sorted(found, key=lambda s: s.id))
+
+    def _type_of(self, tid: int) -> tuple[int, ...]:
+        type_ = self.types.get(tid)
+        if type_ is None:
+            raise ShaderError(f"%{tid} is used as a type but is not declared as one")
+        return type_
+
+    def _pointee(self, pointer_type: int) -> tuple[int, tuple[int, ...]]:
+        pointer = self._type_of(pointer_type)
+        if pointer[0] != _OP_TYPE_POINTER:
+            raise ShaderError(f"variable type %{pointer_type} is not a pointer")
+        return pointer[2], self._type_of(pointer[2])
+
+    def _strip_arrays(self, tid: int) -> tuple[int, tuple[int, ...]]:
+        """Element type of a descriptor array (``buffer B {...} b[4]``)."""
+        type_ = self._type_of(tid)
+        while type_[0] in (_OP_TYPE_ARRAY, _OP_TYPE_RUNTIME_ARRAY):
+            tid = type_[1]
+            type_ = self._type_of(tid)
+        return tid, type_
+
+    def _bindings(self) -> tuple[Binding, ...]:
+        by_slot: dict[tuple[int, int], Binding] = {}
+        for pointer_type, vid, storage in self.variables:
+            if storage not in (_SC_UNIFORM_CONSTANT, _SC_UNIFORM, _SC_STORAGE_BUFFER):
+                continue
+            tid, type_ = self._strip_arrays(self._pointee(pointer_type)[0])
+            decorations = self.decorations.get(vid, {})
+            kind = self._descriptor_kind(storage, tid, type_)
+            if kind is None:
+                continue
+            if _DEC_BINDING not in decorations or not decorations[_DEC_BINDING]:
+                raise ShaderError(f"resource variable %{vid} ({self.names.get(vid, '')!r}) "
+                                  f"has no Binding decoration")
+            set_ = decorations.get(_DEC_DESCRIPTOR_SET) or (0,)
+            binding = self._binding(set_[0], decorations[_DEC_BINDING][0], kind, vid, tid, type_)
+            slot = (binding.set, binding.binding)
+            other = by_slot.get(slot)
+            by_slot[slot] = binding if other is None else _merge_aliases(other, binding)
+        return tuple(by_slot[slot] for slot in sorted(by_slot))
+
+    def _descriptor_kind(self, storage: int, tid: int, type_: tuple[int, ...]) -> str | None:
+        if storage == _SC_STORAGE_BUFFER:
+            return "storage_buffer"
+        if storage == _SC_UNIFORM:
+            if type_[0] != _OP_TYPE_STRUCT:
+                raise ShaderError(f"Uniform variable of type %{tid} is not a block")
+            if _DEC_BUFFER_BLOCK in self.decorations.get(tid, {}):
+                return "storage_buffer"
+            return "uniform_buffer"
+        op = type_[0]
+        if op == _OP_TYPE_SAMPLER:
+            return "sampler"
+        if op == _OP_TYPE_SAMPLED_IMAGE:
+            return "combined_image_sampler"
+        if op == _OP_TYPE_IMAGE:
+            # Operands: sampled type, Dim, Depth, Arrayed, MS, Sampled, format.
+            dim, sampled = type_[2], type_[6]
+            if dim == _DIM_BUFFER:
+                return "uniform_texel_buffer" if sampled == 1 else "storage_texel_buffer"
+            return "sampled_image" if sampled == 1 else "storage_image"
+        # Other UniformConstant objects (acceleration structures...) are not
+        # descriptors kp binds.
+        return None
+
+    def _binding(self, set_: int, slot: int, kind: str, vid: int, tid: int,
+                 type_: tuple[int, ...]) -> Binding:
+        name = self.names.get(vid) or self.names.get(tid, "")
+        element_size = None
+        readonly = kind in ("uniform_buffer", "sampled_image", "combined_image_sampler",
+                            "sampler", "uniform_texel_buffer")
+        if _DEC_NON_WRITABLE in self.decorations.get(vid, {}):
+            readonly = True
+        if kind == "storage_buffer":
+            members = type_[1:]
+            if members:
+                last = self._type_of(members[-1])
+                if last[0] == _OP_TYPE_RUNTIME_ARRAY:
+                    stride = self.decorations.get(members[-1], {}).get(_DEC_ARRAY_STRIDE)
+                    element_size = stride[0] if stride else None
+                readonly = readonly or all(
+                    _DEC_NON_WRITABLE in self.member_decorations.get((tid, m), {})
+                    for m in range(len(members)))
+        return Binding(set_, slot, kind, name, element_size, readonly)
+
+    def _push_constant_size(self) -> int:
+        size = 0
+        for pointer_type, _, storage in self.variables:
+            if storage == _SC_PUSH_CONSTANT:
+                tid, type_ = self._pointee(pointer_type)
+                size = max(size, self._size(tid, type_, None, False))
+        return size
+
+    def _size(self, tid: int, type_: tuple[int, ...], matrix_stride: int | None,
+              row_major: bool) -> int:
+        """Bytes an explicitly laid-out type occupies, as Vulkan counts a
+        push-constant range: arrays are stride * length, matrices stride *
+        vectors (the convention of SPIRV-Cross)."""
+        op = type_[0]
+        if op in (_OP_TYPE_INT, _OP_TYPE_FLOAT):
+            return type_[1] // 8
+        if op == _OP_TYPE_BOOL:
+            return 4
+        if op == _OP_TYPE_VECTOR:
+            return type_[2] * self._size(type_[1], self._type_of(type_[1]), None, False)
+        if op == _OP_TYPE_MATRIX:
+            if matrix_stride is None:
+                raise ShaderError(f"matrix %{tid} in an explicit layout has no MatrixStride")
+            column = self._type_of(type_[1])
+            if column[0] != _OP_TYPE_VECTOR:
+                raise ShaderError(f"matrix %{tid} has a column type that is not a vector")
+            return matrix_stride * (column[2] if row_major else type_[2])
+        if op == _OP_TYPE_ARRAY:
+            stride = self.decorations.get(tid, {}).get(_DEC_ARRAY_STRIDE)
+            if not stride:
+                raise ShaderError(f"array %{tid} in an explicit layout has no ArrayStride")
+            return stride[0] * int(self._scalar(type_[2])[2])
+        if op == _OP_TYPE_STRUCT:
+            size = 0
+            for index, member in enumerate(type_[1:]):
+                decorations = self.member_decorations.get((tid, index), {})
+                offset = decorations.get(_DEC_OFFSET)
+                if not offset:
+                    raise ShaderError(f"member {index} of struct %{tid} has no Offset")
+                stride = decorations.get(_DEC_MATRIX_STRIDE)
+                member_size = self._size(member, self._type_of(member), stride[0] if stride else None,
+                                         _DEC_ROW_MAJOR in decorations)
+                size = max(size, offset[0] + member_size)
+            return size
+        if op == _OP_TYPE_POINTER and type_[1] == _SC_PHYSICAL_STORAGE_BUFFER:
+            return 8
+        raise ShaderError(f"type %{tid} (opcode {op}) has no size in an explicit layout")
+
+
+def _merge_aliases(first: Binding, second: Binding) -> Binding:
+    """One descriptor seen through several variables (``vec4[]`` and ``float[]``
+    views of one buffer): it is read-only only if every view is, and its element
+    size is the finest view's."""
+    if first.kind != second.kind:
+        raise ShaderError(
+            f"set {first.set} binding {first.binding} is declared both as "
+            f"{first.kind} ({first.name!r}) and {second.kind} ({second.name!r})")
+    finer = second if (second.element_size or 1 << 62) < (first.element_size or 1 << 62) else first
+    return Binding(first.set, first.binding, first.kind, finer.name, finer.element_size,
+                   first.readonly and second.readonly)
