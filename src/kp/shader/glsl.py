@@ -1,0 +1,208 @@
+"""GLSL compute shaders compiled to SPIR-V with glslangValidator, and
+``as_spirv``: the one place that turns whatever a user passes as a shader into
+SPIR-V bytes.
+
+>>> spirv = compile_source("#version 450\\nlayout(local_size_x = 64) in;\\nvoid main() {}")
+>>> spirv[:4] == b"\\x03\\x02\\x23\\x07"
+True
+
+Compiled modules are cached in memory and on disk (``$KP_CACHE_DIR``, else
+``$XDG_CACHE_HOME/kp``, else ``~/.cache/kp``; subfolder ``glsl/``), keyed by the
+source, the options and the compiler's version.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from ..errors import ShaderCompileError, ShaderError
+from . import spirv as _spirv
+
+_COMPILER = "glslangValidator"
+_TARGET = ("-V", "--target-env", "vulkan1.1")
+_INSTALL_HINT = (
+    "install glslang: 'apt install glslang-tools' (Debian/Ubuntu), "
+    "'brew install glslang' (macOS), or the Vulkan SDK; or pass SPIR-V instead of GLSL")
+_DIAGNOSTIC = re.compile(r"^(ERROR|WARNING): [^:\n]*:(\d+):", re.MULTILINE)
+_MACRO_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+
+_memory_cache: dict[str, bytes] = {}
+
+def compile_source(source: str | bytes | Sequence[str], *,
+                   defines: dict[str, Any] | None = None) -> bytes:
+    """Compile a GLSL compute shader to SPIR-V for Vulkan 1.1.
+
+    ``source`` is the GLSL text, as ``str``, UTF-8 ``bytes`` or a list of
+    strings that are joined (``list(text)`` gives back ``text``). ``defines``
+    become preprocessor macros (``{"N": 4}`` is ``#define N 4``; a value of
+    ``None`` defines the name without a value).
+
+    Raises ``ShaderCompileError`` with the compiler's diagnostics (and the full
+    log in ``.log``) when the GLSL does not compile or glslangValidator is
+    missing.
+    """
+    text = _source_text(source)
+    compiler = shutil.which(_COMPILER)
+    if compiler is None:
+        raise ShaderCompileError(f"cannot compile GLSL: {_COMPILER} not found on PATH; {_INSTALL_HINT}")
+    args = [*_TARGET, *_define_args(defines)]
+    key = hashlib.sha256(
+        json.dumps([text, args, _compiler_version(compiler)]).encode()).hexdigest()
+    cached = _memory_cache.get(key)
+    if cached is None:
+        cached = _read_disk_cache(key)
+        if cached is None:
+            cached = _run_compiler(compiler, args, text)
+            _write_disk_cache(key, cached)
+        _memory_cache[key] = cached
+    return cached
+
+
+def as_spirv(shader: Any) -> bytes:
+    """SPIR-V bytes (host byte order) for anything kp accepts as a shader.
+
+    Accepted: SPIR-V as ``bytes``/``bytearray``/``memoryview`` or a NumPy
+    ``uint32`` array (either byte order); GLSL as ``str``, ``bytes`` or a list of
+    strings (compiled with ``compile_source``); an object with a ``to_spirv()``
+    method, such as a ``python2shader`` result. Raises ``ShaderError`` for
+    anything else.
+    """
+    if isinstance(shader, str):
+        return compile_source(shader)
+    if isinstance(shader, (bytes, bytearray, memoryview)):
+        data = bytes(shader)
+        return _spirv_binary(data) if _is_spirv(data) else compile_source(data)
+    if isinstance(shader, np.ndarray):
+        return _spirv_binary(shader)
+    if isinstance(shader, (list, tuple)) and all(isinstance(part, str) for part in shader):
+        return compile_source(shader)
+    to_spirv = getattr(shader, "to_spirv", None)
+    if callable(to_spirv):
+        result = to_spirv()
+        if not isinstance(result, (bytes, bytearray, memoryview, np.ndarray)):
+            raise ShaderError(f"{type(shader).__name__}.to_spirv() returned "
+                              f"{type(result).__name__}, expected SPIR-V bytes")
+        return _spirv_binary(result)
+    raise ShaderError(
+        f"expected a shader (SPIR-V bytes, a uint32 array, GLSL source or an object "
+        f"with to_spirv()), got {type(shader).__name__}")
+
+
+def _spirv_binary(data: bytes | bytearray | memoryview | np.ndarray) -> bytes:
+    if isinstance(data, np.ndarray):
+        if data.dtype != np.uint32:
+            raise ShaderError(f"a SPIR-V array must have dtype uint32, got {data.dtype}")
+        data = np.ascontiguousarray(data).tobytes()
+    return _spirv.words(data).tobytes()
+
+
+def _is_spirv(data: bytes) -> bool:
+    return data[:4] in (b"\x03\x02\x23\x07", b"\x07\x23\x02\x03")
+
+
+def _source_text(source: str | bytes | Sequence[str]) -> str:
+    if isinstance(source, str):
+        return source
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        try:
+            return bytes(source).decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise ShaderError(f"GLSL source bytes are not UTF-8: {exc}") from None
+    if isinstance(source, (list, tuple)) and all(isinstance(part, str) for part in source):
+        return "".join(source)
+    raise ShaderError(f"expected GLSL source as str, bytes or a list of str, "
+                      f"got {type(source).__name__}")
+
+
+def _define_args(defines: dict[str, Any] | None) -> list[str]:
+    args = []
+    for name, value in sorted((defines or {}).items()):
+        if not isinstance(name, str) or not _MACRO_NAME.match(name):
+            raise ShaderError(f"macro name must be a C identifier, got {name!r}")
+        args.append(f"-D{name}" if value is None else f"-D{name}={value}")
+    return args
+
+
+@functools.lru_cache(maxsize=None)
+def _compiler_version(compiler: str) -> str:
+    # Part of the cache key, so an upgraded compiler never serves stale SPIR-V.
+    result = subprocess.run([compiler, "--version"], capture_output=True, text=True)
+    return result.stdout
+
+
+def _run_compiler(compiler: str, args: list[str], text: str) -> bytes:
+    with tempfile.TemporaryDirectory(prefix="kp-glsl-") as tmp:
+        output = Path(tmp) / "shader.spv"
+        # "--stdin" must come before "-S": glslang rejects the other order.
+        result = subprocess.run(
+            [compiler, *args, "--stdin", "-S", "comp", "-o", str(output)],
+            input=text, capture_output=True, text=True)
+        log = (result.stdout + result.stderr).strip()
+        if result.returncode != 0 or not output.exists():
+            raise _compile_error(log, text)
+        return output.read_bytes()
+
+
+def _compile_error(log: str, text: str) -> ShaderCompileError:
+    """A ``ShaderCompileError`` listing each diagnostic with its source line."""
+    source_lines = text.splitlines()
+    messages = []
+    for line in log.splitlines():
+        match = _DIAGNOSTIC.match(line)
+        if match is None:
+            continue
+        messages.append(line.rstrip())
+        number = int(match.group(2))
+        if 1 <= number <= len(source_lines):
+            messages.append(f"    {number:4d} | {source_lines[number - 1]}")
+    detail = "\n".join(messages) or log
+    error = ShaderCompileError(f"GLSL compilation failed:\n{detail}")
+    error.log = log  # type: ignore[attr-defined]
+    return error
+
+
+def _cache_dir() -> Path:
+    base = os.environ.get("KP_CACHE_DIR")
+    if not base:
+        xdg = os.environ.get("XDG_CACHE_HOME")
+        base = os.path.join(xdg, "kp") if xdg else os.path.join(os.path.expanduser("~"), ".cache", "kp")
+    return Path(base) / "glsl"
+
+
+def _read_disk_cache(key: str) -> bytes | None:
+    try:
+        data = (_cache_dir() / f"{key}.spv").read_bytes()
+    except OSError:
+        return None
+    # A damaged entry is recompiled rather than trusted.
+    return data if len(data) % 4 == 0 and len(data) >= 20 and _is_spirv(data) else None
+
+
+def _write_disk_cache(key: str, data: bytes) -> None:
+    directory = _cache_dir()
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{key}.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as file:
+                file.write(data)
+            # Atomic, so a concurrent reader never sees a partial module.
+            os.replace(tmp, directory / f"{key}.spv")
+        except BaseException:
+            os.unlink(tmp)
+            raise
+    except OSError:
+        # The cache is an optimisation: a read-only or full disk must not stop
+        # compilation.
+        pass

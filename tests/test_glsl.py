@@ -1,0 +1,196 @@
+"""GLSL compilation with glslangValidator and ``as_spirv``, the conversion every
+shader-taking API goes through."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+
+import numpy as np
+import pytest
+
+from kp.errors import ShaderCompileError, ShaderError
+from kp.shader import glsl
+from kp.shader.glsl import as_spirv, compile_source
+from kp.shader.spirv import reflect
+
+pytestmark = pytest.mark.skipif(shutil.which("glslangValidator") is None,
+                                reason="glslangValidator is not installed")
+
+SQUARE = """#version 450
+layout(local_size_x = 64) in;
+layout(binding = 0) buffer Data { float x[]; };
+void main() {
+    uint i = gl_GlobalInvocationID.x;
+    x[i] = x[i] * x[i];
+}
+"""
+
+MAGIC_LE = b"\x03\x02\x23\x07"
+
+
+@pytest.fixture(autouse=True)
+def private_cache(tmp_path, monkeypatch):
+    """Each test compiles into its own empty disk cache."""
+    monkeypatch.setenv("KP_CACHE_DIR", str(tmp_path / "cache"))
+    glsl._memory_cache.clear()
+
+
+def test_compile_source_returns_valid_spirv(tmp_path):
+    spirv = compile_source(SQUARE)
+    assert spirv[:4] == MAGIC_LE and len(spirv) % 4 == 0
+    if shutil.which("spirv-val"):
+        path = tmp_path / "square.spv"
+        path.write_bytes(spirv)
+        subprocess.run(["spirv-val", "--target-env", "vulkan1.1", str(path)], check=True)
+    assert reflect(spirv).local_size == (64, 1, 1)
+
+
+def test_str_bytes_and_list_of_characters_compile_alike():
+    expected = compile_source(SQUARE)
+    assert compile_source(SQUARE.encode()) == expected
+    assert compile_source(list(SQUARE)) == expected
+
+
+def test_defines_become_macros():
+    source = """#version 450
+layout(local_size_x = WIDTH) in;
+layout(binding = 0) buffer Data { float x[]; };
+void main() {
+#ifdef DOUBLE_IT
+    x[gl_GlobalInvocationID.x] *= 2.0;
+#endif
+}
+"""
+    assert reflect(compile_source(source, defines={"WIDTH": 32})).local_size == (32, 1, 1)
+    with_flag = compile_source(source, defines={"WIDTH": 32, "DOUBLE_IT": None})
+    assert with_flag != compile_source(source, defines={"WIDTH": 32})
+
+
+def test_bad_macro_name_is_rejected():
+    with pytest.raises(ShaderError, match="C identifier"):
+        compile_source(SQUARE, defines={"A B": 1})
+
+
+def test_glsl_error_reports_line_numbers_and_full_log():
+    source = "#version 450\nlayout(local_size_x = 1) in;\nvoid main() {\n    uint i = 0;\n    foo = 1;\n}\n"
+    with pytest.raises(ShaderCompileError) as info:
+        compile_source(source)
+    message = str(info.value)
+    assert ":5: 'foo' : undeclared identifier" in message
+    assert "   5 |     foo = 1;" in message
+    assert "compilation errors" in info.value.log
+
+
+def test_missing_compiler_says_how_to_install(monkeypatch, tmp_path):
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(ShaderCompileError, match="glslang-tools"):
+        compile_source(SQUARE)
+
+
+def test_compiled_module_is_stored_on_disk_and_reused(tmp_path):
+    spirv = compile_source(SQUARE)
+    entries = list((tmp_path / "cache" / "glsl").glob("*.spv"))
+    assert [entry.read_bytes() for entry in entries] == [spirv]
+    # Replace the entry with another valid module: if the next compile returns
+    # it, the disk cache was read instead of running the compiler.
+    other = compile_source(SQUARE.replace("64", "32"))
+    entries[0].write_bytes(other)
+    glsl._memory_cache.clear()
+    assert compile_source(SQUARE) == other
+
+
+def test_damaged_cache_entry_is_recompiled(tmp_path):
+    spirv = compile_source(SQUARE)
+    (entry,) = (tmp_path / "cache" / "glsl").glob("*.spv")
+    entry.write_bytes(b"garbage")
+    glsl._memory_cache.clear()
+    assert compile_source(SQUARE) == spirv
+
+
+def test_unwritable_cache_directory_does_not_stop_compilation(tmp_path, monkeypatch):
+    # A regular file where the cache directory should be: mkdir fails even as root.
+    blocker = tmp_path / "not-a-directory"
+    blocker.write_text("")
+    monkeypatch.setenv("KP_CACHE_DIR", str(blocker))
+    assert compile_source(SQUARE)[:4] == MAGIC_LE
+
+
+def test_cache_key_depends_on_defines(tmp_path):
+    compile_source(SQUARE)
+    compile_source(SQUARE, defines={"UNUSED": 1})
+    assert len(list((tmp_path / "cache" / "glsl").glob("*.spv"))) == 2
+
+
+def test_xdg_cache_home_is_used_without_kp_cache_dir(tmp_path, monkeypatch):
+    monkeypatch.delenv("KP_CACHE_DIR")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    compile_source(SQUARE)
+    assert list((tmp_path / "xdg" / "kp" / "glsl").glob("*.spv"))
+
+
+# -- as_spirv -----------------------------------------------------------------
+
+
+@pytest.fixture
+def square_spirv() -> bytes:
+    return compile_source(SQUARE)
+
+
+def test_as_spirv_passes_spirv_through(square_spirv):
+    assert as_spirv(square_spirv) == square_spirv
+    assert as_spirv(bytearray(square_spirv)) == square_spirv
+    assert as_spirv(memoryview(square_spirv)) == square_spirv
+    assert as_spirv(np.frombuffer(square_spirv, dtype=np.uint32)) == square_spirv
+
+
+def test_as_spirv_swaps_big_endian_spirv(square_spirv):
+    big_endian = np.frombuffer(square_spirv, dtype=np.uint32).byteswap().tobytes()
+    assert big_endian[:4] == b"\x07\x23\x02\x03"
+    assert as_spirv(big_endian) == square_spirv
+
+
+def test_as_spirv_compiles_glsl(square_spirv):
+    assert as_spirv(SQUARE) == square_spirv
+    assert as_spirv(SQUARE.encode()) == square_spirv
+    assert as_spirv(list(SQUARE)) == square_spirv
+
+
+def test_as_spirv_calls_to_spirv(square_spirv):
+    class PythonShader:
+        def to_spirv(self) -> bytes:
+            return square_spirv
+
+    assert as_spirv(PythonShader()) == square_spirv
+
+
+def test_as_spirv_rejects_to_spirv_returning_something_else():
+    class Broken:
+        def to_spirv(self):
+            return 42
+
+    with pytest.raises(ShaderError, match="Broken.to_spirv.. returned int"):
+        as_spirv(Broken())
+
+
+@pytest.mark.parametrize("value", [42, 1.5, None, {"a": 1}, [1, 2, 3]])
+def test_as_spirv_names_the_type_it_cannot_use(value):
+    with pytest.raises(ShaderError, match=f"got {type(value).__name__}"):
+        as_spirv(value)
+
+
+def test_as_spirv_rejects_arrays_of_other_dtypes(square_spirv):
+    with pytest.raises(ShaderError, match="uint32"):
+        as_spirv(np.frombuffer(square_spirv, dtype=np.float32))
+
+
+def test_as_spirv_rejects_spirv_of_bad_length(square_spirv):
+    with pytest.raises(ShaderError, match="multiple of 4"):
+        as_spirv(square_spirv[:-1])
+    with pytest.raises(ShaderError, match="too short"):
+        as_spirv(square_spirv[:8])
+
+
+def test_as_spirv_rejects_glsl_bytes_that_are_not_utf8():
+    with pytest.raises(ShaderError, match="UTF-8"):
+        as_spirv(b"#version 450\xff\xfe")
