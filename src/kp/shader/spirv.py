@@ -406,15 +406,15 @@ class _Module:
         nwords = (width + 31) // 32
         if width not in (8, 16, 32, 64) or len(literal) != nwords:
             raise ShaderError(f"constant %{cid} has {len(literal)} literal words for width {width}")
-        # Multi-word literals are stored low-order word first.
-        bits = sum(word << (32 * k) for k, word in enumerate(literal))
+        # Multi-word literals are stored low-order word first; narrow ones are
+        # sign- or zero-extended to 32 bits, so only the low ``width`` bits count.
+        bits = sum(word << (32 * k) for k, word in enumerate(literal)) & ((1 << width) - 1)
         if type_[0] == _OP_TYPE_FLOAT:
             if width == 8:
                 raise ShaderError(f"constant %{cid} is an 8-bit float, which SPIR-V lacks")
             fmt = {16: "<e", 32: "<f", 64: "<d"}[width]
             return "float", width, struct.unpack(fmt, bits.to_bytes(width // 8, "little"))[0]
-        bits &= (1 << width) - 1
-        if len(type_) > 2 and type_[2]:
+        if type_[2]:  # OpTypeInt signedness
             return "int", width, bits - (1 << width) if bits >> (width - 1) else bits
         return "uint", width, bits
 
@@ -481,6 +481,11 @@ class _Module:
         if op == _OP_TYPE_SAMPLER:
             return "sampler"
         if op == _OP_TYPE_SAMPLED_IMAGE:
+            # GLSL's samplerBuffer is a sampled image of a buffer, which Vulkan
+            # binds as a uniform texel buffer.
+            image = self._type_of(type_[1])
+            if image[0] == _OP_TYPE_IMAGE and image[2] == _DIM_BUFFER:
+                return "uniform_texel_buffer"
             return "combined_image_sampler"
         if op == _OP_TYPE_IMAGE:
             # Operands: sampled type, Dim, Depth, Arrayed, MS, Sampled, format.
