@@ -24,17 +24,22 @@ from ..errors import ShaderError
 MAGIC = 0x07230203
 _HEADER_WORDS = 5
 
-BindingKind = str
 SpecValue = Union[int, float, bool]
 
 
 @dataclass(frozen=True)
 class Binding:
-    """One descriptor the shader reads or writes."""
+    """One descriptor the shader reads or writes.
+
+    ``name`` is the instance name, or the block name for an anonymous block.
+    ``element_size`` is the stride of a storage buffer's trailing runtime
+    array (4 for ``float x[]``), ``None`` when it has none. Several variables at
+    one binding (aliased views) are merged into one ``Binding``.
+    """
 
     set: int
     binding: int
-    kind: BindingKind
+    kind: str
     name: str
     element_size: int | None
     readonly: bool
@@ -42,7 +47,11 @@ class Binding:
 
 @dataclass(frozen=True)
 class SpecConstant:
-    """A specialization constant (``layout(constant_id = N) const ...``)."""
+    """A specialization constant (``layout(constant_id = N) const ...``).
+
+    ``width`` is in bits as the specialization data holds it: 32 for ``bool``
+    (a ``VkBool32``), 64 for ``double``/``int64_t``.
+    """
 
     id: int
     kind: str
@@ -53,7 +62,11 @@ class SpecConstant:
 
 @dataclass(frozen=True)
 class ShaderInfo:
-    """Everything about a compute shader's interface that a pipeline depends on."""
+    """Everything about a compute shader's interface that a pipeline depends on.
+
+    ``local_size`` holds the defaults of any specialization constants that set
+    it; ``local_size_spec_ids`` says which constant id sets each component.
+    """
 
     entry_point: str
     bindings: tuple[Binding, ...]
@@ -66,7 +79,6 @@ class ShaderInfo:
 
 # Opcodes, enumerants and decorations from the SPIR-V 1.6 specification.
 _OP_NAME = 5
-_OP_MEMBER_NAME = 6
 _OP_ENTRY_POINT = 15
 _OP_EXECUTION_MODE = 16
 _OP_CAPABILITY = 17
@@ -100,7 +112,6 @@ _MODE_LOCAL_SIZE = 17
 _MODE_LOCAL_SIZE_ID = 38
 
 _DEC_SPEC_ID = 1
-_DEC_BLOCK = 2
 _DEC_BUFFER_BLOCK = 3
 _DEC_ROW_MAJOR = 4
 _DEC_ARRAY_STRIDE = 6
@@ -128,7 +139,7 @@ _CONSTANT_OPS = frozenset((
 # Smallest word count (opcode word included) of each decoded instruction, so
 # that operand access below never runs past the instruction.
 _MIN_WORDS = {
-    _OP_NAME: 3, _OP_MEMBER_NAME: 4, _OP_ENTRY_POINT: 4, _OP_EXECUTION_MODE: 3,
+    _OP_NAME: 3, _OP_ENTRY_POINT: 4, _OP_EXECUTION_MODE: 3,
     _OP_CAPABILITY: 2, _OP_TYPE_BOOL: 2, _OP_TYPE_INT: 4, _OP_TYPE_FLOAT: 3,
     _OP_TYPE_VECTOR: 4, _OP_TYPE_MATRIX: 4, _OP_TYPE_IMAGE: 9, _OP_TYPE_SAMPLER: 2,
     _OP_TYPE_SAMPLED_IMAGE: 3, _OP_TYPE_ARRAY: 4, _OP_TYPE_RUNTIME_ARRAY: 3,
@@ -241,9 +252,8 @@ def _reflect_cached(spirv: bytes) -> ShaderInfo:
     return _Module(words(spirv)).info()
 
 
-def _string(code: array, start: int, end: int) -> tuple[str, int]:
-    """Decode the nul-terminated literal string at ``code[start:end]``; return
-    it and the index of the word after it."""
+def _string(code: array, start: int, end: int) -> str:
+    """Decode the nul-terminated literal string that starts at ``code[start]``."""
     raw = code[start:end].tobytes()
     if sys.byteorder == "big":
         # Literal strings are packed little-endian into words whatever the host.
@@ -253,7 +263,7 @@ def _string(code: array, start: int, end: int) -> tuple[str, int]:
     nul = raw.find(b"\0")
     if nul < 0:
         raise ShaderError(f"unterminated literal string at word {start}")
-    return raw[:nul].decode("utf-8", "replace"), start + nul // 4 + 1
+    return raw[:nul].decode("utf-8", "replace")
 
 
 class _Module:
@@ -262,13 +272,11 @@ class _Module:
 
     def __init__(self, code: array):
         self.names: dict[int, str] = {}
-        self.member_names: dict[tuple[int, int], str] = {}
         self.decorations: dict[int, dict[int, tuple[int, ...]]] = {}
         self.member_decorations: dict[tuple[int, int], dict[int, tuple[int, ...]]] = {}
         # Each type is kept as its operand words, opcode first.
         self.types: dict[int, tuple[int, ...]] = {}
         self.constants: dict[int, tuple[int, tuple[int, ...]]] = {}
-        self.spec_ids_of: dict[int, int] = {}
         self.variables: list[tuple[int, int, int]] = []
         self.capabilities: set[str] = set()
         self.entry: tuple[int, str] | None = None
@@ -308,9 +316,7 @@ class _Module:
             key = (code[i + 1], code[i + 2])
             self.member_decorations.setdefault(key, {})[code[i + 3]] = tuple(code[i + 4:nxt])
         elif op == _OP_NAME:
-            self.names[code[i + 1]] = _string(code, i + 2, nxt)[0]
-        elif op == _OP_MEMBER_NAME:
-            self.member_names[code[i + 1], code[i + 2]] = _string(code, i + 3, nxt)[0]
+            self.names[code[i + 1]] = _string(code, i + 2, nxt)
         elif _OP_TYPE_BOOL <= op <= _OP_TYPE_POINTER:
             self._type(op, code[i + 1], tuple(code[i + 2:nxt]))
         elif op == _OP_VARIABLE:
@@ -322,7 +328,7 @@ class _Module:
             self.capabilities.add(_CAPABILITIES.get(cap, f"Capability{cap}"))
         elif op == _OP_ENTRY_POINT:
             if self.entry is None and code[i + 1] == _EXEC_MODEL_GLCOMPUTE:
-                self.entry = (code[i + 2], _string(code, i + 3, nxt)[0])
+                self.entry = (code[i + 2], _string(code, i + 3, nxt))
         elif op in (_OP_EXECUTION_MODE, _OP_EXECUTION_MODE_ID):
             mode = code[i + 2]
             if mode in (_MODE_LOCAL_SIZE, _MODE_LOCAL_SIZE_ID):
@@ -458,11 +464,12 @@ class _Module:
             kind = self._descriptor_kind(storage, tid, type_)
             if kind is None:
                 continue
-            if _DEC_BINDING not in decorations or not decorations[_DEC_BINDING]:
+            slot_number = decorations.get(_DEC_BINDING)
+            if not slot_number:
                 raise ShaderError(f"resource variable %{vid} ({self.names.get(vid, '')!r}) "
                                   f"has no Binding decoration")
             set_ = decorations.get(_DEC_DESCRIPTOR_SET) or (0,)
-            binding = self._binding(set_[0], decorations[_DEC_BINDING][0], kind, vid, tid, type_)
+            binding = self._binding(set_[0], slot_number[0], kind, vid, tid, type_)
             slot = (binding.set, binding.binding)
             other = by_slot.get(slot)
             by_slot[slot] = binding if other is None else _merge_aliases(other, binding)
