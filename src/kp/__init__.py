@@ -1,0 +1,42 @@
+"""kp: Kompute's GPU compute API in pure Python over Vulkan.
+
+>>> import kp, numpy as np
+>>> mgr = kp.Manager()
+>>> a, b = mgr.tensor([1, 2, 3]), mgr.tensor([4, 5, 6])
+>>> out = mgr.tensor(np.zeros(3))
+>>> mgr.sequence().record(kp.OpSyncDevice([a, b])).record(kp.OpMult([a, b, out], mgr.algorithm())) \\
+...     .record(kp.OpSyncLocal([out])).eval()
+>>> out.data()
+array([ 4., 10., 18.], dtype=float32)
+"""
+
+from .algorithm import Algorithm
+from .errors import (DataTypeError, DestroyedError, DeviceLostError, DeviceNotFoundError, InvalidArgumentError,
+                     KomputeError, OutOfDeviceMemoryError, SequenceStateError, ShaderCompileError, ShaderError,
+                     VulkanError, WaitTimeoutError)
+from .log import log_level
+from .manager import Manager, list_devices
+from .operations import (AccessFlags, OpAlgoDispatch, OpBase, OpCopy, OpMemoryBarrier, OpMult, OpSyncDevice,
+                         OpSyncLocal, OpTensorCopy, OpTensorSyncDevice, OpTensorSyncLocal, PipelineStages)
+from .sequence import Sequence
+from .tensor import Tensor
+from .types import DataTypes, MemoryTypes, TensorTypes
+from . import shader
+
+__version__ = "0.9.0"
+
+Memory = Tensor
+
+# Kompute exports its enum values at module level (kp.device, kp.float, ...).
+device, host, storage, deviceAndHost, staging = (MemoryTypes.device, MemoryTypes.host, MemoryTypes.storage,
+                                                 MemoryTypes.deviceAndHost, MemoryTypes.staging)
+globals().update({member.name: member for member in DataTypes})
+
+__all__ = [
+    "AccessFlags", "Algorithm", "DataTypeError", "DataTypes", "DestroyedError", "DeviceLostError",
+    "DeviceNotFoundError", "InvalidArgumentError", "KomputeError", "Manager", "Memory", "MemoryTypes", "OpAlgoDispatch",
+    "OpBase", "OpCopy", "OpMemoryBarrier", "OpMult", "OpSyncDevice", "OpSyncLocal", "OpTensorCopy",
+    "OpTensorSyncDevice", "OpTensorSyncLocal", "OutOfDeviceMemoryError", "PipelineStages", "Sequence",
+    "SequenceStateError", "ShaderCompileError", "ShaderError", "Tensor", "TensorTypes", "VulkanError",
+    "WaitTimeoutError", "list_devices", "log_level", "shader",
+]

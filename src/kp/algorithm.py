@@ -1,0 +1,222 @@
+"""Algorithms: a shader bound to tensors, with its workgroup count and constants.
+
+Everything about the shader's interface is read from its SPIR-V first, so a
+mismatch with the given tensors or constants is a clear ``kp`` error instead of
+undefined behaviour in the driver.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Any, Sequence
+
+import numpy as np
+
+from .errors import DestroyedError, InvalidArgumentError, ShaderError
+from .shader.glsl import as_spirv
+from .shader.spirv import ShaderInfo, SpecConstant, reflect
+from .tensor import Tensor, as_host_array
+from .vk import ComputePipeline
+
+if TYPE_CHECKING:
+    from .manager import Manager
+
+# SPIR-V capabilities a device must support through the named feature.
+CAPABILITY_FEATURES = {
+    "Float64": "shaderFloat64", "Int64": "shaderInt64", "Int16": "shaderInt16", "Float16": "shaderFloat16",
+    "Int8": "shaderInt8", "StorageBuffer16BitAccess": "storageBuffer16BitAccess",
+    "StorageBuffer8BitAccess": "storageBuffer8BitAccess", "Int64Atomics": "shaderBufferInt64Atomics",
+    "VulkanMemoryModel": "vulkanMemoryModel",
+}
+
+_SPEC_DTYPES = {("float", 32): np.float32, ("float", 64): np.float64, ("float", 16): np.float16,
+                ("int", 32): np.int32, ("int", 64): np.int64, ("uint", 32): np.uint32, ("uint", 64): np.uint64,
+                ("bool", 32): np.uint32, ("int", 16): np.int16, ("uint", 16): np.uint16,
+                ("int", 8): np.int8, ("uint", 8): np.uint8}
+
+
+def constants_bytes(values: Any, what: str) -> bytes:
+    """Push constants as bytes: a list is float32, a NumPy array keeps its dtype."""
+    if values is None:
+        return b""
+    if isinstance(values, (bytes, bytearray, memoryview)):
+        return bytes(values)
+    array = values if isinstance(values, np.ndarray) else np.asarray(values, dtype=np.float32)
+    if array.size == 0:
+        return b""
+    return as_host_array(array, array.dtype).tobytes()
+
+
+def _spec_entry(constant: SpecConstant, value: Any) -> tuple[int, bytes]:
+    dtype = _SPEC_DTYPES.get((constant.kind, constant.width))
+    if dtype is None:
+        raise ShaderError(f"specialisation constant {constant.id} ({constant.name or 'unnamed'}) has an "
+                          f"unsupported type {constant.kind}{constant.width}")
+    if constant.kind == "bool":
+        value = bool(value)
+    try:
+        return constant.id, np.asarray(value).astype(dtype).reshape(()).tobytes()
+    except (TypeError, ValueError):
+        raise InvalidArgumentError(f"specialisation constant {constant.id} needs a number, got {value!r}") from None
+
+
+class Algorithm:
+    """A compute shader with its tensors, workgroup count and constants, built into
+    a pipeline once. Make it with ``mgr.algorithm(...)``."""
+
+    def __init__(self, manager: "Manager", tensors: Sequence[Tensor] = (), spirv: Any = b"",
+                 workgroup: Sequence[int] | None = None, spec_consts: Any = (), push_consts: Any = (),
+                 *, implicit_spec_consts: bool = False):
+        self._manager = manager
+        self._tensors: list[Tensor] = list(tensors)
+        self._pipeline: ComputePipeline | None = None
+        self._push = b""
+        self._push_size = 0
+        self._groups = (1, 1, 1)
+        self._destroyed = False
+        manager._adopt(self)
+        if self._tensors and _given(spirv):
+            self.rebuild(self._tensors, spirv, workgroup, spec_consts, push_consts,
+                         implicit_spec_consts=implicit_spec_consts)
+
+    def rebuild(self, tensors: Sequence[Tensor], spirv: Any, workgroup: Sequence[int] | None = None,
+                spec_consts: Any = (), push_consts: Any = (), *, implicit_spec_consts: bool = False) -> None:
+        """(Re)build the pipeline for these tensors and this shader."""
+        if self._destroyed:
+            raise DestroyedError("algorithm was destroyed")
+        tensors = list(tensors)
+        device = self._manager._device_or_raise()
+        for i, tensor in enumerate(tensors):
+            if not isinstance(tensor, Tensor):
+                raise InvalidArgumentError(f"algorithm tensor {i} is a {type(tensor).__name__}, not a kp.Tensor")
+            tensor._check_usable(self._manager)
+        code = as_spirv(spirv)
+        info = reflect(code)
+        self._check_interface(info, tensors, device)
+        spec = self._spec_entries(info, tensors, spec_consts, implicit_spec_consts)
+        push = constants_bytes(push_consts, "push constants")
+        if info.push_constant_size and len(push) != info.push_constant_size:
+            raise InvalidArgumentError(f"the shader's push constants take {info.push_constant_size} bytes but "
+                                       f"{len(push)} bytes were given")
+        local_size = self._local_size(info, dict(spec), device)
+        groups = self._workgroup(workgroup, tensors, local_size, device)
+        pipeline = ComputePipeline(device, code, len(tensors), len(push), spec, info.entry_point)
+        pipeline.bind([t._primary for t in tensors])
+        # the previous pipeline lives on while a recorded sequence still uses it
+        self._pipeline, self._tensors, self._push, self._push_size, self._groups = (
+            pipeline, tensors, push, len(push), groups)
+        self._manager._changed()
+
+    @staticmethod
+    def _check_interface(info: ShaderInfo, tensors: list[Tensor], device) -> None:
+        for binding in info.bindings:
+            if binding.set != 0 or binding.kind != "storage_buffer":
+                raise ShaderError(f"shader binding {binding.binding} of set {binding.set} ({binding.name or 'unnamed'}) "
+                                  f"is a {binding.kind}; kp binds tensors as storage buffers in set 0")
+            if binding.binding >= len(tensors):
+                raise InvalidArgumentError(f"the shader uses binding {binding.binding} but only {len(tensors)} "
+                                           f"tensor(s) were given")
+        for capability in sorted(info.capabilities):
+            feature = CAPABILITY_FEATURES.get(capability)
+            if feature and not device.features.get(feature):
+                raise ShaderError(f"the shader needs {capability}, which "
+                                  f"{device.physical.properties['device_name']} does not support")
+
+    @staticmethod
+    def _spec_entries(info: ShaderInfo, tensors: list[Tensor], spec_consts: Any,
+                      implicit: bool) -> list[tuple[int, bytes]]:
+        declared = {c.id: c for c in info.spec_constants}
+        if implicit:
+            # The seed API's rule: constant_id i is the element count of tensor i.
+            return [_spec_entry(declared[i], t.size()) for i, t in enumerate(tensors) if i in declared]
+        values = list(np.asarray(spec_consts).reshape(-1)) if spec_consts is not None else []
+        for i in range(len(values)):
+            if i not in declared:
+                raise InvalidArgumentError(f"{len(values)} specialisation constants given but the shader has no "
+                                           f"constant_id {i} (it declares {sorted(declared) or 'none'})")
+        return [_spec_entry(declared[i], value) for i, value in enumerate(values)]
+
+    @staticmethod
+    def _local_size(info: ShaderInfo, spec: dict[int, bytes], device) -> tuple[int, int, int]:
+        size = list(info.local_size)
+        declared = {c.id: c for c in info.spec_constants}
+        for axis, spec_id in enumerate(info.local_size_spec_ids):
+            if spec_id is not None and spec_id in spec:
+                dtype = _SPEC_DTYPES[(declared[spec_id].kind, declared[spec_id].width)]
+                size[axis] = int(np.frombuffer(spec[spec_id], dtype=dtype)[0])
+        props = device.physical.properties
+        if any(s < 1 or s > m for s, m in zip(size, props["max_work_group_size"])) or \
+                math.prod(size) > props["max_work_group_invocations"]:
+            raise InvalidArgumentError(f"the shader's local size {tuple(size)} exceeds the device's limits "
+                                       f"(max size {props['max_work_group_size']}, "
+                                       f"max invocations {props['max_work_group_invocations']})")
+        return tuple(size)
+
+    @staticmethod
+    def _workgroup(workgroup, tensors: list[Tensor], local_size, device) -> tuple[int, int, int]:
+        limit = device.physical.properties["max_work_group_count"]
+        if workgroup is None or (len(workgroup) > 0 and workgroup[0] == 0):
+            x = -(-tensors[0].size() // local_size[0]) if tensors else 1
+            groups = (x, 1, 1)
+            if x > limit[0]:
+                raise InvalidArgumentError(f"{tensors[0].size()} elements need {x} workgroups of {local_size[0]}, "
+                                           f"over the device's limit of {limit[0]}; give a workgroup explicitly")
+            return groups
+        values = list(workgroup)
+        if not 1 <= len(values) <= 3 or not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool)
+                                                for v in values):
+            raise InvalidArgumentError(f"workgroup must be up to 3 integers, got {workgroup!r}")
+        values = [int(v) for v in values] + [1] * (3 - len(values))
+        groups = tuple(v or 1 for v in values)
+        for axis, (v, m) in enumerate(zip(groups, limit)):
+            if v < 0 or v > m:
+                raise InvalidArgumentError(f"workgroup {tuple(values)}: component {axis} is {v}, outside the "
+                                           f"device's range 1..{m}")
+        return groups
+
+    # -- used by operations --------------------------------------------------------------
+    def _check_usable(self, manager: "Manager") -> None:
+        if self._destroyed or self._manager._device is None:
+            raise DestroyedError("algorithm was destroyed (or its manager was)")
+        if manager is not self._manager:
+            raise InvalidArgumentError("algorithm belongs to another kp.Manager")
+        if self._pipeline is None:
+            raise InvalidArgumentError("algorithm has no shader and tensors yet")
+        for tensor in self._tensors:
+            tensor._check_usable(manager)
+
+    def _set_push_consts(self, values: Any) -> None:
+        push = constants_bytes(values, "push constants")
+        if len(push) != self._push_size:
+            raise InvalidArgumentError(f"push constant total memory size provided is {len(push)} but expected "
+                                       f"{self._push_size} bytes")
+        self._push = push
+
+    # -- public API ----------------------------------------------------------------
+    def get_tensors(self) -> list[Tensor]:
+        return list(self._tensors)
+
+    get_mem_objects = get_tensors
+
+    def get_workgroup(self) -> tuple[int, int, int]:
+        return self._groups
+
+    def is_init(self) -> bool:
+        return self._pipeline is not None and not self._destroyed and self._manager._device is not None
+
+    def destroy(self) -> None:
+        if self._pipeline is not None:
+            self._pipeline.release()
+            self._pipeline = None
+        if not self._destroyed:
+            self._destroyed = True
+            self._manager._changed()
+
+    def __repr__(self) -> str:
+        return f"kp.Algorithm(tensors={len(self._tensors)}, workgroup={self._groups}, init={self.is_init()})"
+
+
+def _given(shader: Any) -> bool:
+    if isinstance(shader, np.ndarray):
+        return shader.size > 0
+    return shader is not None and (not isinstance(shader, (bytes, bytearray, str, list, tuple)) or len(shader) > 0)

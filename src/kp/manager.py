@@ -1,0 +1,141 @@
+"""The manager: one Vulkan device, and the tensors, algorithms and sequences made on it."""
+
+from __future__ import annotations
+
+import copy
+import threading
+import weakref
+from typing import Any, Sequence as SequenceOf
+
+import numpy as np
+
+from . import vk
+from .algorithm import Algorithm
+from .errors import DestroyedError, InvalidArgumentError
+from .log import logger
+from .seed import SeedManagerAPI
+from .sequence import Sequence
+from .tensor import Tensor, as_host_array
+from .types import MemoryTypes
+
+
+def list_devices() -> list[dict]:
+    """The properties of every Vulkan device (see ``Manager.get_device_properties``)."""
+    return [copy.deepcopy(d.properties) for d in vk.shared_instance().physical_devices]
+
+
+class Manager(SeedManagerAPI):
+    """Owns a Vulkan device and everything made on it.
+
+    >>> with kp.Manager() as mgr:
+    ...     t = mgr.tensor([1, 2, 3])
+
+    ``device`` is the index into ``kp.list_devices()``; ``family_queue_indices``
+    gives one queue per entry (a family repeated gives several queues of it), by
+    default one queue of the first compute family; ``desired_extensions`` are
+    enabled where the device supports them.
+    """
+
+    def __init__(self, device: int = 0, family_queue_indices: SequenceOf[int] = (),
+                 desired_extensions: SequenceOf[str] = ()):
+        instance = vk.shared_instance()
+        physical = instance.physical_device(device)
+        if isinstance(family_queue_indices, (str, bytes)) or not all(
+                isinstance(f, int) for f in family_queue_indices):
+            raise InvalidArgumentError(f"family_queue_indices must be a list of ints, got {family_queue_indices!r}")
+        self._device: vk.Device | None = vk.Device(instance, physical, family_queue_indices, desired_extensions)
+        self._objects: weakref.WeakSet = weakref.WeakSet()
+        self._objects_lock = threading.Lock()
+        self._epoch = 0
+        self._init_seed_api()
+        logger.info("Using physical device index %d found %s", device, physical.properties["device_name"])
+
+    # -- bookkeeping used by the objects it makes ------------------------------------
+    def _device_or_raise(self) -> vk.Device:
+        device = self._device
+        if device is None:
+            raise DestroyedError("the manager was destroyed")
+        return device
+
+    def _adopt(self, obj: Any) -> None:
+        with self._objects_lock:
+            self._objects.add(obj)
+
+    def _changed(self) -> None:
+        """Something was destroyed or rebuilt: recorded sequences re-check before running."""
+        self._epoch += 1
+
+    # -- the current API ----------------------------------------------------------------
+    def tensor(self, data: Any, memory_type: MemoryTypes | None = None, *,
+               tensor_type: MemoryTypes | None = None) -> Tensor:
+        """A float32 tensor holding ``data`` (any array-like; its shape is kept)."""
+        return self._make_tensor(as_host_array(data, np.float32), memory_type, tensor_type)
+
+    def tensor_t(self, data: Any, memory_type: MemoryTypes | None = None, *,
+                 tensor_type: MemoryTypes | None = None) -> Tensor:
+        """A tensor keeping ``data``'s NumPy dtype (float16/32/64, int8..64, uint8..64, bool)."""
+        if not isinstance(data, np.ndarray):
+            data = np.asarray(data)
+        return self._make_tensor(as_host_array(data, data.dtype), memory_type, tensor_type)
+
+    def _make_tensor(self, array: np.ndarray, memory_type, tensor_type) -> Tensor:
+        kind = memory_type if memory_type is not None else tensor_type
+        try:
+            kind = MemoryTypes(MemoryTypes.device if kind is None else kind)
+        except ValueError:
+            raise InvalidArgumentError(f"unknown memory type {kind!r}; use kp.MemoryTypes") from None
+        self._device_or_raise()
+        return Tensor._on_device(self, array, kind)
+
+    def algorithm(self, tensors: SequenceOf[Tensor] = (), spirv: Any = b"", workgroup: SequenceOf[int] | None = None,
+                  spec_consts: Any = (), push_consts: Any = ()) -> Algorithm:
+        """A compute shader (SPIR-V bytes, GLSL source or a python2shader function)
+        bound to ``tensors`` (binding i = tensor i). ``workgroup`` is the number of
+        workgroups (default: one invocation per element of ``tensors[0]``)."""
+        self._device_or_raise()
+        return Algorithm(self, tensors, spirv, workgroup, spec_consts, push_consts)
+
+    def sequence(self, queue_index: int = 0, total_timestamps: int = 0) -> Sequence:
+        """A sequence on queue ``queue_index`` (position in ``family_queue_indices``)."""
+        return Sequence(self, queue_index, total_timestamps)
+
+    def list_devices(self) -> list[dict]:
+        return list_devices()
+
+    def get_device_properties(self) -> dict:
+        """Name, type, vendor, driver and API versions, limits, subgroup size,
+        timestamp support, memory heaps, queue families and features."""
+        return copy.deepcopy(self._device_or_raise().physical.properties)
+
+    # -- lifetime ---------------------------------------------------------------------
+    def destroy(self) -> None:
+        """Destroy every sequence, algorithm and tensor made here, then the device.
+        Objects still referenced report ``is_init() == False`` and raise when used;
+        NumPy views from ``data()`` stay readable until they are collected."""
+        device = self._device
+        if device is None:
+            return
+        with self._objects_lock:
+            objects = list(self._objects)
+        device.wait_idle()
+        for kinds in ((Sequence,), (Algorithm,), (Tensor,)):
+            for obj in objects:
+                if isinstance(obj, kinds):
+                    obj.destroy()
+        device.allocator.close()
+        self._device = None
+        self._changed()
+
+    def is_init(self) -> bool:
+        return self._device is not None
+
+    def __enter__(self) -> "Manager":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.destroy()
+
+    def __repr__(self) -> str:
+        if self._device is None:
+            return "kp.Manager(destroyed)"
+        return f"kp.Manager({self._device.physical.properties['device_name']!r})"

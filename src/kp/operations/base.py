@@ -1,0 +1,68 @@
+"""The interface every operation implements, and the checks they share."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Sequence
+
+from ..errors import InvalidArgumentError
+from ..tensor import Tensor
+
+if TYPE_CHECKING:
+    from ..manager import Manager
+    from ..vk import Commands
+
+
+class OpBase:
+    """An operation a sequence records.
+
+    ``check`` raises if anything the operation uses is unusable (destroyed, of
+    another manager); ``record`` appends its commands; ``pre_eval`` and
+    ``post_eval`` run on the host before each submission and after each
+    successful wait.
+    """
+
+    def check(self, manager: "Manager") -> None:
+        """Raise if the operation cannot run on ``manager``'s device."""
+
+    def record(self, commands: "Commands") -> None:
+        """Append the operation's commands."""
+
+    def pre_eval(self) -> None:
+        """Host work before each submission."""
+
+    def post_eval(self) -> None:
+        """Host work after each completed submission."""
+
+
+def tensor_list(tensors: Any, op: str, minimum: int = 1) -> list[Tensor]:
+    """``tensors`` as a list of kp.Tensor, at least ``minimum`` long."""
+    if isinstance(tensors, Tensor):
+        tensors = [tensors]
+    if not isinstance(tensors, Sequence) or isinstance(tensors, (str, bytes)):
+        raise InvalidArgumentError(f"{op} takes a list of kp.Tensor, got {type(tensors).__name__}")
+    tensors = list(tensors)
+    for i, tensor in enumerate(tensors):
+        if not isinstance(tensor, Tensor):
+            raise InvalidArgumentError(f"{op}: item {i} is a {type(tensor).__name__}, not a kp.Tensor")
+    if len(tensors) < minimum:
+        raise InvalidArgumentError(f"{op} needs at least {minimum} tensor(s), got {len(tensors)}")
+    return tensors
+
+
+class TensorOp(OpBase):
+    """An operation over a list of tensors."""
+
+    minimum = 1
+
+    def __init__(self, tensors: Sequence[Tensor]):
+        self.tensors = tensor_list(tensors, type(self).__name__, self.minimum)
+
+    def check(self, manager: "Manager") -> None:
+        for tensor in self.tensors:
+            tensor._check_usable(manager)
+
+    def get_tensors(self) -> list[Tensor]:
+        return list(self.tensors)
+
+    def __repr__(self) -> str:
+        return f"kp.{type(self).__name__}({len(self.tensors)} tensors)"

@@ -1,0 +1,216 @@
+"""Sequences: operations recorded once into a command buffer and evaluated any
+number of times, synchronously or asynchronously."""
+
+from __future__ import annotations
+
+import threading
+from typing import TYPE_CHECKING
+
+from . import vk
+from .errors import DestroyedError, InvalidArgumentError, KomputeError, SequenceStateError, WaitTimeoutError
+from .log import logger
+from .operations.base import OpBase
+from .seed import SeedSequenceAPI
+
+if TYPE_CHECKING:
+    from .manager import Manager
+
+# Between two operations: every transfer or shader write before is visible to every
+# transfer or shader access after. One global barrier covers all buffers, also the
+# writes of earlier submissions to the same queue.
+_BETWEEN_OPS = (vk.COMPUTE | vk.TRANSFER, vk.COMPUTE | vk.TRANSFER, vk.WRITES, vk.READS_WRITES)
+# At the end: device writes become visible to the host once the fence is waited on.
+_TO_HOST = (vk.COMPUTE | vk.TRANSFER, vk.HOST, vk.WRITES, vk.HOST_READ)
+
+
+def _overrides(op: OpBase, name: str) -> bool:
+    return getattr(type(op), name) is not getattr(OpBase, name)
+
+
+class Sequence(SeedSequenceAPI):
+    """A command buffer of recorded operations on one queue. Make it with
+    ``mgr.sequence()``; ``seq.record(op)`` is chainable:
+
+    >>> mgr.sequence().record(kp.OpSyncDevice([a])).record(kp.OpAlgoDispatch(algo)).eval()
+    """
+
+    def __init__(self, manager: "Manager", queue_index: int = 0, total_timestamps: int = 0):
+        device = manager._device_or_raise()
+        if not isinstance(queue_index, int) or not 0 <= queue_index < len(device.queues):
+            raise InvalidArgumentError(f"queue_index {queue_index!r} is out of range: the manager has "
+                                       f"{len(device.queues)} queue(s)")
+        if not isinstance(total_timestamps, int) or total_timestamps < 0:
+            raise InvalidArgumentError(f"total_timestamps must be a non-negative int, got {total_timestamps!r}")
+        if total_timestamps and not device.physical.properties["timestamps_supported"]:
+            raise KomputeError("Device does not support timestamps")
+        self._manager = manager
+        self._queue_index = queue_index
+        self._commands: vk.Commands | None = vk.Commands(device, device.queues[queue_index], total_timestamps)
+        self._ops: list[OpBase] = []
+        self._recorded: list[OpBase] = []  # what the command buffer holds; kept alive with it
+        self._pre: list[OpBase] = []
+        self._post: list[OpBase] = []
+        self._recording = False
+        self._running = False
+        self._epoch = -1
+        self._lock = threading.RLock()
+        manager._adopt(self)
+
+    # -- recording -----------------------------------------------------------------
+    def _live_commands(self) -> vk.Commands:
+        commands = self._commands
+        if commands is None or self._manager._device is None:
+            raise DestroyedError("sequence was destroyed (or its manager was)")
+        return commands
+
+    def _begin(self) -> None:
+        commands = self._live_commands()
+        if self._running:
+            raise SequenceStateError("cannot record into a running sequence: await it first")
+        commands.begin()
+        commands.timestamp()
+        self._recorded = []
+        self._recording = True
+
+    def record(self, op: OpBase) -> "Sequence":
+        """Append ``op`` (beginning a new command buffer after an evaluation)."""
+        with self._lock:
+            self._live_commands()
+            if not isinstance(op, OpBase):
+                raise InvalidArgumentError(f"Sequence.record takes a kp operation (kp.Op...), got "
+                                           f"{type(op).__name__}")
+            if self._running:
+                raise SequenceStateError("cannot record into a running sequence: await it first")
+            op.check(self._manager)
+            if not self._recording:
+                self._begin()
+            commands = self._commands
+            commands.barrier(*_BETWEEN_OPS)
+            op.record(commands)
+            commands.timestamp()
+            self._recorded.append(op)
+            self._ops.append(op)
+            if _overrides(op, "pre_eval"):
+                self._pre.append(op)
+            if _overrides(op, "post_eval"):
+                self._post.append(op)
+            self._epoch = self._manager._epoch
+        return self
+
+    def _end(self) -> None:
+        if self._recording:
+            commands = self._commands
+            commands.barrier(*_TO_HOST)
+            commands.end()
+            self._recording = False
+
+    def clear(self) -> "Sequence":
+        """Forget the recorded operations (the last command buffer stays submittable)."""
+        with self._lock:
+            self._end()
+            self._ops, self._pre, self._post = [], [], []
+        return self
+
+    def rerecord(self) -> "Sequence":
+        """Record every operation again into a fresh command buffer (after rebuilding
+        an algorithm or tensor)."""
+        with self._lock:
+            ops = self._ops
+            self._end()
+            self._ops, self._pre, self._post = [], [], []
+            self._recording = False
+            for op in ops:
+                self.record(op)
+        return self
+
+    # -- evaluation ------------------------------------------------------------------
+    def _submit(self) -> bool:
+        commands = self._live_commands()
+        if self._running:
+            raise SequenceStateError("sequence is already running: call eval_await() first")
+        self._end()
+        if not self._recorded:
+            logger.warning("evaluating a sequence with nothing recorded does nothing")
+            return False
+        if self._epoch != self._manager._epoch:
+            # something was destroyed or rebuilt since: never submit a dangling buffer
+            for op in self._recorded:
+                op.check(self._manager)
+            self._epoch = self._manager._epoch
+        for op in self._pre:
+            op.pre_eval()
+        commands.submit()
+        self._running = True
+        return True
+
+    def _finish(self, timeout_ns: int | None) -> None:
+        if not self._commands.wait(timeout_ns):
+            raise WaitTimeoutError(f"the sequence did not finish within {timeout_ns} ns; it is still "
+                                   f"running and a later eval_await() completes it")
+        self._running = False
+        for op in self._post:
+            op.post_eval()
+
+    def eval(self, op: OpBase | None = None) -> "Sequence":
+        """Run the recorded operations (or only ``op``, replacing them) and wait."""
+        with self._lock:
+            if op is not None:
+                self.clear()
+                self.record(op)
+            if self._submit():
+                self._finish(None)
+        return self
+
+    def eval_async(self, op: OpBase | None = None) -> "Sequence":
+        """Submit the recorded operations (or only ``op``) without waiting."""
+        with self._lock:
+            if op is not None:
+                self.clear()
+                self.record(op)
+            self._submit()
+        return self
+
+    def eval_await(self, timeout_ns: int | None = None) -> "Sequence":
+        """Wait for the running evaluation and run the operations' host work.
+        Raises ``kp.WaitTimeoutError`` if ``timeout_ns`` passes first (the sequence
+        stays running). Does nothing if the sequence is not running."""
+        if timeout_ns is not None and (not isinstance(timeout_ns, int) or timeout_ns < 0):
+            raise InvalidArgumentError(f"timeout_ns must be a non-negative int, got {timeout_ns!r}")
+        with self._lock:
+            if not self._running:
+                logger.debug("eval_await on a sequence that is not running")
+                return self
+            self._finish(timeout_ns)
+        return self
+
+    # -- state -----------------------------------------------------------------------
+    def is_recording(self) -> bool:
+        return self._recording
+
+    def is_running(self) -> bool:
+        return self._running
+
+    def is_init(self) -> bool:
+        return self._commands is not None and self._manager._device is not None
+
+    def get_timestamps(self) -> list[int]:
+        """Device timestamps: one before the operations and one after each."""
+        commands = self._live_commands()
+        if not commands.query_count:
+            raise KomputeError("Timestamp latching not enabled: create the sequence with total_timestamps > 0")
+        if self._running:
+            raise SequenceStateError("timestamps are read after eval_await()")
+        return commands.read_timestamps()
+
+    def destroy(self) -> None:
+        """Release the command buffer (waiting for a running evaluation first)."""
+        with self._lock:
+            commands, self._commands = self._commands, None
+            if commands is not None:
+                commands.release()
+            self._running = self._recording = False
+            self._ops, self._recorded, self._pre, self._post = [], [], [], []
+
+    def __repr__(self) -> str:
+        state = "running" if self._running else "recording" if self._recording else "idle"
+        return f"kp.Sequence(queue={self._queue_index}, ops={len(self._ops)}, {state})"

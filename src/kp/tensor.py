@@ -1,0 +1,215 @@
+"""Tensors: NumPy data on a Vulkan device.
+
+``mgr.tensor(...)`` / ``mgr.tensor_t(...)`` make tensors that live on the device at
+once; their ``data()`` is a writable zero-copy NumPy view of the host-visible memory.
+``kp.Tensor([...])`` is the seed API's tensor: it holds its data until a manager
+creates it on the device, and its ``data()`` returns a Python list.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Iterator
+
+import numpy as np
+
+from .errors import DataTypeError, DestroyedError, InvalidArgumentError, KomputeError
+from .types import DTYPE_FEATURES, DataTypes, MemoryTypes, data_type_of
+
+if TYPE_CHECKING:
+    from .manager import Manager
+    from .vk import Allocation
+
+
+def as_host_array(data: Any, dtype: Any = None) -> np.ndarray:
+    """``data`` as a C-contiguous array of a kp dtype (float32 when ``dtype`` is
+    float32 or the data has no dtype of its own), refusing what kp cannot hold."""
+    if isinstance(data, Tensor):
+        data = data.numpy()
+    try:
+        array = np.asarray(data, dtype=dtype)
+    except (TypeError, ValueError) as exc:
+        raise DataTypeError(f"tensor data must be numbers, got {type(data).__name__}: {exc}") from None
+    if array.dtype.kind in "OUSVcmM":
+        raise DataTypeError(f"kp tensors cannot hold dtype {array.dtype}")
+    data_type_of(array.dtype)
+    if array.size == 0:
+        raise InvalidArgumentError("a tensor needs at least one element (got zero-sized data)")
+    return np.ascontiguousarray(array).astype(array.dtype.newbyteorder("="), copy=False)
+
+
+class Tensor:
+    """A 1-D or N-D array of one dtype on a Vulkan device."""
+
+    def __init__(self, data: Any, tensor_type: MemoryTypes = MemoryTypes.device):
+        """Seed API: ``kp.Tensor([1, 2, 3])`` is float32 data waiting to be created on a
+        device (``mgr.eval_tensor_create_def([t])`` or ``mgr.build_tensor``)."""
+        self._setup(as_host_array(data, np.float32).copy(), MemoryTypes(tensor_type), list_data=True)
+
+    def _setup(self, array: np.ndarray, memory_type: MemoryTypes, list_data: bool) -> None:
+        self._array: np.ndarray | None = array.reshape(-1)
+        self._shape = array.shape
+        self._dtype = array.dtype
+        self._data_type = data_type_of(array.dtype)
+        self._memory_type = memory_type
+        self._list_data = list_data
+        self._manager: Manager | None = None
+        self._primary: Allocation | None = None
+        self._staging: Allocation | None = None
+        self._host: Allocation | None = None
+        self._destroyed = False
+
+    @classmethod
+    def _on_device(cls, manager: "Manager", array: np.ndarray, memory_type: MemoryTypes) -> "Tensor":
+        tensor = cls.__new__(cls)
+        tensor._setup(array, memory_type, list_data=False)
+        tensor._allocate(manager)
+        return tensor
+
+    def _allocate(self, manager: "Manager") -> None:
+        if self._manager is not None:
+            raise KomputeError("tensor has already been created on a device")
+        device = manager._device_or_raise()
+        missing = [f for f in DTYPE_FEATURES.get(self._data_type, ()) if not device.features.get(f)]
+        if missing:
+            raise DataTypeError(f"{device.physical.properties['device_name']} cannot hold {self._dtype} tensors "
+                                f"(missing device feature {', '.join(missing)})")
+        allocator, size = device.allocator, self._array.nbytes
+        kind = self._memory_type
+        if kind == MemoryTypes.device and not device.uma:
+            self._primary = allocator.allocate("device", size)
+            self._staging = self._host = allocator.allocate("host", size)
+        elif kind == MemoryTypes.storage:
+            self._primary = allocator.allocate("device", size)
+        else:
+            self._primary = self._host = allocator.allocate(
+                "host" if kind == MemoryTypes.host else "device_host", size)
+        if self._host is not None:
+            mapped = np.frombuffer(self._host.host_buffer(), dtype=self._dtype, count=self._array.size)
+            mapped[:] = self._array
+            self._array = mapped
+        elif not self._list_data:
+            self._array = None  # storage tensors of the current API have no host copy
+        self._manager = manager
+        manager._adopt(self)
+
+    # -- state ---------------------------------------------------------------------
+    def is_init(self) -> bool:
+        """True while the tensor has device memory (created and not destroyed)."""
+        return self._primary is not None and not self._destroyed and self._manager._device is not None
+
+    def _check_usable(self, manager: "Manager | None" = None) -> None:
+        if self._manager is None:
+            raise KomputeError("tensor has not been created on a device yet "
+                               "(use mgr.eval_tensor_create_def([t]) or mgr.tensor(...))")
+        if not self.is_init():
+            raise DestroyedError("tensor was destroyed (or its manager was)")
+        if manager is not None and manager is not self._manager:
+            raise InvalidArgumentError("tensor belongs to another kp.Manager")
+
+    def destroy(self) -> None:
+        """Free the tensor's device memory. Views from ``data()`` stay readable: the
+        host memory behind them is released when the last of them is gone."""
+        if self._destroyed or self._manager is None:
+            self._destroyed = True
+            return
+        self._destroyed = True
+        device = self._manager._device
+        if device is not None:
+            device.wait_until_unused()
+        if self._primary is not self._host:
+            self._primary = None
+        self._manager._changed()
+
+    # -- data ----------------------------------------------------------------------
+    @property
+    def __array_interface__(self) -> dict:
+        if self._array is None or self._destroyed:
+            raise AttributeError("tensor has no host data")
+        return {"data": (self._array.ctypes.data, False), "shape": self._shape, "typestr": self._dtype.str,
+                "version": 3}
+
+    def data(self) -> Any:
+        """The tensor's host data: a writable zero-copy NumPy view (``mgr.tensor``), or
+        a list copy for seed-API tensors (``kp.Tensor([...])``)."""
+        if self._list_data:
+            return self._array.tolist()
+        if self._destroyed or not self.is_init():
+            raise DestroyedError("tensor was destroyed (or its manager was): it has no data")
+        if self._array is None:
+            raise KomputeError("storage tensors live on the device only and have no host data; "
+                               "copy them into a device or host tensor to read them")
+        return np.asarray(self)
+
+    def numpy(self) -> np.ndarray:
+        """A copy of the host data as a NumPy array of the tensor's shape."""
+        if self._array is None:
+            raise KomputeError("storage tensors have no host data")
+        return self._array.reshape(self._shape).copy()
+
+    def set_data(self, data: Any) -> None:
+        """Replace the host data (same element count; the device copy changes on the
+        next sync to the device)."""
+        array = np.asarray(data).reshape(-1)
+        if array.size != self.size():
+            raise InvalidArgumentError(f"set_data got {array.size} elements for a tensor of {self.size()}")
+        self._local()[:] = array
+
+    def _local(self) -> np.ndarray:
+        if self._array is None:
+            raise KomputeError("storage tensors have no host data")
+        if self._destroyed:
+            raise DestroyedError("tensor was destroyed (or its manager was)")
+        return self._array
+
+    def map_data_from_host(self) -> None:
+        """Seed API: refresh local data from host-visible memory. kp's local data *is*
+        that memory, so there is nothing to copy."""
+
+    def map_data_into_host(self) -> None:
+        """Seed API: push local data into host-visible memory (already there in kp)."""
+
+    def size(self) -> int:
+        return int(self._array.size if self._array is not None else np.prod(self._shape))
+
+    def __len__(self) -> int:
+        return self.size()
+
+    def __getitem__(self, index):
+        return self._local()[index].tolist()
+
+    def __setitem__(self, index, value) -> None:
+        self._local()[index] = value
+
+    def __iter__(self) -> Iterator:
+        return iter(self._local().tolist())
+
+    def __contains__(self, value) -> bool:
+        return value in self._local()
+
+    def __reversed__(self) -> list:
+        return self._local()[::-1].tolist()
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self._shape
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self._dtype
+
+    @property
+    def nbytes(self) -> int:
+        return self.size() * self._dtype.itemsize
+
+    def data_type(self) -> DataTypes:
+        return self._data_type
+
+    def memory_type(self) -> MemoryTypes:
+        return self._memory_type
+
+    tensor_type = memory_type
+
+    def __repr__(self) -> str:
+        state = "on device" if self.is_init() else ("destroyed" if self._destroyed else "not created")
+        return (f"kp.Tensor(shape={self._shape}, dtype={self._dtype}, "
+                f"memory_type={self._memory_type.name}, {state})")

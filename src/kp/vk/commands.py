@@ -1,0 +1,159 @@
+"""Command recording and submission: one command pool, command buffer, fence and
+(optionally) timestamp query pool per sequence, with the submit info built once."""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING
+
+from .core import NULL, C, Owned, check, ffi, lib, new
+
+if TYPE_CHECKING:
+    from .device import Device, Queue
+    from .memory import Allocation
+    from .pipeline import ComputePipeline
+
+COMPUTE = C.VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT
+TRANSFER = C.VK_PIPELINE_STAGE_TRANSFER_BIT
+HOST = C.VK_PIPELINE_STAGE_HOST_BIT
+ALL_COMMANDS = C.VK_PIPELINE_STAGE_ALL_COMMANDS_BIT
+WRITES = C.VK_ACCESS_SHADER_WRITE_BIT | C.VK_ACCESS_TRANSFER_WRITE_BIT
+READS_WRITES = (C.VK_ACCESS_SHADER_READ_BIT | C.VK_ACCESS_SHADER_WRITE_BIT | C.VK_ACCESS_TRANSFER_READ_BIT
+                | C.VK_ACCESS_TRANSFER_WRITE_BIT)
+HOST_READ = C.VK_ACCESS_HOST_READ_BIT
+
+# How long a wait spins on the fence before it blocks in the driver: a blocking
+# wait costs a thread wake-up (tens of microseconds), which dominates short work.
+SPIN_NS = 200_000
+
+_NOT_READY, _TIMEOUT = C.VK_NOT_READY, C.VK_TIMEOUT
+_ONE_DAY_NS = 86_400 * 10**9
+
+
+class Commands(Owned):
+    """What a sequence records into and submits."""
+
+    def __init__(self, device: "Device", queue: "Queue", timestamps: int = 0):
+        self.device = device
+        self.queue = queue
+        dev = device.handle
+        handles = {"pool": NULL, "fence": NULL, "queries": NULL, "pending": False}
+        self._handles = handles
+        self._own("VkCommandPool", _destroy_commands, device, handles)
+        out = new("VkCommandPool *")
+        check(lib.vkCreateCommandPool(dev, new("VkCommandPoolCreateInfo *", {
+            "sType": C.VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO, "queueFamilyIndex": queue.family,
+            "flags": C.VK_COMMAND_POOL_CREATE_RESET_COMMAND_BUFFER_BIT}), NULL, out), "vkCreateCommandPool")
+        handles["pool"] = out[0]
+        self._buffers = new("VkCommandBuffer[]", 1)
+        check(lib.vkAllocateCommandBuffers(dev, new("VkCommandBufferAllocateInfo *", {
+            "sType": C.VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO, "commandPool": handles["pool"],
+            "level": C.VK_COMMAND_BUFFER_LEVEL_PRIMARY, "commandBufferCount": 1}), self._buffers),
+            "vkAllocateCommandBuffers")
+        self.cmd = self._buffers[0]
+        self._fences = new("VkFence[]", 1)
+        check(lib.vkCreateFence(dev, new("VkFenceCreateInfo *", {"sType": C.VK_STRUCTURE_TYPE_FENCE_CREATE_INFO}),
+                                NULL, self._fences), "vkCreateFence")
+        handles["fence"] = self.fence = self._fences[0]
+        self.query_count = timestamps + 1 if timestamps else 0
+        if timestamps:
+            out = new("VkQueryPool *")
+            check(lib.vkCreateQueryPool(dev, new("VkQueryPoolCreateInfo *", {
+                "sType": C.VK_STRUCTURE_TYPE_QUERY_POOL_CREATE_INFO, "queryType": C.VK_QUERY_TYPE_TIMESTAMP,
+                "queryCount": self.query_count}), NULL, out), "vkCreateQueryPool")
+            handles["queries"] = self.queries = out[0]
+        self._submit_info = new("VkSubmitInfo *", {"sType": C.VK_STRUCTURE_TYPE_SUBMIT_INFO,
+                                                   "commandBufferCount": 1, "pCommandBuffers": self._buffers})
+        self._begin_info = new("VkCommandBufferBeginInfo *", {"sType": C.VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO})
+        self._barrier = new("VkMemoryBarrier *", {"sType": C.VK_STRUCTURE_TYPE_MEMORY_BARRIER})
+        self.timestamps_written = 0
+
+    # -- recording -----------------------------------------------------------------
+    def begin(self) -> None:
+        check(lib.vkBeginCommandBuffer(self.cmd, self._begin_info), "vkBeginCommandBuffer")
+        self.timestamps_written = 0
+        if self.query_count:
+            lib.vkCmdResetQueryPool(self.cmd, self.queries, 0, self.query_count)
+
+    def end(self) -> None:
+        check(lib.vkEndCommandBuffer(self.cmd), "vkEndCommandBuffer")
+
+    def barrier(self, src_stage: int, dst_stage: int, src_access: int, dst_access: int) -> None:
+        b = self._barrier
+        b.srcAccessMask, b.dstAccessMask = src_access, dst_access
+        lib.vkCmdPipelineBarrier(self.cmd, src_stage, dst_stage, 0, 1, b, 0, NULL, 0, NULL)
+
+    def copy(self, src: "Allocation", dst: "Allocation", size: int) -> None:
+        region = new("VkBufferCopy *", {"srcOffset": src.offset, "dstOffset": dst.offset, "size": size})
+        lib.vkCmdCopyBuffer(self.cmd, src.buffer, dst.buffer, 1, region)
+
+    def dispatch(self, pipeline: "ComputePipeline", push: bytes, groups: tuple[int, int, int]) -> None:
+        lib.vkCmdBindPipeline(self.cmd, C.VK_PIPELINE_BIND_POINT_COMPUTE, pipeline.pipeline)
+        if pipeline.descriptor_set != NULL:
+            sets = new("VkDescriptorSet[]", [pipeline.descriptor_set])
+            lib.vkCmdBindDescriptorSets(self.cmd, C.VK_PIPELINE_BIND_POINT_COMPUTE, pipeline.layout, 0, 1, sets,
+                                        0, NULL)
+        if push:
+            padded = push + b"\0" * (-len(push) % 4)
+            lib.vkCmdPushConstants(self.cmd, pipeline.layout, C.VK_SHADER_STAGE_COMPUTE_BIT, 0, len(padded),
+                                   ffi.from_buffer(padded))
+        lib.vkCmdDispatch(self.cmd, *groups)
+
+    def timestamp(self) -> None:
+        if self.timestamps_written < self.query_count:
+            lib.vkCmdWriteTimestamp(self.cmd, C.VK_PIPELINE_STAGE_BOTTOM_OF_PIPE_BIT, self.queries,
+                                    self.timestamps_written)
+            self.timestamps_written += 1
+
+    # -- submission (the hot path: no allocation, a handful of calls) ------------------
+    def submit(self) -> None:
+        queue = self.queue
+        with queue.lock:
+            check(lib.vkQueueSubmit(queue.handle, 1, self._submit_info, self.fence), "vkQueueSubmit")
+        self._handles["pending"] = True
+        self.device.submitted()
+
+    def wait(self, timeout_ns: int | None = None) -> bool:
+        """Wait for the last submission; False when ``timeout_ns`` expired first."""
+        dev, fence = self.device.handle, self.fence
+        status = lib.vkGetFenceStatus(dev, fence)
+        if status == _NOT_READY:
+            start = time.perf_counter_ns()
+            limit = SPIN_NS if timeout_ns is None else min(SPIN_NS, timeout_ns)
+            while status == _NOT_READY and time.perf_counter_ns() - start < limit:
+                status = lib.vkGetFenceStatus(dev, fence)
+            if status == _NOT_READY:
+                remaining = _ONE_DAY_NS if timeout_ns is None else max(0, timeout_ns - (time.perf_counter_ns() - start))
+                while True:
+                    status = lib.vkWaitForFences(dev, 1, self._fences, 1, min(remaining, _ONE_DAY_NS))
+                    if status != _TIMEOUT or timeout_ns is not None:
+                        break
+                if status == _TIMEOUT:
+                    return False
+        check(status, "waiting for a submission")
+        check(lib.vkResetFences(dev, 1, self._fences), "vkResetFences")
+        self._handles["pending"] = False
+        self.device.finished()
+        return True
+
+    def read_timestamps(self) -> list[int]:
+        count = self.timestamps_written
+        if not count:
+            return []
+        data = new("uint64_t[]", count)
+        check(lib.vkGetQueryPoolResults(self.device.handle, self.queries, 0, count, 8 * count, data, 8,
+                                        C.VK_QUERY_RESULT_64_BIT | C.VK_QUERY_RESULT_WAIT_BIT),
+              "vkGetQueryPoolResults")
+        return list(data)
+
+
+def _destroy_commands(device: "Device", handles: dict) -> None:
+    dev = device.handle
+    if handles["pending"]:
+        # a submission may still be running: never free what it executes
+        fences = new("VkFence[]", [handles["fence"]])
+        lib.vkWaitForFences(dev, 1, fences, 1, _ONE_DAY_NS)
+        device.finished()
+    lib.vkDestroyFence(dev, handles["fence"], NULL)
+    lib.vkDestroyQueryPool(dev, handles["queries"], NULL)
+    lib.vkDestroyCommandPool(dev, handles["pool"], NULL)

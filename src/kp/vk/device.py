@@ -1,0 +1,183 @@
+"""The logical device: queues, enabled features, memory and the pipeline cache."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import threading
+from collections import Counter
+from pathlib import Path
+
+from ..errors import InvalidArgumentError
+from .core import NULL, C, Owned, check, cstring, ffi, lib, new
+from .instance import Instance, PhysicalDevice, feature_chain
+from .memory import BUFFER_USAGE, Allocator
+
+log = logging.getLogger("kp")
+
+
+class Queue:
+    """A VkQueue with the lock Vulkan requires around submissions to it."""
+
+    def __init__(self, handle, family: int, index: int):
+        self.handle = handle
+        self.family = family
+        self.index = index
+        self.lock = threading.Lock()
+
+
+def cache_dir() -> Path:
+    """Where kp keeps compiled shaders and pipeline caches."""
+    base = os.environ.get("KP_CACHE_DIR") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"), "kp")
+    return Path(base)
+
+
+class Device(Owned):
+    """A VkDevice with one queue per entry of ``family_queue_indices``."""
+
+    def __init__(self, instance: Instance, physical: PhysicalDevice, family_queue_indices=(),
+                 extensions=()):
+        self.instance = instance
+        self.physical = physical
+        families = list(family_queue_indices) or [next(
+            (f.index for f in physical.queue_families if f.compute), None)]
+        if families == [None]:
+            raise InvalidArgumentError(f"{physical.properties['device_name']} has no compute queue")
+        for family in families:
+            self._check_family(family)
+        wanted = Counter(families)
+        for family, count in wanted.items():
+            have = physical.queue_families[family].queue_count
+            if count > have:
+                raise InvalidArgumentError(f"queue family {family} has {have} queue(s) but "
+                                           f"family_queue_indices asks for {count}")
+
+        enabled_ext = [e for e in extensions if e in physical.extensions]
+        for missing in set(extensions) - set(enabled_ext):
+            log.error("device extension %s is not supported by %s; not enabled", missing,
+                      physical.properties["device_name"])
+        self.extensions = enabled_ext
+
+        priorities = new("float[]", [1.0] * max(wanted.values()))
+        qinfos = new("VkDeviceQueueCreateInfo[]", [
+            {"sType": C.VK_STRUCTURE_TYPE_DEVICE_QUEUE_CREATE_INFO, "queueFamilyIndex": family,
+             "queueCount": count, "pQueuePriorities": priorities} for family, count in wanted.items()])
+        ext_keep = [cstring(e) for e in enabled_ext]
+        ext_names = new("char *[]", ext_keep)
+        self.features = {name: on for name, on in physical.features.items() if on}
+        info = {"sType": C.VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO, "queueCreateInfoCount": len(wanted),
+                "pQueueCreateInfos": qinfos, "enabledExtensionCount": len(enabled_ext),
+                "ppEnabledExtensionNames": ext_names}
+        if physical.limits["api_version"] >= C.VK_MAKE_VERSION(1, 2, 0):
+            chain, keep = feature_chain(self.features)
+            info["pNext"] = chain
+        else:
+            features = new("VkPhysicalDeviceFeatures *", {n: 1 for n in self.features})
+            info["pEnabledFeatures"] = features
+        out = new("VkDevice *")
+        check(lib.vkCreateDevice(physical.handle, new("VkDeviceCreateInfo *", info), NULL, out), "vkCreateDevice")
+        self.handle = out[0]
+
+        self.queues = []
+        taken: Counter[int] = Counter()
+        for family in families:
+            q = new("VkQueue *")
+            lib.vkGetDeviceQueue(self.handle, family, taken[family], q)
+            self.queues.append(Queue(q[0], family, taken[family]))
+            taken[family] += 1
+
+        self.in_flight = 0  # submissions not yet known to be finished
+        self._in_flight_lock = threading.Lock()
+        self.buffer_memory_type_bits = self._buffer_memory_type_bits()
+        self.pipeline_cache, self._cache_path = self._load_pipeline_cache()
+        self._own("VkDevice", _destroy_device, self.handle, self.pipeline_cache, self._cache_path, instance)
+        self.allocator = Allocator(self)
+        self.uma = (physical.properties["device_type"] in ("cpu", "integrated_gpu")
+                    and self.allocator.supports("device_host")
+                    and os.environ.get("KP_DISABLE_UMA", "") in ("", "0"))
+
+    def _check_family(self, family) -> None:
+        count = len(self.physical.queue_families)
+        if not isinstance(family, int) or isinstance(family, bool) or not 0 <= family < count:
+            raise InvalidArgumentError(f"queue family {family!r} does not exist on "
+                                       f"{self.physical.properties['device_name']}, which has families 0..{count - 1}")
+        if not self.physical.queue_families[family].compute:
+            raise InvalidArgumentError(f"queue family {family} does not support compute operations")
+
+    def _buffer_memory_type_bits(self) -> int:
+        info = new("VkBufferCreateInfo *", {"sType": C.VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO, "size": 256,
+                                            "usage": BUFFER_USAGE, "sharingMode": C.VK_SHARING_MODE_EXCLUSIVE})
+        out = new("VkBuffer *")
+        check(lib.vkCreateBuffer(self.handle, info, NULL, out), "vkCreateBuffer")
+        req = new("VkMemoryRequirements *")
+        lib.vkGetBufferMemoryRequirements(self.handle, out[0], req)
+        lib.vkDestroyBuffer(self.handle, out[0], NULL)
+        return req.memoryTypeBits
+
+    def _load_pipeline_cache(self):
+        props = self.physical.properties
+        key = hashlib.sha256(f"{props['vendor_id']}:{props['device_id']}:{props['driver_version']}:"
+                             f"{props['device_name']}".encode()).hexdigest()[:24]
+        path = cache_dir() / "pipelines" / f"{key}.bin"
+        try:
+            data = path.read_bytes()
+        except OSError:
+            data = b""
+        blob = ffi.from_buffer(data) if data else NULL
+        info = new("VkPipelineCacheCreateInfo *", {"sType": C.VK_STRUCTURE_TYPE_PIPELINE_CACHE_CREATE_INFO,
+                                                   "initialDataSize": len(data), "pInitialData": blob})
+        out = new("VkPipelineCache *")
+        if lib.vkCreatePipelineCache(self.handle, info, NULL, out) < 0:
+            info.initialDataSize, info.pInitialData = 0, NULL  # a stale or foreign cache file
+            check(lib.vkCreatePipelineCache(self.handle, info, NULL, out), "vkCreatePipelineCache")
+        return out[0], str(path)
+
+    def submitted(self) -> None:
+        with self._in_flight_lock:
+            self.in_flight += 1
+
+    def finished(self) -> None:
+        with self._in_flight_lock:
+            self.in_flight -= 1
+
+    def wait_until_unused(self) -> None:
+        """Block until the GPU has finished everything submitted (before freeing
+        something a running submission may still read)."""
+        if self.in_flight:
+            self.wait_idle()
+
+    def wait_idle(self) -> None:
+        for q in self.queues:
+            q.lock.acquire()
+        try:
+            lib.vkDeviceWaitIdle(self.handle)
+        finally:
+            for q in self.queues:
+                q.lock.release()
+
+
+def _destroy_device(handle, pipeline_cache, cache_path: str, instance: Instance) -> None:
+    """Destroy the device; ``instance`` is passed only to outlive it."""
+    lib.vkDeviceWaitIdle(handle)
+    _save_pipeline_cache(handle, pipeline_cache, cache_path)
+    lib.vkDestroyPipelineCache(handle, pipeline_cache, NULL)
+    lib.vkDestroyDevice(handle, NULL)
+
+
+def _save_pipeline_cache(handle, pipeline_cache, path: str) -> None:
+    size = new("size_t *")
+    if lib.vkGetPipelineCacheData(handle, pipeline_cache, size, NULL) < 0 or not size[0]:
+        return
+    data = new("char[]", size[0])
+    if lib.vkGetPipelineCacheData(handle, pipeline_cache, size, data) < 0:
+        return
+    try:
+        target = Path(path)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_bytes(ffi.buffer(data, size[0]))
+        os.replace(tmp, target)
+    except OSError:
+        pass  # a read-only cache directory only costs speed

@@ -1,0 +1,273 @@
+"""The Vulkan instance (one per process, shared by every manager), validation
+messages, and what each physical device can do."""
+
+from __future__ import annotations
+
+import collections
+import logging
+import os
+import threading
+import weakref
+from dataclasses import dataclass, field
+
+from ..errors import DeviceNotFoundError
+from .core import NULL, C, Owned, check, cstring, ffi, lib, new, string, version_string
+
+log = logging.getLogger("kp")
+
+VALIDATION_LAYER = "VK_LAYER_KHRONOS_validation"
+
+_messages: collections.deque[str] = collections.deque(maxlen=1000)
+
+
+def validation_enabled() -> bool:
+    """Whether new instances load the Khronos validation layer (``KP_VALIDATION=1``)."""
+    return os.environ.get("KP_VALIDATION", "").lower() in ("1", "true", "yes", "on")
+
+
+def take_validation_messages() -> list[str]:
+    """The validation layer's warnings and errors since the last call."""
+    taken = list(_messages)
+    _messages.clear()
+    return taken
+
+
+@ffi.callback("VkBool32(VkDebugUtilsMessageSeverityFlagBitsEXT, VkDebugUtilsMessageTypeFlagsEXT,"
+              " const VkDebugUtilsMessengerCallbackDataEXT *, void *)")
+def _on_debug_message(severity, kinds, data, user):
+    try:
+        text = string(data.pMessage) if data.pMessage != NULL else "(no message)"
+        _messages.append(text)
+        level = logging.ERROR if severity & C.VK_DEBUG_UTILS_MESSAGE_SEVERITY_ERROR_BIT_EXT else logging.WARNING
+        log.log(level, "Vulkan validation: %s", text)
+    except Exception:  # noqa: BLE001 - an exception must never unwind into the driver
+        pass
+    return 0
+
+
+def _available(enumerate_fn, struct: str, name_field: str, *prefix) -> set[str]:
+    count = new("uint32_t *")
+    check(enumerate_fn(*prefix, count, NULL), "enumerating Vulkan layers/extensions")
+    items = new(f"{struct}[]", count[0])
+    check(enumerate_fn(*prefix, count, items), "enumerating Vulkan layers/extensions")
+    return {string(getattr(items[i], name_field)) for i in range(count[0])}
+
+
+DEVICE_TYPES = {
+    C.VK_PHYSICAL_DEVICE_TYPE_OTHER: "other",
+    C.VK_PHYSICAL_DEVICE_TYPE_INTEGRATED_GPU: "integrated_gpu",
+    C.VK_PHYSICAL_DEVICE_TYPE_DISCRETE_GPU: "discrete_gpu",
+    C.VK_PHYSICAL_DEVICE_TYPE_VIRTUAL_GPU: "virtual_gpu",
+    C.VK_PHYSICAL_DEVICE_TYPE_CPU: "cpu",
+}
+
+
+@dataclass
+class QueueFamily:
+    index: int
+    queue_count: int
+    compute: bool
+    graphics: bool
+    transfer: bool
+    timestamp_valid_bits: int
+
+
+@dataclass
+class PhysicalDevice:
+    """A physical device and everything kp needs to know about it."""
+
+    handle: object
+    index: int
+    properties: dict
+    queue_families: list[QueueFamily]
+    memory_types: list[tuple[int, int]]  # (property flags, heap index)
+    memory_heaps: list[tuple[int, int]]  # (size, flags)
+    extensions: set[str]
+    features: dict[str, bool] = field(default_factory=dict)
+    limits: dict = field(default_factory=dict)
+
+
+class Instance(Owned):
+    """The VkInstance; kp makes one per process and shares it."""
+
+    def __init__(self) -> None:
+        self.validation = validation_enabled()
+        layers = []
+        extensions = []
+        available_layers = _available(lib.vkEnumerateInstanceLayerProperties, "VkLayerProperties", "layerName")
+        available_ext = _available(lib.vkEnumerateInstanceExtensionProperties, "VkExtensionProperties",
+                                   "extensionName", NULL)
+        if self.validation:
+            if VALIDATION_LAYER not in available_layers:
+                log.warning("KP_VALIDATION is set but %s is not installed", VALIDATION_LAYER)
+                self.validation = False
+            else:
+                layers.append(VALIDATION_LAYER)
+        debug_utils = self.validation and "VK_EXT_debug_utils" in available_ext
+        if debug_utils:
+            extensions.append("VK_EXT_debug_utils")
+        portability = "VK_KHR_portability_enumeration" in available_ext
+        if portability:
+            extensions.append("VK_KHR_portability_enumeration")
+
+        keep = [cstring(n) for n in layers + extensions]
+        layer_names = new("char *[]", keep[: len(layers)])
+        ext_names = new("char *[]", keep[len(layers):])
+        app_name = cstring("kp")
+        app = new("VkApplicationInfo *", {
+            "sType": C.VK_STRUCTURE_TYPE_APPLICATION_INFO, "pApplicationName": app_name,
+            "pEngineName": app_name, "apiVersion": C.VK_MAKE_VERSION(1, 3, 0)})
+        info = new("VkInstanceCreateInfo *", {
+            "sType": C.VK_STRUCTURE_TYPE_INSTANCE_CREATE_INFO, "pApplicationInfo": app,
+            "enabledLayerCount": len(layers), "ppEnabledLayerNames": layer_names,
+            "enabledExtensionCount": len(extensions), "ppEnabledExtensionNames": ext_names,
+            "flags": C.VK_INSTANCE_CREATE_ENUMERATE_PORTABILITY_BIT_KHR if portability else 0})
+        handle = new("VkInstance *")
+        check(lib.vkCreateInstance(info, NULL, handle), "vkCreateInstance")
+        self.handle = handle[0]
+
+        messenger = NULL
+        if debug_utils:
+            create = ffi.cast("PFN_vkCreateDebugUtilsMessengerEXT",
+                              lib.vkGetInstanceProcAddr(self.handle, b"vkCreateDebugUtilsMessengerEXT"))
+            minfo = new("VkDebugUtilsMessengerCreateInfoEXT *", {
+                "sType": C.VK_STRUCTURE_TYPE_DEBUG_UTILS_MESSENGER_CREATE_INFO_EXT,
+                "messageSeverity": C.VK_DEBUG_UTILS_MESSAGE_SEVERITY_WARNING_BIT_EXT
+                | C.VK_DEBUG_UTILS_MESSAGE_SEVERITY_ERROR_BIT_EXT,
+                "messageType": C.VK_DEBUG_UTILS_MESSAGE_TYPE_VALIDATION_BIT_EXT
+                | C.VK_DEBUG_UTILS_MESSAGE_TYPE_PERFORMANCE_BIT_EXT
+                | C.VK_DEBUG_UTILS_MESSAGE_TYPE_GENERAL_BIT_EXT,
+                "pfnUserCallback": _on_debug_message})
+            out = new("VkDebugUtilsMessengerEXT *")
+            check(create(self.handle, minfo, NULL, out), "vkCreateDebugUtilsMessengerEXT")
+            messenger = out[0]
+        self._own("VkInstance", _destroy_instance, self.handle, messenger)
+        self.physical_devices = self._enumerate()
+
+    def _enumerate(self) -> list[PhysicalDevice]:
+        count = new("uint32_t *")
+        check(lib.vkEnumeratePhysicalDevices(self.handle, count, NULL), "vkEnumeratePhysicalDevices")
+        handles = new("VkPhysicalDevice[]", count[0])
+        check(lib.vkEnumeratePhysicalDevices(self.handle, count, handles), "vkEnumeratePhysicalDevices")
+        return [_describe(handles[i], i) for i in range(count[0])]
+
+    def physical_device(self, index: int) -> PhysicalDevice:
+        devices = self.physical_devices
+        if not devices:
+            raise DeviceNotFoundError("no Vulkan device found: install a Vulkan driver "
+                                      "(on Debian: apt-get install mesa-vulkan-drivers libvulkan1)")
+        if not isinstance(index, int) or isinstance(index, bool) or not 0 <= index < len(devices):
+            names = ", ".join(f"{d.index}: {d.properties['device_name']}" for d in devices)
+            raise DeviceNotFoundError(f"no Vulkan device with index {index!r}; the devices are {names}")
+        return devices[index]
+
+
+def _destroy_instance(handle, messenger) -> None:
+    if messenger != NULL:
+        destroy = ffi.cast("PFN_vkDestroyDebugUtilsMessengerEXT",
+                           lib.vkGetInstanceProcAddr(handle, b"vkDestroyDebugUtilsMessengerEXT"))
+        destroy(handle, messenger, NULL)
+    lib.vkDestroyInstance(handle, NULL)
+
+
+_shared: weakref.ref[Instance] | None = None
+_shared_lock = threading.Lock()
+
+
+def shared_instance() -> Instance:
+    """The process's instance, made on first use and released with its last user."""
+    global _shared
+    with _shared_lock:
+        instance = _shared() if _shared is not None else None
+        if instance is None or not instance.alive or instance.validation != validation_enabled():
+            instance = Instance()
+            _shared = weakref.ref(instance)
+        return instance
+
+
+_FEATURES_10 = ("shaderFloat64", "shaderInt64", "shaderInt16")
+_FEATURES_11 = ("storageBuffer16BitAccess", "uniformAndStorageBuffer16BitAccess")
+_FEATURES_12 = ("storageBuffer8BitAccess", "uniformAndStorageBuffer8BitAccess", "shaderFloat16", "shaderInt8",
+                "timelineSemaphore", "shaderBufferInt64Atomics", "vulkanMemoryModel", "hostQueryReset")
+
+
+def feature_chain(values: dict[str, bool] | None = None):
+    """A VkPhysicalDeviceFeatures2 chain with the 1.1 and 1.2 feature structs kp uses,
+    filled from ``values`` (or empty, for querying). Returns (head, keep-alive list)."""
+    f11 = new("VkPhysicalDeviceVulkan11Features *", {"sType": C.VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_1_FEATURES})
+    f12 = new("VkPhysicalDeviceVulkan12Features *", {"sType": C.VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_2_FEATURES,
+                                                     "pNext": f11})
+    head = new("VkPhysicalDeviceFeatures2 *", {"sType": C.VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2, "pNext": f12})
+    for names, struct in ((_FEATURES_10, head.features), (_FEATURES_11, f11), (_FEATURES_12, f12)):
+        for name in names:
+            setattr(struct, name, int(bool((values or {}).get(name))))
+    return head, [f11, f12]
+
+
+def _read_features(handle, api_version: int) -> dict[str, bool]:
+    if api_version < C.VK_MAKE_VERSION(1, 2, 0):
+        features = new("VkPhysicalDeviceFeatures *")
+        lib.vkGetPhysicalDeviceFeatures(handle, features)
+        return {name: bool(getattr(features, name)) for name in _FEATURES_10}
+    head, (f11, f12) = feature_chain()
+    lib.vkGetPhysicalDeviceFeatures2(handle, head)
+    found = {name: bool(getattr(head.features, name)) for name in _FEATURES_10}
+    found.update({name: bool(getattr(f11, name)) for name in _FEATURES_11})
+    found.update({name: bool(getattr(f12, name)) for name in _FEATURES_12})
+    return found
+
+
+def _describe(handle, index: int) -> PhysicalDevice:
+    subgroup = new("VkPhysicalDeviceSubgroupProperties *", {"sType": C.VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SUBGROUP_PROPERTIES})
+    props2 = new("VkPhysicalDeviceProperties2 *", {"sType": C.VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PROPERTIES_2,
+                                                   "pNext": subgroup})
+    lib.vkGetPhysicalDeviceProperties2(handle, props2)
+    p = props2.properties
+    limits = p.limits
+
+    count = new("uint32_t *")
+    lib.vkGetPhysicalDeviceQueueFamilyProperties(handle, count, NULL)
+    qprops = new("VkQueueFamilyProperties[]", count[0])
+    lib.vkGetPhysicalDeviceQueueFamilyProperties(handle, count, qprops)
+    families = [QueueFamily(i, q.queueCount, bool(q.queueFlags & C.VK_QUEUE_COMPUTE_BIT),
+                            bool(q.queueFlags & C.VK_QUEUE_GRAPHICS_BIT),
+                            bool(q.queueFlags & C.VK_QUEUE_TRANSFER_BIT), q.timestampValidBits)
+                for i, q in enumerate(qprops)]
+
+    mem = new("VkPhysicalDeviceMemoryProperties *")
+    lib.vkGetPhysicalDeviceMemoryProperties(handle, mem)
+    memory_types = [(mem.memoryTypes[i].propertyFlags, mem.memoryTypes[i].heapIndex) for i in range(mem.memoryTypeCount)]
+    memory_heaps = [(mem.memoryHeaps[i].size, mem.memoryHeaps[i].flags) for i in range(mem.memoryHeapCount)]
+
+    extensions = _available(lib.vkEnumerateDeviceExtensionProperties, "VkExtensionProperties", "extensionName",
+                            handle, NULL)
+    features = _read_features(handle, p.apiVersion)
+    timestamps = bool(limits.timestampComputeAndGraphics) or any(f.compute and f.timestamp_valid_bits for f in families)
+    properties = {
+        "device_name": string(p.deviceName),
+        "device_type": DEVICE_TYPES.get(p.deviceType, "other"),
+        "vendor_id": p.vendorID,
+        "device_id": p.deviceID,
+        "driver_version": p.driverVersion,
+        "api_version": version_string(p.apiVersion),
+        "max_work_group_count": tuple(limits.maxComputeWorkGroupCount),
+        "max_work_group_invocations": limits.maxComputeWorkGroupInvocations,
+        "max_work_group_size": tuple(limits.maxComputeWorkGroupSize),
+        "max_shared_memory_size": limits.maxComputeSharedMemorySize,
+        "max_push_constants_size": limits.maxPushConstantsSize,
+        "max_storage_buffer_range": limits.maxStorageBufferRange,
+        "max_memory_allocation_count": limits.maxMemoryAllocationCount,
+        "subgroup_size": subgroup.subgroupSize,
+        "timestamps_supported": timestamps,
+        "timestamp_period": limits.timestampPeriod,
+        "memory_heaps": [{"size": size, "device_local": bool(flags & C.VK_MEMORY_HEAP_DEVICE_LOCAL_BIT)}
+                         for size, flags in memory_heaps],
+        "queue_families": [{"index": f.index, "queue_count": f.queue_count, "compute": f.compute,
+                            "graphics": f.graphics, "transfer": f.transfer} for f in families],
+        "features": dict(features),
+    }
+    return PhysicalDevice(handle, index, properties, families, memory_types, memory_heaps, extensions, features, {
+        "min_storage_buffer_offset_alignment": limits.minStorageBufferOffsetAlignment,
+        "non_coherent_atom_size": limits.nonCoherentAtomSize,
+        "api_version": p.apiVersion,
+    })

@@ -1,0 +1,202 @@
+"""Device memory: a few large blocks per memory kind, each one VkDeviceMemory bound to
+one VkBuffer that spans it (mapped once when host-visible); tensors get ranges of
+them. Creating a tensor therefore costs no Vulkan call in the common case, and the
+driver's cap on allocations (4096 on NVIDIA) is never reached.
+"""
+
+from __future__ import annotations
+
+import bisect
+import threading
+import weakref
+from typing import TYPE_CHECKING
+
+from ..errors import InvalidArgumentError, OutOfDeviceMemoryError
+from .core import NULL, C, Owned, check, ffi, lib, new
+
+if TYPE_CHECKING:
+    from .device import Device
+
+DEVICE_LOCAL = C.VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT
+HOST_VISIBLE = C.VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT
+HOST_COHERENT = C.VK_MEMORY_PROPERTY_HOST_COHERENT_BIT
+HOST_CACHED = C.VK_MEMORY_PROPERTY_HOST_CACHED_BIT
+
+BUFFER_USAGE = (C.VK_BUFFER_USAGE_STORAGE_BUFFER_BIT | C.VK_BUFFER_USAGE_TRANSFER_SRC_BIT
+                | C.VK_BUFFER_USAGE_TRANSFER_DST_BIT)
+
+# kind -> (required flags, preferred flags, avoided flags)
+MEMORY_KINDS = {
+    "device": (DEVICE_LOCAL, 0, HOST_VISIBLE),
+    "host": (HOST_VISIBLE | HOST_COHERENT, HOST_CACHED, DEVICE_LOCAL),
+    "device_host": (DEVICE_LOCAL | HOST_VISIBLE | HOST_COHERENT, HOST_CACHED, 0),
+}
+
+BLOCK_SIZE = 64 << 20
+
+
+class Block(Owned):
+    """One VkDeviceMemory with a buffer over all of it; hands out aligned ranges."""
+
+    def __init__(self, device: "Device", kind: str, memory_type: int, size: int, mapped: bool):
+        self.device = device
+        self.kind = kind
+        self.size = size
+        self._free: list[tuple[int, int]] = [(0, size)]  # sorted (offset, size) gaps
+        self._lock = threading.Lock()
+        dev = device.handle
+        info = new("VkBufferCreateInfo *", {"sType": C.VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO, "size": size,
+                                            "usage": BUFFER_USAGE, "sharingMode": C.VK_SHARING_MODE_EXCLUSIVE})
+        out = new("VkBuffer *")
+        check(lib.vkCreateBuffer(dev, info, NULL, out), "vkCreateBuffer")
+        buffer = out[0]
+        req = new("VkMemoryRequirements *")
+        lib.vkGetBufferMemoryRequirements(dev, buffer, req)
+        ainfo = new("VkMemoryAllocateInfo *", {"sType": C.VK_STRUCTURE_TYPE_MEMORY_ALLOCATE_INFO,
+                                               "allocationSize": req.size, "memoryTypeIndex": memory_type})
+        mem_out = new("VkDeviceMemory *")
+        result = lib.vkAllocateMemory(dev, ainfo, NULL, mem_out)
+        if result < 0:
+            lib.vkDestroyBuffer(dev, buffer, NULL)
+            check(result, f"allocating {size} bytes of {kind} memory")
+        memory = mem_out[0]
+        check(lib.vkBindBufferMemory(dev, buffer, memory, 0), "vkBindBufferMemory")
+        self.pointer = NULL
+        if mapped:
+            ptr = new("void **")
+            check(lib.vkMapMemory(dev, memory, 0, req.size, 0, ptr), "vkMapMemory")
+            self.pointer = ffi.cast("char *", ptr[0])
+        self.buffer = buffer
+        self.memory = memory
+        self._own("VkDeviceMemory", _free_block, device, buffer, memory)
+
+    def take(self, size: int, alignment: int) -> int | None:
+        """Reserve ``size`` bytes at an ``alignment`` multiple; None when full."""
+        with self._lock:
+            for i, (start, length) in enumerate(self._free):
+                offset = -(-start // alignment) * alignment
+                if offset + size <= start + length:
+                    pieces = [(start, offset - start), (offset + size, start + length - offset - size)]
+                    self._free[i:i + 1] = [p for p in pieces if p[1] > 0]
+                    return offset
+            return None
+
+    def give_back(self, offset: int, size: int) -> None:
+        with self._lock:
+            i = bisect.bisect(self._free, (offset, size))
+            self._free.insert(i, (offset, size))
+            merged: list[tuple[int, int]] = []
+            for start, length in self._free[max(i - 1, 0):i + 2]:
+                if merged and merged[-1][0] + merged[-1][1] == start:
+                    merged[-1] = (merged[-1][0], merged[-1][1] + length)
+                else:
+                    merged.append((start, length))
+            self._free[max(i - 1, 0):i + 2] = merged
+
+    @property
+    def empty(self) -> bool:
+        return self._free == [(0, self.size)]
+
+
+def _free_block(device: "Device", buffer, memory) -> None:
+    device.wait_until_unused()
+    lib.vkDestroyBuffer(device.handle, buffer, NULL)
+    lib.vkFreeMemory(device.handle, memory, NULL)  # also unmaps
+
+
+class Allocation:
+    """A range of a block: what a tensor's buffer is. The range returns to its block
+    when the Allocation is collected, so a NumPy view that keeps it alive (through
+    its tensor) can never see the memory reused."""
+
+    __slots__ = ("block", "offset", "size", "__weakref__")
+
+    def __init__(self, block: Block, offset: int, size: int):
+        self.block = block
+        self.offset = offset
+        self.size = size
+        weakref.finalize(self, block.give_back, offset, size)
+
+    @property
+    def buffer(self):
+        return self.block.buffer
+
+    @property
+    def address(self) -> int:
+        """Host address of the range (host-visible blocks only)."""
+        return int(ffi.cast("uintptr_t", self.block.pointer)) + self.offset
+
+    def host_buffer(self):
+        """A writable Python buffer over the mapped range."""
+        return ffi.buffer(self.block.pointer + self.offset, self.size)
+
+
+class Allocator:
+    """Sub-allocates buffers from blocks, one list of blocks per memory kind."""
+
+    def __init__(self, device: "Device"):
+        self._device = weakref.ref(device)  # the device owns its allocator, not the reverse
+        self._physical = device.physical
+        self._buffer_bits = device.buffer_memory_type_bits
+        self._blocks: dict[str, list[Block]] = {kind: [] for kind in MEMORY_KINDS}
+        self._lock = threading.Lock()
+        self._types = {kind: self._choose(kind) for kind in MEMORY_KINDS}
+        self.alignment = max(16, device.physical.limits["min_storage_buffer_offset_alignment"])
+
+    def _choose(self, kind: str) -> int | None:
+        required, preferred, avoided = MEMORY_KINDS[kind]
+        bits = self._buffer_bits
+        best, best_score = None, None
+        for index, (flags, _heap) in enumerate(self._physical.memory_types):
+            if not bits & (1 << index) or flags & required != required:
+                continue
+            score = (bool(flags & preferred) if preferred else 0) - (bool(flags & avoided) if avoided else 0)
+            if best_score is None or score > best_score:
+                best, best_score = index, score
+        return best
+
+    def supports(self, kind: str) -> bool:
+        return self._types[kind] is not None
+
+    def heap_size(self, kind: str) -> int:
+        memory_type = self._types[kind]
+        heap = self._physical.memory_types[memory_type][1]
+        return self._physical.memory_heaps[heap][0]
+
+    def allocate(self, kind: str, size: int) -> Allocation:
+        memory_type = self._types[kind]
+        if memory_type is None:
+            raise InvalidArgumentError(f"this device has no {kind.replace('_', '-')} memory "
+                                       f"(required property flags {MEMORY_KINDS[kind][0]:#x})")
+        size = max(size, 4)
+        heap = self.heap_size(kind)
+        if size > heap:
+            raise OutOfDeviceMemoryError(f"cannot allocate {size} bytes of {kind} memory: "
+                                         f"the device's heap holds {heap} bytes")
+        mapped = kind != "device"
+        with self._lock:
+            blocks = self._blocks[kind]
+            if size <= BLOCK_SIZE // 4:
+                for block in blocks:
+                    offset = block.take(size, self.alignment)
+                    if offset is not None:
+                        return Allocation(block, offset, size)
+                block_size = min(BLOCK_SIZE, heap)
+            else:
+                block_size = -(-size // self.alignment) * self.alignment
+            self._drop_empty(kind)
+            block = Block(self._device(), kind, memory_type, block_size, mapped)
+            blocks.append(block)
+            offset = block.take(size, self.alignment)
+            return Allocation(block, offset, size)
+
+    def _drop_empty(self, kind: str) -> None:
+        """Let go of blocks nothing uses any more (their memory is freed with them)."""
+        self._blocks[kind] = [b for b in self._blocks[kind] if not b.empty] + \
+            [b for b in self._blocks[kind] if b.empty and b.size == BLOCK_SIZE][:1]
+
+    def close(self) -> None:
+        """Stop holding blocks; each is freed once the last range in it is collected."""
+        with self._lock:
+            for blocks in self._blocks.values():
+                blocks.clear()
