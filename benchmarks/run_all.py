@@ -1,0 +1,325 @@
+"""kp's benchmarks side by side with the peers that are installed (CuPy, PyTorch,
+NumPy on the CPU). Prints a table, writes JSON and (with matplotlib) a PNG chart.
+
+    python benchmarks/run_all.py [--quick] [--out DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+import kp
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import eval_latency  # noqa: E402
+
+GiB = 1 << 30
+
+
+def _peer(name: str):
+    try:
+        module = __import__(name)
+        if name == "cupy":
+            module.cuda.runtime.getDeviceCount()
+        if name == "torch" and not module.cuda.is_available():
+            return None
+        return module
+    except Exception:  # noqa: BLE001 - any failure means the peer is not usable here
+        return None
+
+
+def _best_of(fn, repeats: int) -> float:
+    """Fastest of ``repeats`` timed calls, in seconds (after one warm-up call)."""
+    fn()
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def latency(results: list, peers: dict, iterations: int) -> None:
+    r = eval_latency.measure(iterations)
+    results.append(("eval() round trip", "kp", r["kp_eval_median_us"], "us"))
+    results.append(("eval() round trip", "raw Vulkan, blocking wait", r["raw_cffi_median_us"], "us"))
+    results.append(("eval() round trip", "raw Vulkan, spinning wait", r["raw_cffi_spinning_median_us"], "us"))
+    import statistics
+
+    def median_us(fn, n=iterations):
+        fn()
+        samples = []
+        for _ in range(n):
+            start = time.perf_counter()
+            fn()
+            samples.append(time.perf_counter() - start)
+        return round(statistics.median(samples) * 1e6, 2)
+
+    if peers.get("cupy"):
+        cp = peers["cupy"]
+        x = cp.zeros(64, dtype=cp.float32)
+        results.append(("eval() round trip", "CuPy launch + synchronize",
+                        median_us(lambda: (x.__iadd__(1), cp.cuda.Device().synchronize())), "us"))
+    if peers.get("torch"):
+        torch = peers["torch"]
+        x = torch.zeros(64, device="cuda")
+        results.append(("eval() round trip", "PyTorch launch + synchronize",
+                        median_us(lambda: (x.add_(1), torch.cuda.synchronize())), "us"))
+
+
+def multiply(results: list, peers: dict, n: int, repeats: int) -> None:
+    nbytes = 3 * 4 * n
+    with kp.Manager() as mgr:
+        a = mgr.tensor(np.full(n, 2, np.float32))
+        b = mgr.tensor(np.full(n, 3, np.float32))
+        out = mgr.tensor(np.zeros(n, np.float32))
+        mgr.sequence().eval(kp.OpSyncDevice([a, b]))
+        seq = mgr.sequence().record(kp.OpMult([a, b, out], mgr.algorithm()))
+        seconds = _best_of(seq.eval, repeats)
+        mgr.sequence().eval(kp.OpSyncLocal([out]))
+        assert out.data()[0] == 6 and out.data()[-1] == 6
+        results.append((f"OpMult 2^{n.bit_length() - 1} float32", "kp", round(nbytes / seconds / 1e9, 1), "GB/s"))
+    if peers.get("cupy"):
+        cp = peers["cupy"]
+        x, y, z = cp.full(n, 2, cp.float32), cp.full(n, 3, cp.float32), cp.empty(n, cp.float32)
+        sync = cp.cuda.Device().synchronize
+        seconds = _best_of(lambda: (cp.multiply(x, y, out=z), sync()), repeats)
+        results.append((f"OpMult 2^{n.bit_length() - 1} float32", "CuPy", round(nbytes / seconds / 1e9, 1), "GB/s"))
+        del x, y, z
+    if peers.get("torch"):
+        torch = peers["torch"]
+        x, y = torch.full((n,), 2.0, device="cuda"), torch.full((n,), 3.0, device="cuda")
+        z = torch.empty(n, device="cuda")
+        seconds = _best_of(lambda: (torch.mul(x, y, out=z), torch.cuda.synchronize()), repeats)
+        results.append((f"OpMult 2^{n.bit_length() - 1} float32", "PyTorch", round(nbytes / seconds / 1e9, 1), "GB/s"))
+        del x, y, z
+        torch.cuda.empty_cache()
+    x, y = np.full(n, 2, np.float32), np.full(n, 3, np.float32)
+    z = np.empty_like(x)
+    seconds = _best_of(lambda: np.multiply(x, y, out=z), max(1, repeats // 4))
+    results.append((f"OpMult 2^{n.bit_length() - 1} float32", "NumPy (CPU)", round(nbytes / seconds / 1e9, 1), "GB/s"))
+
+
+def sync(results: list, peers: dict, nbytes: int, repeats: int) -> None:
+    n = nbytes // 4
+    label = f"sync {nbytes / GiB:g} GiB"
+    with kp.Manager() as mgr:
+        t = mgr.tensor(np.zeros(n, np.float32))
+        t.data()[:] = 1.5
+        to_device = mgr.sequence().record(kp.OpSyncDevice([t]))
+        to_host = mgr.sequence().record(kp.OpSyncLocal([t]))
+        up = _best_of(to_device.eval, repeats)
+        down = _best_of(to_host.eval, repeats)
+        assert t.data()[0] == 1.5 and t.data()[-1] == 1.5
+        results.append((label + " host->device", "kp OpSyncDevice", round(nbytes / up / 1e9, 1), "GB/s"))
+        results.append((label + " device->host", "kp OpSyncLocal", round(nbytes / down / 1e9, 1), "GB/s"))
+    if peers.get("torch"):
+        torch = peers["torch"]
+        host = torch.ones(n, dtype=torch.float32).pin_memory()
+        dev = torch.empty(n, dtype=torch.float32, device="cuda")
+        up = _best_of(lambda: (dev.copy_(host), torch.cuda.synchronize()), repeats)
+        down = _best_of(lambda: (host.copy_(dev), torch.cuda.synchronize()), repeats)
+        results.append((label + " host->device", "PyTorch pinned", round(nbytes / up / 1e9, 1), "GB/s"))
+        results.append((label + " device->host", "PyTorch pinned", round(nbytes / down / 1e9, 1), "GB/s"))
+        del host, dev
+        torch.cuda.empty_cache()
+
+
+LOGISTIC_GLSL = """
+#version 450
+layout(local_size_x = 1) in;
+layout(binding = 0) buffer XI { float x_i[]; };
+layout(binding = 1) buffer XJ { float x_j[]; };
+layout(binding = 2) buffer Y { float y[]; };
+layout(binding = 3) buffer WIN { float w_in[]; };
+layout(binding = 4) buffer WOI { float w_out_i[]; };
+layout(binding = 5) buffer WOJ { float w_out_j[]; };
+layout(binding = 6) buffer BIN { float b_in[]; };
+layout(binding = 7) buffer BOUT { float b_out[]; };
+layout(binding = 8) buffer LOUT { float l_out[]; };
+layout(binding = 9) buffer MM { float M[]; };
+void main() {
+    uint i = gl_GlobalInvocationID.x;
+    float m = M[0];
+    vec2 w_curr = vec2(w_in[0], w_in[1]);
+    float b_curr = b_in[0];
+    vec2 x_curr = vec2(x_i[i], x_j[i]);
+    float y_curr = y[i];
+    float z = dot(w_curr, x_curr) + b_curr;
+    float y_hat = 1.0 / (1.0 + exp(-z));
+    float d_z = y_hat - y_curr;
+    vec2 d_w = (1.0 / m) * x_curr * d_z;
+    float d_b = (1.0 / m) * d_z;
+    float loss = -((y_curr * log(y_hat)) + ((1.0 + y_curr) * log(1.0 - y_hat)));
+    w_out_i[i] = d_w.x;
+    w_out_j[i] = d_w.y;
+    b_out[i] = d_b;
+    l_out[i] = loss;
+}
+"""
+
+
+def _logistic_shader():
+    """The seed's kernel through python2shader when it is available, else its GLSL twin."""
+    try:
+        sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "examples"))
+        from logistic_regression import compute_shader  # the seed example's kernel
+
+        return compute_shader.to_spirv(), "python2shader"
+    except Exception:  # noqa: BLE001
+        return kp.shader.compile_source(LOGISTIC_GLSL), "GLSL"
+
+
+def logistic(results: list, peers: dict, n: int, iterations: int) -> None:
+    rng = np.random.default_rng(0)
+    x_i, x_j = rng.random(n, dtype=np.float32), rng.random(n, dtype=np.float32)
+    y = (x_i + x_j > 1).astype(np.float32)
+    shader, kind = _logistic_shader()
+    mgr = kp.Manager()
+    tensors = [kp.Tensor(v) for v in (x_i, x_j, y)]
+    w_in, b_in = kp.Tensor([0.001, 0.001]), kp.Tensor([0.0])
+    outs = [kp.Tensor(np.zeros(n)) for _ in range(4)]
+    m = kp.Tensor([float(n)])
+    params = [*tensors, w_in, outs[0], outs[1], b_in, outs[2], outs[3], m]
+    mgr.eval_tensor_create_def(params)
+    sq = mgr.create_sequence()
+    sq.begin()
+    sq.record_tensor_sync_device([w_in, b_in])
+    sq.record_algo_data(params, shader)
+    sq.record_tensor_sync_local([outs[0], outs[1], outs[2], outs[3]])
+    sq.end()
+    lr = 0.1
+    start = time.perf_counter()
+    for _ in range(iterations):
+        sq.eval()
+        w = w_in.numpy()
+        w[0] -= lr * outs[0].numpy().sum()
+        w[1] -= lr * outs[1].numpy().sum()
+        w_in.set_data(w)
+        b_in.set_data([b_in[0] - lr * outs[2].numpy().sum()])
+    seconds = time.perf_counter() - start
+    mgr.destroy()
+    label = f"logistic regression 2^{n.bit_length() - 1} samples"
+    results.append((label, f"kp seed API ({kind} kernel)", round(iterations / seconds, 1), "it/s"))
+    if peers.get("torch"):
+        torch = peers["torch"]
+        xi, xj, yt = (torch.tensor(v, device="cuda") for v in (x_i, x_j, y))
+        w, b = torch.tensor([0.001, 0.001], device="cuda"), torch.tensor([0.0], device="cuda")
+
+        def step():
+            nonlocal w, b
+            z = w[0] * xi + w[1] * xj + b
+            y_hat = torch.sigmoid(z)
+            d_z = (y_hat - yt) / n
+            w = w - lr * torch.stack([(xi * d_z).sum(), (xj * d_z).sum()])
+            b = b - lr * d_z.sum()
+            torch.cuda.synchronize()
+
+        step()
+        start = time.perf_counter()
+        for _ in range(iterations):
+            step()
+        results.append((label, "PyTorch (GPU)", round(iterations / (time.perf_counter() - start), 1), "it/s"))
+
+
+PIPELINE_PROBE = """
+import time, sys, numpy as np, kp
+from kp.shader import compile_source
+mgr = kp.Manager()
+t = mgr.tensor(np.zeros(16, np.float32))
+spirv = compile_source(sys.argv[1])
+start = time.perf_counter()
+mgr.algorithm([t] * 10, spirv)
+print(time.perf_counter() - start)
+"""
+
+
+def pipeline_cache(results: list) -> None:
+    source = LOGISTIC_GLSL.replace("1.0 / m", "(1.0 / m) * {}.0".format(time.time_ns() % 1000 + 1))
+    with tempfile.TemporaryDirectory() as cache:
+        env = dict(os.environ, KP_CACHE_DIR=cache)
+        times = [float(subprocess.run([sys.executable, "-c", PIPELINE_PROBE, source], env=env, check=True,
+                                      capture_output=True, text=True).stdout) for _ in range(2)]
+    results.append(("algorithm creation, new process", "kp, cold pipeline cache", round(times[0] * 1e3, 2), "ms"))
+    results.append(("algorithm creation, new process", "kp, warm pipeline cache", round(times[1] * 1e3, 2), "ms"))
+
+
+def small_tensors(results: list, count: int = 10_000) -> None:
+    with kp.Manager() as mgr:
+        start = time.perf_counter()
+        tensors = [mgr.tensor(np.full(16, i, np.float32)) for i in range(count)]
+        seconds = time.perf_counter() - start
+        assert tensors[-1].data()[0] == count - 1
+        del tensors
+    results.append((f"create {count} small tensors", "kp", round(seconds * 1e3, 1), "ms"))
+
+
+def chart(rows: list, path: Path) -> bool:
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return False
+    groups: dict[str, list] = {}
+    for bench, who, value, unit in rows:
+        groups.setdefault(f"{bench} ({unit})", []).append((who, value))
+    fig, axes = plt.subplots(len(groups), 1, figsize=(9, 2.2 * len(groups)))
+    for ax, (title, entries) in zip(np.atleast_1d(axes), groups.items()):
+        names, values = zip(*entries)
+        ax.barh(names, values, color=["#2a7" if n.startswith("kp") else "#999" for n in names])
+        ax.set_title(title, fontsize=9)
+        ax.tick_params(labelsize=8)
+        for i, v in enumerate(values):
+            ax.text(v, i, f" {v:g}", va="center", fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    return True
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="small sizes (for CPU devices)")
+    parser.add_argument("--out", default="benchmark-results", help="folder for JSON and PNG")
+    args = parser.parse_args(argv)
+    peers = {name: _peer(name) for name in ("cupy", "torch")}
+    for name, module in peers.items():
+        if module is None:
+            print(f"note: {name} with a GPU is not available here; its column is skipped")
+    quick = args.quick
+    results: list = []
+    latency(results, peers, 500 if quick else 5000)
+    multiply(results, peers, 1 << (22 if quick else 28), 5 if quick else 20)
+    sync(results, peers, (64 << 20) if quick else GiB, 3 if quick else 10)
+    logistic(results, peers, 1 << (15 if quick else 20), 20 if quick else 100)
+    pipeline_cache(results)
+    small_tensors(results)
+
+    device = kp.list_devices()[0]["device_name"]
+    width = max(len(r[0]) for r in results)
+    print(f"\nkp benchmarks on {device} ({time.strftime('%Y-%m-%d')})")
+    for bench, who, value, unit in results:
+        print(f"{bench:<{width}}  {who:<34} {value:>10} {unit}")
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "results.json").write_text(json.dumps({"device": device, "date": time.strftime("%Y-%m-%d"), "results": [
+        {"benchmark": b, "who": w, "value": v, "unit": u} for b, w, v, u in results]}, indent=2))
+    if chart(results, out / "results.png"):
+        print(f"chart: {out / 'results.png'}")
+    else:
+        print("note: matplotlib is not installed; no chart drawn")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
