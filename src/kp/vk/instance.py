@@ -188,7 +188,8 @@ def shared_instance() -> Instance:
 _FEATURES_10 = ("shaderFloat64", "shaderInt64", "shaderInt16")
 _FEATURES_11 = ("storageBuffer16BitAccess", "uniformAndStorageBuffer16BitAccess")
 _FEATURES_12 = ("storageBuffer8BitAccess", "uniformAndStorageBuffer8BitAccess", "shaderFloat16", "shaderInt8",
-                "timelineSemaphore", "shaderBufferInt64Atomics", "vulkanMemoryModel", "hostQueryReset")
+                "timelineSemaphore", "shaderBufferInt64Atomics", "vulkanMemoryModel", "vulkanMemoryModelDeviceScope",
+                "hostQueryReset")
 
 
 def feature_chain(values: dict[str, bool] | None = None):
