@@ -1,0 +1,142 @@
+"""python2shader: compile Python functions to SPIR-V compute shaders.
+
+The function's source is parsed with ``ast``, typed, and emitted as SPIR-V 1.3
+words (Vulkan 1.1), with no external compiler::
+
+    from kp.shader import python2shader, Array, f32, ivec3
+
+    @python2shader(local_size=(64, 1, 1))
+    def scale(index=("input", "GlobalInvocationId", ivec3),
+              data=("buffer", 0, Array(f32)),
+              factor=("push_constant", 0, f32)):
+        i = index.x
+        data[i] = data[i] * factor
+
+    algo = mgr.algorithm([tensor], scale.to_spirv(), workgroup=(n // 64, 1, 1),
+                         push_consts=[2.0])
+
+``@python2shader`` and ``@python2shader(local_size=(x, y, z))`` are both accepted;
+the local (workgroup) size defaults to (1, 1, 1). Compiling takes milliseconds and
+is cached by source, arguments and the global values the source reads.
+
+Parameters are declared by their defaults
+------------------------------------------
+``("input", name, type)``
+    A compute built-in: ``"GlobalInvocationId"``, ``"LocalInvocationId"``,
+    ``"WorkgroupId"``, ``"NumWorkgroups"`` (``ivec3`` or ``uvec3``) or
+    ``"LocalInvocationIndex"`` (``i32`` or ``u32``).
+``("buffer", binding, Array(T))``
+    The tensor at ``binding`` of descriptor set 0, as ``mgr.algorithm([t0, t1, ...])``
+    binds them. ``T`` is a numeric scalar or a 2- or 4-vector; ``len(buffer)`` is its
+    number of elements.
+``("push_constant", index, T)``
+    Push constant number ``index`` (numeric scalar or vector). Members are laid out
+    in index order at std430 offsets, so 4-byte scalars sit at byte ``4 * index``:
+    exactly what ``push_consts=[...]`` sends.
+``("spec_constant", constant_id, T)`` or ``("spec_constant", constant_id, T, default)``
+    Specialisation constant ``constant_id`` (scalar ``T``, default 0), set by
+    ``spec_consts=[...]`` in id order.
+``("shared", Array(T, n))`` or ``("shared", T)``
+    Workgroup-shared memory, visible to every invocation of a workgroup.
+
+Types
+-----
+``f16 f32 f64 i32 u32 i64 u64 boolean``, ``vec2-4 ivec2-4 uvec2-4``, ``mat2-4``
+(f32, column-major: ``m[column][row]``), ``Array(T)`` and ``Array(T, n)``. f16,
+f64, i64 and u64 need the device features of the same names. Inside a shader a type
+is a cast or constructor: ``f32(i)``, ``vec4(v.xy, 0.0, 1.0)``, ``mat2(c0, c1)``,
+``mat3(1.0)`` (the identity); ``int(x)``, ``float(x)`` and ``bool(x)`` are
+``i32(x)``, ``f32(x)`` and ``boolean(x)``. A local can be declared ``acc: f32 = 0``.
+
+Statements and expressions
+--------------------------
+Assignment (also ``a, b = b, a``) and augmented assignment, ``if/elif/else``,
+``while``, ``for i in range(stop | start, stop | start, stop, step)``, ``break``,
+``continue``, ``return``, ``x if c else y``, comparisons (chains too), ``and``,
+``or``, ``not`` (short-circuit, Python's truthiness of numbers), ``+ - * / // %
+** << >> & | ^ ~``, swizzles (``v.x``, ``v.xy``, ``v.zyx``, ``v.rgb``; also as
+assignment targets) and indexing. Globals (and closure variables) holding numbers
+are constants.
+
+Semantics are Python's where Python has one: ``/`` is true division (integers
+give f32), ``//`` and ``%`` floor (the result of ``%`` has the divisor's sign),
+``round`` rounds half to even, ``**`` with a literal exponent of 0 to 16 multiplies
+(other exponents call ``pow``). Operands of mixed types promote as in GLSL
+(i32 -> u32 -> f32 -> f64, narrower to wider), and literals take the type of the
+other operand. ``*`` is component-wise, also on matrices; ``@`` is the dot product
+of vectors and the linear-algebra product with matrices. Comparing vectors gives a
+boolean vector: reduce it with ``any()`` or ``all()``.
+
+Built-ins, resolved without an import
+-------------------------------------
+Math (component-wise, GLSL.std.450): ``abs min max clamp mix step smoothstep floor
+ceil fract round trunc sign sqrt inversesqrt pow exp exp2 log log2 sin cos tan asin
+acos atan atan2 sinh cosh tanh asinh acosh atanh radians degrees fma length
+distance dot cross normalize reflect``; matrices: ``transpose determinant
+inverse``; booleans: ``any all``; ``len(array)``.
+
+``barrier()``
+    Waits for every invocation of the workgroup and makes their writes to shared
+    memory and buffers visible to each other.
+``atomic_add(array, index, value)``, also ``atomic_sub``, ``atomic_min``,
+``atomic_max``, ``atomic_and``, ``atomic_or``, ``atomic_xor``, ``atomic_exchange``
+    Atomically update ``array[index]`` (an i32 or u32 buffer or shared array) and
+    return its old value.
+``atomic_compare_exchange(array, index, comparator, value)``
+    Store ``value`` if ``array[index] == comparator``; return the old value.
+
+Errors are ``kp.ShaderCompileError`` with ``file:line: message``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from ...errors import ShaderCompileError
+from .compiler import compile_function
+from .types import (
+    Array, ArrayType, Matrix, Scalar, ShaderType, Vector, boolean, f16, f32, f64, i32, i64,
+    ivec2, ivec3, ivec4, mat2, mat3, mat4, u32, u64, uvec2, uvec3, uvec4, vec2, vec3, vec4,
+)
+
+__all__ = [
+    "python2shader", "PythonShader",
+    "Array", "ShaderType", "Scalar", "Vector", "Matrix", "ArrayType",
+    "f16", "f32", "f64", "i32", "u32", "i64", "u64", "boolean",
+    "vec2", "vec3", "vec4", "ivec2", "ivec3", "ivec4", "uvec2", "uvec3", "uvec4",
+    "mat2", "mat3", "mat4",
+]
+
+
+class PythonShader:
+    """A Python function compiled to a SPIR-V compute shader by ``python2shader``."""
+
+    def __init__(self, func: Callable, local_size: int | Sequence[int] = (1, 1, 1)):
+        self.name: str = func.__name__
+        self.local_size: tuple[int, int, int] = _local_size(func, local_size)
+        self._spirv = compile_function(func, self.local_size)
+
+    def to_spirv(self) -> bytes:
+        """The SPIR-V module: what ``mgr.algorithm`` and every shader-taking call accept."""
+        return self._spirv
+
+    def __repr__(self) -> str:
+        return f"<PythonShader {self.name} local_size={self.local_size}>"
+
+
+def python2shader(func: Callable | None = None, /, *,
+                  local_size: int | Sequence[int] = (1, 1, 1)) -> PythonShader | Callable:
+    """Compile ``func`` to a compute shader: ``@python2shader`` or
+    ``@python2shader(local_size=(256, 1, 1))``."""
+    if func is None:
+        return lambda f: PythonShader(f, local_size)
+    return PythonShader(func, local_size)
+
+
+def _local_size(func: Callable, size: int | Sequence[int]) -> tuple[int, int, int]:
+    dims = (size,) if isinstance(size, int) else tuple(size)
+    if not 1 <= len(dims) <= 3 or not all(isinstance(d, int) and d >= 1 for d in dims):
+        code = func.__code__
+        raise ShaderCompileError(f"{code.co_filename}:{code.co_firstlineno}: local_size must be "
+                                 f"1 to 3 positive ints, not {size!r}")
+    return (*dims, 1, 1)[:3]

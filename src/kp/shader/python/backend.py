@@ -1,0 +1,571 @@
+"""Back end: the typed IR to SPIR-V 1.3 words (Vulkan 1.1).
+
+Locals live in Function variables (drivers promote them to registers), control
+flow maps one to one onto SPIR-V's structured selections and loops, and the
+math built-ins are GLSL.std.450 extended instructions.
+"""
+
+from __future__ import annotations
+
+import struct
+
+from . import ir
+from .builtins import MATH
+from .opcodes import (
+    ADDRESSING_LOGICAL, BUILTIN, EXECUTION_MODE_LOCAL_SIZE, EXECUTION_MODEL_GLCOMPUTE,
+    MAGIC, MEMORY_MODEL_GLSL450, VERSION_1_3, Capability, Decoration, MemorySemantics,
+    Op, Scope, StorageClass,
+)
+from .types import (
+    ArrayType, Matrix, Scalar, ShaderType, Vector, elem_of, i32, scalar_type, u32, with_elem,
+)
+
+_STORAGE = {
+    "function": StorageClass.Function,
+    "input": StorageClass.Input,
+    "buffer": StorageClass.StorageBuffer,
+    "shared": StorageClass.Workgroup,
+    "push": StorageClass.PushConstant,
+}
+
+# Opcode of each component-wise binary op, by the operands' scalar kind.
+_BINARY: dict[str, dict[str, int]] = {
+    "add": {"float": Op.FAdd, "int": Op.IAdd, "uint": Op.IAdd},
+    "sub": {"float": Op.FSub, "int": Op.ISub, "uint": Op.ISub},
+    "mul": {"float": Op.FMul, "int": Op.IMul, "uint": Op.IMul},
+    "div": {"float": Op.FDiv, "int": Op.SDiv, "uint": Op.UDiv},
+    # OpFMod and OpSMod take the sign of the divisor, as Python's % does.
+    "mod": {"float": Op.FMod, "int": Op.SMod, "uint": Op.UMod},
+    "lshift": {"int": Op.ShiftLeftLogical, "uint": Op.ShiftLeftLogical},
+    "rshift": {"int": Op.ShiftRightArithmetic, "uint": Op.ShiftRightLogical},
+    "and": {"int": Op.BitwiseAnd, "uint": Op.BitwiseAnd, "bool": Op.LogicalAnd},
+    "or": {"int": Op.BitwiseOr, "uint": Op.BitwiseOr, "bool": Op.LogicalOr},
+    "xor": {"int": Op.BitwiseXor, "uint": Op.BitwiseXor, "bool": Op.LogicalNotEqual},
+    "eq": {"float": Op.FOrdEqual, "int": Op.IEqual, "uint": Op.IEqual, "bool": Op.LogicalEqual},
+    # Unordered, so that nan != nan holds as in Python.
+    "ne": {"float": Op.FUnordNotEqual, "int": Op.INotEqual, "uint": Op.INotEqual,
+           "bool": Op.LogicalNotEqual},
+    "lt": {"float": Op.FOrdLessThan, "int": Op.SLessThan, "uint": Op.ULessThan},
+    "le": {"float": Op.FOrdLessThanEqual, "int": Op.SLessThanEqual, "uint": Op.ULessThanEqual},
+    "gt": {"float": Op.FOrdGreaterThan, "int": Op.SGreaterThan, "uint": Op.UGreaterThan},
+    "ge": {"float": Op.FOrdGreaterThanEqual, "int": Op.SGreaterThanEqual,
+           "uint": Op.UGreaterThanEqual},
+}
+
+_ATOMIC: dict[str, dict[str, int]] = {
+    "add": {"int": Op.AtomicIAdd, "uint": Op.AtomicIAdd},
+    "sub": {"int": Op.AtomicISub, "uint": Op.AtomicISub},
+    "min": {"int": Op.AtomicSMin, "uint": Op.AtomicUMin},
+    "max": {"int": Op.AtomicSMax, "uint": Op.AtomicUMax},
+    "and": {"int": Op.AtomicAnd, "uint": Op.AtomicAnd},
+    "or": {"int": Op.AtomicOr, "uint": Op.AtomicOr},
+    "xor": {"int": Op.AtomicXor, "uint": Op.AtomicXor},
+    "exchange": {"int": Op.AtomicExchange, "uint": Op.AtomicExchange},
+}
+
+_INTRINSIC = {"any": Op.Any, "all": Op.All, "transpose": Op.Transpose}
+
+# barrier(): wait for the workgroup, and make its shared and buffer writes visible.
+_BARRIER_SEMANTICS = (
+    MemorySemantics.AcquireRelease | MemorySemantics.WorkgroupMemory | MemorySemantics.UniformMemory
+)
+
+
+def _string(text: str) -> list[int]:
+    data = text.encode() + b"\0"
+    data += b"\0" * (-len(data) % 4)
+    return list(struct.unpack(f"<{len(data) // 4}I", data))
+
+
+def _layout_size(t: ShaderType) -> int:
+    """Size in bytes of a buffer element or push-constant member."""
+    return t.size
+
+
+def _layout_align(t: ShaderType) -> int:
+    """std430 alignment: a 3-vector aligns like a 4-vector."""
+    if isinstance(t, Vector):
+        return t.elem.size * (4 if t.length == 3 else t.length)
+    return t.size
+
+
+def emit(shader: ir.Shader) -> bytes:
+    """The SPIR-V module of ``shader``."""
+    return _Emitter(shader).module()
+
+
+class _Emitter:
+    def __init__(self, shader: ir.Shader):
+        self.shader = shader
+        self.bound = 1
+        self.capabilities = {Capability.Shader}
+        self.glsl = 0
+        self.names: list[int] = []
+        self.decorations: list[int] = []
+        self.globals: list[int] = []
+        self.code: list[int] = []
+        self.cache: dict[object, int] = {}
+        self.vars: dict[ir.Variable, int] = {}
+        self.temps: dict[ir.Temp, int] = {}
+        self.loops: list[tuple[int, int]] = []
+        self.block = 0
+        self.terminated = False
+
+    # --- Words -----------------------------------------------------------------
+
+    def new_id(self) -> int:
+        self.bound += 1
+        return self.bound - 1
+
+    @staticmethod
+    def inst(out: list[int], opcode: int, *operands: int) -> None:
+        out.append((len(operands) + 1) << 16 | opcode)
+        out.extend(operands)
+
+    def op(self, opcode: int, result_type: ShaderType, *operands: int) -> int:
+        """Emits an instruction with a result of ``result_type`` into the code."""
+        result = self.new_id()
+        self.inst(self.code, opcode, self.type(result_type), result, *operands)
+        return result
+
+    def name(self, target: int, text: str) -> None:
+        self.inst(self.names, Op.Name, target, *_string(text))
+
+    def decorate(self, target: int, *decoration: int) -> None:
+        self.inst(self.decorations, Op.Decorate, target, *decoration)
+
+    def declare(self, key: object, opcode: int, *operands: int) -> int:
+        """A type, declared once per ``key``."""
+        if key not in self.cache:
+            result = self.new_id()
+            self.inst(self.globals, opcode, result, *operands)
+            self.cache[key] = result
+        return self.cache[key]
+
+    def declare_value(self, key: object, opcode: int, t: ShaderType, *operands: int) -> int:
+        """A constant of type ``t``, declared once per ``key``."""
+        if key not in self.cache:
+            type_id, result = self.type(t), self.new_id()
+            self.inst(self.globals, opcode, type_id, result, *operands)
+            self.cache[key] = result
+        return self.cache[key]
+
+    # --- Types and constants ---------------------------------------------------
+
+    def type(self, t: ShaderType | None) -> int:
+        """The id of a type as held in registers, Function, Input and Workgroup storage."""
+        if t is None:
+            return self.declare("void", Op.TypeVoid)
+        if t in self.cache:
+            return self.cache[t]
+        if isinstance(t, Scalar):
+            if t.kind == "bool":
+                return self.declare(t, Op.TypeBool)
+            if t.width == 64:
+                self.capabilities.add(Capability.Float64 if t.kind == "float" else Capability.Int64)
+            if t.width == 16:
+                self.capabilities.add(Capability.Float16)
+            if t.kind == "float":
+                return self.declare(t, Op.TypeFloat, t.width)
+            return self.declare(t, Op.TypeInt, t.width, int(t.kind == "int"))
+        if isinstance(t, Vector):
+            return self.declare(t, Op.TypeVector, self.type(t.elem), t.length)
+        if isinstance(t, Matrix):
+            return self.declare(t, Op.TypeMatrix, self.type(t.column), t.cols)
+        if isinstance(t, ArrayType):
+            return self.declare(t, Op.TypeArray, self.type(t.elem), self.const(u32, t.length))
+        raise AssertionError(f"no plain SPIR-V type for {t!r}")
+
+    def layout_array(self, t: ArrayType) -> int:
+        """An array type with the explicit layout buffers need."""
+        key = ("layout", t)
+        if key not in self.cache:
+            if elem_of(t.elem).width == 16:
+                self.capabilities.add(Capability.StorageBuffer16BitAccess)
+            if t.length is None:
+                result = self.declare(key, Op.TypeRuntimeArray, self.type(t.elem))
+            else:
+                result = self.declare(key, Op.TypeArray, self.type(t.elem), self.const(u32, t.length))
+            self.decorate(result, Decoration.ArrayStride, _layout_size(t.elem))
+        return self.cache[key]
+
+    def block_struct(self, key: object, members: list[int], offsets: list[int]) -> int:
+        if key not in self.cache:
+            result = self.declare(key, Op.TypeStruct, *members)
+            self.decorate(result, Decoration.Block)
+            for index, offset in enumerate(offsets):
+                self.inst(self.decorations, Op.MemberDecorate, result, index, Decoration.Offset, offset)
+        return self.cache[key]
+
+    def pointer(self, storage: int, pointee: int) -> int:
+        return self.declare(("pointer", storage, pointee), Op.TypePointer, storage, pointee)
+
+    def const(self, t: Scalar, value: bool | int | float) -> int:
+        if t.kind == "bool":
+            return self.declare_value((t, value), Op.ConstantTrue if value else Op.ConstantFalse, t)
+        words = _scalar_words(t, value)
+        return self.declare_value((t, words), Op.Constant, t, *words)
+
+    def composite_const(self, t: Vector, value: bool | int | float) -> int:
+        component = self.const(t.elem, value)
+        return self.declare_value((t, component), Op.ConstantComposite, t, *[component] * t.length)
+
+    def splat_const(self, t: ShaderType, value: bool | int | float) -> int:
+        return self.composite_const(t, value) if isinstance(t, Vector) else self.const(t, value)
+
+    def spec_const(self, e: ir.SpecConst) -> int:
+        key = ("spec", e.spec_id)
+        if key not in self.cache:
+            if e.type.kind == "bool":
+                opcode = Op.SpecConstantTrue if e.default else Op.SpecConstantFalse
+                result = self.declare_value(key, opcode, e.type)
+            else:
+                result = self.declare_value(key, Op.SpecConstant, e.type,
+                                            *_scalar_words(e.type, e.default))
+            self.decorate(result, Decoration.SpecId, e.spec_id)
+            self.name(result, e.name)
+        return self.cache[key]
+
+    # --- Module ------------------------------------------------------------------
+
+    def module(self) -> bytes:
+        for var in self.shader.interface:
+            self.interface_variable(var)
+        main = self.new_id()
+        self.name(main, "main")
+        void = self.type(None)
+        function_type = self.declare("main()", Op.TypeFunction, void)
+        self.inst(self.code, Op.Function, void, main, 0, function_type)
+        self.label(self.new_id())
+        for var in self.shader.locals:
+            var_id = self.new_id()
+            pointer = self.pointer(StorageClass.Function, self.type(var.type))
+            self.inst(self.code, Op.Variable, pointer, var_id, StorageClass.Function)
+            self.name(var_id, var.name)
+            self.vars[var] = var_id
+        self.statements(self.shader.body)
+        if not self.terminated:
+            self.inst(self.code, Op.Return)
+        self.inst(self.code, Op.FunctionEnd)
+
+        head: list[int] = []
+        for capability in sorted(self.capabilities):
+            self.inst(head, Op.Capability, capability)
+        if self.glsl:
+            self.inst(head, Op.ExtInstImport, self.glsl, *_string("GLSL.std.450"))
+        self.inst(head, Op.MemoryModel, ADDRESSING_LOGICAL, MEMORY_MODEL_GLSL450)
+        inputs = [self.vars[v] for v in self.shader.interface if v.storage == "input"]
+        self.inst(head, Op.EntryPoint, EXECUTION_MODEL_GLCOMPUTE, main, *_string("main"), *inputs)
+        self.inst(head, Op.ExecutionMode, main, EXECUTION_MODE_LOCAL_SIZE, *self.shader.local_size)
+        words = [MAGIC, VERSION_1_3, 0, self.bound, 0, *head, *self.names, *self.decorations,
+                 *self.globals, *self.code]
+        return struct.pack(f"<{len(words)}I", *words)
+
+    def interface_variable(self, var: ir.Variable) -> None:
+        storage = _STORAGE[var.storage]
+        if var.storage == "buffer":
+            array = self.layout_array(var.type)
+            pointee = self.block_struct(("buffer", array), [array], [0])
+        elif var.storage == "push":
+            pointee = self.push_struct(var.type)
+        else:
+            pointee = self.type(var.type)
+        result = self.new_id()
+        self.inst(self.globals, Op.Variable, self.pointer(storage, pointee), result, storage)
+        self.name(result, var.name)
+        if var.storage == "input":
+            self.decorate(result, Decoration.BuiltIn, BUILTIN[var.builtin])
+        elif var.storage == "buffer":
+            self.decorate(result, Decoration.DescriptorSet, 0)
+            self.decorate(result, Decoration.Binding, var.binding)
+        self.vars[var] = result
+
+    def push_struct(self, t: ir.Struct) -> int:
+        offsets, offset = [], 0
+        for member in t.members:
+            if elem_of(member).width == 16:
+                self.capabilities.add(Capability.StoragePushConstant16)
+            offset += -offset % _layout_align(member)
+            offsets.append(offset)
+            offset += _layout_size(member)
+        return self.block_struct(t, [self.type(m) for m in t.members], offsets)
+
+    # --- Blocks --------------------------------------------------------------------
+
+    def label(self, label: int) -> None:
+        self.inst(self.code, Op.Label, label)
+        self.block = label
+        self.terminated = False
+
+    def branch(self, target: int) -> None:
+        self.inst(self.code, Op.Branch, target)
+        self.terminated = True
+
+    def statements(self, body: list[ir.Stmt]) -> None:
+        for stmt in body:
+            if self.terminated:
+                return  # Python code after break/continue/return never runs.
+            getattr(self, "stmt_" + type(stmt).__name__)(stmt)
+
+    def stmt_Store(self, s: ir.Store) -> None:
+        pointer = self.place_pointer(s.place)
+        self.inst(self.code, Op.Store, pointer, self.value(s.value))
+
+    def stmt_Eval(self, s: ir.Eval) -> None:
+        self.value(s.expr)
+
+    def stmt_If(self, s: ir.If) -> None:
+        cond = self.value(s.cond)
+        then, merge = self.new_id(), self.new_id()
+        orelse = self.new_id() if s.orelse else merge
+        self.inst(self.code, Op.SelectionMerge, merge, 0)
+        self.inst(self.code, Op.BranchConditional, cond, then, orelse)
+        for label, body in ((then, s.body), (orelse, s.orelse)):
+            if body:
+                self.label(label)
+                self.statements(body)
+                if not self.terminated:
+                    self.branch(merge)
+        self.label(merge)
+
+    def stmt_Loop(self, s: ir.Loop) -> None:
+        header, check, body, step, merge = (self.new_id() for _ in range(5))
+        self.branch(header)
+        self.label(header)
+        self.inst(self.code, Op.LoopMerge, merge, step, 0)
+        self.branch(check)
+        self.label(check)
+        self.inst(self.code, Op.BranchConditional, self.value(s.cond), body, merge)
+        self.label(body)
+        self.loops.append((merge, step))
+        self.statements(s.body)
+        self.loops.pop()
+        if not self.terminated:
+            self.branch(step)
+        self.label(step)
+        self.statements(s.step)
+        self.branch(header)
+        self.label(merge)
+
+    def stmt_Break(self, s: ir.Break) -> None:
+        self.branch(self.loops[-1][0])
+
+    def stmt_Continue(self, s: ir.Continue) -> None:
+        self.branch(self.loops[-1][1])
+
+    def stmt_Return(self, s: ir.Return) -> None:
+        self.inst(self.code, Op.Return)
+        self.terminated = True
+
+    def stmt_Barrier(self, s: ir.Barrier) -> None:
+        workgroup = self.const(u32, Scope.Workgroup)
+        self.inst(self.code, Op.ControlBarrier, workgroup, workgroup,
+                  self.const(u32, _BARRIER_SEMANTICS))
+
+    # --- Places ------------------------------------------------------------------
+
+    def place_pointer(self, place: ir.Place) -> int:
+        var, indices = self.access(place)
+        if not indices:
+            return self.vars[var]
+        pointer_type = self.pointer(_STORAGE[var.storage], self.type(place.type))
+        result = self.new_id()
+        self.inst(self.code, Op.AccessChain, pointer_type, result, self.vars[var], *indices)
+        return result
+
+    def access(self, place: ir.Place) -> tuple[ir.Variable, list[int]]:
+        if isinstance(place, ir.VarRef):
+            # A buffer's array is member 0 of its Block struct.
+            return place.var, [self.const(i32, 0)] if place.var.storage == "buffer" else []
+        var, indices = self.access(place.base)
+        return var, [*indices, self.value(place.index)]
+
+    # --- Expressions ---------------------------------------------------------------
+
+    def value(self, e: ir.Expr) -> int:
+        return getattr(self, "expr_" + type(e).__name__)(e)
+
+    def expr_Const(self, e: ir.Const) -> int:
+        return self.const(e.type, e.value)
+
+    def expr_SpecConst(self, e: ir.SpecConst) -> int:
+        return self.spec_const(e)
+
+    def expr_Load(self, e: ir.Load) -> int:
+        return self.op(Op.Load, e.type, self.place_pointer(e.place))
+
+    def expr_Temp(self, e: ir.Temp) -> int:
+        return self.temps[e]
+
+    def expr_Let(self, e: ir.Let) -> int:
+        self.temps[e.temp] = self.value(e.value)
+        return self.value(e.body)
+
+    def expr_Unary(self, e: ir.Unary) -> int:
+        operand = self.value(e.operand)
+        if isinstance(e.type, Matrix):
+            columns = [self.op(Op.FNegate, e.type.column, c) for c in self.columns(e.type, operand, e.type)]
+            return self.op(Op.CompositeConstruct, e.type, *columns)
+        if e.op == "not":
+            return self.op(Op.LogicalNot, e.type, operand)
+        if e.op == "invert":
+            return self.op(Op.Not, e.type, operand)
+        opcode = Op.FNegate if elem_of(e.type).kind == "float" else Op.SNegate
+        return self.op(opcode, e.type, operand)
+
+    def expr_Binary(self, e: ir.Binary) -> int:
+        left, right = self.value(e.left), self.value(e.right)
+        lt, rt = e.left.type, e.right.type
+        if e.op == "matmul":
+            if isinstance(lt, Vector) and isinstance(rt, Vector):
+                return self.op(Op.Dot, e.type, left, right)
+            if isinstance(lt, Matrix) and isinstance(rt, Matrix):
+                return self.op(Op.MatrixTimesMatrix, e.type, left, right)
+            if isinstance(lt, Matrix):
+                return self.op(Op.MatrixTimesVector, e.type, left, right)
+            return self.op(Op.VectorTimesMatrix, e.type, left, right)
+        if isinstance(e.type, Matrix):
+            # SPIR-V has no component-wise matrix arithmetic: go column by column.
+            column = e.type.column
+            columns = [self.arith(e.op, column, column, a, b) for a, b in
+                       zip(self.columns(e.type, left, lt), self.columns(e.type, right, rt))]
+            return self.op(Op.CompositeConstruct, e.type, *columns)
+        return self.arith(e.op, e.type, lt, left, right)
+
+    def arith(self, op: str, result: ShaderType, operand: ShaderType, a: int, b: int) -> int:
+        kind = elem_of(operand).kind
+        if op == "floordiv":
+            if kind == "float":
+                return self.ext_inst(MATH["floor"].float_inst, result,
+                                     self.op(Op.FDiv, result, a, b))
+            if kind == "int":
+                # a - a % b is a multiple of b, so truncating division floors it.
+                exact = self.op(Op.ISub, result, a, self.op(Op.SMod, result, a, b))
+                return self.op(Op.SDiv, result, exact, b)
+            return self.op(Op.UDiv, result, a, b)
+        return self.op(_BINARY[op][kind], result, a, b)
+
+    def columns(self, t: Matrix, value: int, value_type: ShaderType) -> list[int]:
+        """The columns of a ``t`` matrix operand; a scalar operand spread over a column."""
+        if isinstance(value_type, Matrix):
+            return [self.op(Op.CompositeExtract, t.column, value, k) for k in range(t.cols)]
+        return [self.op(Op.CompositeConstruct, t.column, *[value] * t.rows)] * t.cols
+
+    def expr_Logical(self, e: ir.Logical) -> int:
+        left = self.value(e.left)
+        left_block, right_block, merge = self.block, self.new_id(), self.new_id()
+        self.inst(self.code, Op.SelectionMerge, merge, 0)
+        if e.op == "and":
+            self.inst(self.code, Op.BranchConditional, left, right_block, merge)
+        else:
+            self.inst(self.code, Op.BranchConditional, left, merge, right_block)
+        self.label(right_block)
+        right = self.value(e.right)
+        right_end = self.block
+        self.branch(merge)
+        self.label(merge)
+        # Coming straight from the left operand, the result is the left operand.
+        return self.op(Op.Phi, e.type, left, left_block, right, right_end)
+
+    def expr_Select(self, e: ir.Select) -> int:
+        cond = self.value(e.cond)
+        then, orelse, merge = self.new_id(), self.new_id(), self.new_id()
+        self.inst(self.code, Op.SelectionMerge, merge, 0)
+        self.inst(self.code, Op.BranchConditional, cond, then, orelse)
+        incoming = []
+        for label, branch in ((then, e.a), (orelse, e.b)):
+            self.label(label)
+            incoming += [self.value(branch), self.block]
+            self.branch(merge)
+        self.label(merge)
+        return self.op(Op.Phi, e.type, *incoming)
+
+    def ext_inst(self, inst: int, result: ShaderType, *args: int) -> int:
+        if not self.glsl:
+            self.glsl = self.new_id()
+        return self.op(Op.ExtInst, result, self.glsl, inst, *args)
+
+    def expr_ExtInst(self, e: ir.ExtInst) -> int:
+        return self.ext_inst(e.inst, e.type, *[self.value(a) for a in e.args])
+
+    def expr_Intrinsic(self, e: ir.Intrinsic) -> int:
+        return self.op(_INTRINSIC[e.name], e.type, *[self.value(a) for a in e.args])
+
+    def expr_ArrayLength(self, e: ir.ArrayLength) -> int:
+        length = self.op(Op.ArrayLength, u32, self.vars[e.var], 0)
+        return self.op(Op.Bitcast, e.type, length)
+
+    def expr_Convert(self, e: ir.Convert) -> int:
+        value = self.value(e.value)
+        src, dst = elem_of(e.value.type), elem_of(e.type)
+        if src == dst:
+            return value
+        if src.kind == "bool":
+            return self.op(Op.Select, e.type, value, self.splat_const(e.type, 1),
+                           self.splat_const(e.type, 0))
+        if dst.kind == "bool":
+            return self.arith("ne", e.type, e.value.type, value, self.splat_const(e.value.type, 0))
+        if src.kind == "float":
+            if dst.kind == "float":
+                return self.op(Op.FConvert, e.type, value)
+            return self.op(Op.ConvertFToS if dst.kind == "int" else Op.ConvertFToU, e.type, value)
+        if dst.kind == "float":
+            return self.op(Op.ConvertSToF if src.kind == "int" else Op.ConvertUToF, e.type, value)
+        if src.width != dst.width:
+            # Extend or truncate by the source's signedness, then reinterpret.
+            resized = with_elem(e.type, scalar_type(src.kind, dst.width))
+            value = self.op(Op.SConvert if src.kind == "int" else Op.UConvert, resized, value)
+            if resized == e.type:
+                return value
+        return self.op(Op.Bitcast, e.type, value)
+
+    def expr_Splat(self, e: ir.Splat) -> int:
+        if isinstance(e.value, ir.Const):
+            return self.composite_const(e.type, e.value.value)
+        value = self.value(e.value)
+        return self.op(Op.CompositeConstruct, e.type, *[value] * e.type.length)
+
+    def expr_Construct(self, e: ir.Construct) -> int:
+        return self.op(Op.CompositeConstruct, e.type, *[self.value(a) for a in e.args])
+
+    def expr_Swizzle(self, e: ir.Swizzle) -> int:
+        value = self.value(e.value)
+        if len(e.indices) == 1:
+            return self.op(Op.CompositeExtract, e.type, value, e.indices[0])
+        return self.op(Op.VectorShuffle, e.type, value, value, *e.indices)
+
+    def expr_DynamicExtract(self, e: ir.DynamicExtract) -> int:
+        return self.op(Op.VectorExtractDynamic, e.type, self.value(e.value), self.value(e.index))
+
+    def expr_Insert(self, e: ir.Insert) -> int:
+        base, value = self.value(e.base), self.value(e.value)
+        if len(e.indices) == 1:
+            return self.op(Op.CompositeInsert, e.type, value, base, e.indices[0])
+        # Shuffle operands: base components are 0..n-1, value components n.. .
+        n = e.type.length
+        selection = [n + e.indices.index(k) if k in e.indices else k for k in range(n)]
+        return self.op(Op.VectorShuffle, e.type, base, value, *selection)
+
+    def expr_Atomic(self, e: ir.Atomic) -> int:
+        pointer = self.place_pointer(e.place)
+        root = e.place
+        while isinstance(root, ir.Element):
+            root = root.base
+        scope = self.const(u32, Scope.Workgroup if root.var.storage == "shared" else Scope.Device)
+        relaxed = self.const(u32, MemorySemantics.Relaxed)
+        args = [self.value(a) for a in e.args]
+        if e.op == "compare_exchange":
+            comparator, value = args
+            return self.op(Op.AtomicCompareExchange, e.type, pointer, scope, relaxed, relaxed,
+                           value, comparator)
+        return self.op(_ATOMIC[e.op][e.type.kind], e.type, pointer, scope, relaxed, *args)
+
+def _scalar_words(t: Scalar, value: bool | int | float) -> tuple[int, ...]:
+    if t.kind == "float":
+        if t.width == 16:
+            return (struct.unpack("<H", struct.pack("<e", value))[0],)
+        if t.width == 32:
+            return struct.unpack("<I", struct.pack("<f", value))
+        return struct.unpack("<2I", struct.pack("<d", value))
+    value = int(value) & ((1 << t.width) - 1)
+    return (value,) if t.width == 32 else (value & 0xFFFFFFFF, value >> 32)

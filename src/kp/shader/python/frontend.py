@@ -1,0 +1,974 @@
+"""Front end: a Python function, parsed with ``ast``, to the typed IR.
+
+All type checking happens here, and every error is a ``ShaderCompileError``
+naming the file, the line and the construct at fault.
+"""
+
+from __future__ import annotations
+
+import ast
+import math
+import operator
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from typing import NoReturn
+
+from ...errors import ShaderCompileError
+from . import ir
+from .builtins import ATOMICS, CASTS, DETERMINANT, MATH, MATRIX_INVERSE, MathFunction
+from .types import (
+    TYPES, ArrayType, Matrix, Scalar, ShaderType, Vector, boolean, count_of, elem_of, f32,
+    i32, u32, uvec3, with_elem,
+)
+
+# The canonical SPIR-V type of each input built-in; a shader may declare the
+# other signedness of the same shape (ivec3 for the seed's GlobalInvocationId).
+INPUTS: dict[str, ShaderType] = {
+    "GlobalInvocationId": uvec3,
+    "LocalInvocationId": uvec3,
+    "WorkgroupId": uvec3,
+    "NumWorkgroups": uvec3,
+    "LocalInvocationIndex": u32,
+}
+
+_BINOPS = {
+    ast.Add: "add", ast.Sub: "sub", ast.Mult: "mul", ast.Div: "div", ast.FloorDiv: "floordiv",
+    ast.Mod: "mod", ast.Pow: "pow", ast.MatMult: "matmul", ast.LShift: "lshift",
+    ast.RShift: "rshift", ast.BitAnd: "and", ast.BitOr: "or", ast.BitXor: "xor",
+}
+_COMPARE = {ast.Eq: "eq", ast.NotEq: "ne", ast.Lt: "lt", ast.LtE: "le", ast.Gt: "gt", ast.GtE: "ge"}
+_SYMBOL = {
+    "add": "+", "sub": "-", "mul": "*", "div": "/", "floordiv": "//", "mod": "%", "pow": "**",
+    "matmul": "@", "lshift": "<<", "rshift": ">>", "and": "&", "or": "|", "xor": "^",
+    "eq": "==", "ne": "!=", "lt": "<", "le": "<=", "gt": ">", "ge": ">=",
+}
+# Python's own semantics, for folding operations on literals.
+_FOLD: dict[str, Callable] = {
+    "add": operator.add, "sub": operator.sub, "mul": operator.mul, "div": operator.truediv,
+    "floordiv": operator.floordiv, "mod": operator.mod, "pow": operator.pow,
+    "lshift": operator.lshift, "rshift": operator.rshift, "and": operator.and_,
+    "or": operator.or_, "xor": operator.xor, "eq": operator.eq, "ne": operator.ne,
+    "lt": operator.lt, "le": operator.le, "gt": operator.gt, "ge": operator.ge,
+}
+_COMPARISONS = frozenset({"eq", "ne", "lt", "le", "gt", "ge"})
+_BITWISE = frozenset({"lshift", "rshift", "and", "or", "xor"})
+_SWIZZLE_SETS = ("xyzw", "rgba")
+# Largest integer exponent that ``x ** n`` expands into multiplications.
+_MAX_EXPANDED_POWER = 16
+_FLOAT_MAX = {16: 65504.0, 32: 3.4028234663852886e38, 64: sys.float_info.max}
+# What ``outer`` returns for a name that is neither global nor a closure variable.
+MISSING = object()
+
+
+class FrontEnd:
+    """Builds the IR of one shader function.
+
+    ``tree`` is the function's ``ast.FunctionDef``; ``line_offset`` is added to its
+    line numbers to give lines of ``filename``; ``defaults`` are the evaluated
+    parameter defaults by name; ``outer`` looks up a global or closure name.
+    """
+
+    def __init__(self, tree: ast.FunctionDef, filename: str, line_offset: int,
+                 defaults: dict[str, object], outer: Callable[[str], object],
+                 local_size: tuple[int, int, int]):
+        self.tree = tree
+        self.filename = filename
+        self.line_offset = line_offset
+        self.defaults = defaults
+        self.outer = outer
+        self.shader = ir.Shader(tree.name, local_size, [], [])
+        # What each name in the function stands for: a value (inputs, push and
+        # specialisation constants) or a variable (locals, buffers, shared memory).
+        self.names: dict[str, ir.Expr | ir.Variable] = {}
+        self.params: set[str] = set()
+        self.loop_depth = 0
+        self.hidden = 0
+
+    def fail(self, node: ast.AST, message: str) -> NoReturn:
+        line = getattr(node, "lineno", self.tree.lineno) + self.line_offset
+        raise ShaderCompileError(f"{self.filename}:{line}: {message}")
+
+    def build(self) -> ir.Shader:
+        self.parameters()
+        self.shader.body = self.block(self.tree.body)
+        return self.shader
+
+    # --- Parameters ------------------------------------------------------------------
+
+    def parameters(self) -> None:
+        args = self.tree.args
+        if args.vararg or args.kwarg:
+            self.fail(self.tree, "shader parameters cannot be *args or **kwargs")
+        push: list[tuple[int, str, ShaderType, ast.AST]] = []
+        bindings: dict[int, str] = {}
+        spec_ids: dict[int, str] = {}
+        for arg in [*args.posonlyargs, *args.args, *args.kwonlyargs]:
+            name, spec = arg.arg, self.defaults.get(arg.arg, MISSING)
+            self.params.add(name)
+            if not isinstance(spec, tuple) or not spec or spec[0] not in (
+                    "input", "buffer", "shared", "push_constant", "spec_constant"):
+                self.fail(arg, f"parameter '{name}' needs a default like ('buffer', 0, Array(f32)), "
+                               f"('input', 'GlobalInvocationId', ivec3), ('shared', Array(f32, 64)), "
+                               f"('push_constant', 0, f32) or ('spec_constant', 0, i32)")
+            kind = spec[0]
+            if kind == "input":
+                self.input_parameter(arg, spec)
+            elif kind == "buffer":
+                binding = self.buffer_parameter(arg, spec)
+                if binding in bindings:
+                    self.fail(arg, f"'{name}' and '{bindings[binding]}' both use binding {binding}")
+                bindings[binding] = name
+            elif kind == "shared":
+                self.shared_parameter(arg, spec)
+            elif kind == "push_constant":
+                index, t = self.indexed_spec(arg, spec, 3, "('push_constant', index, type)")
+                if not isinstance(t, (Scalar, Vector)) or elem_of(t).kind == "bool":
+                    self.fail(arg, f"push constant '{name}' must be a numeric scalar or vector, not {t!r}")
+                push.append((index, name, t, arg))
+            else:
+                spec_id, t = self.indexed_spec(arg, spec, 4, "('spec_constant', id, type[, default])")
+                if spec_id in spec_ids:
+                    self.fail(arg, f"'{name}' and '{spec_ids[spec_id]}' both use constant id {spec_id}")
+                spec_ids[spec_id] = name
+                self.spec_parameter(arg, spec_id, t, spec[3] if len(spec) == 4 else 0)
+        if push:
+            self.push_block(push)
+
+    def indexed_spec(self, arg: ast.arg, spec: tuple, max_len: int,
+                     form: str) -> tuple[int, ShaderType]:
+        if not 3 <= len(spec) <= max_len or not isinstance(spec[1], int) or spec[1] < 0 \
+                or not isinstance(spec[2], ShaderType):
+            self.fail(arg, f"parameter '{arg.arg}' must be {form}, got {spec!r}")
+        return spec[1], spec[2]
+
+    def input_parameter(self, arg: ast.arg, spec: tuple) -> None:
+        if len(spec) != 3 or spec[1] not in INPUTS:
+            self.fail(arg, f"input '{arg.arg}' must be ('input', name, type) with name one of "
+                           f"{', '.join(INPUTS)}; got {spec!r}")
+        canonical, declared = INPUTS[spec[1]], spec[2]
+        if not isinstance(declared, (Scalar, Vector)) or count_of(declared) != count_of(canonical) \
+                or elem_of(declared) not in (i32, u32):
+            self.fail(arg, f"input {spec[1]} is a {canonical!r}; declare it as {canonical!r} or "
+                           f"its signed counterpart, not {declared!r}")
+        var = ir.Variable(arg.arg, canonical, "input", builtin=spec[1])
+        self.shader.interface.append(var)
+        value = ir.Load(canonical, ir.VarRef(var))
+        self.names[arg.arg] = value if declared == canonical else ir.Convert(declared, value)
+
+    def buffer_parameter(self, arg: ast.arg, spec: tuple) -> int:
+        if len(spec) != 3 or not isinstance(spec[1], int) or spec[1] < 0 \
+                or not isinstance(spec[2], ArrayType):
+            self.fail(arg, f"buffer '{arg.arg}' must be ('buffer', binding, Array(type)), got {spec!r}")
+        t = spec[2]
+        if isinstance(t.elem, Vector) and t.elem.length == 3:
+            self.fail(arg, f"buffer '{arg.arg}': arrays of 3-vectors have a 16-byte stride in "
+                           f"buffers; use Array({t.elem.elem!r}) or a 4-vector")
+        var = ir.Variable(arg.arg, t, "buffer", binding=spec[1])
+        self.shader.interface.append(var)
+        self.names[arg.arg] = var
+        return spec[1]
+
+    def shared_parameter(self, arg: ast.arg, spec: tuple) -> None:
+        t = spec[1] if len(spec) == 2 else None
+        if not isinstance(t, (Scalar, Vector, Matrix, ArrayType)) or (
+                isinstance(t, ArrayType) and t.length is None):
+            self.fail(arg, f"shared '{arg.arg}' must be ('shared', Array(type, length)) or "
+                           f"('shared', type), got {spec!r}")
+        var = ir.Variable(arg.arg, t, "shared")
+        self.shader.interface.append(var)
+        self.names[arg.arg] = var
+
+    def spec_parameter(self, arg: ast.arg, spec_id: int, t: ShaderType, default: object) -> None:
+        if not isinstance(t, Scalar):
+            self.fail(arg, f"specialisation constant '{arg.arg}' must be a scalar, not {t!r}")
+        if not isinstance(default, (bool, int, float)):
+            self.fail(arg, f"specialisation constant '{arg.arg}' has default {default!r}, not a number")
+        literal = ir.Const(f32 if isinstance(default, float) else i32, default, True)
+        value = self.const_as(literal, t, arg, explicit=True)
+        self.names[arg.arg] = ir.SpecConst(t, arg.arg, spec_id, value.value)
+
+    def push_block(self, push: list[tuple[int, str, ShaderType, ast.AST]]) -> None:
+        push.sort(key=lambda p: p[0])
+        for position, (index, name, _, arg) in enumerate(push):
+            if index != position:
+                self.fail(arg, f"push constant '{name}' has index {index}; the indices of push "
+                               f"constants must be 0, 1, 2... (found {[p[0] for p in push]})")
+        block = ir.Variable("push_constants", ir.Struct(tuple(p[2] for p in push)), "push")
+        self.shader.interface.append(block)
+        for index, name, t, _ in push:
+            self.names[name] = ir.Load(t, ir.Element(ir.VarRef(block), ir.Const(i32, index), t))
+
+    # --- Statements ----------------------------------------------------------------------
+
+    def block(self, body: Sequence[ast.stmt]) -> list[ir.Stmt]:
+        out: list[ir.Stmt] = []
+        for node in body:
+            self.statement(node, out)
+        return out
+
+    def statement(self, node: ast.stmt, out: list[ir.Stmt]) -> None:
+        if isinstance(node, ast.Assign):
+            self.assign(node, out)
+        elif isinstance(node, ast.AugAssign):
+            self.augmented_assign(node, out)
+        elif isinstance(node, ast.AnnAssign):
+            self.annotated_assign(node, out)
+        elif isinstance(node, ast.If):
+            out.append(ir.If(self.condition(node.test), self.block(node.body), self.block(node.orelse)))
+        elif isinstance(node, ast.While):
+            self.no_else(node)
+            cond = self.condition(node.test)
+            out.append(ir.Loop(cond, self.loop_body(node.body), []))
+        elif isinstance(node, ast.For):
+            self.for_range(node, out)
+        elif isinstance(node, (ast.Break, ast.Continue)):
+            if not self.loop_depth:
+                self.fail(node, f"'{type(node).__name__.lower()}' outside a loop")
+            out.append(ir.Break() if isinstance(node, ast.Break) else ir.Continue())
+        elif isinstance(node, ast.Return):
+            if node.value is not None:
+                self.fail(node, "a shader returns no value; write results to a buffer")
+            out.append(ir.Return())
+        elif isinstance(node, ast.Pass):
+            pass
+        elif isinstance(node, ast.Expr):
+            self.expression_statement(node, out)
+        else:
+            self.fail(node, f"unsupported statement `{_source(node)}`")
+
+    def expression_statement(self, node: ast.Expr, out: list[ir.Stmt]) -> None:
+        value = node.value
+        if isinstance(value, ast.Constant) and isinstance(value.value, str):
+            return  # a docstring
+        if isinstance(value, ast.Call) and isinstance(value.func, ast.Name) \
+                and value.func.id == "barrier" and "barrier" not in self.names:
+            if value.args or value.keywords:
+                self.fail(node, "barrier() takes no arguments")
+            out.append(ir.Barrier())
+            return
+        out.append(ir.Eval(self.concrete(self.expr(value), value)))
+
+    def no_else(self, node: ast.While | ast.For) -> None:
+        if node.orelse:
+            self.fail(node.orelse[0], "an else clause on a loop is not supported")
+
+    def loop_body(self, body: Sequence[ast.stmt], prefix: Sequence[ir.Stmt] = ()) -> list[ir.Stmt]:
+        self.loop_depth += 1
+        out = [*prefix, *self.block(body)]
+        self.loop_depth -= 1
+        return out
+
+    def for_range(self, node: ast.For, out: list[ir.Stmt]) -> None:
+        self.no_else(node)
+        it = node.iter
+        if not (isinstance(it, ast.Call) and isinstance(it.func, ast.Name) and it.func.id == "range"
+                and "range" not in self.names):
+            self.fail(node, f"a for loop must iterate over range(...), not `{_source(it)}`")
+        if not isinstance(node.target, ast.Name):
+            self.fail(node.target, f"the loop variable must be a name, not `{_source(node.target)}`")
+        if not 1 <= len(it.args) <= 3 or it.keywords:
+            self.fail(it, "range() takes 1 to 3 positional arguments")
+        args = [self.expr(a) for a in it.args]
+        for arg, arg_node in zip(args, it.args):
+            if not isinstance(arg.type, Scalar) or arg.type.kind not in ("int", "uint"):
+                self.fail(arg_node, f"range() needs integers, got {arg.type!r} `{_source(arg_node)}`")
+        t = self.common_elem(args, it)
+        if len(args) == 1:
+            args.insert(0, ir.Const(i32, 0, True))
+        if len(args) == 2:
+            args.append(ir.Const(i32, 1, True))
+        start, stop, step = (self.coerce(v, t, it, "range()") for v in args)
+
+        counter = self.hidden_local("range", t)
+        out.append(ir.Store(ir.VarRef(counter), start))
+        # range() evaluates its arguments once, before the loop.
+        stop, step = (self.once(v, "range", out) for v in (stop, step))
+        current = ir.Load(t, ir.VarRef(counter))
+        below = ir.Binary(boolean, "lt", current, stop)
+        above = ir.Binary(boolean, "gt", current, stop)
+        if isinstance(step, ir.Const):
+            if step.value == 0:
+                self.fail(it, "range() step must not be zero")
+            cond = below if step.value > 0 else above
+        else:
+            cond = ir.Select(boolean, ir.Binary(boolean, "gt", step, ir.Const(t, 0)), below, above)
+
+        target = self.store_target(node.target, ir.Load(t, ir.VarRef(counter)))
+        body = self.loop_body(node.body, [target])
+        advance = ir.Store(ir.VarRef(counter), ir.Binary(t, "add", current, step))
+        out.append(ir.Loop(cond, body, [advance]))
+
+    def once(self, value: ir.Expr, purpose: str, out: list[ir.Stmt]) -> ir.Expr:
+        """``value``, or a load of a hidden local it was stored in if reading it twice
+        could give another value or repeat a side effect."""
+        if isinstance(value, (ir.Const, ir.SpecConst)):
+            return value
+        var = self.hidden_local(purpose, value.type)
+        out.append(ir.Store(ir.VarRef(var), value))
+        return ir.Load(value.type, ir.VarRef(var))
+
+    def hidden_local(self, purpose: str, t: ShaderType) -> ir.Variable:
+        self.hidden += 1
+        var = ir.Variable(f"_{purpose}{self.hidden}", t, "function")
+        self.shader.locals.append(var)
+        return var
+
+    def assign(self, node: ast.Assign, out: list[ir.Stmt]) -> None:
+        targets = node.targets
+        if len(targets) == 1 and isinstance(targets[0], ast.Tuple):
+            self.unpack(targets[0], node.value, out)
+            return
+        value = self.expr(node.value)
+        if len(targets) > 1:
+            value = self.once(self.concrete(value, node.value), "value", out)
+        for target in targets:
+            out.append(self.store_target(target, value))
+
+    def unpack(self, target: ast.Tuple, value: ast.expr, out: list[ir.Stmt]) -> None:
+        if not isinstance(value, ast.Tuple) or len(value.elts) != len(target.elts):
+            self.fail(target, f"`{_source(target)} = {_source(value)}` needs a tuple of "
+                              f"{len(target.elts)} values on the right")
+        # All values are read before any is assigned, as in `a, b = b, a`.
+        values = [self.once(self.concrete(self.expr(v), v), "value", out) for v in value.elts]
+        for t, v in zip(target.elts, values):
+            out.append(self.store_target(t, v))
+
+    def store_target(self, target: ast.expr, value: ir.Expr) -> ir.Stmt:
+        """The statement that assigns ``value`` to ``target``."""
+        if isinstance(target, ast.Name):
+            var = self.names.get(target.id)
+            if var is None:
+                value = self.concrete(value, target)
+                var = ir.Variable(target.id, value.type, "function")
+                self.shader.locals.append(var)
+                self.names[target.id] = var
+            if not isinstance(var, ir.Variable) or isinstance(var.type, ArrayType):
+                self.fail(target, f"cannot assign to parameter '{target.id}'")
+            return ir.Store(ir.VarRef(var), self.coerce(value, var.type, target, f"'{target.id}'"))
+        if isinstance(target, ast.Subscript):
+            place = self.place(target)
+            return ir.Store(place, self.coerce(value, place.type, target, f"`{_source(target)}`"))
+        if isinstance(target, ast.Attribute):
+            place = self.place(target.value)
+            indices = self.swizzle_indices(target, place.type)
+            if len(set(indices)) != len(indices):
+                self.fail(target, f"`{_source(target)}` assigns a component twice")
+            component = self.swizzle_type(place.type, indices)
+            value = self.coerce(value, component, target, f"`{_source(target)}`")
+            new = ir.Insert(place.type, ir.Load(place.type, place), value, indices)
+            return ir.Store(place, new)
+        self.fail(target, f"cannot assign to `{_source(target)}`")
+
+    def augmented_assign(self, node: ast.AugAssign, out: list[ir.Stmt]) -> None:
+        target = node.target
+        if isinstance(target, ast.Name) and target.id not in self.names:
+            self.fail(target, f"undefined name '{target.id}'")
+        if isinstance(target, ast.Subscript):
+            # Read and write the same element: evaluate the index once.
+            place = self.stable(self.place(target), out)
+            current = ir.Load(place.type, place)
+            value = self.binop(_BINOPS[type(node.op)], current, self.expr(node.value), node)
+            out.append(ir.Store(place, self.coerce(value, place.type, target, f"`{_source(target)}`")))
+            return
+        value = self.binop(_BINOPS[type(node.op)], self.expr(target), self.expr(node.value), node)
+        out.append(self.store_target(target, value))
+
+    def stable(self, place: ir.Place, out: list[ir.Stmt]) -> ir.Place:
+        if isinstance(place, ir.VarRef):
+            return place
+        index = place.index
+        if not isinstance(index, ir.Const) and not (
+                isinstance(index, ir.Load) and isinstance(index.place, ir.VarRef)):
+            index = self.once(index, "index", out)
+        return ir.Element(self.stable(place.base, out), index, place.type)
+
+    def annotated_assign(self, node: ast.AnnAssign, out: list[ir.Stmt]) -> None:
+        if not isinstance(node.target, ast.Name):
+            self.fail(node, f"only names can be declared with a type, not `{_source(node.target)}`")
+        name = node.target.id
+        t = self.type_name(node.annotation)
+        if name in self.names:
+            declared = self.names[name]
+            if not isinstance(declared, ir.Variable) or declared.type != t:
+                self.fail(node, f"'{name}' is already declared as "
+                                f"{getattr(declared, 'type', None)!r}, not {t!r}")
+        else:
+            var = ir.Variable(name, t, "function")
+            self.shader.locals.append(var)
+            self.names[name] = var
+        if node.value is not None:
+            out.append(self.store_target(node.target, self.expr(node.value)))
+
+    def type_name(self, node: ast.expr) -> ShaderType:
+        if isinstance(node, ast.Name):
+            t = self.shader_type(node.id)
+            if isinstance(t, (Scalar, Vector, Matrix)):
+                return t
+        self.fail(node, f"`{_source(node)}` is not a scalar, vector or matrix type")
+
+    def condition(self, node: ast.expr) -> ir.Expr:
+        """A scalar boolean; numbers are true when not zero, as in Python."""
+        value = self.expr(node)
+        if value.type == boolean:
+            return value
+        if isinstance(value.type, Scalar):
+            return self.binop("ne", value, ir.Const(i32, 0, True), node)
+        self.fail(node, f"`{_source(node)}` is a {value.type!r}, not a condition"
+                        + ("; use any() or all()" if isinstance(value.type, Vector) else ""))
+
+    # --- Places ----------------------------------------------------------------------------
+
+    def is_place(self, node: ast.expr) -> bool:
+        if isinstance(node, ast.Name):
+            return isinstance(self.names.get(node.id), ir.Variable)
+        return isinstance(node, ast.Subscript) and self.is_place(node.value)
+
+    def place(self, node: ast.expr) -> ir.Place:
+        if isinstance(node, ast.Name):
+            var = self.names.get(node.id)
+            if isinstance(var, ir.Variable):
+                return ir.VarRef(var)
+            if var is None:
+                self.fail(node, f"undefined name '{node.id}'")
+            self.fail(node, f"cannot assign to '{node.id}', a read-only parameter")
+        if isinstance(node, ast.Subscript):
+            base = self.place(node.value)
+            index = self.index(node.slice)
+            return ir.Element(base, index, self.element_type(base.type, index, node))
+        self.fail(node, f"cannot assign to `{_source(node)}`")
+
+    def index(self, node: ast.expr) -> ir.Expr:
+        if isinstance(node, ast.Slice):
+            self.fail(node, "slices are not supported")
+        index = self.expr(node)
+        if not isinstance(index.type, Scalar) or index.type.kind not in ("int", "uint"):
+            self.fail(node, f"an index must be an integer, not {index.type!r} `{_source(node)}`")
+        if isinstance(index, ir.Const) and index.value < 0:
+            self.fail(node, f"negative index {index.value} is not supported")
+        return self.concrete(index, node)
+
+    def element_type(self, t: ShaderType, index: ir.Expr, node: ast.Subscript) -> ShaderType:
+        if isinstance(t, (ArrayType, Vector, Matrix)):
+            length = t.cols if isinstance(t, Matrix) else t.length
+            if isinstance(index, ir.Const) and length is not None and index.value >= length:
+                self.fail(node, f"index {index.value} is out of range for {t!r}")
+            return t.column if isinstance(t, Matrix) else t.elem
+        self.fail(node, f"`{_source(node.value)}` is a {t!r} and cannot be indexed")
+
+    # --- Expressions -------------------------------------------------------------------------
+
+    def expr(self, node: ast.expr) -> ir.Expr:
+        if isinstance(node, ast.Constant):
+            return self.constant(node)
+        if isinstance(node, ast.Name):
+            return self.name(node)
+        if isinstance(node, ast.Attribute):
+            value = self.expr(node.value)
+            indices = self.swizzle_indices(node, value.type)
+            return ir.Swizzle(self.swizzle_type(value.type, indices), value, indices)
+        if isinstance(node, ast.Subscript):
+            return self.subscript(node)
+        if isinstance(node, ast.BinOp):
+            return self.binop(_BINOPS[type(node.op)], self.expr(node.left), self.expr(node.right), node)
+        if isinstance(node, ast.UnaryOp):
+            return self.unary(node)
+        if isinstance(node, ast.BoolOp):
+            op = "and" if isinstance(node.op, ast.And) else "or"
+            result = self.condition(node.values[0])
+            for value in node.values[1:]:
+                result = ir.Logical(boolean, op, result, self.condition(value))
+            return result
+        if isinstance(node, ast.Compare):
+            return self.compare(node)
+        if isinstance(node, ast.IfExp):
+            cond = self.condition(node.test)
+            a, b = self.unify([self.expr(node.body), self.expr(node.orelse)], node, "if-else")
+            return ir.Select(a.type, cond, a, b)
+        if isinstance(node, ast.Call):
+            return self.call(node)
+        self.fail(node, f"unsupported expression `{_source(node)}`")
+
+    def constant(self, node: ast.Constant) -> ir.Const:
+        value = node.value
+        if isinstance(value, bool):
+            return ir.Const(boolean, value)
+        if isinstance(value, int):
+            return ir.Const(i32, value, True)
+        if isinstance(value, float):
+            return ir.Const(f32, value, True)
+        self.fail(node, f"unsupported constant {value!r}")
+
+    def name(self, node: ast.Name) -> ir.Expr:
+        bound = self.names.get(node.id)
+        if isinstance(bound, ir.Expr):
+            return bound
+        if isinstance(bound, ir.Variable):
+            if isinstance(bound.type, ArrayType):
+                self.fail(node, f"the array '{node.id}' can only be indexed, passed to len() "
+                                f"or to an atomic function")
+            return ir.Load(bound.type, ir.VarRef(bound))
+        value = self.outer(node.id)
+        if isinstance(value, bool):
+            return ir.Const(boolean, value)
+        if isinstance(value, int):
+            return ir.Const(i32, value, True)
+        if isinstance(value, float):
+            return ir.Const(f32, value, True)
+        if self.shader_type(node.id) is not None or node.id in MATH:
+            self.fail(node, f"'{node.id}' can only be called")
+        if value is not MISSING:
+            self.fail(node, f"'{node.id}' is a {type(value).__name__}; a shader can only use "
+                            f"global numbers")
+        self.fail(node, f"undefined name '{node.id}'")
+
+    def shader_type(self, name: str) -> ShaderType | None:
+        """The type a name stands for: a global bound to one, or a built-in type name."""
+        value = self.outer(name)
+        if isinstance(value, ShaderType):
+            return value
+        return TYPES.get(CASTS.get(name, name))
+
+    def swizzle_indices(self, node: ast.Attribute, t: ShaderType) -> tuple[int, ...]:
+        attr = node.attr
+        if isinstance(t, Vector) and len(attr) <= 4:
+            for letters in _SWIZZLE_SETS:
+                if all(c in letters[:t.length] for c in attr):
+                    return tuple(letters.index(c) for c in attr)
+        self.fail(node, f"{t!r} has no attribute '{attr}'")
+
+    @staticmethod
+    def swizzle_type(t: Vector, indices: tuple[int, ...]) -> ShaderType:
+        return t.elem if len(indices) == 1 else Vector(t.elem, len(indices))
+
+    def subscript(self, node: ast.Subscript) -> ir.Expr:
+        if self.is_place(node.value):
+            place = self.place(node)
+            return ir.Load(place.type, place)
+        value = self.expr(node.value)
+        index = self.index(node.slice)
+        t = self.element_type(value.type, index, node)
+        if isinstance(index, ir.Const):
+            return ir.Swizzle(t, value, (index.value,))
+        if isinstance(value.type, Matrix):
+            self.fail(node, "a matrix value can only be indexed by a constant; "
+                            "assign it to a variable first")
+        return ir.DynamicExtract(t, value, index)
+
+    def unary(self, node: ast.UnaryOp) -> ir.Expr:
+        if isinstance(node.op, ast.Not):
+            cond = self.condition(node.operand)
+            if isinstance(cond, ir.Const):
+                return ir.Const(boolean, not cond.value)
+            return ir.Unary(boolean, "not", cond)
+        value = self.expr(node.operand)
+        if elem_of(value.type).kind == "bool":
+            self.fail(node, f"`{_source(node)}`: cannot apply {_source(node.op)} to {value.type!r}")
+        if isinstance(node.op, ast.UAdd):
+            return value
+        if isinstance(node.op, ast.Invert):
+            if elem_of(value.type).kind == "float":
+                self.fail(node, f"`{_source(node)}`: ~ needs integers, not {value.type!r}")
+            if _abstract(value):
+                return ir.Const(i32, ~value.value, True)
+            return ir.Unary(value.type, "invert", value)
+        if _abstract(value):
+            return ir.Const(value.type, -value.value, True)
+        return ir.Unary(value.type, "neg", value)
+
+    def compare(self, node: ast.Compare) -> ir.Expr:
+        for op in node.ops:
+            if type(op) not in _COMPARE:
+                self.fail(node, f"unsupported comparison `{_source(node)}`")
+        ops = [_COMPARE[type(op)] for op in node.ops]
+        operands = [self.expr(node.left), *(self.expr(c) for c in node.comparators)]
+        if len(ops) == 1:
+            return self.binop(ops[0], *operands, node)
+        # The middle operands of a chain are evaluated once, as in Python.
+        lets: list[tuple[ir.Temp, ir.Expr]] = []
+        for i in range(1, len(operands) - 1):
+            if not isinstance(operands[i], ir.Const):
+                value = self.concrete(operands[i], node)
+                operands[i] = ir.Temp(value.type)
+                lets.append((operands[i], value))
+        result: ir.Expr | None = None
+        for op, left, right in zip(ops, operands, operands[1:]):
+            test = self.binop(op, left, right, node)
+            if test.type != boolean:
+                self.fail(node, f"`{_source(node)}` chains vector comparisons; use any() or all()")
+            result = test if result is None else ir.Logical(boolean, "and", result, test)
+        for temp, value in reversed(lets):
+            result = ir.Let(boolean, temp, value, result)
+        return result
+
+    # --- Typing ------------------------------------------------------------------------------
+
+    def concrete(self, value: ir.Expr, node: ast.AST) -> ir.Expr:
+        """``value`` with a literal given its default type (i32, f32)."""
+        return self.const_as(value, value.type, node) if _abstract(value) else value
+
+    def const_as(self, value: ir.Const, t: Scalar, node: ast.AST, explicit: bool = False) -> ir.Const:
+        """Constant ``value`` as a ``t``; ``explicit`` allows what a cast allows."""
+        v = value.value
+        if t.kind == "bool":
+            if not (explicit or isinstance(v, bool)):
+                self.fail(node, f"cannot use {v!r} as a boolean")
+            return ir.Const(t, bool(v))
+        if isinstance(v, bool) and not explicit:
+            self.fail(node, f"cannot use {v!r} as {t!r}")
+        if t.kind == "float":
+            if abs(v) > _FLOAT_MAX[t.width]:
+                self.fail(node, f"{v!r} is too large for {t!r}")
+            return ir.Const(t, float(v))
+        if isinstance(v, float):
+            if not explicit:
+                self.fail(node, f"cannot use the float {v!r} as {t!r}; write {t!r}({v!r})")
+            if not math.isfinite(v):
+                self.fail(node, f"{v!r} does not fit in {t!r}")
+            v = int(v)
+        low, high = (-(1 << t.width - 1), 1 << t.width - 1) if t.kind == "int" else (0, 1 << t.width)
+        if not low <= v < high:
+            self.fail(node, f"{v} does not fit in {t!r}")
+        return ir.Const(t, int(v))
+
+    def coerce(self, value: ir.Expr, t: ShaderType, node: ast.AST, what: str) -> ir.Expr:
+        """``value`` as a ``t`` by an implicit conversion (GLSL's rules), a literal
+        taking the type, a scalar spread over a vector."""
+        if value.type == t:
+            return self.concrete(value, node)
+        if isinstance(t, Vector) and isinstance(value.type, Scalar):
+            return ir.Splat(t, self.coerce(value, t.elem, node, what))
+        if _abstract(value) and isinstance(t, Scalar):
+            if value.type.kind == "float" and t.kind != "float":
+                self.fail(node, f"{what}: cannot use the float {value.value!r} as {t!r}")
+            return self.const_as(value, t, node)
+        if _same_shape(value.type, t) and _implicit(elem_of(value.type), elem_of(t)):
+            return ir.Convert(t, value)
+        self.fail(node, f"{what}: cannot use a {value.type!r} as {t!r}"
+                        + (f"; write {t!r}(...)" if _same_shape(value.type, t) else ""))
+
+    def convert(self, value: ir.Expr, t: ShaderType, node: ast.AST) -> ir.Expr:
+        """``value`` explicitly converted to ``t`` (a cast)."""
+        if _abstract(value) and isinstance(t, Scalar):
+            return self.const_as(value, t, node, explicit=True)
+        value = self.concrete(value, node)
+        return value if value.type == t else ir.Convert(t, value)
+
+    def common_elem(self, values: Sequence[ir.Expr], node: ast.AST, what: str = "") -> Scalar:
+        """The scalar type all ``values`` convert to implicitly; literals adapt."""
+        target: Scalar | None = None
+        for value in values:
+            if _abstract(value):
+                continue
+            elem = elem_of(value.type)
+            if target is None or _implicit(target, elem):
+                target = elem
+            elif not _implicit(elem, target):
+                types = " and ".join(repr(v.type) for v in values)
+                self.fail(node, f"{what or 'operands'}: cannot combine {types} in `{_source(node)}`")
+        if any(_abstract(v) and v.type.kind == "float" for v in values):
+            if target is None or target.kind != "float":
+                target = f32
+        return target or i32
+
+    def unify(self, values: list[ir.Expr], node: ast.AST, what: str) -> list[ir.Expr]:
+        """``values`` converted to one type: the common scalar, as a vector if any is one."""
+        lengths = {v.type.length for v in values if isinstance(v.type, Vector)}
+        if len(lengths) > 1:
+            types = " and ".join(repr(v.type) for v in values)
+            self.fail(node, f"{what}: {types} have different lengths in `{_source(node)}`")
+        elem = self.common_elem(values, node, what)
+        t = Vector(elem, lengths.pop()) if lengths else elem
+        return [self.coerce(v, t, node, what) for v in values]
+
+    def binop(self, op: str, a: ir.Expr, b: ir.Expr, node: ast.AST) -> ir.Expr:
+        what = f"`{_source(node)}`"
+        if _abstract(a) and _abstract(b):
+            return self.fold(op, a, b, node)
+        if op == "pow":
+            return self.power(a, b, node)
+        if op == "matmul":
+            return self.matmul(a, b, node)
+        if isinstance(a.type, Matrix) or isinstance(b.type, Matrix):
+            return self.matrix_arith(op, a, b, node)
+        a, b = self.unify([a, b], node, what)
+        elem = elem_of(a.type)
+        if elem.kind == "bool" and op not in ("eq", "ne", "and", "or", "xor"):
+            self.fail(node, f"{what}: {_SYMBOL[op]} is not defined for booleans")
+        if op in _BITWISE and elem.kind == "float":
+            self.fail(node, f"{what}: {_SYMBOL[op]} needs integers, not {a.type!r}")
+        if op == "div" and elem.kind != "float":
+            # Python's / on integers is true division.
+            float_type = with_elem(a.type, f32)
+            a, b = ir.Convert(float_type, a), ir.Convert(float_type, b)
+        result = with_elem(a.type, boolean) if op in _COMPARISONS else a.type
+        return ir.Binary(result, op, a, b)
+
+    def fold(self, op: str, a: ir.Const, b: ir.Const, node: ast.AST) -> ir.Const:
+        if op == "matmul":
+            self.fail(node, f"`{_source(node)}`: @ needs vectors or matrices")
+        if op in _BITWISE and (isinstance(a.value, float) or isinstance(b.value, float)):
+            self.fail(node, f"`{_source(node)}`: {_SYMBOL[op]} needs integers")
+        try:
+            value = _FOLD[op](a.value, b.value)
+        except (ZeroDivisionError, OverflowError, ValueError) as error:
+            self.fail(node, f"`{_source(node)}`: {error}")
+        if isinstance(value, bool):
+            return ir.Const(boolean, value)
+        if isinstance(value, complex):
+            self.fail(node, f"`{_source(node)}` is complex")
+        return ir.Const(f32 if isinstance(value, float) else i32, value, True)
+
+    def power(self, base: ir.Expr, exponent: ir.Expr, node: ast.AST) -> ir.Expr:
+        if elem_of(base.type).kind == "bool" or isinstance(base.type, Matrix):
+            self.fail(node, f"`{_source(node)}`: ** is not defined for {base.type!r}")
+        if _abstract(exponent) and isinstance(exponent.value, int) \
+                and 0 <= exponent.value <= _MAX_EXPANDED_POWER:
+            # Exact for integers, and defined for negative float bases (pow() is not).
+            base = self.concrete(base, node)
+            if exponent.value == 0:
+                one = self.const_as(ir.Const(i32, 1, True), elem_of(base.type), node)
+                return ir.Splat(base.type, one) if isinstance(base.type, Vector) else one
+            temp = ir.Temp(base.type)
+            product: ir.Expr = temp
+            for _ in range(exponent.value - 1):
+                product = ir.Binary(base.type, "mul", product, temp)
+            return ir.Let(base.type, temp, base, product)
+        return self.math_call("pow", MATH["pow"], [base, exponent], node)
+
+    def matmul(self, a: ir.Expr, b: ir.Expr, node: ast.AST) -> ir.Expr:
+        what = f"`{_source(node)}`"
+        ta, tb = a.type, b.type
+        if isinstance(ta, Vector) and isinstance(tb, Vector):
+            a, b = self.unify([a, b], node, what)
+            if a.type.elem.kind != "float":
+                self.fail(node, f"{what}: @ (dot) needs float vectors, not {a.type!r}")
+            return ir.Binary(a.type.elem, "matmul", a, b)
+        if isinstance(ta, Vector):
+            a = self.coerce(a, Vector(f32, ta.length), node, what)
+        if isinstance(tb, Vector):
+            b = self.coerce(b, Vector(f32, tb.length), node, what)
+        ta, tb = a.type, b.type
+        if isinstance(ta, Matrix) and isinstance(tb, Matrix) and ta.cols == tb.rows:
+            return ir.Binary(Matrix(tb.cols, ta.rows), "matmul", a, b)
+        if isinstance(ta, Matrix) and isinstance(tb, Vector) and ta.cols == tb.length:
+            return ir.Binary(ta.column, "matmul", a, b)
+        if isinstance(ta, Vector) and isinstance(tb, Matrix) and ta.length == tb.rows:
+            return ir.Binary(Vector(f32, tb.cols), "matmul", a, b)
+        self.fail(node, f"{what}: cannot multiply {ta!r} @ {tb!r}")
+
+    def matrix_arith(self, op: str, a: ir.Expr, b: ir.Expr, node: ast.AST) -> ir.Expr:
+        what = f"`{_source(node)}`"
+        if op not in ("add", "sub", "mul", "div", "mod", "floordiv"):
+            self.fail(node, f"{what}: {_SYMBOL[op]} is not defined for matrices")
+        matrix = a.type if isinstance(a.type, Matrix) else b.type
+        operands = []
+        for v in (a, b):
+            if isinstance(v.type, Matrix):
+                if v.type != matrix:
+                    self.fail(node, f"{what}: {a.type!r} and {b.type!r} differ")
+                operands.append(v)
+            elif isinstance(v.type, Scalar):
+                operands.append(self.coerce(v, f32, node, what))
+            else:
+                self.fail(node, f"{what}: cannot combine {a.type!r} and {b.type!r} "
+                                f"component-wise; use @ for the matrix product")
+        return ir.Binary(matrix, op, *operands)
+
+    # --- Calls ---------------------------------------------------------------------------------
+
+    def call(self, node: ast.Call) -> ir.Expr:
+        func = node.func
+        if not isinstance(func, ast.Name):
+            self.fail(node, f"only built-in functions and types can be called, not `{_source(func)}`")
+        name = func.id
+        if node.keywords:
+            self.fail(node, f"{name}() takes no keyword arguments")
+        if name in self.names:
+            self.fail(node, f"'{name}' is a variable, not a function")
+        t = self.shader_type(name)
+        if t is not None:
+            return self.construct(t, [self.expr(a) for a in node.args], node)
+        if name in ATOMICS:
+            return self.atomic(ATOMICS[name], node)
+        if name == "len":
+            return self.length(node)
+        if name in ("range", "barrier"):
+            self.fail(node, f"{name}() is only allowed as "
+                            + ("the iterable of a for loop" if name == "range" else "a statement"))
+        args = [self.expr(a) for a in node.args]
+        special = {"dot": self.dot, "any": self.any_all, "all": self.any_all,
+                   "transpose": self.matrix_function, "determinant": self.matrix_function,
+                   "inverse": self.matrix_function}.get(name)
+        if special is not None:
+            return special(name, args, node)
+        if name == "atan" and len(args) == 2:
+            name = "atan2"
+        if name in MATH:
+            return self.math_call(name, MATH[name], args, node)
+        self.fail(node, f"unknown function '{name}'")
+
+    def arity(self, name: str, args: list, count: int, node: ast.AST) -> None:
+        if len(args) != count:
+            self.fail(node, f"{name}() takes {count} argument{'s' * (count != 1)}, got {len(args)}")
+
+    def construct(self, t: ShaderType, args: list[ir.Expr], node: ast.Call) -> ir.Expr:
+        """A cast (``f32(i)``) or a vector or matrix constructor."""
+        if isinstance(t, Scalar):
+            self.arity(repr(t), args, 1, node)
+            if not isinstance(args[0].type, Scalar):
+                self.fail(node, f"{t!r}() needs a scalar, not {args[0].type!r}")
+            return self.convert(args[0], t, node)
+        if isinstance(t, Vector):
+            if len(args) == 1 and isinstance(args[0].type, Scalar):
+                return ir.Splat(t, self.convert(args[0], t.elem, node))
+            if len(args) == 1 and _same_shape(args[0].type, t):
+                return self.convert(args[0], t, node)
+            return ir.Construct(t, self.pieces(t, args, node))
+        if isinstance(t, Matrix):
+            return self.matrix(t, args, node)
+        self.fail(node, f"{t!r} cannot be constructed in a shader; declare a ('shared', ...) "
+                        f"parameter for an array")
+
+    def pieces(self, t: Vector, args: list[ir.Expr], node: ast.AST) -> list[ir.Expr]:
+        """The scalars and vectors of a vector constructor, converted to its scalar type."""
+        pieces = []
+        for arg in args:
+            if isinstance(arg.type, Matrix):
+                self.fail(node, f"{t!r}() cannot take a matrix")
+            pieces.append(self.convert(arg, with_elem(arg.type, t.elem), node))
+        count = sum(count_of(p.type) for p in pieces)
+        if count != t.length:
+            self.fail(node, f"{t!r}() needs {t.length} components, got {count}")
+        return pieces
+
+    def matrix(self, t: Matrix, args: list[ir.Expr], node: ast.AST) -> ir.Expr:
+        if len(args) == 1 and args[0].type == t:
+            return args[0]
+        if len(args) == 1 and isinstance(args[0].type, Scalar):
+            # mat3(s) is s on the diagonal, as in GLSL.
+            temp = ir.Temp(f32)
+            zero = ir.Const(f32, 0.0)
+            columns = [ir.Construct(t.column, [temp if r == c else zero for r in range(t.rows)])
+                       for c in range(t.cols)]
+            return ir.Let(t, temp, self.convert(args[0], f32, node), ir.Construct(t, columns))
+        if all(_same_shape(a.type, t.column) for a in args) and len(args) == t.cols:
+            return ir.Construct(t, [self.convert(a, t.column, node) for a in args])
+        if all(isinstance(a.type, Scalar) for a in args) and len(args) == t.cols * t.rows:
+            values = [self.convert(a, f32, node) for a in args]
+            return ir.Construct(t, [ir.Construct(t.column, values[c * t.rows:(c + 1) * t.rows])
+                                    for c in range(t.cols)])
+        self.fail(node, f"{t!r}() needs {t.cols} column vectors, {t.cols * t.rows} scalars or "
+                        f"one scalar, got ({', '.join(repr(a.type) for a in args)})")
+
+    def math_call(self, name: str, fn: MathFunction, args: list[ir.Expr], node: ast.AST) -> ir.Expr:
+        if fn.variadic:
+            if len(args) < 2:
+                self.fail(node, f"{name}() takes at least 2 arguments, got {len(args)}")
+            pairwise = replace(fn, variadic=False)
+            result = args[0]
+            for arg in args[1:]:
+                result = self.math_call(name, pairwise, [result, arg], node)
+            return result
+        self.arity(name, args, fn.nargs, node)
+        for arg in args:
+            if not isinstance(arg.type, (Scalar, Vector)) or elem_of(arg.type).kind == "bool":
+                self.fail(node, f"{name}() needs numbers, not {arg.type!r}")
+        args = self.unify(args, node, f"{name}()")
+        t = args[0].type
+        elem = elem_of(t)
+        if elem.kind != "float" and fn.sint_inst is None:
+            t = with_elem(t, f32)
+            args = [ir.Convert(t, a) for a in args]
+        elem = elem_of(t)
+        if elem.width == 64 and not fn.f64:
+            self.fail(node, f"{name}() is not available for {elem!r}")
+        if fn.vec3 and t != Vector(elem, 3):
+            self.fail(node, f"{name}() needs 3-vectors, not {t!r}")
+        if elem.kind == "uint" and name == "abs":
+            return args[0]
+        inst = {"float": fn.float_inst, "int": fn.sint_inst, "uint": fn.uint_inst}[elem.kind]
+        if inst is None:
+            self.fail(node, f"{name}() is not defined for {elem!r}")
+        return ir.ExtInst(elem if fn.scalar_result else t, inst, args)
+
+    def dot(self, name: str, args: list[ir.Expr], node: ast.AST) -> ir.Expr:
+        self.arity(name, args, 2, node)
+        if not all(isinstance(a.type, Vector) for a in args):
+            self.fail(node, f"dot() needs two vectors, got ({args[0].type!r}, {args[1].type!r})")
+        return self.matmul(args[0], args[1], node)
+
+    def any_all(self, name: str, args: list[ir.Expr], node: ast.AST) -> ir.Expr:
+        self.arity(name, args, 1, node)
+        (value,) = args
+        if value.type == boolean:
+            return value
+        if not isinstance(value.type, Vector) or value.type.elem != boolean:
+            self.fail(node, f"{name}() needs a boolean vector, not {value.type!r}")
+        return ir.Intrinsic(boolean, name, [value])
+
+    def matrix_function(self, name: str, args: list[ir.Expr], node: ast.AST) -> ir.Expr:
+        self.arity(name, args, 1, node)
+        (m,) = args
+        if not isinstance(m.type, Matrix):
+            self.fail(node, f"{name}() needs a matrix, not {m.type!r}")
+        if name == "transpose":
+            return ir.Intrinsic(Matrix(m.type.rows, m.type.cols), name, [m])
+        if m.type.rows != m.type.cols:
+            self.fail(node, f"{name}() needs a square matrix, not {m.type!r}")
+        if name == "determinant":
+            return ir.ExtInst(f32, DETERMINANT, [m])
+        return ir.ExtInst(m.type, MATRIX_INVERSE, [m])
+
+    def array_arg(self, node: ast.expr, what: str) -> ir.Variable:
+        var = self.names.get(node.id) if isinstance(node, ast.Name) else None
+        if not isinstance(var, ir.Variable) or not isinstance(var.type, ArrayType):
+            self.fail(node, f"{what} needs a buffer or shared array, not `{_source(node)}`")
+        return var
+
+    def length(self, node: ast.Call) -> ir.Expr:
+        self.arity("len", node.args, 1, node)
+        var = self.array_arg(node.args[0], "len()")
+        if var.type.length is not None:
+            return ir.Const(i32, var.type.length)
+        return ir.ArrayLength(i32, var)
+
+    def atomic(self, op: str, node: ast.Call) -> ir.Expr:
+        name = f"atomic_{op}"
+        self.arity(name, node.args, 4 if op == "compare_exchange" else 3, node)
+        var = self.array_arg(node.args[0], f"{name}()")
+        elem = var.type.elem
+        if elem not in (i32, u32):
+            self.fail(node, f"{name}() needs an array of i32 or u32, not {var.type!r}")
+        index = self.index(node.args[1])
+        values = [self.coerce(self.expr(a), elem, a, f"{name}()") for a in node.args[2:]]
+        return ir.Atomic(elem, op, ir.Element(ir.VarRef(var), index, elem), values)
+
+
+def _abstract(value: ir.Expr) -> bool:
+    return isinstance(value, ir.Const) and value.abstract
+
+
+def _same_shape(a: ShaderType, b: ShaderType) -> bool:
+    if isinstance(a, Vector) and isinstance(b, Vector):
+        return a.length == b.length
+    return isinstance(a, Scalar) and isinstance(b, Scalar)
+
+
+def _implicit(src: Scalar, dst: Scalar) -> bool:
+    """Whether GLSL converts ``src`` to ``dst`` implicitly: integers to wider integers
+    and to unsigned of the same width, anything numeric to a wider or float type."""
+    if src == dst:
+        return True
+    if "bool" in (src.kind, dst.kind):
+        return False
+    if dst.kind == "float":
+        return src.kind != "float" or src.width < dst.width
+    if src.kind == "float":
+        return False
+    return src.width < dst.width or (src.width == dst.width and dst.kind == "uint")
+
+
+def _source(node: ast.AST) -> str:
+    text = ast.unparse(node).splitlines()
+    return text[0] if text else type(node).__name__

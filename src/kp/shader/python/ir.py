@@ -1,0 +1,291 @@
+"""The typed IR between the front end and the SPIR-V back end.
+
+A shader is one function: a tree of statements over typed expressions, close to
+the Python it came from but with every type resolved, every implicit conversion
+explicit, and every name bound to a variable. Control flow stays structured
+(if / loop / break / continue), which is what SPIR-V requires anyway.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .types import ShaderType
+
+
+# --- Storage ------------------------------------------------------------------
+
+@dataclass(eq=False)
+class Variable:
+    """A variable: ``storage`` is "function", "input", "buffer", "shared" or "push".
+
+    ``binding`` is a buffer's descriptor binding, ``builtin`` an input's SPIR-V
+    built-in name; a "push" variable's type is a ``Struct``.
+    """
+
+    name: str
+    type: ShaderType
+    storage: str
+    binding: int | None = None
+    builtin: str | None = None
+
+
+@dataclass(frozen=True, repr=False)
+class Struct(ShaderType):
+    """The push-constant block: members in order, laid out by the back end (std430)."""
+
+    members: tuple[ShaderType, ...]
+
+    @property
+    def name(self) -> str:
+        return f"Struct{self.members!r}"
+
+
+# --- Places (what can be loaded from, stored to, or pointed at) ------------------
+
+@dataclass(eq=False)
+class VarRef:
+    var: Variable
+
+    @property
+    def type(self) -> ShaderType:
+        return self.var.type
+
+
+@dataclass(eq=False)
+class Element:
+    """Element ``index`` of an array, vector or matrix place (or member of a struct)."""
+
+    base: Place
+    index: Expr
+    type: ShaderType
+
+
+Place = VarRef | Element
+
+
+# --- Expressions -------------------------------------------------------------------
+
+@dataclass(eq=False)
+class Expr:
+    type: ShaderType
+
+
+@dataclass(eq=False)
+class Const(Expr):
+    """A scalar constant; ``abstract`` marks a Python literal whose type adapts to its use."""
+
+    value: bool | int | float
+    abstract: bool = False
+
+
+@dataclass(eq=False)
+class SpecConst(Expr):
+    """A specialisation constant, set when the pipeline is made."""
+
+    name: str
+    spec_id: int
+    default: bool | int | float
+
+
+@dataclass(eq=False)
+class Load(Expr):
+    place: Place
+
+
+@dataclass(eq=False)
+class Unary(Expr):
+    """``op``: "neg", "not" (boolean) or "invert" (bitwise)."""
+
+    op: str
+    operand: Expr
+
+
+@dataclass(eq=False)
+class Binary(Expr):
+    """Component-wise arithmetic, bitwise and comparison ops on operands of one type
+    ("add" "sub" "mul" "div" "floordiv" "mod" "lshift" "rshift" "and" "or" "xor"
+    "eq" "ne" "lt" "le" "gt" "ge"), and "matmul" (dot, matrix-vector and matrix
+    products, on operands whose shapes match)."""
+
+    op: str
+    left: Expr
+    right: Expr
+
+
+@dataclass(eq=False)
+class Logical(Expr):
+    """Short-circuit ``and`` / ``or`` of booleans."""
+
+    op: str
+    left: Expr
+    right: Expr
+
+
+@dataclass(eq=False)
+class Select(Expr):
+    """``a if cond else b``, evaluating only the branch taken."""
+
+    cond: Expr
+    a: Expr
+    b: Expr
+
+
+@dataclass(eq=False)
+class ExtInst(Expr):
+    """A GLSL.std.450 extended instruction, by its number."""
+
+    inst: int
+    args: list[Expr]
+
+
+@dataclass(eq=False)
+class Intrinsic(Expr):
+    """A core instruction the back end knows by name: "any", "all" or "transpose"."""
+
+    name: str
+    args: list[Expr]
+
+
+@dataclass(eq=False)
+class ArrayLength(Expr):
+    """Number of elements of a runtime-sized buffer array."""
+
+    var: Variable
+
+
+@dataclass(eq=False)
+class Convert(Expr):
+    """Numeric or boolean conversion of ``value`` to ``type`` (same shape)."""
+
+    value: Expr
+
+
+@dataclass(eq=False)
+class Splat(Expr):
+    """A vector with every component ``value``."""
+
+    value: Expr
+
+
+@dataclass(eq=False)
+class Construct(Expr):
+    """A vector from scalars and vectors, or a matrix from column vectors."""
+
+    args: list[Expr]
+
+
+@dataclass(eq=False)
+class Swizzle(Expr):
+    """Components of a vector (one index: a scalar) or columns of a matrix."""
+
+    value: Expr
+    indices: tuple[int, ...]
+
+
+@dataclass(eq=False)
+class DynamicExtract(Expr):
+    """Component ``index`` of a vector value, ``index`` known only at run time."""
+
+    value: Expr
+    index: Expr
+
+
+@dataclass(eq=False)
+class Insert(Expr):
+    """``base`` with components ``indices`` replaced by (the components of) ``value``."""
+
+    base: Expr
+    value: Expr
+    indices: tuple[int, ...]
+
+
+@dataclass(eq=False)
+class Atomic(Expr):
+    """An atomic read-modify-write on an i32/u32 element; the value is the old one.
+
+    ``op``: "add" "sub" "min" "max" "and" "or" "xor" "exchange" "compare_exchange"
+    (args: comparator, value)."""
+
+    op: str
+    place: Place
+    args: list[Expr]
+
+
+@dataclass(eq=False)
+class Temp(Expr):
+    """A value bound by an enclosing ``Let``."""
+
+
+@dataclass(eq=False)
+class Let(Expr):
+    """Evaluates ``value`` once, binds it to ``temp``, and yields ``body``."""
+
+    temp: Temp
+    value: Expr
+    body: Expr
+
+
+# --- Statements -------------------------------------------------------------------
+
+@dataclass(eq=False)
+class Store:
+    place: Place
+    value: Expr
+
+
+@dataclass(eq=False)
+class Eval:
+    """An expression evaluated for its side effects (an atomic)."""
+
+    expr: Expr
+
+
+@dataclass(eq=False)
+class If:
+    cond: Expr
+    body: list[Stmt]
+    orelse: list[Stmt]
+
+
+@dataclass(eq=False)
+class Loop:
+    """``while cond: body``, running ``step`` after each iteration (and on continue)."""
+
+    cond: Expr
+    body: list[Stmt]
+    step: list[Stmt]
+
+
+@dataclass(eq=False)
+class Break:
+    pass
+
+
+@dataclass(eq=False)
+class Continue:
+    pass
+
+
+@dataclass(eq=False)
+class Return:
+    pass
+
+
+@dataclass(eq=False)
+class Barrier:
+    """Workgroup execution and memory barrier (``barrier()``)."""
+
+
+Stmt = Store | Eval | If | Loop | Break | Continue | Return | Barrier
+
+
+@dataclass(eq=False)
+class Shader:
+    """A compute shader: its interface variables, locals and body."""
+
+    name: str
+    local_size: tuple[int, int, int]
+    interface: list[Variable]
+    locals: list[Variable]
+    body: list[Stmt] = field(default_factory=list)

@@ -1,0 +1,153 @@
+"""The types of Python shaders: scalars, vectors, matrices and arrays.
+
+The objects here are what a shader's parameter defaults name (``Array(f32)``,
+``ivec3``) and, inside a shader, what its source calls as casts and
+constructors (``f32(i)``, ``vec2(x, y)``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class ShaderType:
+    """Base of every shader type; its ``repr`` is the name a shader spells it by."""
+
+    __slots__ = ()
+    name: str
+
+    def __repr__(self) -> str:
+        return self.name
+
+    def __call__(self, *args: object) -> None:
+        raise TypeError(
+            f"{self.name}(...) is a cast or constructor only inside a @python2shader function"
+        )
+
+
+@dataclass(frozen=True, repr=False)
+class Scalar(ShaderType):
+    """A scalar: ``kind`` is "float", "int" (signed), "uint" or "bool"; ``width`` in bits."""
+
+    name: str
+    kind: str
+    width: int
+
+    @property
+    def size(self) -> int:
+        return self.width // 8
+
+
+f16 = Scalar("f16", "float", 16)
+f32 = Scalar("f32", "float", 32)
+f64 = Scalar("f64", "float", 64)
+i32 = Scalar("i32", "int", 32)
+u32 = Scalar("u32", "uint", 32)
+i64 = Scalar("i64", "int", 64)
+u64 = Scalar("u64", "uint", 64)
+# Booleans have no size in memory: they never appear in buffers or push constants.
+boolean = Scalar("boolean", "bool", 0)
+
+_VECTOR_PREFIX = {
+    f32: "vec", i32: "ivec", u32: "uvec", boolean: "bvec",
+    f64: "dvec", f16: "f16vec", i64: "i64vec", u64: "u64vec",
+}
+
+
+@dataclass(frozen=True, repr=False)
+class Vector(ShaderType):
+    """A vector of 2 to 4 scalars of one type, e.g. ``vec3`` is ``Vector(f32, 3)``."""
+
+    elem: Scalar
+    length: int
+
+    @property
+    def name(self) -> str:
+        return f"{_VECTOR_PREFIX[self.elem]}{self.length}"
+
+    @property
+    def size(self) -> int:
+        return self.elem.size * self.length
+
+
+@dataclass(frozen=True, repr=False)
+class Matrix(ShaderType):
+    """A column-major matrix of f32 with ``cols`` columns of ``rows`` rows."""
+
+    cols: int
+    rows: int
+
+    @property
+    def name(self) -> str:
+        return f"mat{self.cols}" if self.cols == self.rows else f"mat{self.cols}x{self.rows}"
+
+    @property
+    def elem(self) -> Scalar:
+        return f32
+
+    @property
+    def column(self) -> Vector:
+        return Vector(f32, self.rows)
+
+
+@dataclass(frozen=True, repr=False)
+class ArrayType(ShaderType):
+    """An array of scalars or vectors; ``length`` None is a runtime-sized array."""
+
+    elem: Scalar | Vector
+    length: int | None
+
+    @property
+    def name(self) -> str:
+        return f"Array({self.elem!r})" if self.length is None else f"Array({self.elem!r}, {self.length})"
+
+
+def Array(elem: ShaderType, length: int | None = None) -> ArrayType:  # noqa: N802 (pyshader's spelling)
+    """The type of a buffer or shared array: ``Array(f32)`` has the length of the
+    tensor bound to it, ``Array(f32, 256)`` a fixed length (required for shared arrays)."""
+    if not isinstance(elem, (Scalar, Vector)) or elem_of(elem) == boolean:
+        raise TypeError(f"Array elements must be numeric scalars or vectors, not {elem!r}")
+    if length is not None and (not isinstance(length, int) or length < 1):
+        raise ValueError(f"Array length must be a positive int, not {length!r}")
+    return ArrayType(elem, length)
+
+
+vec2, vec3, vec4 = (Vector(f32, n) for n in (2, 3, 4))
+ivec2, ivec3, ivec4 = (Vector(i32, n) for n in (2, 3, 4))
+uvec2, uvec3, uvec4 = (Vector(u32, n) for n in (2, 3, 4))
+mat2, mat3, mat4 = (Matrix(n, n) for n in (2, 3, 4))
+
+# Every type a shader may name, by the name it is spelled with; the compiler
+# resolves these even where the module did not import them.
+TYPES: dict[str, ShaderType] = {
+    t.name: t
+    for t in (f16, f32, f64, i32, u32, i64, u64, boolean,
+              vec2, vec3, vec4, ivec2, ivec3, ivec4, uvec2, uvec3, uvec4, mat2, mat3, mat4)
+}
+
+
+def scalar_type(kind: str, width: int) -> Scalar:
+    """The scalar type of ``kind`` ("float", "int", "uint") and ``width`` bits."""
+    return next(t for t in TYPES.values()
+                if isinstance(t, Scalar) and t.kind == kind and t.width == width)
+
+
+def elem_of(t: ShaderType) -> Scalar:
+    """The scalar type of a scalar, vector or matrix."""
+    return t if isinstance(t, Scalar) else t.elem
+
+
+def with_elem(t: ShaderType, elem: Scalar) -> ShaderType:
+    """``t`` with the same shape and scalar type ``elem`` (vec3, i32 -> ivec3)."""
+    if isinstance(t, Vector):
+        return Vector(elem, t.length)
+    return elem
+
+
+def count_of(t: ShaderType) -> int:
+    """Number of scalar components of a scalar, vector or matrix."""
+    if isinstance(t, Vector):
+        return t.length
+    if isinstance(t, Matrix):
+        return t.cols * t.rows
+    return 1
