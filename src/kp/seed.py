@@ -4,13 +4,20 @@ named sequences and ``seq.begin() / seq.record_<op>(...) / seq.end() / seq.eval(
 
 Each ``<op>`` is one entry of ``SEED_OPS``: a function turning (manager, tensors,
 extra arguments) into current-API operations, so both APIs share one runtime.
+
+Unlike Kompute, anonymous (``_def``) sequences are not kept forever: a finished
+one goes back to a small pool for the next ``_def`` call, so loops of ``_def``
+calls run in constant memory.
 """
 
 from __future__ import annotations
 
 import os
+import threading
+import weakref
 from typing import TYPE_CHECKING, Any, Callable
 
+from .algorithm import Algorithm
 from .errors import InvalidArgumentError, KomputeError, SequenceStateError, WaitTimeoutError
 from .log import logger
 from .operations import OpAlgoDispatch, OpCopy, OpMult, OpSyncDevice, OpSyncLocal
@@ -33,9 +40,11 @@ def _create(mgr: "Manager", tensors: list[Tensor]) -> list[OpBase]:
 
 
 def _algorithm(mgr: "Manager", tensors: list[Tensor], shader: Any, workgroup: Any = None) -> OpAlgoDispatch:
-    if workgroup is not None and tuple(workgroup) == (0, 0, 0):
-        workgroup = None
-    return OpAlgoDispatch(mgr._algorithm_seed(tensors, shader, workgroup))
+    return OpAlgoDispatch(Algorithm(mgr, tensors, shader, workgroup, implicit_spec_consts=True))
+
+
+def _algo_shader(mgr: "Manager", tensors: list[Tensor], shader: Any, workgroup: Any = None) -> list[OpBase]:
+    return [_algorithm(mgr, tensors, shader, workgroup)]
 
 
 def _algo_file(mgr: "Manager", tensors: list[Tensor], path: Any, workgroup: Any = None) -> list[OpBase]:
@@ -54,19 +63,15 @@ def _algo_lro(mgr: "Manager", tensors: list[Tensor], shader: Any, workgroup: Any
     return [_algorithm(mgr, tensors, shader, workgroup), OpSyncLocal([tensors[2]])]
 
 
-def _algo_mult(mgr: "Manager", tensors: list[Tensor]) -> list[OpBase]:
-    return [OpMult(tensors, mgr.algorithm())]
-
-
 SEED_OPS: dict[str, Callable[..., list[OpBase]]] = {
     "tensor_create": _create,
     "tensor_copy": lambda mgr, tensors: [OpCopy(tensors)],
     "tensor_sync_device": lambda mgr, tensors: [OpSyncDevice(tensors)],
     "tensor_sync_local": lambda mgr, tensors: [OpSyncLocal(tensors)],
-    "algo_mult": _algo_mult,
+    "algo_mult": lambda mgr, tensors: [OpMult(tensors, mgr.algorithm())],
     "algo_file": _algo_file,
-    "algo_str": lambda mgr, tensors, shader, workgroup=None: [_algorithm(mgr, tensors, shader, workgroup)],
-    "algo_data": lambda mgr, tensors, shader, workgroup=None: [_algorithm(mgr, tensors, shader, workgroup)],
+    "algo_str": _algo_shader,
+    "algo_data": _algo_shader,
     "algo_lro": _algo_lro,
 }
 
@@ -76,14 +81,18 @@ def _seed_ops(mgr: "Manager", name: str, tensors: Any, args: tuple) -> list[OpBa
 
 
 class SeedSequenceAPI:
-    """``begin()``, ``end()`` and ``record_<op>(tensors, ...)`` of the seed API."""
+    """``begin()``, ``end()``, ``is_rec()`` and ``record_<op>(tensors, ...)`` of the seed API."""
 
     _manager: "Manager"
     _recording: bool
+    _running: bool
 
     def begin(self) -> bool:
-        """Start recording afresh (forgetting earlier operations)."""
+        """Start recording afresh, forgetting earlier operations. False (with a
+        warning) if the sequence is already recording."""
         with self._lock:
+            if self._running:
+                raise SequenceStateError("begin() called on a running sequence: call eval_await() first")
             if self._recording:
                 logger.warning("begin() called while the sequence is already recording")
                 return False
@@ -92,6 +101,8 @@ class SeedSequenceAPI:
         return True
 
     def end(self) -> bool:
+        """Stop recording; the sequence can then be evaluated any number of times.
+        False (with a warning) if it was not recording."""
         with self._lock:
             if not self._recording:
                 logger.warning("end() called on a sequence that is not recording")
@@ -100,6 +111,7 @@ class SeedSequenceAPI:
         return True
 
     def is_rec(self) -> bool:
+        """True between begin() and end()."""
         return self._recording
 
     def _record_seed(self, name: str, tensors: Any, *args: Any) -> bool:
@@ -123,7 +135,7 @@ def _sequence_method(name: str):
 for _name in SEED_OPS:
     setattr(SeedSequenceAPI, f"record_{_name}", _sequence_method(_name))
 
-ANONYMOUS_POOL = 4  # finished anonymous sequences kept for reuse by _def calls
+IDLE_ANONYMOUS = 4  # finished anonymous sequences kept for reuse by _def calls
 
 
 class SeedManagerAPI:
@@ -131,27 +143,31 @@ class SeedManagerAPI:
 
     def _init_seed_api(self) -> None:
         self._sequences: dict[str, Sequence] = {}
-        self._last_anonymous: Sequence | None = None
-        self._idle_anonymous: list[Sequence] = []
-
-    def _algorithm_seed(self, tensors, shader, workgroup):
-        from .algorithm import Algorithm
-
-        return Algorithm(self, tensors, shader, workgroup, implicit_spec_consts=True)
+        self._anonymous_lock = threading.Lock()
+        self._idle_anonymous: list[Sequence] = []  # finished _def sequences, ready for reuse
+        self._started_anonymous: list[Sequence] = []  # submitted by eval_async_*_def, not yet awaited
+        # create_sequence() counts as anonymous for eval_await_def but is the user's:
+        # held weakly and never reused.
+        self._last_anonymous: Callable[[], Sequence | None] = lambda: None
 
     def create_sequence(self, name: str = "", queue_index: int = 0) -> Sequence:
         """A sequence stored under ``name``; without a name, an anonymous one that
-        ``eval_await_def`` awaits."""
+        ``eval_await_def`` awaits (until another anonymous sequence starts)."""
+        if not isinstance(name, str):
+            raise InvalidArgumentError(f"sequence name must be a str, got {type(name).__name__}")
         sequence = self.sequence(queue_index)
         if name:
             if name in self._sequences:
                 logger.warning("create_sequence(%r) replaces the sequence of that name", name)
             self._sequences[name] = sequence
         else:
-            self._set_last_anonymous(sequence)
+            self._last_anonymous = weakref.ref(sequence)
         return sequence
 
     def get_create_sequence(self, name: str) -> Sequence:
+        """The sequence named ``name``, created (on queue 0) if there is none."""
+        if not isinstance(name, str):
+            raise InvalidArgumentError(f"sequence name must be a str, got {type(name).__name__}")
         return self._sequences.get(name) or self.create_sequence(name)
 
     def build_tensor(self, data: Any, tensor_type: MemoryTypes = MemoryTypes.device) -> Tensor:
@@ -160,47 +176,80 @@ class SeedManagerAPI:
         self.eval_tensor_create_def([tensor])
         return tensor
 
-    def _set_last_anonymous(self, sequence: Sequence) -> None:
-        previous, self._last_anonymous = self._last_anonymous, sequence
-        if previous is not None and not previous.is_running() and previous.is_init() \
-                and len(self._idle_anonymous) < ANONYMOUS_POOL:
-            self._idle_anonymous.append(previous)
-
-    def _anonymous(self) -> Sequence:
-        sequence = self._idle_anonymous.pop() if self._idle_anonymous else self.sequence()
-        self._set_last_anonymous(sequence)
-        return sequence
-
-    def _run_seed(self, name: str, sequence: Sequence, tensors: Any, args: tuple, wait: bool) -> None:
-        if sequence.is_running():
-            raise SequenceStateError("the sequence is still running: await it before evaluating it again")
-        sequence.begin()
-        try:
-            for op in _seed_ops(self, name, tensors, args):
-                sequence.record(op)
-        finally:
-            sequence.end()
-        if wait:
-            sequence.eval()
-        else:
-            sequence.eval_async()
-
-    def _named(self, sequence_name: str) -> Sequence:
-        if not isinstance(sequence_name, str):
-            raise InvalidArgumentError(f"sequence name must be a str, got {type(sequence_name).__name__}")
-        return self.get_create_sequence(sequence_name)
-
     def eval_await(self, sequence_name: str, wait_for: int | None = None) -> bool:
-        """Wait for the named sequence; False if ``wait_for`` ns passed first."""
+        """Wait for the named sequence and run its host work; False if ``wait_for``
+        ns passed first (it keeps running). True at once if it is not running."""
         if sequence_name not in self._sequences:
             raise InvalidArgumentError(f"no sequence named {sequence_name!r} (known: {sorted(self._sequences)})")
         return _await(self._sequences[sequence_name], wait_for)
 
     def eval_await_def(self, wait_for: int | None = None) -> bool:
-        """Wait for the last anonymous sequence started; False on timeout."""
-        if self._last_anonymous is None:
-            return True
-        return _await(self._last_anonymous, wait_for)
+        """Wait for the last anonymous sequence started (and any earlier
+        ``eval_async_*_def`` ones still running); False if ``wait_for`` ns passed
+        first for one of them."""
+        with self._anonymous_lock:
+            pending = list(self._started_anonymous)
+        last = self._last_anonymous()
+        if last is not None and last not in pending:
+            pending.append(last)
+        for sequence in pending:
+            if not _await(sequence, wait_for):
+                return False
+        self._reap()
+        return True
+
+    # -- how the eval_* methods run ------------------------------------------------------
+    def _run_seed(self, name: str, sequence: Sequence, tensors: Any, args: tuple, wait: bool) -> None:
+        with sequence._lock:
+            if sequence.is_running():
+                raise SequenceStateError(f"eval_{name}: the sequence is still running; await it first")
+            # Kompute's eval_<op> re-begins the sequence: what it held before is dropped.
+            sequence.clear()
+            sequence.begin()
+            try:
+                for op in _seed_ops(self, name, tensors, args):
+                    sequence.record(op)
+            finally:
+                sequence.end()
+            if wait:
+                sequence.eval()
+            else:
+                sequence.eval_async()
+
+    def _run_named(self, name: str, sequence_name: str, tensors: Any, args: tuple, wait: bool) -> None:
+        self._run_seed(name, self.get_create_sequence(sequence_name), tensors, args, wait)
+
+    def _run_anonymous(self, name: str, tensors: Any, args: tuple, wait: bool) -> None:
+        self._reap()
+        with self._anonymous_lock:
+            sequence = self._idle_anonymous.pop() if self._idle_anonymous else None
+        if sequence is None:
+            sequence = self.sequence()
+        self._last_anonymous = weakref.ref(sequence)
+        try:
+            self._run_seed(name, sequence, tensors, args, wait)
+        finally:
+            with self._anonymous_lock:
+                if sequence.is_running():
+                    self._started_anonymous.append(sequence)
+                else:
+                    self._release(sequence)
+
+    def _reap(self) -> None:
+        """Complete the asynchronous anonymous sequences that have finished (running
+        their host work) and pool them for reuse."""
+        with self._anonymous_lock:
+            started = self._started_anonymous
+            finished = [s for s in started if not s.is_running() or _await(s, 0)]
+            for sequence in finished:
+                started.remove(sequence)
+                self._release(sequence)
+
+    def _release(self, sequence: Sequence) -> None:
+        if len(self._idle_anonymous) < IDLE_ANONYMOUS and sequence.is_init():
+            self._idle_anonymous.append(sequence)
+        else:
+            sequence.destroy()
 
 
 def _await(sequence: Sequence, wait_for: int | None) -> bool:
@@ -211,24 +260,24 @@ def _await(sequence: Sequence, wait_for: int | None) -> bool:
     return True
 
 
-def _manager_methods(name: str):
+def _manager_methods(name: str) -> None:
     def eval_op(self, tensors, sequence_name, *args):
-        self._run_seed(name, self._named(sequence_name), tensors, args, wait=True)
+        self._run_named(name, sequence_name, tensors, args, wait=True)
 
     def eval_op_def(self, tensors, *args):
-        self._run_seed(name, self._anonymous(), tensors, args, wait=True)
+        self._run_anonymous(name, tensors, args, wait=True)
 
     def eval_async_op(self, tensors, sequence_name, *args):
-        self._run_seed(name, self._named(sequence_name), tensors, args, wait=False)
+        self._run_named(name, sequence_name, tensors, args, wait=False)
 
     def eval_async_op_def(self, tensors, *args):
-        self._run_seed(name, self._anonymous(), tensors, args, wait=False)
+        self._run_anonymous(name, tensors, args, wait=False)
 
     methods = {
         f"eval_{name}": (eval_op, "Run {} on the named sequence and wait."),
-        f"eval_{name}_def": (eval_op_def, "Run {} on a new anonymous sequence and wait."),
-        f"eval_async_{name}": (eval_async_op, "Start {} on the named sequence."),
-        f"eval_async_{name}_def": (eval_async_op_def, "Start {} on a new anonymous sequence (see eval_await_def)."),
+        f"eval_{name}_def": (eval_op_def, "Run {} on an anonymous sequence and wait."),
+        f"eval_async_{name}": (eval_async_op, "Start {} on the named sequence (see eval_await)."),
+        f"eval_async_{name}_def": (eval_async_op_def, "Start {} on an anonymous sequence (see eval_await_def)."),
     }
     for method_name, (function, doc) in methods.items():
         function.__name__ = method_name
