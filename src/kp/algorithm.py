@@ -62,7 +62,18 @@ def _spec_entry(constant: SpecConstant, value: Any) -> tuple[int, bytes]:
 
 class Algorithm:
     """A compute shader with its tensors, workgroup count and constants, built into
-    a pipeline once. Make it with ``mgr.algorithm(...)``."""
+    a pipeline once. Make it with ``mgr.algorithm(...)``.
+
+    ``workgroup`` is the number of workgroups to dispatch, up to 3 integers. None
+    or all zeros (Kompute's ``(0, 0, 0)``) means the default: enough workgroups of
+    the shader's local size for one invocation per element of ``tensors[0]``.
+    Otherwise x must be at least 1; a y or z of 0 means 1, as in Kompute. A
+    negative number, or x of 0 with y or z given, raises ``InvalidArgumentError``.
+
+    ``spec_consts[i]`` sets ``constant_id = i`` (converted to the type the shader
+    declares). ``push_consts`` fill the shader's push-constant block, whose size
+    they must match: a list is float32, a NumPy array keeps its dtype.
+    """
 
     def __init__(self, manager: "Manager", tensors: Sequence[Tensor] = (), spirv: Any = b"",
                  workgroup: Sequence[int] | None = None, spec_consts: Any = (), push_consts: Any = (),
@@ -95,7 +106,7 @@ class Algorithm:
         self._check_interface(info, tensors, device)
         spec = self._spec_entries(info, tensors, spec_consts, implicit_spec_consts)
         push = constants_bytes(push_consts, "push constants")
-        if info.push_constant_size and len(push) != info.push_constant_size:
+        if len(push) != info.push_constant_size:
             raise InvalidArgumentError(f"the shader's push constants take {info.push_constant_size} bytes but "
                                        f"{len(push)} bytes were given")
         local_size = self._local_size(info, dict(spec), device)
@@ -155,23 +166,25 @@ class Algorithm:
     @staticmethod
     def _workgroup(workgroup, tensors: list[Tensor], local_size, device) -> tuple[int, int, int]:
         limit = device.physical.properties["max_work_group_count"]
-        if workgroup is None or (len(workgroup) > 0 and workgroup[0] == 0):
+        values = [] if workgroup is None else list(workgroup)
+        if workgroup is not None and (not 1 <= len(values) <= 3 or not all(
+                isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in values)):
+            raise InvalidArgumentError(f"workgroup must be up to 3 integers, got {workgroup!r}")
+        if not any(values):
             x = -(-tensors[0].size() // local_size[0]) if tensors else 1
-            groups = (x, 1, 1)
             if x > limit[0]:
                 raise InvalidArgumentError(f"{tensors[0].size()} elements need {x} workgroups of {local_size[0]}, "
                                            f"over the device's limit of {limit[0]}; give a workgroup explicitly")
-            return groups
-        values = list(workgroup)
-        if not 1 <= len(values) <= 3 or not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool)
-                                                for v in values):
-            raise InvalidArgumentError(f"workgroup must be up to 3 integers, got {workgroup!r}")
-        values = [int(v) for v in values] + [1] * (3 - len(values))
+            return (x, 1, 1)
+        values = [int(v) for v in values] + [0] * (3 - len(values))
+        if values[0] == 0 or min(values) < 0:
+            raise InvalidArgumentError(f"workgroup {tuple(values)} is invalid: x must be at least 1 and y, z "
+                                       f"at least 0 (0 means 1); (0, 0, 0) or None means the default")
         groups = tuple(v or 1 for v in values)
         for axis, (v, m) in enumerate(zip(groups, limit)):
-            if v < 0 or v > m:
-                raise InvalidArgumentError(f"workgroup {tuple(values)}: component {axis} is {v}, outside the "
-                                           f"device's range 1..{m}")
+            if v > m:
+                raise InvalidArgumentError(f"workgroup {groups}: component {axis} is {v}, over the "
+                                           f"device's limit of {m}")
         return groups
 
     # -- used by operations --------------------------------------------------------------
