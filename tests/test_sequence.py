@@ -1,0 +1,182 @@
+"""Sequences: recording, evaluating (synchronously or not), timestamps."""
+
+import numpy as np
+import pytest
+
+import kp
+from test_operations import INCREMENT_GLSL
+
+# ~50 ms of work on lavapipe (each invocation iterates; llvmpipe caps a loop at
+# 65535 iterations, so the length comes from the number of invocations).
+SLOW_GLSL = """
+#version 450
+layout(local_size_x = 64) in;
+layout(set = 0, binding = 0) buffer A { float a[]; };
+void main() {
+    float x = a[gl_GlobalInvocationID.x];
+    for (uint k = 0u; k < 60000u; k++) x = x * 0.999999 + 1.0;
+    a[gl_GlobalInvocationID.x] = x;
+}
+"""
+
+
+@pytest.fixture
+def counter(mgr):
+    """A tensor of zeros and an algorithm adding one to each element."""
+    a = mgr.tensor([0, 0, 0])
+    return a, mgr.algorithm([a], INCREMENT_GLSL)
+
+
+def test_record_is_chainable(mgr, counter):
+    a, algo = counter
+    seq = mgr.sequence()
+    assert seq.record(kp.OpSyncDevice([a])) is seq
+    assert seq.is_recording()
+    assert seq.record(kp.OpAlgoDispatch(algo)).record(kp.OpSyncLocal([a])).eval() is seq
+    assert not seq.is_recording() and not seq.is_running()
+    assert a.data().tolist() == [1, 1, 1]
+
+
+def test_eval_again_resubmits(mgr, counter):
+    a, algo = counter
+    mgr.sequence().eval(kp.OpSyncDevice([a]))
+    mgr.sequence().record(kp.OpAlgoDispatch(algo)).eval().eval().eval()
+    mgr.sequence().eval(kp.OpSyncLocal([a]))
+    assert a.data().tolist() == [3, 3, 3]
+
+
+def test_eval_with_an_op_replaces_the_recorded_ones(mgr, counter):
+    a, algo = counter
+    seq = mgr.sequence()
+    seq.eval(kp.OpSyncDevice([a]))
+    seq.eval(kp.OpAlgoDispatch(algo))
+    seq.eval(kp.OpAlgoDispatch(algo))
+    seq.eval(kp.OpSyncLocal([a]))
+    assert a.data().tolist() == [2, 2, 2]
+
+
+def test_record_after_eval_starts_a_new_command_buffer(mgr, counter):
+    a, algo = counter
+    seq = mgr.sequence()
+    seq.record(kp.OpSyncDevice([a])).record(kp.OpAlgoDispatch(algo)).eval()
+    seq.record(kp.OpAlgoDispatch(algo)).eval()
+    seq.record(kp.OpSyncLocal([a])).eval()
+    assert a.data().tolist() == [2, 2, 2]  # each op ran once
+
+
+def test_eval_async_returns_before_the_work_is_done(mgr):
+    a = mgr.tensor(np.zeros(4096))
+    seq = mgr.sequence().record(kp.OpAlgoDispatch(mgr.algorithm([a], SLOW_GLSL)))
+    seq.eval_async()
+    assert seq.is_running()
+    with pytest.raises(kp.WaitTimeoutError):
+        seq.eval_await(0)
+    assert seq.is_running()  # a timed-out wait leaves it running
+    seq.eval_await()
+    assert not seq.is_running()
+    assert a.data()[0] > 50_000 and np.all(a.data() == a.data()[0])
+
+
+def test_eval_async_with_an_op(mgr, counter):
+    a, algo = counter
+    seq = mgr.sequence()
+    seq.eval_async(kp.OpSyncDevice([a])).eval_await()
+    seq.eval_async(kp.OpAlgoDispatch(algo)).eval_await(10**10)
+    seq.eval_async(kp.OpSyncLocal([a])).eval_await()
+    assert a.data().tolist() == [1, 1, 1]
+
+
+def test_eval_await_runs_the_host_part_of_operations(mgr):
+    src, dst = mgr.tensor([1, 2]), mgr.tensor([0, 0], kp.MemoryTypes.host)
+    seq = mgr.sequence().record(kp.OpCopy([src, dst]))
+    seq.eval_async().eval_await()
+    assert dst.data().tolist() == [1, 2]
+
+
+def test_eval_await_when_not_running_does_nothing(mgr):
+    seq = mgr.sequence()
+    assert seq.eval_await() is seq
+    assert not seq.is_running()
+
+
+def test_two_sequences_run_concurrently(mgr):
+    a, b = mgr.tensor(np.zeros(256)), mgr.tensor(np.zeros(256))
+    one = mgr.sequence().record(kp.OpAlgoDispatch(mgr.algorithm([a], SLOW_GLSL)))
+    two = mgr.sequence().record(kp.OpAlgoDispatch(mgr.algorithm([b], SLOW_GLSL)))
+    one.eval_async()
+    two.eval_async()
+    two.eval_await()
+    one.eval_await()
+    assert a.data()[0] == b.data()[0] > 50_000
+
+
+def test_running_sequence_refuses_new_work(mgr):
+    a = mgr.tensor(np.zeros(4096))
+    algo = mgr.algorithm([a], SLOW_GLSL)
+    seq = mgr.sequence().record(kp.OpAlgoDispatch(algo))
+    seq.eval_async()
+    with pytest.raises(kp.SequenceStateError):
+        seq.record(kp.OpAlgoDispatch(algo))
+    with pytest.raises(kp.SequenceStateError):
+        seq.eval_async()
+    seq.eval_await()
+    assert a.data()[0] > 50_000
+
+
+def test_clear_forgets_the_operations(mgr, counter):
+    a, algo = counter
+    seq = mgr.sequence().record(kp.OpSyncDevice([a]))
+    seq.clear()
+    assert not seq.is_recording()
+    seq.record(kp.OpAlgoDispatch(algo)).record(kp.OpSyncLocal([a])).eval()
+    assert a.data().tolist() == [1, 1, 1]
+
+
+def test_clear_keeps_the_last_command_buffer_submittable(mgr, counter):
+    a, algo = counter
+    seq = mgr.sequence().record(kp.OpSyncDevice([a])).record(kp.OpAlgoDispatch(algo)) \
+        .record(kp.OpSyncLocal([a])).eval()
+    seq.clear()
+    seq.eval()  # Kompute: resubmits what was recorded last
+    assert a.data().tolist() == [2, 2, 2]
+
+
+def test_rerecord(mgr, counter):
+    a, algo = counter
+    seq = mgr.sequence().record(kp.OpSyncDevice([a])).record(kp.OpAlgoDispatch(algo)) \
+        .record(kp.OpSyncLocal([a]))
+    seq.eval()
+    seq.rerecord()
+    seq.eval()
+    assert a.data().tolist() == [2, 2, 2]
+
+
+def test_timestamps_one_before_and_one_after_each_op(mgr, counter):
+    if not mgr.get_device_properties()["timestamps_supported"]:
+        pytest.skip("device has no timestamps")
+    a, algo = counter
+    seq = mgr.sequence(total_timestamps=5)
+    seq.record(kp.OpSyncDevice([a])).record(kp.OpAlgoDispatch(algo)).record(kp.OpSyncLocal([a])).eval()
+    stamps = seq.get_timestamps()
+    assert len(stamps) == 4
+    assert stamps == sorted(stamps) and stamps[-1] > stamps[0]
+
+
+def test_destroy(mgr, counter):
+    a, algo = counter
+    seq = mgr.sequence().record(kp.OpSyncDevice([a]))
+    assert seq.is_init()
+    seq.destroy()
+    assert not seq.is_init() and not seq.is_recording()
+    seq.destroy()
+    with pytest.raises(kp.DestroyedError):
+        seq.record(kp.OpAlgoDispatch(algo))
+    assert a.is_init()  # the sequence does not own its tensors
+
+
+def test_destroy_while_running_waits_for_the_work(mgr):
+    a = mgr.tensor(np.zeros(4096))
+    seq = mgr.sequence().record(kp.OpAlgoDispatch(mgr.algorithm([a], SLOW_GLSL)))
+    seq.eval_async()
+    seq.destroy()
+    assert a.data()[0] > 50_000
