@@ -1,0 +1,44 @@
+"""The seed's "Python Example (Extended)", as written (the seed omits the imports).
+
+``Manager(0, [2])`` asks for a queue of queue family 2, the compute-only family of
+the NVIDIA GPU the seed was written on; on a device without a compute family 2
+it raises ``kp.InvalidArgumentError`` naming the families there are.
+"""
+
+from kp import Manager, Tensor
+from kp.shader import python2shader, ivec3, f32, Array
+
+mgr = Manager(0, [2])
+
+# Can be initialized with List[] or np.Array
+tensor_in_a = Tensor([2, 2, 2])
+tensor_in_b = Tensor([1, 2, 3])
+tensor_out = Tensor([0, 0, 0])
+
+mgr.eval_tensor_create_def([tensor_in_a, tensor_in_b, tensor_out])
+
+seq = mgr.create_sequence("op")
+
+# Define the function via PyShader or directly as glsl string or spirv bytes
+@python2shader
+def compute_shader_multiply(index=("input", "GlobalInvocationId", ivec3),
+                            data1=("buffer", 0, Array(f32)),
+                            data2=("buffer", 1, Array(f32)),
+                            data3=("buffer", 2, Array(f32))):
+    i = index.x
+    data3[i] = data1[i] * data2[i]
+
+# Run shader operation asynchronously and then await
+mgr.eval_async_algo_data_def(
+    [tensor_in_a, tensor_in_b, tensor_out], compute_shader_multiply.to_spirv())
+mgr.eval_await_def()
+
+seq.begin()
+seq.record_tensor_sync_local([tensor_in_a])
+seq.record_tensor_sync_local([tensor_in_b])
+seq.record_tensor_sync_local([tensor_out])
+seq.end()
+
+seq.eval()
+
+assert tensor_out.data() == [2.0, 4.0, 6.0]
