@@ -17,7 +17,8 @@ from .opcodes import (
     Op, Scope, StorageClass,
 )
 from .types import (
-    ArrayType, Matrix, Scalar, ShaderType, Vector, elem_of, i32, scalar_type, u32, with_elem,
+    ArrayType, Matrix, Scalar, ShaderType, Vector, boolean, elem_of, i32, scalar_type, u32,
+    with_elem,
 )
 
 _STORAGE = {
@@ -34,8 +35,9 @@ _BINARY: dict[str, dict[str, int]] = {
     "sub": {"float": Op.FSub, "int": Op.ISub, "uint": Op.ISub},
     "mul": {"float": Op.FMul, "int": Op.IMul, "uint": Op.IMul},
     "div": {"float": Op.FDiv, "int": Op.SDiv, "uint": Op.UDiv},
-    # OpFMod and OpSMod take the sign of the divisor, as Python's % does.
-    "mod": {"float": Op.FMod, "int": Op.SMod, "uint": Op.UMod},
+    # OpFMod takes the sign of the divisor, as Python's % does; signed "mod" is
+    # built from OpSRem by the back end (OpSMod is wrong on some drivers, lavapipe too).
+    "mod": {"float": Op.FMod, "uint": Op.UMod},
     "lshift": {"int": Op.ShiftLeftLogical, "uint": Op.ShiftLeftLogical},
     "rshift": {"int": Op.ShiftRightArithmetic, "uint": Op.ShiftRightLogical},
     "and": {"int": Op.BitwiseAnd, "uint": Op.BitwiseAnd, "bool": Op.LogicalAnd},
@@ -434,16 +436,30 @@ class _Emitter:
 
     def arith(self, op: str, result: ShaderType, operand: ShaderType, a: int, b: int) -> int:
         kind = elem_of(operand).kind
+        if kind == "int" and op in ("floordiv", "mod"):
+            return self.floor_div_mod(op, result, a, b)
         if op == "floordiv":
             if kind == "float":
                 return self.ext_inst(MATH["floor"].float_inst, result,
                                      self.op(Op.FDiv, result, a, b))
-            if kind == "int":
-                # a - a % b is a multiple of b, so truncating division floors it.
-                exact = self.op(Op.ISub, result, a, self.op(Op.SMod, result, a, b))
-                return self.op(Op.SDiv, result, exact, b)
             return self.op(Op.UDiv, result, a, b)
         return self.op(_BINARY[op][kind], result, a, b)
+
+    def floor_div_mod(self, op: str, t: ShaderType, a: int, b: int) -> int:
+        """Python's // or % of signed integers: truncating division and remainder,
+        corrected by one step where the remainder's sign differs from the divisor's."""
+        zero = self.splat_const(t, 0)
+        remainder = self.op(Op.SRem, t, a, b)
+        bool_type = with_elem(t, boolean)
+        adjust = self.op(Op.LogicalAnd, bool_type,
+                         self.op(Op.INotEqual, bool_type, remainder, zero),
+                         self.op(Op.SLessThan, bool_type,
+                                 self.op(Op.BitwiseXor, t, remainder, b), zero))
+        if op == "mod":
+            return self.op(Op.Select, t, adjust, self.op(Op.IAdd, t, remainder, b), remainder)
+        quotient = self.op(Op.SDiv, t, a, b)
+        return self.op(Op.Select, t, adjust,
+                       self.op(Op.ISub, t, quotient, self.splat_const(t, 1)), quotient)
 
     def columns(self, t: Matrix, value: int, value_type: ShaderType) -> list[int]:
         """The columns of a ``t`` matrix operand; a scalar operand spread over a column."""

@@ -66,7 +66,7 @@ class Op:
     SDiv = 135
     FDiv = 136
     UMod = 137
-    SMod = 139
+    SRem = 138
     FMod = 141
     VectorTimesMatrix = 144
     MatrixTimesVector = 145

@@ -1,0 +1,57 @@
+"""Helpers of the python2shader tests: validate SPIR-V with spirv-val, run a
+shader on the device, and compile shaders written as source text."""
+
+from __future__ import annotations
+
+import itertools
+import linecache
+import subprocess
+import tempfile
+import textwrap
+
+import numpy as np
+
+import kp
+import kp.shader
+
+_generated = itertools.count()
+
+
+def spirv_val(spirv: bytes) -> None:
+    """Assert that spirv-val accepts ``spirv`` for Vulkan 1.1."""
+    with tempfile.NamedTemporaryFile(suffix=".spv") as file:
+        file.write(spirv)
+        file.flush()
+        result = subprocess.run(["spirv-val", "--target-env", "vulkan1.1", file.name],
+                                capture_output=True, text=True)
+    assert result.returncode == 0, f"spirv-val: {result.stdout}{result.stderr}"
+
+
+def dispatch(mgr: kp.Manager, shader, *arrays, workgroup=None, spec_consts=(),
+             push_consts=()) -> list[np.ndarray]:
+    """Validate ``shader``, run it once over tensors holding ``arrays`` (dtypes kept,
+    binding i = array i) and return the arrays the device left in them."""
+    spirv = shader.to_spirv()
+    spirv_val(spirv)
+    tensors = [mgr.tensor_t(np.array(a)) for a in arrays]
+    algo = mgr.algorithm(tensors, spirv, workgroup=workgroup, spec_consts=spec_consts,
+                         push_consts=push_consts)
+    (mgr.sequence()
+        .record(kp.OpSyncDevice(tensors))
+        .record(kp.OpAlgoDispatch(algo))
+        .record(kp.OpSyncLocal(tensors))
+        .eval())
+    return [t.data().copy() for t in tensors]
+
+
+def shader_from_source(source: str, local_size=(1, 1, 1)):
+    """Compile the one function defined in ``source`` (which may use every name
+    ``kp.shader`` exports), as if it were written in a module."""
+    source = textwrap.dedent(source)
+    filename = f"<python-shader-{next(_generated)}>"
+    # inspect.getsource finds the text of code compiled from a string in linecache.
+    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+    namespace = {name: getattr(kp.shader, name) for name in kp.shader.__all__}
+    exec(compile(source, filename, "exec"), namespace)
+    (func,) = [v for k, v in namespace.items() if callable(v) and k not in kp.shader.__all__]
+    return kp.shader.python2shader(func, local_size=local_size)
