@@ -186,7 +186,7 @@ class Allocator:
                 block_size = -(-size // self.alignment) * self.alignment
             self._drop_empty(kind)
             block = Block(self._device(), kind, memory_type, block_size, mapped)
-            blocks.append(block)
+            self._blocks[kind].append(block)
             offset = block.take(size, self.alignment)
             return Allocation(block, offset, size)
 
