@@ -127,6 +127,12 @@ class Algorithm:
             if binding.binding >= len(tensors):
                 raise InvalidArgumentError(f"the shader uses binding {binding.binding} but only {len(tensors)} "
                                            f"tensor(s) were given")
+        limit = device.physical.properties["max_storage_buffer_range"]
+        for i, tensor in enumerate(tensors):
+            if tensor.nbytes > limit:
+                raise InvalidArgumentError(f"tensor {i} holds {tensor.nbytes} bytes but a shader can bind at most "
+                                           f"{limit} bytes (maxStorageBufferRange) on "
+                                           f"{device.physical.properties['device_name']}")
         for capability in sorted(info.capabilities):
             feature = CAPABILITY_FEATURES.get(capability)
             if feature and not device.features.get(feature):
