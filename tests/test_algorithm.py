@@ -155,6 +155,14 @@ def test_dispatch_push_constants_replace_the_algorithms(mgr):
     assert a.data().tolist() == [100, 100]
 
 
+def test_each_dispatch_pushes_its_own_constants(mgr):
+    a = mgr.tensor([1, 2])
+    algo = mgr.algorithm([a], PUSH_GLSL, push_consts=[1, 0])
+    run(mgr, kp.OpSyncDevice([a]), kp.OpAlgoDispatch(algo, [2, 0]), kp.OpAlgoDispatch(algo, [1, 3]),
+        kp.OpSyncLocal([a]))
+    assert a.data().tolist() == [5, 7]
+
+
 def test_get_tensors_and_mem_objects(mgr, multiply_spirv):
     tensors = [mgr.tensor([1]), mgr.tensor([2]), mgr.tensor([3])]
     algo = mgr.algorithm(tensors, multiply_spirv)

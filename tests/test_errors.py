@@ -47,6 +47,13 @@ def test_queue_family_that_does_not_exist(mgr, multiply_spirv):
     assert_still_works(mgr, multiply_spirv)
 
 
+def test_more_queues_than_the_family_has(mgr, multiply_spirv):
+    family = mgr.get_device_properties()["queue_families"][0]
+    with pytest.raises(kp.InvalidArgumentError, match=f"has {family['queue_count']} queue"):
+        kp.Manager(0, [0] * (family["queue_count"] + 1))
+    assert_still_works(mgr, multiply_spirv)
+
+
 def test_invalid_spirv(mgr, multiply_spirv):
     t = mgr.tensor([1])
     with pytest.raises(kp.ShaderError):
@@ -182,6 +189,17 @@ def test_allocation_larger_than_the_device_holds(any_mgr, multiply_spirv):
     with pytest.raises(kp.OutOfDeviceMemoryError, match="bytes"):
         any_mgr.tensor(huge)
     assert_still_works(any_mgr, multiply_spirv)
+
+
+def test_tensor_larger_than_a_shader_can_bind(mgr, multiply_spirv):
+    limit = mgr.get_device_properties()["max_storage_buffer_range"]
+    if limit > 1 << 30:
+        pytest.skip(f"maxStorageBufferRange is {limit} bytes: too much memory for a test")
+    big = mgr.tensor(np.zeros(limit // 4 + 1, np.float32))
+    with pytest.raises(kp.InvalidArgumentError, match=f"tensor 0 holds {limit + 4} bytes.*at most {limit}"):
+        mgr.algorithm([big], NO_PUSH_GLSL, (1, 1, 1))
+    del big
+    assert_still_works(mgr, multiply_spirv)
 
 
 def test_operations_refuse_bad_arguments(mgr, multiply_spirv):

@@ -1,0 +1,144 @@
+"""Every Vulkan handle has one owner and is released once, whatever the order in
+which Python lets go of objects; nothing done after a destroy can crash."""
+
+import gc
+import os
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+import kp
+from conftest import MULTIPLY_GLSL, run
+from test_sequence import SLOW_GLSL
+
+SRC = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "src")
+
+
+def handles():
+    gc.collect()
+    return kp.vk.live_handles()
+
+
+def make_everything(mgr):
+    """One of each kind of object, used once: what a program typically holds."""
+    a, b = mgr.tensor([1, 2, 3]), mgr.tensor([4, 5, 6], kp.MemoryTypes.host)
+    out = mgr.tensor([0, 0, 0])
+    storage = mgr.tensor([0, 0, 0], kp.MemoryTypes.storage)
+    algo = mgr.algorithm([a, b, out], MULTIPLY_GLSL)
+    seq = mgr.sequence(total_timestamps=4)
+    seq.record(kp.OpSyncDevice([a, b])).record(kp.OpAlgoDispatch(algo)).record(kp.OpCopy([out, storage])) \
+        .record(kp.OpSyncLocal([out])).eval()
+    assert out.data().tolist() == [4, 10, 18]
+    return {"a": a, "b": b, "out": out, "storage": storage, "algo": algo, "seq": seq, "view": out.data()}
+
+
+def test_live_handles_counts_what_a_manager_holds():
+    before = handles()
+    mgr = kp.Manager()
+    objects = make_everything(mgr)
+    during = kp.vk.live_handles()
+    assert during.get("VkDevice", 0) == before.get("VkDevice", 0) + 1
+    assert during.get("VkPipeline", 0) > before.get("VkPipeline", 0)
+    assert during.get("VkCommandPool", 0) > before.get("VkCommandPool", 0)
+    mgr.destroy()
+    del mgr, objects
+    assert handles() == before
+
+
+def test_handles_are_released_without_destroy():
+    before = handles()
+    mgr = kp.Manager()
+    objects = make_everything(mgr)
+    del mgr, objects
+    assert handles() == before
+
+
+@settings(max_examples=15, deadline=None)
+@given(order=st.permutations(["mgr", "a", "b", "out", "storage", "algo", "seq", "view"]),
+       destroy_first=st.booleans())
+def test_any_release_order(order, destroy_first):
+    before = handles()
+    objects = {"mgr": kp.Manager()}
+    objects.update(make_everything(objects["mgr"]))
+    if destroy_first:
+        objects["mgr"].destroy()
+    for name in order:
+        del objects[name]
+        gc.collect()
+    assert handles() == before
+
+
+def test_views_stay_readable_after_manager_destroy(any_mgr):
+    t = any_mgr.tensor([1, 2, 3])
+    other = any_mgr.tensor_t(np.arange(4, dtype=np.int64), kp.MemoryTypes.host)
+    view, other_view = t.data(), other.data()
+    any_mgr.destroy()
+    del t, other
+    gc.collect()
+    assert view.tolist() == [1, 2, 3]
+    assert other_view.tolist() == [0, 1, 2, 3]
+    assert view.base.is_init() is False
+
+
+def test_destroyed_objects_report_it():
+    mgr = kp.Manager()
+    objects = make_everything(mgr)
+    mgr.destroy()
+    assert not any(objects[name].is_init() for name in ("a", "b", "out", "storage", "algo", "seq"))
+    assert objects["view"].tolist() == [4, 10, 18]
+    for name in ("a", "b", "out", "storage", "algo"):
+        objects[name].destroy()  # a second destroy is harmless
+    with pytest.raises(kp.DestroyedError):
+        objects["seq"].eval()
+    with pytest.raises(kp.DestroyedError):
+        objects["seq"].get_timestamps()
+
+
+def test_manager_destroy_waits_for_running_work():
+    before = handles()
+    mgr = kp.Manager()
+    a = mgr.tensor(np.zeros(4096), kp.MemoryTypes.host)
+    view = a.data()
+    seq = mgr.sequence().record(kp.OpAlgoDispatch(mgr.algorithm([a], SLOW_GLSL)))
+    seq.eval_async()
+    mgr.destroy()
+    assert view[0] > 50_000
+    del mgr, a, seq, view  # the view held the memory (and so the device) until now
+    assert handles() == before
+
+
+def test_dropping_a_running_sequence_waits_for_it():
+    before = handles()
+    mgr = kp.Manager()
+    a = mgr.tensor(np.zeros(4096), kp.MemoryTypes.host)
+    mgr.sequence().record(kp.OpAlgoDispatch(mgr.algorithm([a], SLOW_GLSL))).eval_async()
+    gc.collect()  # the sequence is gone; its command buffer must not be freed mid-flight
+    assert a.data()[0] > 50_000
+    run(mgr, kp.OpSyncDevice([a]))
+    mgr.destroy()
+    del mgr, a
+    assert handles() == before
+
+
+@pytest.mark.parametrize("ending", ["", "mgr.destroy()", "del mgr", "del a, algo", "seq.eval_async()"])
+def test_interpreter_exit_in_any_state(ending):
+    code = f"""
+        import numpy as np, kp
+        kp.log_level(3)
+        mgr = kp.Manager()
+        a = mgr.tensor(np.zeros(64))
+        algo = mgr.algorithm([a], {MULTIPLY_GLSL!r}.replace("binding = 1", "binding = 0")
+                                                   .replace("binding = 2", "binding = 0"))
+        seq = mgr.sequence().record(kp.OpSyncDevice([a])).record(kp.OpAlgoDispatch(algo))
+        view = a.data()
+        {ending}
+    """
+    env = dict(os.environ, PYTHONPATH=SRC, KP_VALIDATION="1")
+    result = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], env=env, capture_output=True,
+                            text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert "Validation" not in result.stderr, result.stderr
