@@ -44,14 +44,16 @@ def dispatch(mgr: kp.Manager, shader, *arrays, workgroup=None, spec_consts=(),
     return [t.data().copy() for t in tensors]
 
 
-def shader_from_source(source: str, local_size=(1, 1, 1)):
+def shader_from_source(source: str, local_size=(1, 1, 1), namespace: dict | None = None):
     """Compile the one function defined in ``source`` (which may use every name
-    ``kp.shader`` exports), as if it were written in a module."""
+    ``kp.shader`` exports, and those of ``namespace``), as if written in a module."""
     source = textwrap.dedent(source)
     filename = f"<python-shader-{next(_generated)}>"
     # inspect.getsource finds the text of code compiled from a string in linecache.
     linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
-    namespace = {name: getattr(kp.shader, name) for name in kp.shader.__all__}
-    exec(compile(source, filename, "exec"), namespace)
-    (func,) = [v for k, v in namespace.items() if callable(v) and k not in kp.shader.__all__]
+    module = {name: getattr(kp.shader, name) for name in kp.shader.__all__}
+    module.update(namespace or {})
+    defined = set(module)
+    exec(compile(source, filename, "exec"), module)
+    (func,) = [v for k, v in module.items() if k not in defined and k != "__builtins__"]
     return kp.shader.python2shader(func, local_size=local_size)

@@ -1,5 +1,7 @@
 """Python shaders running on the device, checked against NumPy."""
 
+import textwrap
+
 import numpy as np
 import pytest
 
@@ -490,3 +492,66 @@ def test_f16(mgr):
     halves, out = dispatch(mgr, half_floats, h, np.zeros(4, np.float32))
     np.testing.assert_array_equal(halves, h * 2 + np.float16(0.5))
     np.testing.assert_array_equal(out, (h * 2 + np.float16(0.5)).astype(np.float32))
+
+
+# Small uses of each construct: the body sets `r` from `x` (f32) and `n` (i32),
+# and the shader stores f32(r); the lambda computes the same with NumPy.
+CONSTRUCTS = {
+    "r = x + n * 2 - 1": lambda x, n: x + n * 2 - 1,
+    "r = n / 4": lambda x, n: n / 4,
+    "r = -n // 3 + n % -3": lambda x, n: -n // 3 + n % -3,
+    "r = u32(n + 10) // u32(3) + u32(7) % u32(4)": lambda x, n: (n + 10) // 3 + 3,
+    "r = (n << 3) ^ (n >> 1) | 5 & ~n": lambda x, n: (n << 3) ^ (n >> 1) | 5 & ~n,
+    "r = x ** 2 + n ** 3": lambda x, n: x * x + n ** 3,
+    "r = 2.0 ** x": lambda x, n: 2.0 ** x,
+    "a, b = x, f32(n)\na, b = b, a\nr = a - b": lambda x, n: n - x,
+    "a = b = n + 1\na += 1\nr = a * b": lambda x, n: (n + 2) * (n + 1),
+    "acc: f32 = 0\nacc += n\nacc /= 2\nr = acc": lambda x, n: n / 2,
+    "r = 1.0 if x > 0 and not n < 0 else -1.0": lambda x, n: np.where((x > 0) & (n >= 0), 1, -1),
+    "r = 1 if x < 0 or n > 2 else 0": lambda x, n: (x < 0) | (n > 2),
+    "r = 1 if -1 < n <= 2 < 3 else 0": lambda x, n: (n > -1) & (n <= 2),
+    "r = 1 if n else 0": lambda x, n: n != 0,
+    "r = 0\nfor k in range(n):\n    r += k": lambda x, n: np.maximum(n, 0) * (np.maximum(n, 0) - 1) // 2,
+    "r = 0\nfor k in range(-2, n, 2):\n    r += k": lambda x, n: np.array(
+        [sum(range(-2, v, 2)) for v in n]),
+    "r = 0\nfor k in range(10, -10, n - 2):\n    r += 1": lambda x, n: np.array(
+        [len(range(10, -10, v - 2)) if v != 2 else 0 for v in n]),
+    "r = 0\nk = 0\nwhile True:\n    k += 1\n    if k > 5:\n        break\n    if k == n:\n"
+    "        continue\n    r += k": lambda x, n: 15 - np.where((n >= 1) & (n <= 5), n, 0),
+    "r = 0\nfor a in range(4):\n    for b in range(4):\n        if b > a:\n            break\n"
+    "        r += 1": lambda x, n: np.full_like(n, 10),
+    "v = vec3(x, n, 1.0)\nw = v.zyx * 2.0 + 1\nr = w.x + w.y * w.z": lambda x, n: 3 + (2 * n + 1) * (2 * x + 1),
+    "v = ivec4(n)\nv.yw = ivec2(1, 2)\nr = v.x + v[1] + v.w * 10": lambda x, n: n + 21,
+    "v = vec4(vec2(x, 1.0), n, 0.5)\nk = 2\nr = v[k] + v.r + v.a": lambda x, n: n + x + 0.5,
+    "r = 1 if all(vec2(x, n) > vec2(0.0, 1.0)) else (2 if any(ivec2(n, 0) == 3) else 3)":
+        lambda x, n: np.where((x > 0) & (n > 1), 1, np.where(n == 3, 2, 3)),
+    "m = mat2(x + 10.0, n, 1.0, 2.0)\nm2 = m * 2.0 + m - m / 2.0\n"
+    "r = (-m2)[1][0] + determinant(inverse(m))": lambda x, n: -2.5 + 1 / (2 * (x + 10) - n),
+    "m = mat3(2.0)\nr = (m @ transpose(m))[1][1] + (vec3(1.0, x, 0.0) @ m).y":
+        lambda x, n: 4 + 2 * x,
+    "r = int(x) + float(n) + f32(bool(n)) + f64(x) * 0": lambda x, n: np.trunc(x) + n + (n != 0),
+    "r = i64(n) * 4000000000 // 1000000000": lambda x, n: n * 4,
+    "r = clamp(n, 0, 3) + min(n, 1, 2) + max(n, 2) + abs(n) + i32(max(u32(n + 3), u32(2)))":
+        lambda x, n: np.clip(n, 0, 3) + np.minimum(n, 1) + np.maximum(n, 2) + np.abs(n)
+        + np.maximum(n + 3, 2),
+    "r = sign(n) * 10 + sign(x)": lambda x, n: np.sign(n) * 10 + np.sign(x),
+    "r = MAX * 2 + SCALE": lambda x, n: np.full_like(x, 2 * 7 + 0.5),
+}
+MAX, SCALE = 7, 0.5
+
+
+@pytest.mark.parametrize("body", CONSTRUCTS)
+def test_construct(mgr, body):
+    shader = shader_from_source(
+        """
+        def construct(index=("input", "GlobalInvocationId", ivec3),
+                      xs=("buffer", 0, Array(f32)), ns=("buffer", 1, Array(i32)),
+                      out=("buffer", 2, Array(f32))):
+            i = index.x
+            x = xs[i]
+            n = ns[i]\n""" + textwrap.indent(body, " " * 12) + "\n            out[i] = f32(r)\n",
+        namespace={"MAX": MAX, "SCALE": SCALE})
+    x = np.array([-1.5, -0.25, 0.0, 0.75, 2.5, 3.0, 1.25, -2.0], np.float32)
+    n = np.array([-3, -1, 0, 1, 2, 3, 4, 5], np.int32)
+    *_, out = dispatch(mgr, shader, x, n, np.zeros(8, np.float32))
+    np.testing.assert_allclose(out, CONSTRUCTS[body](x, n).astype(np.float64), rtol=1e-6, atol=1e-6)

@@ -51,7 +51,8 @@ is a cast or constructor: ``f32(i)``, ``vec4(v.xy, 0.0, 1.0)``, ``mat2(c0, c1)``
 Statements and expressions
 --------------------------
 Assignment (also ``a, b = b, a``) and augmented assignment, ``if/elif/else``,
-``while``, ``for i in range(stop | start, stop | start, stop, step)``, ``break``,
+``while``, ``for i in range(stop | start, stop | start, stop, step)`` (a step of
+zero at run time runs no iteration), ``break``,
 ``continue``, ``return``, ``x if c else y``, comparisons (chains too), ``and``,
 ``or``, ``not`` (short-circuit, Python's truthiness of numbers), ``+ - * / // %
 ** << >> & | ^ ~``, swizzles (``v.x``, ``v.xy``, ``v.zyx``, ``v.rgb``; also as

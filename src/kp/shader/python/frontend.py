@@ -292,7 +292,10 @@ class FrontEnd:
                 self.fail(it, "range() step must not be zero")
             cond = below if step.value > 0 else above
         else:
-            cond = ir.Select(boolean, ir.Binary(boolean, "gt", step, ir.Const(t, 0)), below, above)
+            # A zero step, an error in Python, runs no iteration rather than forever.
+            negative = ir.Binary(boolean, "lt", step, ir.Const(t, 0))
+            cond = ir.Select(boolean, ir.Binary(boolean, "gt", step, ir.Const(t, 0)), below,
+                             ir.Logical(boolean, "and", negative, above))
 
         target = self.store_target(node.target, ir.Load(t, ir.VarRef(counter)))
         body = self.loop_body(node.body, [target])
