@@ -11,7 +11,6 @@ from .base import tensor_list
 from .dispatch import OpAlgoDispatch
 
 LOCAL_SIZE = 256  # the built-in shader's default local_size_x
-MAX_GROUPS = 65535  # every Vulkan device dispatches this many; the shader loops over the rest
 
 
 class OpMult(OpAlgoDispatch):
@@ -30,7 +29,10 @@ class OpMult(OpAlgoDispatch):
         if not isinstance(algorithm, Algorithm):
             raise InvalidArgumentError(f"OpMult takes a kp.Algorithm, got {type(algorithm).__name__}")
         n = sizes.pop()
-        groups = min(MAX_GROUPS, max(1, -(-(n // 4) // LOCAL_SIZE)))
+        # one vec4 per invocation where the device allows that many workgroups (on
+        # the H100 that beat a grid-stride loop over fewer); the shader loops otherwise
+        limit = algorithm._manager._device_or_raise().physical.properties["max_work_group_count"][0]
+        groups = min(limit, max(1, -(-(n // 4) // LOCAL_SIZE)))
         algorithm.rebuild(tensors, builtin_spirv("opmult"), (groups, 1, 1),
                           push_consts=np.array([n], dtype=np.uint32))
         super().__init__(algorithm)

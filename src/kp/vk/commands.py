@@ -109,32 +109,44 @@ class Commands(Owned):
     def submit(self) -> None:
         queue = self.queue
         with queue.lock:
-            check(lib.vkQueueSubmit(queue.handle, 1, self._submit_info, self.fence), "vkQueueSubmit")
+            result = self.device.fn.vkQueueSubmit(queue.handle, 1, self._submit_info, self.fence)
+        if result:
+            check(result, "vkQueueSubmit")
         self._handles["pending"] = True
         self.device.submitted()
 
     def wait(self, timeout_ns: int | None = None) -> bool:
         """Wait for the last submission; False when ``timeout_ns`` expired first."""
-        dev, fence = self.device.handle, self.fence
-        status = lib.vkGetFenceStatus(dev, fence)
+        fn, dev, fence = self.device.fn, self.device.handle, self.fence
+        status = fn.vkGetFenceStatus(dev, fence)
         if status == _NOT_READY:
-            start = time.perf_counter_ns()
-            limit = SPIN_NS if timeout_ns is None else min(SPIN_NS, timeout_ns)
-            while status == _NOT_READY and time.perf_counter_ns() - start < limit:
-                status = lib.vkGetFenceStatus(dev, fence)
-            if status == _NOT_READY:
-                remaining = _ONE_DAY_NS if timeout_ns is None else max(0, timeout_ns - (time.perf_counter_ns() - start))
-                while True:
-                    status = lib.vkWaitForFences(dev, 1, self._fences, 1, min(remaining, _ONE_DAY_NS))
-                    if status != _TIMEOUT or timeout_ns is not None:
-                        break
-                if status == _TIMEOUT:
-                    return False
-        check(status, "waiting for a submission")
-        check(lib.vkResetFences(dev, 1, self._fences), "vkResetFences")
+            status = self._wait_longer(timeout_ns)
+            if status == _TIMEOUT:
+                return False
+        if status:
+            check(status, "waiting for a submission")
+        result = fn.vkResetFences(dev, 1, self._fences)
+        if result:
+            check(result, "vkResetFences")
         self._handles["pending"] = False
         self.device.finished()
         return True
+
+    def _wait_longer(self, timeout_ns: int | None) -> int:
+        fn, dev, fence = self.device.fn, self.device.handle, self.fence
+        clock = time.perf_counter_ns
+        start = clock()
+        limit = SPIN_NS if timeout_ns is None else min(SPIN_NS, timeout_ns)
+        status = _NOT_READY
+        while status == _NOT_READY and clock() - start < limit:
+            status = fn.vkGetFenceStatus(dev, fence)
+        if status != _NOT_READY:
+            return status
+        remaining = _ONE_DAY_NS if timeout_ns is None else max(0, timeout_ns - (clock() - start))
+        while True:
+            status = fn.vkWaitForFences(dev, 1, self._fences, 1, min(remaining, _ONE_DAY_NS))
+            if status != _TIMEOUT or timeout_ns is not None:
+                return status
 
     def read_timestamps(self) -> list[int]:
         count = self.timestamps_written

@@ -27,6 +27,17 @@ class Queue:
         self.lock = threading.Lock()
 
 
+class DeviceFunctions:
+    """The hot path's device functions, called directly rather than through the
+    loader's dispatch trampolines."""
+
+    NAMES = ("vkQueueSubmit", "vkGetFenceStatus", "vkResetFences", "vkWaitForFences")
+
+    def __init__(self, device):
+        for name in self.NAMES:
+            setattr(self, name, ffi.cast(f"PFN_{name}", lib.vkGetDeviceProcAddr(device, name.encode())))
+
+
 def cache_dir() -> Path:
     """Where kp keeps compiled shaders and pipeline caches."""
     base = os.environ.get("KP_CACHE_DIR") or os.path.join(
@@ -80,6 +91,7 @@ class Device(Owned):
         check(lib.vkCreateDevice(physical.handle, new("VkDeviceCreateInfo *", info), NULL, out), "vkCreateDevice")
         self.handle = out[0]
 
+        self.fn = DeviceFunctions(self.handle)
         self.queues = []
         taken: Counter[int] = Counter()
         for family in families:

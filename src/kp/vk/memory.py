@@ -174,18 +174,18 @@ class Allocator:
             raise OutOfDeviceMemoryError(f"cannot allocate {size} bytes of {kind} memory: "
                                          f"the device's heap holds {heap} bytes")
         mapped = kind != "device"
+        if size > BLOCK_SIZE // 4:
+            # A block of its own, not listed for reuse, so that it is freed with the
+            # tensor instead of holding that much memory until a later allocation.
+            block = Block(self._device(), kind, memory_type, -(-size // self.alignment) * self.alignment, mapped)
+            return Allocation(block, block.take(size, self.alignment), size)
         with self._lock:
-            blocks = self._blocks[kind]
-            if size <= BLOCK_SIZE // 4:
-                for block in blocks:
-                    offset = block.take(size, self.alignment)
-                    if offset is not None:
-                        return Allocation(block, offset, size)
-                block_size = min(BLOCK_SIZE, heap)
-            else:
-                block_size = -(-size // self.alignment) * self.alignment
+            for block in self._blocks[kind]:
+                offset = block.take(size, self.alignment)
+                if offset is not None:
+                    return Allocation(block, offset, size)
             self._drop_empty(kind)
-            block = Block(self._device(), kind, memory_type, block_size, mapped)
+            block = Block(self._device(), kind, memory_type, min(BLOCK_SIZE, heap), mapped)
             self._blocks[kind].append(block)
             offset = block.take(size, self.alignment)
             return Allocation(block, offset, size)

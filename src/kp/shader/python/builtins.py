@@ -92,8 +92,3 @@ ATOMICS: dict[str, str] = {
     f"atomic_{op}": op
     for op in ("add", "sub", "min", "max", "and", "or", "xor", "exchange", "compare_exchange")
 }
-
-# Built-ins with rules of their own, handled by the front end.
-SPECIAL = frozenset({
-    "dot", "any", "all", "transpose", "determinant", "inverse", "len", "range", "barrier",
-})

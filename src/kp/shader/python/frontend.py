@@ -81,8 +81,6 @@ class FrontEnd:
         # What each name in the function stands for: a value (inputs, push and
         # specialisation constants) or a variable (locals, buffers, shared memory).
         self.names: dict[str, ir.Expr | ir.Variable] = {}
-        self.params: set[str] = set()
-        self.loop_depth = 0
         self.hidden = 0
 
     def fail(self, node: ast.AST, message: str) -> NoReturn:
@@ -105,7 +103,6 @@ class FrontEnd:
         spec_ids: dict[int, str] = {}
         for arg in [*args.posonlyargs, *args.args, *args.kwonlyargs]:
             name, spec = arg.arg, self.defaults.get(arg.arg, MISSING)
-            self.params.add(name)
             if not isinstance(spec, tuple) or not spec or spec[0] not in (
                     "input", "buffer", "shared", "push_constant", "spec_constant"):
                 self.fail(arg, f"parameter '{name}' needs a default like ('buffer', 0, Array(f32)), "
@@ -219,13 +216,13 @@ class FrontEnd:
         elif isinstance(node, ast.While):
             self.no_else(node)
             cond = self.condition(node.test)
-            out.append(ir.Loop(cond, self.loop_body(node.body), []))
+            out.append(ir.Loop(cond, self.block(node.body), []))
         elif isinstance(node, ast.For):
             self.for_range(node, out)
-        elif isinstance(node, (ast.Break, ast.Continue)):
-            if not self.loop_depth:
-                self.fail(node, f"'{type(node).__name__.lower()}' outside a loop")
-            out.append(ir.Break() if isinstance(node, ast.Break) else ir.Continue())
+        elif isinstance(node, ast.Break):
+            out.append(ir.Break())
+        elif isinstance(node, ast.Continue):
+            out.append(ir.Continue())
         elif isinstance(node, ast.Return):
             if node.value is not None:
                 self.fail(node, "a shader returns no value; write results to a buffer")
@@ -252,12 +249,6 @@ class FrontEnd:
     def no_else(self, node: ast.While | ast.For) -> None:
         if node.orelse:
             self.fail(node.orelse[0], "an else clause on a loop is not supported")
-
-    def loop_body(self, body: Sequence[ast.stmt], prefix: Sequence[ir.Stmt] = ()) -> list[ir.Stmt]:
-        self.loop_depth += 1
-        out = [*prefix, *self.block(body)]
-        self.loop_depth -= 1
-        return out
 
     def for_range(self, node: ast.For, out: list[ir.Stmt]) -> None:
         self.no_else(node)
@@ -298,7 +289,7 @@ class FrontEnd:
                              ir.Logical(boolean, "and", negative, above))
 
         target = self.store_target(node.target, ir.Load(t, ir.VarRef(counter)))
-        body = self.loop_body(node.body, [target])
+        body = [target, *self.block(node.body)]
         advance = ir.Store(ir.VarRef(counter), ir.Binary(t, "add", current, step))
         out.append(ir.Loop(cond, body, [advance]))
 
