@@ -1,10 +1,9 @@
-"""The built-in functions of Python shaders, as one table.
+"""The built-in functions of Python shaders: the math library as one table.
 
 Math functions map to GLSL.std.450 extended instructions; the front end picks the
-float / signed / unsigned variant from the arguments' type. Functions that are not
-plain math (``dot``, ``len``, ``barrier``, the atomics, casts) are handled by the
-front end by name; their names are listed here so that every built-in is found in
-one place.
+float / signed / unsigned variant from the arguments' type. The few built-ins with
+typing rules of their own (``dot``, ``any``, ``all``, ``transpose``, ``len``,
+``range``, ``barrier``) are handled by the front end by name.
 """
 
 from __future__ import annotations

@@ -1,0 +1,168 @@
+"""python2shader without a device: the SPIR-V it makes, its errors and its cache."""
+
+import re
+import time
+
+import pytest
+
+import kp
+from kp.shader import (
+    Array, f32, f64, i32, ivec3, python2shader, reflect, u32, vec2, vec4,
+)
+from python_shader_helpers import shader_from_source, spirv_val
+
+
+def kernel(body: str, params: str = "") -> str:
+    """Source of a shader with a global id ``i``, f32 buffer ``data`` and ``body``."""
+    return ("def kernel(index=(\"input\", \"GlobalInvocationId\", ivec3),\n"
+            "           data=(\"buffer\", 0, Array(f32))" + params + "):\n"
+            "    i = index.x\n"
+            + "".join(f"    {line}\n" for line in body.splitlines()))
+
+
+@python2shader(local_size=(16, 4, 1))
+def interface(index=("input", "GlobalInvocationId", ivec3),
+              values=("buffer", 0, Array(f32)),
+              counts=("buffer", 3, Array(u32)),
+              pairs=("buffer", 1, Array(vec2)),
+              scale=("push_constant", 0, f32),
+              shift=("push_constant", 1, i32),
+              center=("push_constant", 2, vec4),
+              size=("spec_constant", 7, i32, 64),
+              enabled=("spec_constant", 8, kp.shader.boolean, True),
+              tile=("shared", Array(f32, 64))):
+    i = index.x
+    if enabled and i < size:
+        tile[i % 64] = values[i] * scale + f32(shift) + center.w + pairs[i].y
+        atomic_add(counts, 0, 1)  # noqa: F821 (resolved by the compiler)
+
+
+def test_interface_reflects_as_declared():
+    spirv = interface.to_spirv()
+    spirv_val(spirv)
+    info = reflect(spirv)
+    assert info.entry_point == "main"
+    assert info.local_size == (16, 4, 1)
+    assert sorted((b.set, b.binding, b.name) for b in info.bindings) == [
+        (0, 0, "values"), (0, 1, "pairs"), (0, 3, "counts")]
+    # std430: two 4-byte scalars, then a vec4 aligned to 16 bytes.
+    assert info.push_constant_size == 32
+    spec = {c.id: (c.name, c.default) for c in info.spec_constants}
+    assert spec == {7: ("size", 64), 8: ("enabled", True)}
+
+
+def test_capabilities_only_when_used():
+    plain = reflect(interface.to_spirv()).capabilities
+    assert "Float64" not in plain and "Int64" not in plain
+
+    @python2shader
+    def doubles(index=("input", "GlobalInvocationId", ivec3), data=("buffer", 0, Array(f64))):
+        data[index.x] = sqrt(data[index.x])  # noqa: F821
+
+    spirv = doubles.to_spirv()
+    spirv_val(spirv)
+    assert "Float64" in reflect(spirv).capabilities
+
+
+def test_local_size_spellings():
+    source = kernel("data[i] = 1.0")
+    assert reflect(shader_from_source(source, local_size=32).to_spirv()).local_size == (32, 1, 1)
+    assert reflect(shader_from_source(source, local_size=(8, 8)).to_spirv()).local_size == (8, 8, 1)
+    assert shader_from_source(source).local_size == (1, 1, 1)
+    with pytest.raises(kp.ShaderCompileError, match="local_size must be 1 to 3 positive ints"):
+        shader_from_source(source, local_size=(0, 1, 1))
+
+
+def test_cached_by_source_and_arguments():
+    def make(n, local_size=(1, 1, 1)):
+        @python2shader(local_size=local_size)
+        def fill(index=("input", "GlobalInvocationId", ivec3), data=("buffer", 0, Array(f32))):
+            data[index.x] = f32(n)
+        return fill.to_spirv()
+
+    assert make(1) is make(1)
+    assert make(1) != make(2)  # the closure's value is part of the key
+    assert make(1) != make(1, local_size=(64, 1, 1))
+
+
+def test_compiles_in_milliseconds():
+    source = open(__file__.replace("test_python_shader.py", "test_python_shader_run.py")).read()
+    start = source.index("def logistic_regression(")
+    logistic = source[start:source.index("\n\n\n", start)]
+    timings = []
+    for n in range(5):
+        # A distinct comment makes a distinct source: no cache hit.
+        text = logistic.replace("    i = index.x", f"    i = index.x  # {n}")
+        begin = time.perf_counter()
+        spirv = shader_from_source(text).to_spirv()
+        timings.append(time.perf_counter() - begin)
+    spirv_val(spirv)
+    assert min(timings) < 0.05, timings
+
+
+ERRORS = [
+    (kernel("data[i] = y"), 4, "undefined name 'y'"),
+    (kernel("x = 0\nx = data[i]"), 5, "'x': cannot use a f32 as i32; write i32(...)"),
+    (kernel("x = 1\nx = 2.5"), 5, "'x': cannot use the float 2.5 as i32"),
+    (kernel("v = vec2(1.0, 2.0) + vec3(1.0, 2.0, 3.0)"), 4, "vec2 and vec3 have different lengths"),
+    (kernel("import math"), 4, "unsupported statement `import math`"),
+    (kernel("try:\n    pass\nexcept Exception:\n    pass"), 4, "unsupported statement `try:`"),
+    (kernel("x = [1, 2]"), 4, "unsupported expression `[1, 2]`"),
+    (kernel("data[i] = foo(1.0)"), 4, "unknown function 'foo'"),
+    (kernel("data = 1.0"), 4, "cannot assign to parameter 'data'"),
+    (kernel("index.x = 1"), 4, "cannot assign to 'index', a read-only parameter"),
+    (kernel("return 1"), 4, "a shader returns no value"),
+    (kernel("for x in data:\n    pass"), 4, "a for loop must iterate over range(...), not `data`"),
+    (kernel("data[i] = sqrt(1.0, 2.0)"), 4, "sqrt() takes 1 argument, got 2"),
+    (kernel("if vec2(1.0, 2.0) > 1.0:\n    pass"), 4, "is a bvec2, not a condition; use any() or all()"),
+    (kernel("data[i] = vec2(1.0, 2.0).q"), 4, "vec2 has no attribute 'q'"),
+    (kernel("atomic_add(data, i, 1.0)"), 4, "atomic_add() needs an array of i32 or u32"),
+    (kernel("data[i] = True + 1"), 4, "cannot use 1 as a boolean"),
+    (kernel("data[i] = data"), 4, "the array 'data' can only be indexed"),
+    (kernel("x = u32(1) + -1"), 4, "-1 does not fit in u32"),
+    (kernel("data[i] = 1 // 0"), 4, "division or modulo by zero"),
+    (kernel("data[i] = vec2(1.0, 2.0, 3.0).x"), 4, "vec2() needs 2 components, got 3"),
+    (kernel("data[-1] = 1.0"), 4, "negative index -1 is not supported"),
+    (kernel("m = mat2(1.0) * vec2(1.0, 2.0)"), 4, "use @ for the matrix product"),
+    (kernel("x = vec3(1.0, 2.0, 3.0) @ vec2(1.0, 2.0)"), 4, "have different lengths"),
+    (kernel("barrier(1)"), 4, "barrier() takes no arguments"),
+    (kernel("x = range(3)"), 4, "range() is only allowed as the iterable of a for loop"),
+    (kernel("x = 1\nx.y = 2"), 5, "i32 has no attribute 'y'"),
+    (kernel("pass", ',\n           other=("buffer", 0, Array(f32))'), 3,
+     "'other' and 'data' both use binding 0"),
+    (kernel("pass", ',\n           n=("push_constant", 1, f32)'), 3,
+     "push constant 'n' has index 1; the indices of push constants must be 0, 1, 2"),
+    (kernel("pass", ',\n           n=("buffer", "a", Array(f32))'), 3,
+     "buffer 'n' must be ('buffer', binding, Array(type))"),
+    (kernel("pass", ",\n           n=5"), 3, "parameter 'n' needs a default like"),
+    (kernel("pass", ',\n           n=("input", "Everything", ivec3)'), 3,
+     "input 'n' must be ('input', name, type) with name one of GlobalInvocationId"),
+    (kernel("pass", ',\n           n=("shared", Array(f32))'), 3,
+     "shared 'n' must be ('shared', Array(type, length))"),
+]
+
+
+@pytest.mark.parametrize("source, line, message", ERRORS, ids=[e[2][:40] for e in ERRORS])
+def test_errors_name_file_line_and_construct(source, line, message):
+    with pytest.raises(kp.ShaderCompileError) as error:
+        shader_from_source(source)
+    assert re.fullmatch(rf"<python-shader-\d+>:{line}: .*", str(error.value)), str(error.value)
+    assert message in str(error.value)
+    # Raised by the compiler's checks, not translated from an exception inside it.
+    assert error.value.__cause__ is None and error.value.__context__ is None
+
+
+def test_error_points_into_the_module_file():
+    with pytest.raises(kp.ShaderCompileError) as error:
+        @python2shader
+        def broken(index=("input", "GlobalInvocationId", ivec3), data=("buffer", 0, Array(f32))):
+            data[index.x] = undefined_name  # noqa: F821
+    line = test_error_points_into_the_module_file.__code__.co_firstlineno + 4
+    assert str(error.value) == f"{__file__}:{line}: undefined name 'undefined_name'"
+
+
+def test_source_must_be_available():
+    namespace = {"ivec3": ivec3, "Array": Array, "f32": f32}
+    exec("def nosource(index=('input', 'GlobalInvocationId', ivec3)):\n    pass\n", namespace)
+    with pytest.raises(kp.ShaderCompileError, match="cannot read the source of nosource"):
+        python2shader(namespace["nosource"])
