@@ -72,17 +72,14 @@ def test_any_release_order(order, destroy_first):
     assert handles() == before
 
 
-@pytest.mark.parametrize("elements", [10, 20_000_000])
-def test_destroying_a_tensor_frees_its_memory(any_mgr, elements):
-    gc.collect()
-    baseline = kp.vk.live_handles().get("VkDeviceMemory", 0)
-    tensors = [any_mgr.tensor(np.zeros(elements)) for _ in range(3)]
+def test_destroying_a_large_tensor_frees_its_memory(any_mgr):
+    baseline = handles().get("VkDeviceMemory", 0)
+    tensors = [any_mgr.tensor(np.zeros(20_000_000)) for _ in range(2)]
     assert handles().get("VkDeviceMemory", 0) > baseline
     for t in tensors:
         t.destroy()
     del tensors, t
-    # small tensors share blocks, of which one empty block per kind is kept for reuse
-    assert handles().get("VkDeviceMemory", 0) <= baseline + (elements < 1000) * 2
+    assert handles().get("VkDeviceMemory", 0) == baseline
 
 
 def test_views_stay_readable_after_manager_destroy(any_mgr):
