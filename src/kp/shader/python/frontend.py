@@ -706,7 +706,11 @@ class FrontEnd:
         try:
             value = _FOLD[op](a.value, b.value)
         except (ZeroDivisionError, OverflowError, ValueError) as error:
-            self.fail(node, f"`{_source(node)}`: {error}")
+            problem = str(error)
+        else:
+            problem = ""
+        if problem:
+            self.fail(node, f"`{_source(node)}`: {problem}")
         if isinstance(value, bool):
             return ir.Const(boolean, value)
         if isinstance(value, complex):
