@@ -44,6 +44,10 @@ class Manager(SeedManagerAPI):
                 isinstance(f, int) for f in family_queue_indices):
             raise InvalidArgumentError(f"family_queue_indices must be a list of ints, got {family_queue_indices!r}")
         self._device: vk.Device | None = vk.Device(instance, physical, family_queue_indices, desired_extensions)
+        # Memory blocks keep the device alive (it must outlive them) and the device's
+        # allocator keeps its blocks: a cycle that only closing the allocator breaks,
+        # on destroy() or when the manager is collected.
+        self._close_allocator = weakref.finalize(self, self._device.allocator.close)
         self._objects: weakref.WeakSet = weakref.WeakSet()
         self._objects_lock = threading.Lock()
         self._epoch = 0
@@ -122,7 +126,7 @@ class Manager(SeedManagerAPI):
             for obj in objects:
                 if isinstance(obj, kinds):
                     obj.destroy()
-        device.allocator.close()
+        self._close_allocator()
         self._device = None
         self._changed()
 
