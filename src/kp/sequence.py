@@ -3,8 +3,10 @@ number of times, synchronously or asynchronously."""
 
 from __future__ import annotations
 
+import asyncio
 import threading
-from typing import TYPE_CHECKING
+import time
+from typing import TYPE_CHECKING, Generator
 
 from . import vk
 from .errors import DestroyedError, InvalidArgumentError, KomputeError, SequenceStateError, WaitTimeoutError
@@ -48,6 +50,7 @@ class Sequence(SeedSequenceAPI):
         self._commands: vk.Commands | None = vk.Commands(device, device.queues[queue_index], total_timestamps)
         self._ops: list[OpBase] = []
         self._recorded: list[OpBase] = []  # what the command buffer holds; kept alive with it
+        self._touched: dict[int, object] = {}  # the tensors those operations use, by id
         self._pre: list[OpBase] = []
         self._post: list[OpBase] = []
         self._recording = False
@@ -70,6 +73,7 @@ class Sequence(SeedSequenceAPI):
         commands.begin()
         commands.timestamp()
         self._recorded = []
+        self._touched = {}
         self._recording = True
 
     def record(self, op: OpBase) -> "Sequence":
@@ -89,6 +93,7 @@ class Sequence(SeedSequenceAPI):
             op.record(commands)
             commands.timestamp()
             self._recorded.append(op)
+            self._touched.update((id(t), t) for t in op.memory_objects())
             self._ops.append(op)
             if _overrides(op, "pre_eval"):
                 self._pre.append(op)
@@ -139,9 +144,24 @@ class Sequence(SeedSequenceAPI):
             self._epoch = self._manager._epoch
         for op in self._pre:
             op.pre_eval()
-        commands.submit()
+        if len(commands.device.queues) == 1:
+            commands.submit()
+        else:
+            self._submit_after_other_queues(commands)
         self._running = True
         return True
+
+    def _submit_after_other_queues(self, commands: vk.Commands) -> None:
+        """Submit after the latest submissions of other queues that used the same
+        tensors (a producer on queue 0, a consumer on queue 1 ...)."""
+        waits: dict[vk.Commands, int] = {}
+        for tensor in self._touched.values():
+            last = tensor._last_use
+            if last is not None and last[0].queue is not commands.queue:
+                waits[last[0]] = max(waits.get(last[0], 0), last[1])
+        value = commands.submit(waits)
+        for tensor in self._touched.values():
+            tensor._last_use = (commands, value)
 
     def _finish(self, timeout_ns: int | None) -> None:
         if not self._commands.wait(timeout_ns):
@@ -182,6 +202,24 @@ class Sequence(SeedSequenceAPI):
                 return self
             self._finish(timeout_ns)
         return self
+
+    async def wait(self, timeout_ns: int | None = None) -> "Sequence":
+        """Await the running evaluation without blocking the event loop:
+
+        >>> await seq.eval_async(op).wait()
+        >>> await asyncio.gather(*(s.eval_async().wait() for s in sequences))
+        """
+        start = time.perf_counter_ns()
+        delay = 0.0
+        while self._running and not self._live_commands().done():
+            if timeout_ns is not None and time.perf_counter_ns() - start > timeout_ns:
+                raise WaitTimeoutError(f"the sequence did not finish within {timeout_ns} ns; it is still running")
+            await asyncio.sleep(delay)
+            delay = min(max(2 * delay, 20e-6), 1e-3)  # poll often at first, then back off
+        return self.eval_await()
+
+    def __await__(self) -> Generator:
+        return self.wait().__await__()
 
     # -- state -----------------------------------------------------------------------
     def is_recording(self) -> bool:

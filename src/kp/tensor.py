@@ -57,6 +57,7 @@ class Tensor:
         self._staging: Allocation | None = None
         self._host: Allocation | None = None
         self._destroyed = False
+        self._last_use: tuple | None = None  # (commands, value) of the last submission that used it
 
     @classmethod
     def _on_device(cls, manager: "Manager", array: np.ndarray, memory_type: MemoryTypes) -> "Tensor":

@@ -33,6 +33,10 @@ class OpBase:
     def post_eval(self) -> None:
         """Host work after each completed submission."""
 
+    def memory_objects(self) -> list[Tensor]:
+        """The tensors the recorded commands read or write."""
+        return []
+
 
 def tensor_list(tensors: Any, op: str, minimum: int = 1) -> list[Tensor]:
     """``tensors`` as a list of kp.Tensor, at least ``minimum`` long."""
@@ -61,8 +65,10 @@ class TensorOp(OpBase):
         for tensor in self.tensors:
             tensor._check_usable(manager)
 
-    def get_tensors(self) -> list[Tensor]:
+    def memory_objects(self) -> list[Tensor]:
         return list(self.tensors)
+
+    get_tensors = memory_objects
 
     def __repr__(self) -> str:
         return f"kp.{type(self).__name__}({len(self.tensors)} tensors)"

@@ -36,5 +36,8 @@ class OpAlgoDispatch(OpBase):
         self._pipeline = algorithm._pipeline
         commands.dispatch(self._pipeline, algorithm._push, algorithm._groups)
 
+    def memory_objects(self) -> list:
+        return self.algorithm.get_tensors()
+
     def __repr__(self) -> str:
         return f"kp.OpAlgoDispatch({self.algorithm!r})"

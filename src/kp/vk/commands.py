@@ -37,7 +37,7 @@ class Commands(Owned):
         self.device = device
         self.queue = queue
         dev = device.handle
-        handles = {"pool": NULL, "fence": NULL, "queries": NULL, "pending": False}
+        handles = {"pool": NULL, "fence": NULL, "queries": NULL, "semaphore": NULL, "pending": False}
         self._handles = handles
         self._own("VkCommandPool", _destroy_commands, device, handles)
         out = new("VkCommandPool *")
@@ -64,6 +64,26 @@ class Commands(Owned):
             handles["queries"] = self.queries = out[0]
         self._submit_info = new("VkSubmitInfo *", {"sType": C.VK_STRUCTURE_TYPE_SUBMIT_INFO,
                                                    "commandBufferCount": 1, "pCommandBuffers": self._buffers})
+        # Each submission signals the next value of a timeline semaphore, which
+        # submissions on other queues wait for when they use the same tensors.
+        self.submitted_value = 0
+        self.semaphore = NULL
+        if device.features.get("timelineSemaphore"):
+            type_info = new("VkSemaphoreTypeCreateInfo *", {"sType": C.VK_STRUCTURE_TYPE_SEMAPHORE_TYPE_CREATE_INFO,
+                                                            "semaphoreType": C.VK_SEMAPHORE_TYPE_TIMELINE})
+            out = new("VkSemaphore *")
+            check(lib.vkCreateSemaphore(dev, new("VkSemaphoreCreateInfo *", {
+                "sType": C.VK_STRUCTURE_TYPE_SEMAPHORE_CREATE_INFO, "pNext": type_info}), NULL, out),
+                "vkCreateSemaphore")
+            handles["semaphore"] = self.semaphore = out[0]
+            self._signal = new("VkSemaphore[]", [self.semaphore])
+            self._signal_value = new("uint64_t[]", 1)
+            self._timeline_info = new("VkTimelineSemaphoreSubmitInfo *", {
+                "sType": C.VK_STRUCTURE_TYPE_TIMELINE_SEMAPHORE_SUBMIT_INFO, "signalSemaphoreValueCount": 1,
+                "pSignalSemaphoreValues": self._signal_value})
+            info = self._submit_info
+            info.pNext = self._timeline_info
+            info.signalSemaphoreCount, info.pSignalSemaphores = 1, self._signal
         self._begin_info = new("VkCommandBufferBeginInfo *", {"sType": C.VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO})
         self._barrier = new("VkMemoryBarrier *", {"sType": C.VK_STRUCTURE_TYPE_MEMORY_BARRIER})
         self.timestamps_written = 0
@@ -106,14 +126,57 @@ class Commands(Owned):
             self.timestamps_written += 1
 
     # -- submission (the hot path: no allocation, a handful of calls) ------------------
-    def submit(self) -> None:
-        queue = self.queue
+    def submit(self, waits: dict["Commands", int] | None = None) -> int:
+        """Submit the command buffer after the given submissions of other queues
+        (each (commands, value) as ``submitted_value`` returned); returns this
+        submission's value."""
+        queue, info = self.queue, self._submit_info
+        keep = self._wait_for(waits) if waits else None
+        value = self.submitted_value + 1
+        if self.semaphore != NULL:
+            self._signal_value[0] = value
         with queue.lock:
-            result = self.device.fn.vkQueueSubmit(queue.handle, 1, self._submit_info, self.fence)
+            result = self.device.fn.vkQueueSubmit(queue.handle, 1, info, self.fence)
+        if keep is not None:
+            info.waitSemaphoreCount = self._timeline_info.waitSemaphoreValueCount = 0
         if result:
             check(result, "vkQueueSubmit")
+        self.submitted_value = value
         self._handles["pending"] = True
         self.device.submitted()
+        return value
+
+    def _wait_for(self, waits: dict["Commands", int]) -> list | None:
+        """Make the next submission wait for ``waits``; returns what must stay alive
+        until it is submitted (None when nothing needs a semaphore)."""
+        pending = {c: v for c, v in waits.items() if c.semaphore == NULL or c.reached_value() < v}
+        if not pending:
+            return None
+        if self.semaphore == NULL or any(c.semaphore == NULL for c in pending):
+            for commands in pending:  # no timeline semaphores: wait on the host instead
+                commands.queue_wait_idle()
+            return None
+        semaphores = new("VkSemaphore[]", [c.semaphore for c in pending])
+        values = new("uint64_t[]", list(pending.values()))
+        stages = new("VkPipelineStageFlags[]", [ALL_COMMANDS] * len(pending))
+        info, timeline = self._submit_info, self._timeline_info
+        info.waitSemaphoreCount = timeline.waitSemaphoreValueCount = len(pending)
+        info.pWaitSemaphores, info.pWaitDstStageMask, timeline.pWaitSemaphoreValues = semaphores, stages, values
+        return [semaphores, values, stages]
+
+    def reached_value(self) -> int:
+        """The value of the last submission the device has finished."""
+        value = new("uint64_t *")
+        check(lib.vkGetSemaphoreCounterValue(self.device.handle, self.semaphore, value), "vkGetSemaphoreCounterValue")
+        return value[0]
+
+    def queue_wait_idle(self) -> None:
+        with self.queue.lock:
+            check(lib.vkQueueWaitIdle(self.queue.handle), "vkQueueWaitIdle")
+
+    def done(self) -> bool:
+        """Whether the last submission has finished (without waiting)."""
+        return self.device.fn.vkGetFenceStatus(self.device.handle, self.fence) != _NOT_READY
 
     def wait(self, timeout_ns: int | None = None) -> bool:
         """Wait for the last submission; False when ``timeout_ns`` expired first."""
@@ -167,5 +230,6 @@ def _destroy_commands(device: "Device", handles: dict) -> None:
         lib.vkWaitForFences(dev, 1, fences, 1, _ONE_DAY_NS)
         device.finished()
     lib.vkDestroyFence(dev, handles["fence"], NULL)
+    lib.vkDestroySemaphore(dev, handles["semaphore"], NULL)
     lib.vkDestroyQueryPool(dev, handles["queries"], NULL)
     lib.vkDestroyCommandPool(dev, handles["pool"], NULL)

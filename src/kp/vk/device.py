@@ -92,6 +92,7 @@ class Device(Owned):
         self.handle = out[0]
 
         self.fn = DeviceFunctions(self.handle)
+        self.queue_families = sorted(wanted)
         self.queues = []
         taken: Counter[int] = Counter()
         for family in families:

@@ -45,8 +45,14 @@ class Block(Owned):
         self._free: list[tuple[int, int]] = [(0, size)]  # sorted (offset, size) gaps
         self._lock = threading.Lock()
         dev = device.handle
+        families = new("uint32_t[]", device.queue_families)
         info = new("VkBufferCreateInfo *", {"sType": C.VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO, "size": size,
                                             "usage": BUFFER_USAGE, "sharingMode": C.VK_SHARING_MODE_EXCLUSIVE})
+        if len(device.queue_families) > 1:
+            # used from queues of several families: concurrent sharing keeps the
+            # contents valid without ownership transfers
+            info.sharingMode = C.VK_SHARING_MODE_CONCURRENT
+            info.queueFamilyIndexCount, info.pQueueFamilyIndices = len(device.queue_families), families
         out = new("VkBuffer *")
         check(lib.vkCreateBuffer(dev, info, NULL, out), "vkCreateBuffer")
         buffer = out[0]
