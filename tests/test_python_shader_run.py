@@ -555,3 +555,24 @@ def test_construct(mgr, body):
     n = np.array([-3, -1, 0, 1, 2, 3, 4, 5], np.int32)
     *_, out = dispatch(mgr, shader, x, n, np.zeros(8, np.float32))
     np.testing.assert_allclose(out, CONSTRUCTS[body](x, n).astype(np.float64), rtol=1e-6, atol=1e-6)
+
+
+@python2shader(local_size=(32, 1, 1))
+def histogram(index=("input", "GlobalInvocationId", ivec3),
+              local=("input", "LocalInvocationIndex", i32),
+              values=("buffer", 0, Array(u32)),
+              counts=("buffer", 1, Array(u32)),
+              bins=("shared", Array(u32, 8))):
+    if local < 8:
+        bins[local] = 0
+    barrier()  # noqa: F821 (resolved by the compiler)
+    atomic_add(bins, values[index.x] % 8, 1)  # noqa: F821
+    barrier()  # noqa: F821
+    if local < 8:
+        atomic_add(counts, local, bins[local])  # noqa: F821
+
+
+def test_atomics_on_shared_memory(mgr):
+    values = np.random.default_rng(5).integers(0, 1000, 256).astype(np.uint32)
+    _, counts = dispatch(mgr, histogram, values, np.zeros(8, np.uint32), workgroup=(8, 1, 1))
+    np.testing.assert_array_equal(counts, np.bincount(values % 8, minlength=8))
