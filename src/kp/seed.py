@@ -5,9 +5,11 @@ named sequences and ``seq.begin() / seq.record_<op>(...) / seq.end() / seq.eval(
 Each ``<op>`` is one entry of ``SEED_OPS``: a function turning (manager, tensors,
 extra arguments) into current-API operations, so both APIs share one runtime.
 
-Unlike Kompute, anonymous (``_def``) sequences are not kept forever: a finished
-one goes back to a small pool for the next ``_def`` call, so loops of ``_def``
-calls run in constant memory.
+Unlike Kompute, anonymous (``_def``) sequences are not kept forever: each is
+destroyed once it has finished (an asynchronous one when it is awaited, or when a
+later ``_def`` call finds it finished), so loops of ``_def`` calls run in constant
+memory. The manager never holds a finished one, so no reference cycle delays the
+release of the device when the manager is dropped.
 """
 
 from __future__ import annotations
@@ -135,19 +137,14 @@ def _sequence_method(name: str):
 for _name in SEED_OPS:
     setattr(SeedSequenceAPI, f"record_{_name}", _sequence_method(_name))
 
-IDLE_ANONYMOUS = 4  # finished anonymous sequences kept for reuse by _def calls
-
-
 class SeedManagerAPI:
     """The seed API's Manager methods (mixed into ``kp.Manager``)."""
 
     def _init_seed_api(self) -> None:
         self._sequences: dict[str, Sequence] = {}
         self._anonymous_lock = threading.Lock()
-        self._idle_anonymous: list[Sequence] = []  # finished _def sequences, ready for reuse
         self._started_anonymous: list[Sequence] = []  # submitted by eval_async_*_def, not yet awaited
-        # create_sequence() counts as anonymous for eval_await_def but is the user's:
-        # held weakly and never reused.
+        # Weak: the last one may be the user's (create_sequence()) or already destroyed.
         self._last_anonymous: Callable[[], Sequence | None] = lambda: None
 
     def create_sequence(self, name: str = "", queue_index: int = 0) -> Sequence:
@@ -221,35 +218,26 @@ class SeedManagerAPI:
 
     def _run_anonymous(self, name: str, tensors: Any, args: tuple, wait: bool) -> None:
         self._reap()
-        with self._anonymous_lock:
-            sequence = self._idle_anonymous.pop() if self._idle_anonymous else None
-        if sequence is None:
-            sequence = self.sequence()
+        sequence = self.sequence()
         self._last_anonymous = weakref.ref(sequence)
         try:
             self._run_seed(name, sequence, tensors, args, wait)
         finally:
-            with self._anonymous_lock:
-                if sequence.is_running():
+            if sequence.is_running():
+                with self._anonymous_lock:
                     self._started_anonymous.append(sequence)
-                else:
-                    self._release(sequence)
+            else:
+                sequence.destroy()
 
     def _reap(self) -> None:
-        """Complete the asynchronous anonymous sequences that have finished (running
-        their host work) and pool them for reuse."""
+        """Complete (running their host work) and destroy the asynchronous anonymous
+        sequences that have finished."""
         with self._anonymous_lock:
             started = self._started_anonymous
             finished = [s for s in started if not s.is_running() or _await(s, 0)]
             for sequence in finished:
                 started.remove(sequence)
-                self._release(sequence)
-
-    def _release(self, sequence: Sequence) -> None:
-        if len(self._idle_anonymous) < IDLE_ANONYMOUS and sequence.is_init():
-            self._idle_anonymous.append(sequence)
-        else:
-            sequence.destroy()
+                sequence.destroy()
 
 
 def _await(sequence: Sequence, wait_for: int | None) -> bool:
