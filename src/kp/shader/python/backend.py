@@ -79,11 +79,6 @@ def _string(text: str) -> list[int]:
     return list(struct.unpack(f"<{len(data) // 4}I", data))
 
 
-def _layout_size(t: ShaderType) -> int:
-    """Size in bytes of a buffer element or push-constant member."""
-    return t.size
-
-
 def _layout_align(t: ShaderType) -> int:
     """std430 alignment: a 3-vector aligns like a 4-vector."""
     if isinstance(t, Vector):
@@ -188,7 +183,7 @@ class _Emitter:
                 result = self.declare(key, Op.TypeRuntimeArray, self.type(t.elem))
             else:
                 result = self.declare(key, Op.TypeArray, self.type(t.elem), self.const(u32, t.length))
-            self.decorate(result, Decoration.ArrayStride, _layout_size(t.elem))
+            self.decorate(result, Decoration.ArrayStride, t.elem.size)
         return self.cache[key]
 
     def block_struct(self, key: object, members: list[int], offsets: list[int]) -> int:
@@ -289,7 +284,7 @@ class _Emitter:
                 self.capabilities.add(Capability.StoragePushConstant16)
             offset += -offset % _layout_align(member)
             offsets.append(offset)
-            offset += _layout_size(member)
+            offset += member.size
         return self.block_struct(t, [self.type(m) for m in t.members], offsets)
 
     # --- Blocks --------------------------------------------------------------------
