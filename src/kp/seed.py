@@ -137,6 +137,7 @@ def _sequence_method(name: str):
 for _name in SEED_OPS:
     setattr(SeedSequenceAPI, f"record_{_name}", _sequence_method(_name))
 
+
 class SeedManagerAPI:
     """The seed API's Manager methods (mixed into ``kp.Manager``)."""
 
