@@ -15,6 +15,7 @@ import numpy as np
 from .errors import DestroyedError, InvalidArgumentError, ShaderError
 from .shader.glsl import as_spirv
 from .shader.spirv import ShaderInfo, SpecConstant, reflect
+from .shader.validate import validate
 from .tensor import Tensor, as_host_array
 from .vk import ComputePipeline
 
@@ -103,6 +104,10 @@ class Algorithm:
             tensor._check_usable(self._manager)
         code = as_spirv(spirv)
         info = reflect(code)
+        if isinstance(spirv, (bytes, bytearray, memoryview, np.ndarray)):
+            # a binary from outside kp (GLSL and python2shader output is kp's own
+            # compilers' and valid): a broken module could crash the driver
+            validate(code)
         self._check_interface(info, tensors, device)
         spec = self._spec_entries(info, tensors, spec_consts, implicit_spec_consts)
         push = constants_bytes(push_consts, "push constants")

@@ -1,0 +1,81 @@
+"""SPIR-V validation with ``spirv-val`` before a module reaches the driver.
+
+Reflection only checks the structure kp reads; a module that passes it can still
+be semantically broken (a truncated function, a bad id), and drivers crash on
+such modules inside ``vkCreateComputePipelines``. So SPIR-V that a user passes
+as a binary is checked once per distinct module: the verdict is kept in memory
+and on disk (``kp.vk.cache_dir() / "spirv-val"``). Without ``spirv-val`` on the
+PATH (Debian: ``apt-get install spirv-tools``) modules go unchecked.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+
+from ..errors import ShaderError
+from ..vk import cache_dir
+
+log = logging.getLogger("kp")
+
+_VALIDATOR = "spirv-val"
+# The target environment follows the module's SPIR-V version, so a valid module
+# built for a newer Vulkan is not rejected for its version alone.
+_TARGETS = {0x10000: "vulkan1.0", 0x10100: "vulkan1.1", 0x10200: "vulkan1.1", 0x10300: "vulkan1.1",
+            0x10400: "vulkan1.1spv1.4", 0x10500: "vulkan1.2", 0x10600: "vulkan1.3"}
+
+_verdicts: dict[bytes, str] = {}  # module -> "" when valid, else spirv-val's message
+_lock = threading.Lock()
+
+
+def validate(spirv: bytes) -> None:
+    """Raise ``ShaderError`` with spirv-val's message if ``spirv`` (host byte order,
+    structurally checked by ``reflect``) is not a valid Vulkan compute module."""
+    verdict = _verdicts.get(spirv)
+    if verdict is None:
+        verdict = _check(spirv)
+        with _lock:
+            _verdicts[spirv] = verdict
+    if verdict:
+        raise ShaderError(f"invalid SPIR-V: {verdict}")
+
+
+def _check(spirv: bytes) -> str:
+    validator = shutil.which(_VALIDATOR)
+    if validator is None:
+        log.debug("%s not found on PATH: SPIR-V passed as a binary is not validated", _VALIDATOR)
+        return ""
+    version = int.from_bytes(spirv[4:8], sys.byteorder)
+    target = _TARGETS.get(version & 0xFFFF00)
+    if target is None:
+        return f"unsupported SPIR-V version {version >> 16}.{(version >> 8) & 0xFF}"
+    # The validator's modification time is in the key so that an upgraded
+    # spirv-val re-checks modules instead of trusting an old verdict.
+    key = hashlib.sha256(spirv + f"{target}:{os.stat(validator).st_mtime_ns}".encode()).hexdigest()
+    path = cache_dir() / "spirv-val" / key
+    try:
+        return path.read_text()
+    except OSError:
+        pass
+    with tempfile.TemporaryDirectory(prefix="kp-spirv-val-") as tmp:
+        module = os.path.join(tmp, "shader.spv")
+        with open(module, "wb") as file:
+            file.write(spirv)
+        result = subprocess.run([validator, "--target-env", target, module], capture_output=True, text=True,
+                                errors="replace")  # it quotes names from the module, which may be any bytes
+    verdict = "" if result.returncode == 0 else (
+        (result.stderr + result.stdout).strip().replace(module, "<module>") or f"{_VALIDATOR} failed")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp_path = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp_path.write_text(verdict)
+        os.replace(tmp_path, path)
+    except OSError:
+        pass  # a read-only cache directory only costs a validation per process
+    return verdict
