@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, Iterator
 
 import numpy as np
 
-from .errors import DataTypeError, DestroyedError, InvalidArgumentError, KomputeError
+from .errors import DataTypeError, DestroyedError, InvalidArgumentError, KomputeError, OutOfDeviceMemoryError
 from .types import DTYPE_FEATURES, DataTypes, MemoryTypes, data_type_of
 
 if TYPE_CHECKING:
@@ -26,7 +26,12 @@ def as_host_array(data: Any, dtype: Any = None) -> np.ndarray:
     if isinstance(data, Tensor):
         data = data.numpy()
     try:
+        if np.iscomplexobj(data):
+            # a cast to a real dtype would silently drop the imaginary part
+            raise DataTypeError(f"kp tensors cannot hold complex data ({np.asarray(data).dtype})")
         array = np.asarray(data, dtype=dtype)
+    except DataTypeError:
+        raise
     except (TypeError, ValueError) as exc:
         raise DataTypeError(f"tensor data must be numbers, got {type(data).__name__}: {exc}") from None
     if array.dtype.kind in "OUSVcmM":
@@ -34,7 +39,12 @@ def as_host_array(data: Any, dtype: Any = None) -> np.ndarray:
     data_type_of(array.dtype)
     if array.size == 0:
         raise InvalidArgumentError("a tensor needs at least one element (got zero-sized data)")
-    return np.ascontiguousarray(array).astype(array.dtype.newbyteorder("="), copy=False)
+    try:
+        return np.ascontiguousarray(array).astype(array.dtype.newbyteorder("="), copy=False)
+    except MemoryError:
+        # a broadcast view can describe far more data than a copy of it can hold
+        raise OutOfDeviceMemoryError(f"no host memory for a contiguous copy of {array.nbytes} bytes of "
+                                     f"tensor data") from None
 
 
 class Tensor:
