@@ -78,9 +78,7 @@ class Manager(SeedManagerAPI):
     def tensor_t(self, data: Any, memory_type: MemoryTypes | None = None, *,
                  tensor_type: MemoryTypes | None = None) -> Tensor:
         """A tensor keeping ``data``'s NumPy dtype (float16/32/64, int8..64, uint8..64, bool)."""
-        if not isinstance(data, np.ndarray):
-            data = np.asarray(data)
-        return self._make_tensor(as_host_array(data, data.dtype), memory_type, tensor_type)
+        return self._make_tensor(as_host_array(data), memory_type, tensor_type)
 
     def _make_tensor(self, array: np.ndarray, memory_type, tensor_type) -> Tensor:
         kind = memory_type if memory_type is not None else tensor_type
