@@ -5,11 +5,12 @@ named sequences and ``seq.begin() / seq.record_<op>(...) / seq.end() / seq.eval(
 Each ``<op>`` is one entry of ``SEED_OPS``: a function turning (manager, tensors,
 extra arguments) into current-API operations, so both APIs share one runtime.
 
-Unlike Kompute, anonymous (``_def``) sequences are not kept forever: each is
-destroyed once it has finished (an asynchronous one when it is awaited, or when a
-later ``_def`` call finds it finished), so loops of ``_def`` calls run in constant
-memory. The manager never holds a finished one, so no reference cycle delays the
-release of the device when the manager is dropped.
+Unlike Kompute, anonymous (``_def``) sequences are not kept forever: once one
+has finished (an asynchronous one when it is awaited, or when a later ``_def``
+call finds it finished) it goes back to a small pool that later ``_def`` calls
+reuse, so loops of ``_def`` calls run in constant memory. Reuse matters: making
+a sequence costs about a millisecond on some drivers, evaluating one tens of
+microseconds.
 """
 
 from __future__ import annotations
@@ -138,12 +139,16 @@ for _name in SEED_OPS:
     setattr(SeedSequenceAPI, f"record_{_name}", _sequence_method(_name))
 
 
+IDLE_ANONYMOUS = 4  # finished anonymous sequences kept for reuse by _def calls
+
+
 class SeedManagerAPI:
     """The seed API's Manager methods (mixed into ``kp.Manager``)."""
 
     def _init_seed_api(self) -> None:
         self._sequences: dict[str, Sequence] = {}
         self._anonymous_lock = threading.Lock()
+        self._idle_anonymous: list[Sequence] = []  # finished _def sequences, ready for reuse
         self._started_anonymous: list[Sequence] = []  # submitted by eval_async_*_def, not yet awaited
         # Weak: the last one may be the user's (create_sequence()) or already destroyed.
         self._last_anonymous: Callable[[], Sequence | None] = lambda: None
@@ -219,26 +224,35 @@ class SeedManagerAPI:
 
     def _run_anonymous(self, name: str, tensors: Any, args: tuple, wait: bool) -> None:
         self._reap()
-        sequence = self.sequence()
+        with self._anonymous_lock:
+            sequence = self._idle_anonymous.pop() if self._idle_anonymous else None
+        if sequence is None:
+            sequence = self.sequence()
         self._last_anonymous = weakref.ref(sequence)
         try:
             self._run_seed(name, sequence, tensors, args, wait)
         finally:
-            if sequence.is_running():
-                with self._anonymous_lock:
+            with self._anonymous_lock:
+                if sequence.is_running():
                     self._started_anonymous.append(sequence)
-            else:
-                sequence.destroy()
+                else:
+                    self._release(sequence)
 
     def _reap(self) -> None:
-        """Complete (running their host work) and destroy the asynchronous anonymous
-        sequences that have finished."""
+        """Complete the asynchronous anonymous sequences that have finished (running
+        their host work) and pool them for reuse."""
         with self._anonymous_lock:
             started = self._started_anonymous
             finished = [s for s in started if not s.is_running() or _await(s, 0)]
             for sequence in finished:
                 started.remove(sequence)
-                sequence.destroy()
+                self._release(sequence)
+
+    def _release(self, sequence: Sequence) -> None:
+        if len(self._idle_anonymous) < IDLE_ANONYMOUS and sequence.is_init():
+            self._idle_anonymous.append(sequence)
+        else:
+            sequence.destroy()
 
 
 def _await(sequence: Sequence, wait_for: int | None) -> bool:
