@@ -9,6 +9,7 @@ logging.addLevelName(TRACE, "TRACE")
 
 logger = logging.getLogger("kp")
 logger.addHandler(logging.NullHandler())
+logger.setLevel(logging.INFO)  # Kompute's default
 
 _LEVELS = {0: TRACE, 1: logging.DEBUG, 2: logging.INFO, 3: logging.WARNING, 4: logging.ERROR}
 

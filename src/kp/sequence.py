@@ -247,7 +247,7 @@ class Sequence(SeedSequenceAPI):
             if commands is not None:
                 commands.release()
             self._running = self._recording = False
-            self._ops, self._recorded, self._pre, self._post = [], [], [], []
+            self._ops, self._recorded, self._pre, self._post, self._touched = [], [], [], [], {}
 
     def __repr__(self) -> str:
         state = "running" if self._running else "recording" if self._recording else "idle"

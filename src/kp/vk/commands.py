@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from typing import TYPE_CHECKING
 
@@ -24,7 +25,7 @@ HOST_READ = C.VK_ACCESS_HOST_READ_BIT
 
 # How long a wait spins on the fence before it blocks in the driver: a blocking
 # wait costs a thread wake-up (tens of microseconds), which dominates short work.
-SPIN_NS = 200_000
+SPIN_NS = int(os.environ.get("KP_SPIN_NS", 200_000))
 
 _NOT_READY, _TIMEOUT = C.VK_NOT_READY, C.VK_TIMEOUT
 _ONE_DAY_NS = 86_400 * 10**9
@@ -37,7 +38,8 @@ class Commands(Owned):
         self.device = device
         self.queue = queue
         dev = device.handle
-        handles = {"pool": NULL, "fence": NULL, "queries": NULL, "semaphore": NULL, "pending": False}
+        handles = {"pool": NULL, "fence": NULL, "queries": NULL, "semaphore": NULL, "pending": False,
+                   "submitted": False, "queue": queue.handle}
         self._handles = handles
         self._own("VkCommandPool", _destroy_commands, device, handles)
         out = new("VkCommandPool *")
@@ -142,7 +144,7 @@ class Commands(Owned):
         if result:
             check(result, "vkQueueSubmit")
         self.submitted_value = value
-        self._handles["pending"] = True
+        self._handles["pending"] = self._handles["submitted"] = True
         self.device.submitted()
         return value
 
@@ -229,6 +231,11 @@ def _destroy_commands(device: "Device", handles: dict) -> None:
         fences = new("VkFence[]", [handles["fence"]])
         lib.vkWaitForFences(dev, 1, fences, 1, _ONE_DAY_NS)
         device.finished()
+    if handles["submitted"]:
+        # A signalled fence does not mean the driver's queue thread is done with the
+        # command buffer (lavapipe crashed or deadlocked when freed that early).
+        with device.queues_by_handle[handles["queue"]].lock:
+            lib.vkQueueWaitIdle(handles["queue"])
     lib.vkDestroyFence(dev, handles["fence"], NULL)
     lib.vkDestroySemaphore(dev, handles["semaphore"], NULL)
     lib.vkDestroyQueryPool(dev, handles["queries"], NULL)

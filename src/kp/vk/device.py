@@ -100,6 +100,7 @@ class Device(Owned):
             lib.vkGetDeviceQueue(self.handle, family, taken[family], q)
             self.queues.append(Queue(q[0], family, taken[family]))
             taken[family] += 1
+        self.queues_by_handle = {q.handle: q for q in self.queues}
 
         self.in_flight = 0  # submissions not yet known to be finished
         self._in_flight_lock = threading.Lock()
