@@ -82,7 +82,7 @@ def test_timeout_then_a_later_await_completes(mgr):
 
 def test_asyncio_gathers_many_sequences(mgr):
     tensors = [mgr.tensor(np.full(4, i, np.float32)) for i in range(8)]
-    sequences = [mgr.sequence().record(kp.OpSyncDevice([t])).record(kp.OpAlgoDispatch(slow_add(mgr, t, 1000)))
+    sequences = [mgr.sequence().record(kp.OpSyncDevice([t])).record(kp.OpAlgoDispatch(slow_add(mgr, t, 20_000)))
                  .record(kp.OpSyncLocal([t])) for t in tensors]
 
     async def main():
@@ -100,7 +100,7 @@ def test_asyncio_gathers_many_sequences(mgr):
     ticks, done = asyncio.run(main())
     assert done == sequences
     assert ticks > 1, "the event loop was blocked while the GPU worked"
-    assert [t.data()[0] for t in tensors] == [1000 + i for i in range(8)]
+    assert [t.data()[0] for t in tensors] == [20_000 + i for i in range(8)]
 
 
 def test_await_a_sequence_directly_and_with_a_timeout(mgr):
