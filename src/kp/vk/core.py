@@ -7,7 +7,9 @@ Python objects.
 
 from __future__ import annotations
 
+import atexit
 import collections
+import itertools
 import threading
 import weakref
 from typing import Any, Callable
@@ -70,7 +72,10 @@ class Owned:
 
     def _own(self, kind: str, destroy: Callable[..., Any], *args: Any) -> None:
         _count(kind, 1)
-        self._finalizer = weakref.finalize(self, _release, kind, destroy, args)
+        key = next(_keys)
+        self._finalizer = weakref.finalize(self, _release, key, kind, destroy, args)
+        self._finalizer.atexit = False  # _release_at_exit decides
+        _unreleased[key] = self._finalizer
 
     def release(self) -> None:
         self._finalizer()
@@ -80,9 +85,30 @@ class Owned:
         return self._finalizer.alive
 
 
-def _release(kind: str, destroy: Callable[..., Any], args: tuple) -> None:
+def _release(key: int, kind: str, destroy: Callable[..., Any], args: tuple) -> None:
+    _unreleased.pop(key, None)
     _count(kind, -1)
     destroy(*args)
+
+
+_keys = itertools.count()
+_unreleased: dict[int, weakref.finalize] = {}  # by creation order
+
+
+@atexit.register
+def _release_at_exit() -> None:
+    """Release what is left, newest first (sequences before the device they use).
+
+    Threads still alive at exit are daemon threads, which may be inside a Vulkan
+    call on these very handles (waiting on a fence, submitting): destroying them
+    would crash the process, so then the OS reclaims them instead.
+    """
+    if threading.active_count() > 1:
+        return
+    for key in sorted(_unreleased, reverse=True):
+        finalizer = _unreleased.get(key)
+        if finalizer is not None:
+            finalizer()
 
 
 def new(ctype: str, init: Any = None) -> Any:
