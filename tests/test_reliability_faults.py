@@ -69,8 +69,13 @@ def test_other_sequences_work_while_one_has_timed_out(mgr, multiply_spirv):
     assert a.data()[0] > 50_000
 
 
+def handles():
+    gc.collect()
+    return kp.vk.live_handles()
+
+
 def test_destroying_the_manager_after_a_timeout_waits_for_the_shader():
-    before = kp.vk.live_handles()
+    before = handles()
     mgr = kp.Manager()
     a, seq = slow_sequence(mgr)
     view = a.data()
@@ -82,8 +87,7 @@ def test_destroying_the_manager_after_a_timeout_waits_for_the_shader():
     with pytest.raises(kp.DestroyedError):
         seq.eval_async()
     del mgr, a, seq, view
-    gc.collect()
-    assert kp.vk.live_handles() == before
+    assert handles() == before
 
 
 OUT_OF_MEMORY = """
