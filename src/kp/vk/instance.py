@@ -7,7 +7,6 @@ import collections
 import logging
 import os
 import threading
-import weakref
 from dataclasses import dataclass, field
 
 from ..errors import DeviceNotFoundError
@@ -170,19 +169,18 @@ def _destroy_instance(handle, messenger) -> None:
     lib.vkDestroyInstance(handle, NULL)
 
 
-_shared: weakref.ref[Instance] | None = None
+_shared: Instance | None = None
 _shared_lock = threading.Lock()
 
 
 def shared_instance() -> Instance:
-    """The process's instance, made on first use and released with its last user."""
+    """The process's instance, made on first use and kept until exit (creating an
+    instance again after destroying one failed on NVIDIA's driver)."""
     global _shared
     with _shared_lock:
-        instance = _shared() if _shared is not None else None
-        if instance is None or not instance.alive or instance.validation != validation_enabled():
-            instance = Instance()
-            _shared = weakref.ref(instance)
-        return instance
+        if _shared is None or not _shared.alive or _shared.validation != validation_enabled():
+            _shared = Instance()
+        return _shared
 
 
 _FEATURES_10 = ("shaderFloat64", "shaderInt64", "shaderInt16")
