@@ -18,6 +18,7 @@ EVERY_KIND = f"""
     import numpy as np
     import kp
 
+    kp.log_level(3)  # warnings, validation messages among them, go to stderr
     mgr = kp.Manager()
     spirv = kp.shader.compile_source({MULTIPLY_GLSL!r})
     tensors = [mgr.tensor([1, 2, 3], kind) for kind in kp.MemoryTypes]
