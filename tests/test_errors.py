@@ -178,8 +178,11 @@ def test_workgroup_over_the_device_limit(mgr, multiply_spirv):
         workgroup[axis] = limit[axis] + 1
         with pytest.raises(kp.InvalidArgumentError, match=str(limit[axis])):
             mgr.algorithm([t], NO_PUSH_GLSL, workgroup)
-    with pytest.raises(kp.InvalidArgumentError, match="give a workgroup explicitly"):
-        mgr.algorithm([mgr.tensor(np.zeros(limit[0] + 1))], NO_PUSH_GLSL)
+    props = mgr.get_device_properties()
+    if 4 * (limit[0] + 1) <= props["max_storage_buffer_range"]:
+        # where one binding can hold more elements than workgroups can cover (lavapipe)
+        with pytest.raises(kp.InvalidArgumentError, match="give a workgroup explicitly"):
+            mgr.algorithm([mgr.tensor(np.zeros(limit[0] + 1))], NO_PUSH_GLSL)
     assert_still_works(mgr, multiply_spirv)
 
 

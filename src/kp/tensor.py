@@ -21,8 +21,10 @@ if TYPE_CHECKING:
 
 
 def as_host_array(data: Any, dtype: Any = None) -> np.ndarray:
-    """``data`` as a C-contiguous array of a kp dtype (float32 when ``dtype`` is
-    float32 or the data has no dtype of its own), refusing what kp cannot hold."""
+    """``data`` as an array of a kp dtype in native byte order (float32 when ``dtype``
+    is float32 or the data has no dtype of its own), refusing what kp cannot hold.
+    No copy is made: a strided or broadcast array is copied straight into device
+    memory once that memory exists, so it is never materialised on the host."""
     if isinstance(data, Tensor):
         data = data.numpy()
     try:
@@ -39,12 +41,13 @@ def as_host_array(data: Any, dtype: Any = None) -> np.ndarray:
     data_type_of(array.dtype)
     if array.size == 0:
         raise InvalidArgumentError("a tensor needs at least one element (got zero-sized data)")
+    if array.dtype.isnative:
+        return array
     try:
-        return np.ascontiguousarray(array).astype(array.dtype.newbyteorder("="), copy=False)
+        return array.astype(array.dtype.newbyteorder("="))
     except MemoryError:
-        # a broadcast view can describe far more data than a copy of it can hold
-        raise OutOfDeviceMemoryError(f"no host memory for a contiguous copy of {array.nbytes} bytes of "
-                                     f"tensor data") from None
+        raise OutOfDeviceMemoryError(f"no host memory to convert {array.nbytes} bytes of tensor data to "
+                                     f"native byte order") from None
 
 
 class Tensor:
@@ -56,7 +59,8 @@ class Tensor:
         self._setup(as_host_array(data, np.float32).copy(), MemoryTypes(tensor_type), list_data=True)
 
     def _setup(self, array: np.ndarray, memory_type: MemoryTypes, list_data: bool) -> None:
-        self._array: np.ndarray | None = array.reshape(-1)
+        # flat when contiguous; a strided source stays as given until it is copied
+        self._array: np.ndarray | None = array.reshape(-1) if array.flags.c_contiguous else array
         self._shape = array.shape
         self._dtype = array.dtype
         self._data_type = data_type_of(array.dtype)
@@ -96,7 +100,7 @@ class Tensor:
                 "host" if kind == MemoryTypes.host else "device_host", size)
         if self._host is not None:
             mapped = np.frombuffer(self._host.host_buffer(), dtype=self._dtype, count=self._array.size)
-            mapped[:] = self._array
+            np.copyto(mapped.reshape(self._shape), self._array.reshape(self._shape))
             self._array = mapped
         elif not self._list_data:
             self._array = None  # storage tensors of the current API have no host copy
