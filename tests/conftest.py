@@ -2,6 +2,7 @@
 validation layer; a validation message fails the test that caused it."""
 
 import os
+import sys
 import tempfile
 
 os.environ.setdefault("KP_VALIDATION", "1")
@@ -36,6 +37,16 @@ def any_mgr(request, monkeypatch):
     manager = kp.Manager()
     yield manager
     manager.destroy()
+
+
+TESTS = os.path.dirname(os.path.abspath(__file__))
+SRC = os.path.join(os.path.dirname(TESTS), "src")
+
+
+def child_env(**overrides: str) -> dict:
+    """The environment for a test's child interpreter: kp from this checkout and
+    the tests' helpers first, then every package this interpreter can import."""
+    return dict(os.environ, PYTHONPATH=os.pathsep.join([SRC, TESTS, *sys.path]), **overrides)
 
 
 def run(mgr, *ops):

@@ -2,7 +2,6 @@
 which Python lets go of objects; nothing done after a destroy can crash."""
 
 import gc
-import os
 import subprocess
 import sys
 import textwrap
@@ -12,13 +11,15 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 import kp
-from conftest import MULTIPLY_GLSL, run
+from conftest import MULTIPLY_GLSL, child_env, run
 from test_sequence import SLOW_GLSL
 
-SRC = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "src")
 
 
 def handles():
+    """Live handles after a collection; the process's instance, which kp keeps
+    until exit, is made first so that it is counted on both sides."""
+    kp.vk.shared_instance()
     gc.collect()
     return kp.vk.live_handles()
 
@@ -147,7 +148,7 @@ def test_interpreter_exit_in_any_state(ending):
         view = a.data()
         {ending}
     """
-    env = dict(os.environ, PYTHONPATH=SRC, KP_VALIDATION="1")
+    env = child_env(KP_VALIDATION="1")
     result = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], env=env, capture_output=True,
                             text=True, timeout=60)
     assert result.returncode == 0, result.stderr

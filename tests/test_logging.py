@@ -1,7 +1,6 @@
 """Logging goes through Python's ``logging`` logger ``kp``."""
 
 import logging
-import os
 import subprocess
 import sys
 import textwrap
@@ -9,8 +8,8 @@ import textwrap
 import pytest
 
 import kp
+from conftest import child_env
 
-SRC = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "src")
 
 
 @pytest.fixture
@@ -23,7 +22,7 @@ def kp_logger():
 
 
 def python(code):
-    env = dict(os.environ, PYTHONPATH=SRC)
+    env = child_env()
     result = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], env=env, capture_output=True,
                             text=True, timeout=60)
     assert result.returncode == 0, result.stderr

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 import kp
-from conftest import MULTIPLY_GLSL, run
+from conftest import MULTIPLY_GLSL, child_env, run
 from kp.seed import IDLE_ANONYMOUS
 
 DOUBLE_GLSL = """
@@ -515,7 +515,7 @@ def test_log_level_sets_the_kp_logger(restore_kp_logger, caplog):
 
 def test_the_default_log_level_is_info():
     code = "import kp, logging; print(logging.getLogger('kp').getEffectiveLevel())"
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
+    env = child_env()
     level = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env)
     assert int(level.stdout) == logging.INFO
 
