@@ -24,7 +24,7 @@ void main() {
         v = sin(v) * cos(v) + 0.5;
         count += 1u;
     }
-    x[i] += float(count) + 0.0 * v;
+    x[i] += float(count) + step(2.0, v);  // v stays below 2: adds 0, but keeps the loop's work
 }
 """
 

@@ -36,7 +36,7 @@ _BINARY: dict[str, dict[str, int]] = {
     "mul": {"float": Op.FMul, "int": Op.IMul, "uint": Op.IMul},
     "div": {"float": Op.FDiv, "int": Op.SDiv, "uint": Op.UDiv},
     # OpFMod takes the sign of the divisor, as Python's % does; signed "mod" is
-    # built from OpSRem by the back end (OpSMod is wrong on some drivers, lavapipe too).
+    # built from OpSDiv by the back end (OpSRem and OpSMod are undefined for negative operands).
     "mod": {"float": Op.FMod, "uint": Op.UMod},
     "lshift": {"int": Op.ShiftLeftLogical, "uint": Op.ShiftLeftLogical},
     "rshift": {"int": Op.ShiftRightArithmetic, "uint": Op.ShiftRightLogical},
@@ -442,9 +442,12 @@ class _Emitter:
 
     def floor_div_mod(self, op: str, t: ShaderType, a: int, b: int) -> int:
         """Python's // or % of signed integers: truncating division and remainder,
-        corrected by one step where the remainder's sign differs from the divisor's."""
+        corrected by one step where the remainder's sign differs from the divisor's.
+        The remainder is a - (a / b) * b: Vulkan leaves OpSRem and OpSMod undefined
+        for negative operands (NVIDIA's and lavapipe's differ)."""
         zero = self.splat_const(t, 0)
-        remainder = self.op(Op.SRem, t, a, b)
+        quotient = self.op(Op.SDiv, t, a, b)
+        remainder = self.op(Op.ISub, t, a, self.op(Op.IMul, t, quotient, b))
         bool_type = with_elem(t, boolean)
         adjust = self.op(Op.LogicalAnd, bool_type,
                          self.op(Op.INotEqual, bool_type, remainder, zero),
@@ -452,7 +455,6 @@ class _Emitter:
                                  self.op(Op.BitwiseXor, t, remainder, b), zero))
         if op == "mod":
             return self.op(Op.Select, t, adjust, self.op(Op.IAdd, t, remainder, b), remainder)
-        quotient = self.op(Op.SDiv, t, a, b)
         return self.op(Op.Select, t, adjust,
                        self.op(Op.ISub, t, quotient, self.splat_const(t, 1)), quotient)
 
