@@ -229,12 +229,13 @@ class Algorithm:
         return self._pipeline is not None and not self._destroyed and self._manager._device is not None
 
     def destroy(self) -> None:
+        with self._manager._submit_lock:
+            if not self._destroyed:
+                self._destroyed = True
+                self._manager._changed()
         if self._pipeline is not None:
-            self._pipeline.release()
+            self._pipeline.release()  # waits for running work first
             self._pipeline = None
-        if not self._destroyed:
-            self._destroyed = True
-            self._manager._changed()
 
     def __repr__(self) -> str:
         return f"kp.Algorithm(tensors={len(self._tensors)}, workgroup={self._groups}, init={self.is_init()})"

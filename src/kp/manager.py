@@ -50,6 +50,9 @@ class Manager(SeedManagerAPI):
         self._close_allocator = weakref.finalize(self, self._device.allocator.close)
         self._objects: weakref.WeakSet = weakref.WeakSet()
         self._objects_lock = threading.Lock()
+        # Held from a sequence's check of what it uses to its submission, and while
+        # something is marked destroyed: no thread submits work on a freed buffer.
+        self._submit_lock = threading.RLock()
         self._epoch = 0
         self._init_seed_api()
         logger.info("Using physical device index %d found %s", device, physical.properties["device_name"])
@@ -67,7 +70,8 @@ class Manager(SeedManagerAPI):
 
     def _changed(self) -> None:
         """Something was destroyed or rebuilt: recorded sequences re-check before running."""
-        self._epoch += 1
+        with self._submit_lock:
+            self._epoch += 1
 
     # -- the current API ----------------------------------------------------------------
     def tensor(self, data: Any, memory_type: MemoryTypes | None = None, *,
@@ -114,9 +118,11 @@ class Manager(SeedManagerAPI):
         """Destroy every sequence, algorithm and tensor made here, then the device.
         Objects still referenced report ``is_init() == False`` and raise when used;
         NumPy views from ``data()`` stay readable until they are collected."""
-        device = self._device
-        if device is None:
-            return
+        with self._submit_lock:  # from here on no thread submits work to this device
+            device, self._device = self._device, None
+            if device is None:
+                return
+            self._epoch += 1
         with self._objects_lock:
             objects = list(self._objects)
         device.wait_idle()
@@ -125,8 +131,6 @@ class Manager(SeedManagerAPI):
                 if isinstance(obj, kinds):
                     obj.destroy()
         self._close_allocator()
-        self._device = None
-        self._changed()
 
     def is_init(self) -> bool:
         return self._device is not None

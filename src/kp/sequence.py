@@ -130,6 +130,10 @@ class Sequence(SeedSequenceAPI):
 
     # -- evaluation ------------------------------------------------------------------
     def _submit(self) -> bool:
+        with self._manager._submit_lock:
+            return self._submit_checked()
+
+    def _submit_checked(self) -> bool:
         commands = self._live_commands()
         if self._running:
             raise SequenceStateError("sequence is already running: call eval_await() first")

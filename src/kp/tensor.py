@@ -127,13 +127,14 @@ class Tensor:
         if self._destroyed or self._manager is None:
             self._destroyed = True
             return
-        self._destroyed = True
+        with self._manager._submit_lock:
+            self._destroyed = True
+            self._manager._changed()
         device = self._manager._device
         if device is not None:
             device.wait_until_unused()
         if self._primary is not self._host:
             self._primary = None
-        self._manager._changed()
 
     # -- data ----------------------------------------------------------------------
     @property

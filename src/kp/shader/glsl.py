@@ -16,7 +16,6 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -26,6 +25,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from .. import cache
 from ..errors import ShaderCompileError, ShaderError
 from . import spirv as _spirv
 
@@ -64,7 +64,7 @@ def compile_source(source: str | bytes | Sequence[str], *,
         cached = _read_disk_cache(key)
         if cached is None:
             cached = _run_compiler(compiler, args, text)
-            _write_disk_cache(key, cached)
+            cache.write("glsl", f"{key}.spv", cached)
         _memory_cache[key] = cached
     return cached
 
@@ -172,37 +172,7 @@ def _compile_error(log: str, text: str) -> ShaderCompileError:
     return error
 
 
-def _cache_dir() -> Path:
-    base = os.environ.get("KP_CACHE_DIR")
-    if not base:
-        xdg = os.environ.get("XDG_CACHE_HOME")
-        base = os.path.join(xdg, "kp") if xdg else os.path.join(os.path.expanduser("~"), ".cache", "kp")
-    return Path(base) / "glsl"
-
-
 def _read_disk_cache(key: str) -> bytes | None:
-    try:
-        data = (_cache_dir() / f"{key}.spv").read_bytes()
-    except OSError:
-        return None
+    data = cache.read("glsl", f"{key}.spv")
     # A damaged entry is recompiled rather than trusted.
-    return data if len(data) % 4 == 0 and len(data) >= 20 and _is_spirv(data) else None
-
-
-def _write_disk_cache(key: str, data: bytes) -> None:
-    directory = _cache_dir()
-    try:
-        directory.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{key}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as file:
-                file.write(data)
-            # Atomic, so a concurrent reader never sees a partial module.
-            os.replace(tmp, directory / f"{key}.spv")
-        except BaseException:
-            os.unlink(tmp)
-            raise
-    except OSError:
-        # The cache is an optimisation: a read-only or full disk must not stop
-        # compilation.
-        pass
+    return data if data and len(data) % 4 == 0 and len(data) >= 20 and _is_spirv(data) else None

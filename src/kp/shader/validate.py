@@ -4,7 +4,7 @@ Reflection only checks the structure kp reads; a module that passes it can still
 be semantically broken (a truncated function, a bad id), and drivers crash on
 such modules inside ``vkCreateComputePipelines``. So SPIR-V that a user passes
 as a binary is checked once per distinct module: the verdict is kept in memory
-and on disk (``kp.vk.cache_dir() / "spirv-val"``). Without ``spirv-val`` on the
+and on disk (the ``spirv-val`` folder of kp's cache). Without ``spirv-val`` on the
 PATH (Debian: ``apt-get install spirv-tools``) modules go unchecked.
 """
 
@@ -20,7 +20,7 @@ import tempfile
 import threading
 
 from ..errors import ShaderError
-from ..vk import cache_dir
+from .. import cache
 
 log = logging.getLogger("kp")
 
@@ -58,11 +58,9 @@ def _check(spirv: bytes) -> str:
     # The validator's modification time is in the key so that an upgraded
     # spirv-val re-checks modules instead of trusting an old verdict.
     key = hashlib.sha256(spirv + f"{target}:{os.stat(validator).st_mtime_ns}".encode()).hexdigest()
-    path = cache_dir() / "spirv-val" / key
-    try:
-        return path.read_text()
-    except OSError:
-        pass
+    cached = cache.read("spirv-val", key)
+    if cached is not None:
+        return cached.decode()
     with tempfile.TemporaryDirectory(prefix="kp-spirv-val-") as tmp:
         module = os.path.join(tmp, "shader.spv")
         with open(module, "wb") as file:
@@ -71,11 +69,5 @@ def _check(spirv: bytes) -> str:
                                 errors="replace")  # it quotes names from the module, which may be any bytes
     verdict = "" if result.returncode == 0 else (
         (result.stderr + result.stdout).strip().replace(module, "<module>") or f"{_VALIDATOR} failed")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp_path = path.with_suffix(f".{os.getpid()}.tmp")
-        tmp_path.write_text(verdict)
-        os.replace(tmp_path, path)
-    except OSError:
-        pass  # a read-only cache directory only costs a validation per process
+    cache.write("spirv-val", key, verdict.encode())
     return verdict

@@ -70,7 +70,9 @@ class Commands(Owned):
         # submissions on other queues wait for when they use the same tensors.
         self.submitted_value = 0
         self.semaphore = NULL
-        if device.features.get("timelineSemaphore"):
+        # Only devices with several queues need it (destroying one right after its
+        # wait also hung lavapipe's queue thread now and then).
+        if device.features.get("timelineSemaphore") and len(device.queues) > 1:
             type_info = new("VkSemaphoreTypeCreateInfo *", {"sType": C.VK_STRUCTURE_TYPE_SEMAPHORE_TYPE_CREATE_INFO,
                                                             "semaphoreType": C.VK_SEMAPHORE_TYPE_TIMELINE})
             out = new("VkSemaphore *")

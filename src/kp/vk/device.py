@@ -7,8 +7,8 @@ import logging
 import os
 import threading
 from collections import Counter
-from pathlib import Path
 
+from .. import cache
 from ..errors import InvalidArgumentError
 from .core import NULL, C, Owned, check, cstring, ffi, lib, new
 from .instance import Instance, PhysicalDevice, feature_chain
@@ -36,13 +36,6 @@ class DeviceFunctions:
     def __init__(self, device):
         for name in self.NAMES:
             setattr(self, name, ffi.cast(f"PFN_{name}", lib.vkGetDeviceProcAddr(device, name.encode())))
-
-
-def cache_dir() -> Path:
-    """Where kp keeps compiled shaders and pipeline caches."""
-    base = os.environ.get("KP_CACHE_DIR") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"), "kp")
-    return Path(base)
 
 
 class Device(Owned):
@@ -105,8 +98,8 @@ class Device(Owned):
         self.in_flight = 0  # submissions not yet known to be finished
         self._in_flight_lock = threading.Lock()
         self.buffer_memory_type_bits = self._buffer_memory_type_bits()
-        self.pipeline_cache, self._cache_path = self._load_pipeline_cache()
-        self._own("VkDevice", _destroy_device, self.handle, self.pipeline_cache, self._cache_path, instance)
+        self.pipeline_cache, cache_name = self._load_pipeline_cache()
+        self._own("VkDevice", _destroy_device, self.handle, self.pipeline_cache, cache_name, instance)
         self.allocator = Allocator(self)
         self.uma = (physical.properties["device_type"] in ("cpu", "integrated_gpu")
                     and self.allocator.supports("device_host")
@@ -134,11 +127,8 @@ class Device(Owned):
         props = self.physical.properties
         key = hashlib.sha256(f"{props['vendor_id']}:{props['device_id']}:{props['driver_version']}:"
                              f"{props['device_name']}".encode()).hexdigest()[:24]
-        path = cache_dir() / "pipelines" / f"{key}.bin"
-        try:
-            data = path.read_bytes()
-        except OSError:
-            data = b""
+        name = f"{key}.bin"
+        data = cache.read("pipelines", name) or b""
         blob = ffi.from_buffer(data) if data else NULL
         info = new("VkPipelineCacheCreateInfo *", {"sType": C.VK_STRUCTURE_TYPE_PIPELINE_CACHE_CREATE_INFO,
                                                    "initialDataSize": len(data), "pInitialData": blob})
@@ -146,7 +136,7 @@ class Device(Owned):
         if lib.vkCreatePipelineCache(self.handle, info, NULL, out) < 0:
             info.initialDataSize, info.pInitialData = 0, NULL  # a stale or foreign cache file
             check(lib.vkCreatePipelineCache(self.handle, info, NULL, out), "vkCreatePipelineCache")
-        return out[0], str(path)
+        return out[0], name
 
     def submitted(self) -> None:
         with self._in_flight_lock:
@@ -172,26 +162,18 @@ class Device(Owned):
                 q.lock.release()
 
 
-def _destroy_device(handle, pipeline_cache, cache_path: str, instance: Instance) -> None:
+def _destroy_device(handle, pipeline_cache, cache_name: str, instance: Instance) -> None:
     """Destroy the device; ``instance`` is passed only to outlive it."""
     lib.vkDeviceWaitIdle(handle)
-    _save_pipeline_cache(handle, pipeline_cache, cache_path)
+    _save_pipeline_cache(handle, pipeline_cache, cache_name)
     lib.vkDestroyPipelineCache(handle, pipeline_cache, NULL)
     lib.vkDestroyDevice(handle, NULL)
 
 
-def _save_pipeline_cache(handle, pipeline_cache, path: str) -> None:
+def _save_pipeline_cache(handle, pipeline_cache, name: str) -> None:
     size = new("size_t *")
     if lib.vkGetPipelineCacheData(handle, pipeline_cache, size, NULL) < 0 or not size[0]:
         return
     data = new("char[]", size[0])
-    if lib.vkGetPipelineCacheData(handle, pipeline_cache, size, data) < 0:
-        return
-    try:
-        target = Path(path)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_bytes(ffi.buffer(data, size[0]))
-        os.replace(tmp, target)
-    except OSError:
-        pass  # a read-only cache directory only costs speed
+    if lib.vkGetPipelineCacheData(handle, pipeline_cache, size, data) >= 0:
+        cache.write("pipelines", name, bytes(ffi.buffer(data, size[0])))
