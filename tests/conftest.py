@@ -49,6 +49,31 @@ def child_env(**overrides: str) -> dict:
     return dict(os.environ, PYTHONPATH=os.pathsep.join([SRC, TESTS, *sys.path]), **overrides)
 
 
+# Each invocation runs a dependent chain of `rounds` multiply-adds, converging on
+# 1e6 (past 50,000 after 60,000 rounds). llvmpipe caps a loop at 65535 iterations;
+# a GPU gets enough rounds to take tens of milliseconds too.
+SLOW_GLSL = """
+#version 450
+layout(local_size_x = 64) in;
+layout(push_constant) uniform P { uint rounds; };
+layout(set = 0, binding = 0) buffer A { float a[]; };
+void main() {
+    float x = a[gl_GlobalInvocationID.x];
+    for (uint k = 0u; k < rounds; k++) x = x * 0.999999 + 1.0;
+    a[gl_GlobalInvocationID.x] = x;
+}
+"""
+
+
+def slow_rounds(mgr) -> int:
+    return 60_000 if mgr.get_device_properties()["device_type"] == "cpu" else 20_000_000
+
+
+def slow_algorithm(mgr, tensor):
+    """An algorithm over ``tensor`` that runs for tens of milliseconds on any device."""
+    return mgr.algorithm([tensor], SLOW_GLSL, push_consts=np.array([slow_rounds(mgr)], np.uint32))
+
+
 def run(mgr, *ops):
     """Record ``ops`` on a new sequence and evaluate it."""
     seq = mgr.sequence()

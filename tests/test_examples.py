@@ -14,13 +14,6 @@ import kp
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
-try:
-    from kp.shader import python2shader  # noqa: F401
-    PYTHON2SHADER = ""
-except ImportError as exc:
-    PYTHON2SHADER = f"kp.shader.python2shader is not available yet ({exc})"
-
-needs_python2shader = pytest.mark.skipif(bool(PYTHON2SHADER), reason=PYTHON2SHADER)
 
 
 @pytest.fixture
@@ -49,7 +42,6 @@ def run_example(monkeypatch):
     sys.modules.pop("my_spv_shader_data", None)
 
 
-@needs_python2shader
 def test_simple(run_example):
     result, _ = run_example("simple")
     assert result["tensor_out"].data() == [2.0, 4.0, 6.0]
@@ -60,7 +52,6 @@ def _compute_family_2() -> bool:
     return len(families) > 2 and families[2]["compute"]
 
 
-@needs_python2shader
 def test_extended(run_example):
     """As written, the example takes a queue of family 2. Where the device has no
     compute family 2 (lavapipe has only family 0), that is refused with a clear
@@ -104,7 +95,6 @@ def _train_logistic_regression(iterations=100, learning_rate=0.1):
     return w, b
 
 
-@needs_python2shader
 def test_logistic_regression(run_example):
     result, printed = run_example("logistic_regression")
     w, b = _train_logistic_regression()

@@ -11,8 +11,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 import kp
-from conftest import MULTIPLY_GLSL, child_env, run
-from test_sequence import SLOW_GLSL
+from conftest import MULTIPLY_GLSL, child_env, run, slow_algorithm
 
 
 
@@ -114,7 +113,7 @@ def test_manager_destroy_waits_for_running_work():
     mgr = kp.Manager()
     a = mgr.tensor(np.zeros(4096), kp.MemoryTypes.host)
     view = a.data()
-    seq = mgr.sequence().record(kp.OpAlgoDispatch(mgr.algorithm([a], SLOW_GLSL)))
+    seq = mgr.sequence().record(kp.OpAlgoDispatch(slow_algorithm(mgr, a)))
     seq.eval_async()
     mgr.destroy()
     assert view[0] > 50_000
@@ -126,7 +125,7 @@ def test_dropping_a_running_sequence_waits_for_it():
     before = handles()
     mgr = kp.Manager()
     a = mgr.tensor(np.zeros(4096), kp.MemoryTypes.host)
-    mgr.sequence().record(kp.OpAlgoDispatch(mgr.algorithm([a], SLOW_GLSL))).eval_async()
+    mgr.sequence().record(kp.OpAlgoDispatch(slow_algorithm(mgr, a))).eval_async()
     gc.collect()  # the sequence is gone; its command buffer must not be freed mid-flight
     assert a.data()[0] > 50_000
     run(mgr, kp.OpSyncDevice([a]))

@@ -1,7 +1,6 @@
 """kp.Manager: device selection, properties, and the objects it makes."""
 
 import numpy as np
-import pytest
 
 import kp
 from conftest import run

@@ -1,17 +1,14 @@
 """Interpreter exit with live objects of every kind, one sequence still running
 asynchronously: the process exits with code 0 and prints nothing on stderr."""
 
-import os
 import subprocess
 import sys
 import textwrap
 
 import pytest
 
-from conftest import MULTIPLY_GLSL
-from test_sequence import SLOW_GLSL
+from conftest import MULTIPLY_GLSL, SLOW_GLSL, child_env
 
-SRC = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "src")
 
 EVERY_KIND = f"""
     import gc, os, sys, threading
@@ -48,7 +45,7 @@ EVERY_KIND = f"""
     del dropped
 
     slow = mgr.tensor(np.zeros(4096), kp.MemoryTypes.host)
-    running = mgr.sequence().record(kp.OpAlgoDispatch(mgr.algorithm([slow], {SLOW_GLSL!r})))
+    running = mgr.sequence().record(kp.OpAlgoDispatch(mgr.algorithm([slow], {SLOW_GLSL!r}, push_consts=np.array([60_000], np.uint32))))
     running.eval_async()
     assert running.is_running()
 """
@@ -64,7 +61,7 @@ ENDINGS = {
     """,
     "a daemon thread is evaluating": """
         def evaluate():
-            seq = mgr.sequence().record(kp.OpAlgoDispatch(mgr.algorithm([slow], {slow!r})))
+            seq = mgr.sequence().record(kp.OpAlgoDispatch(mgr.algorithm([slow], {slow!r}, push_consts=np.array([60_000], np.uint32))))
             started.set()
             while True:
                 seq.eval()
@@ -86,7 +83,7 @@ ENDINGS = {
 @pytest.mark.parametrize("ending", list(ENDINGS), ids=list(ENDINGS))
 def test_interpreter_exit_with_everything_alive(ending):
     code = textwrap.dedent(EVERY_KIND) + textwrap.dedent(ENDINGS[ending])
-    env = dict(os.environ, PYTHONPATH=SRC, KP_VALIDATION="1", PYTHONFAULTHANDLER="1")
+    env = child_env(KP_VALIDATION="1", PYTHONFAULTHANDLER="1")
     result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert result.stderr == ""

@@ -4,7 +4,6 @@ raises ``kp.OutOfDeviceMemoryError`` and the manager keeps working."""
 
 import gc
 import json
-import os
 import subprocess
 import sys
 import textwrap
@@ -13,17 +12,14 @@ import numpy as np
 import pytest
 
 import kp
-from conftest import MULTIPLY_GLSL, run
-from test_sequence import SLOW_GLSL
+from conftest import child_env, run, slow_algorithm
 
-SRC = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "src")
-TESTS = os.path.dirname(os.path.abspath(__file__))
 
 
 def slow_sequence(mgr):
     """A sequence whose shader runs for a good part of a second on lavapipe."""
     a = mgr.tensor(np.zeros(4096), kp.MemoryTypes.host)
-    return a, mgr.sequence().record(kp.OpAlgoDispatch(mgr.algorithm([a], SLOW_GLSL)))
+    return a, mgr.sequence().record(kp.OpAlgoDispatch(slow_algorithm(mgr, a)))
 
 
 def test_timed_out_await_raises_and_a_later_await_completes(mgr):
@@ -130,8 +126,7 @@ OUT_OF_MEMORY = """
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="limits the address space with RLIMIT_AS")
 @pytest.mark.parametrize("uma", ["0", "1"], ids=["staging", "unified"])
 def test_driver_out_of_memory_raises_and_the_manager_keeps_working(uma):
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([SRC, TESTS]), KP_VALIDATION="1",
-               KP_DISABLE_UMA="0" if uma == "1" else "1")
+    env = child_env(KP_VALIDATION="1", KP_DISABLE_UMA="0" if uma == "1" else "1")
     result = subprocess.run([sys.executable, "-c", textwrap.dedent(OUT_OF_MEMORY)], env=env, capture_output=True,
                             text=True, timeout=120)
     assert result.returncode == 0, result.stderr

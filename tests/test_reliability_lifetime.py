@@ -14,8 +14,8 @@ import sys
 from hypothesis import settings, strategies as st
 from hypothesis.stateful import Bundle, RuleBasedStateMachine, consumes, multiple, precondition, rule
 
-TESTS = os.path.dirname(os.path.abspath(__file__))
-SRC = os.path.join(os.path.dirname(TESTS), "src")
+from conftest import TESTS, child_env
+
 WORKER = os.path.join(TESTS, "reliability_worker.py")
 
 EXAMPLES = 60
@@ -44,7 +44,7 @@ class Lifetimes(RuleBasedStateMachine):
 
     def __init__(self):
         super().__init__()
-        env = dict(os.environ, PYTHONPATH=SRC, KP_VALIDATION="1")
+        env = child_env(KP_VALIDATION="1")
         self.worker = subprocess.Popen([sys.executable, WORKER], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                        stderr=subprocess.PIPE, text=True, env=env)
         self.models: dict[str, Model] = {}  # by the name the worker knows the object by

@@ -4,20 +4,9 @@ import numpy as np
 import pytest
 
 import kp
+from conftest import slow_algorithm
 from test_operations import INCREMENT_GLSL
 
-# ~50 ms of work on lavapipe (each invocation iterates; llvmpipe caps a loop at
-# 65535 iterations, so the length comes from the number of invocations).
-SLOW_GLSL = """
-#version 450
-layout(local_size_x = 64) in;
-layout(set = 0, binding = 0) buffer A { float a[]; };
-void main() {
-    float x = a[gl_GlobalInvocationID.x];
-    for (uint k = 0u; k < 60000u; k++) x = x * 0.999999 + 1.0;
-    a[gl_GlobalInvocationID.x] = x;
-}
-"""
 
 
 @pytest.fixture
@@ -66,7 +55,7 @@ def test_record_after_eval_starts_a_new_command_buffer(mgr, counter):
 
 def test_eval_async_returns_before_the_work_is_done(mgr):
     a = mgr.tensor(np.zeros(4096))
-    seq = mgr.sequence().record(kp.OpAlgoDispatch(mgr.algorithm([a], SLOW_GLSL)))
+    seq = mgr.sequence().record(kp.OpAlgoDispatch(slow_algorithm(mgr, a))).record(kp.OpSyncLocal([a]))
     seq.eval_async()
     assert seq.is_running()
     with pytest.raises(kp.WaitTimeoutError):
@@ -101,8 +90,8 @@ def test_eval_await_when_not_running_does_nothing(mgr):
 
 def test_two_sequences_run_concurrently(mgr):
     a, b = mgr.tensor(np.zeros(256)), mgr.tensor(np.zeros(256))
-    one = mgr.sequence().record(kp.OpAlgoDispatch(mgr.algorithm([a], SLOW_GLSL)))
-    two = mgr.sequence().record(kp.OpAlgoDispatch(mgr.algorithm([b], SLOW_GLSL)))
+    one = mgr.sequence().record(kp.OpAlgoDispatch(slow_algorithm(mgr, a))).record(kp.OpSyncLocal([a]))
+    two = mgr.sequence().record(kp.OpAlgoDispatch(slow_algorithm(mgr, b))).record(kp.OpSyncLocal([b]))
     one.eval_async()
     two.eval_async()
     two.eval_await()
@@ -112,7 +101,7 @@ def test_two_sequences_run_concurrently(mgr):
 
 def test_running_sequence_refuses_new_work(mgr):
     a = mgr.tensor(np.zeros(4096))
-    algo = mgr.algorithm([a], SLOW_GLSL)
+    algo = slow_algorithm(mgr, a)
     seq = mgr.sequence().record(kp.OpAlgoDispatch(algo))
     seq.eval_async()
     with pytest.raises(kp.SequenceStateError):
@@ -120,6 +109,7 @@ def test_running_sequence_refuses_new_work(mgr):
     with pytest.raises(kp.SequenceStateError):
         seq.eval_async()
     seq.eval_await()
+    mgr.sequence().eval(kp.OpSyncLocal([a]))
     assert a.data()[0] > 50_000
 
 
@@ -176,7 +166,7 @@ def test_destroy(mgr, counter):
 
 def test_destroy_while_running_waits_for_the_work(mgr):
     a = mgr.tensor(np.zeros(4096))
-    seq = mgr.sequence().record(kp.OpAlgoDispatch(mgr.algorithm([a], SLOW_GLSL)))
+    seq = mgr.sequence().record(kp.OpAlgoDispatch(slow_algorithm(mgr, a))).record(kp.OpSyncLocal([a]))
     seq.eval_async()
     seq.destroy()
     assert a.data()[0] > 50_000
