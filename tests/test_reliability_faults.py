@@ -131,8 +131,12 @@ def test_driver_out_of_memory_raises_and_the_manager_keeps_working(uma):
                             text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
-    for failure, after in zip(report["results"][::2], report["results"][1::2]):
-        assert "VK_ERROR_OUT_OF_DEVICE_MEMORY" in failure
+    outcomes = report["results"][::2]
+    # host-visible memory counts against the address space on every device; a
+    # discrete GPU's own memory does not, so a storage tensor may still fit there
+    assert "VK_ERROR_OUT_OF_DEVICE_MEMORY" in outcomes[-1]
+    for outcome, after in zip(outcomes, report["results"][1::2]):
+        assert outcome == "allocated" or "VK_ERROR_OUT_OF_DEVICE_MEMORY" in outcome
         assert after == [3, 8]
     assert report["handles"][0] == report["handles"][1]
     # the validation layer reports the failed vkAllocateMemory's result, and nothing else

@@ -170,3 +170,15 @@ def test_destroy_while_running_waits_for_the_work(mgr):
     seq.eval_async()
     seq.destroy()
     assert a.data()[0] > 50_000
+
+
+def test_destroying_what_a_recording_uses_discards_the_recording(mgr, counter):
+    a, algo = counter
+    seq = mgr.sequence().record(kp.OpSyncDevice([a])).record(kp.OpAlgoDispatch(algo))  # still recording
+    algo.destroy()
+    with pytest.raises(kp.DestroyedError):
+        seq.eval_async()
+    assert not seq.is_recording() and not seq.is_running()
+    fresh = mgr.algorithm([a], INCREMENT_GLSL)
+    seq.record(kp.OpAlgoDispatch(fresh)).record(kp.OpSyncLocal([a])).eval()
+    assert a.data().tolist() == [1, 1, 1]

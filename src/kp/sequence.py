@@ -86,6 +86,7 @@ class Sequence(SeedSequenceAPI):
             if self._running:
                 raise SequenceStateError("cannot record into a running sequence: await it first")
             op.check(self._manager)
+            self._check_recorded()
             if not self._recording:
                 self._begin()
             commands = self._commands
@@ -101,6 +102,22 @@ class Sequence(SeedSequenceAPI):
                 self._post.append(op)
             self._epoch = self._manager._epoch
         return self
+
+    def _check_recorded(self) -> None:
+        """If something was destroyed or rebuilt since the last check, make sure the
+        command buffer uses none of it; if it does, the buffer is discarded (no
+        command may be added to it, nor may it be submitted) and the error raised."""
+        if self._epoch == self._manager._epoch:
+            return
+        try:
+            for op in self._recorded:
+                op.check(self._manager)
+        except KomputeError:
+            self._commands.reset()
+            self._recording = False
+            self._recorded, self._touched = [], {}
+            raise
+        self._epoch = self._manager._epoch
 
     def _end(self) -> None:
         if self._recording:
@@ -137,15 +154,11 @@ class Sequence(SeedSequenceAPI):
         commands = self._live_commands()
         if self._running:
             raise SequenceStateError("sequence is already running: call eval_await() first")
+        self._check_recorded()
         self._end()
         if not self._recorded:
             logger.warning("evaluating a sequence with nothing recorded does nothing")
             return False
-        if self._epoch != self._manager._epoch:
-            # something was destroyed or rebuilt since: never submit a dangling buffer
-            for op in self._recorded:
-                op.check(self._manager)
-            self._epoch = self._manager._epoch
         for op in self._pre:
             op.pre_eval()
         if len(commands.device.queues) == 1:

@@ -99,6 +99,10 @@ class Commands(Owned):
         if self.query_count:
             lib.vkCmdResetQueryPool(self.cmd, self.queries, 0, self.query_count)
 
+    def reset(self) -> None:
+        """Discard what was recorded (also a buffer that something destroyed invalidated)."""
+        check(lib.vkResetCommandBuffer(self.cmd, 0), "vkResetCommandBuffer")
+
     def end(self) -> None:
         check(lib.vkEndCommandBuffer(self.cmd), "vkEndCommandBuffer")
 
