@@ -139,5 +139,6 @@ def test_driver_out_of_memory_raises_and_the_manager_keeps_working(uma):
         assert outcome == "allocated" or "VK_ERROR_OUT_OF_DEVICE_MEMORY" in outcome
         assert after == [3, 8]
     assert report["handles"][0] == report["handles"][1]
-    # the validation layer reports the failed vkAllocateMemory's result, and nothing else
-    assert set(report["messages"]) == {"VK_ERROR_OUT_OF_DEVICE_MEMORY"}
+    # at most the failed vkAllocateMemory's result (lavapipe's layer reports it, NVIDIA's run
+    # does not), and nothing else
+    assert set(report["messages"]) <= {"VK_ERROR_OUT_OF_DEVICE_MEMORY"}
