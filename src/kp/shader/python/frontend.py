@@ -484,14 +484,10 @@ class FrontEnd:
         self.fail(node, f"unsupported expression `{_source(node)}`")
 
     def constant(self, node: ast.Constant) -> ir.Const:
-        value = node.value
-        if isinstance(value, bool):
-            return ir.Const(boolean, value)
-        if isinstance(value, int):
-            return ir.Const(i32, value, True)
-        if isinstance(value, float):
-            return ir.Const(f32, value, True)
-        self.fail(node, f"unsupported constant {value!r}")
+        const = _python_constant(node.value)
+        if const is None:
+            self.fail(node, f"unsupported constant {node.value!r}")
+        return const
 
     def name(self, node: ast.Name) -> ir.Expr:
         bound = self.names.get(node.id)
@@ -503,12 +499,9 @@ class FrontEnd:
                                 f"or to an atomic function")
             return ir.Load(bound.type, ir.VarRef(bound))
         value = self.outer(node.id)
-        if isinstance(value, bool):
-            return ir.Const(boolean, value)
-        if isinstance(value, int):
-            return ir.Const(i32, value, True)
-        if isinstance(value, float):
-            return ir.Const(f32, value, True)
+        const = _python_constant(value)
+        if const is not None:
+            return const
         if self.shader_type(node.id) is not None or node.id in MATH:
             self.fail(node, f"'{node.id}' can only be called")
         if value is not MISSING:
@@ -970,3 +963,15 @@ def _implicit(src: Scalar, dst: Scalar) -> bool:
 def _source(node: ast.AST) -> str:
     text = ast.unparse(node).splitlines()
     return text[0] if text else type(node).__name__
+
+
+def _python_constant(value: object) -> ir.Const | None:
+    """A Python bool, int or float as a shader constant (numbers stay abstract: their
+    type adapts to where they are used); None for anything else."""
+    if isinstance(value, bool):
+        return ir.Const(boolean, value)
+    if isinstance(value, int):
+        return ir.Const(i32, value, True)
+    if isinstance(value, float):
+        return ir.Const(f32, value, True)
+    return None
