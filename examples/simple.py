@@ -34,3 +34,6 @@ mgr.eval_await_def()
 mgr.eval_tensor_sync_local_def([tensor_out])
 
 assert tensor_out.data() == [2.0, 4.0, 6.0]
+
+# (not in the seed) show what ran where
+print(f"{mgr.get_device_properties()['device_name']}: {tensor_in_a.data()} * {tensor_in_b.data()} = {tensor_out.data()}")
