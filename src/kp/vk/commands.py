@@ -39,7 +39,7 @@ class Commands(Owned):
         self.queue = queue
         dev = device.handle
         handles = {"pool": NULL, "fence": NULL, "queries": NULL, "semaphore": NULL, "pending": False,
-                   "submitted": False, "queue": queue.handle}
+                   "submitted": False, "queue": queue}
         self._handles = handles
         self._own("VkCommandPool", _destroy_commands, device, handles)
         out = new("VkCommandPool *")
@@ -162,7 +162,7 @@ class Commands(Owned):
             return None
         if self.semaphore == NULL or any(c.semaphore == NULL for c in pending):
             for commands in pending:  # no timeline semaphores: wait on the host instead
-                commands.queue_wait_idle()
+                commands.queue.wait_idle()
             return None
         semaphores = new("VkSemaphore[]", [c.semaphore for c in pending])
         values = new("uint64_t[]", list(pending.values()))
@@ -177,10 +177,6 @@ class Commands(Owned):
         value = new("uint64_t *")
         check(lib.vkGetSemaphoreCounterValue(self.device.handle, self.semaphore, value), "vkGetSemaphoreCounterValue")
         return value[0]
-
-    def queue_wait_idle(self) -> None:
-        with self.queue.lock:
-            check(lib.vkQueueWaitIdle(self.queue.handle), "vkQueueWaitIdle")
 
     def done(self) -> bool:
         """Whether the last submission has finished (without waiting)."""
@@ -232,16 +228,13 @@ class Commands(Owned):
 
 def _destroy_commands(device: "Device", handles: dict) -> None:
     dev = device.handle
-    if handles["pending"]:
-        # a submission may still be running: never free what it executes
-        fences = new("VkFence[]", [handles["fence"]])
-        lib.vkWaitForFences(dev, 1, fences, 1, _ONE_DAY_NS)
-        device.finished()
     if handles["submitted"]:
-        # A signalled fence does not mean the driver's queue thread is done with the
-        # command buffer (lavapipe crashed or deadlocked when freed that early).
-        with device.queues_by_handle[handles["queue"]].lock:
-            lib.vkQueueWaitIdle(handles["queue"])
+        # Never free what a submission may still run. Waiting for the queue, not only
+        # the fence: a signalled fence does not mean the driver's queue thread is done
+        # with the command buffer (lavapipe crashed or deadlocked when freed that early).
+        handles["queue"].wait_idle()
+    if handles["pending"]:
+        device.finished()
     lib.vkDestroyFence(dev, handles["fence"], NULL)
     lib.vkDestroySemaphore(dev, handles["semaphore"], NULL)
     lib.vkDestroyQueryPool(dev, handles["queries"], NULL)

@@ -26,6 +26,10 @@ class Queue:
         self.index = index
         self.lock = threading.Lock()
 
+    def wait_idle(self) -> None:
+        with self.lock:
+            check(lib.vkQueueWaitIdle(self.handle), "vkQueueWaitIdle")
+
 
 class DeviceFunctions:
     """The hot path's device functions, called directly rather than through the
@@ -93,7 +97,6 @@ class Device(Owned):
             lib.vkGetDeviceQueue(self.handle, family, taken[family], q)
             self.queues.append(Queue(q[0], family, taken[family]))
             taken[family] += 1
-        self.queues_by_handle = {q.handle: q for q in self.queues}
 
         self.in_flight = 0  # submissions not yet known to be finished
         self._in_flight_lock = threading.Lock()

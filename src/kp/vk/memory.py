@@ -197,9 +197,10 @@ class Allocator:
             return Allocation(block, offset, size)
 
     def _drop_empty(self, kind: str) -> None:
-        """Let go of blocks nothing uses any more (their memory is freed with them)."""
-        self._blocks[kind] = [b for b in self._blocks[kind] if not b.empty] + \
-            [b for b in self._blocks[kind] if b.empty and b.size == BLOCK_SIZE][:1]
+        """Let go of blocks nothing uses any more (their memory is freed with them),
+        but one, so that a tensor made and dropped in a loop reuses it."""
+        blocks = self._blocks[kind]
+        self._blocks[kind] = [b for b in blocks if not b.empty] + [b for b in blocks if b.empty][:1]
 
     def close(self) -> None:
         """Stop holding blocks; each is freed once the last range in it is collected."""
