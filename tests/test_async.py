@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 import kp
+from conftest import slow_algorithm
 from kp.vk import shared_instance
 
 # Each invocation adds `rounds` to its element, with some transcendental work per
@@ -84,6 +85,9 @@ def test_asyncio_gathers_many_sequences(mgr):
     tensors = [mgr.tensor(np.full(4, i, np.float32)) for i in range(8)]
     sequences = [mgr.sequence().record(kp.OpSyncDevice([t])).record(kp.OpAlgoDispatch(slow_add(mgr, t, 20_000)))
                  .record(kp.OpSyncLocal([t])) for t in tensors]
+    # tens of milliseconds on any device: the event loop must run meanwhile
+    long = mgr.tensor(np.zeros(4096, np.float32))
+    sequences.append(mgr.sequence().record(kp.OpAlgoDispatch(slow_algorithm(mgr, long))).record(kp.OpSyncLocal([long])))
 
     async def main():
         ticks = 0
@@ -101,6 +105,7 @@ def test_asyncio_gathers_many_sequences(mgr):
     assert done == sequences
     assert ticks > 1, "the event loop was blocked while the GPU worked"
     assert [t.data()[0] for t in tensors] == [20_000 + i for i in range(8)]
+    assert long.data()[0] > 50_000
 
 
 def test_await_a_sequence_directly_and_with_a_timeout(mgr):
