@@ -118,10 +118,9 @@ class Algorithm:
         groups = self._workgroup(workgroup, tensors, local_size, device)
         pipeline = ComputePipeline(device, code, len(tensors), len(push), spec, info.entry_point)
         pipeline.bind([t._primary for t in tensors])
-        # the previous pipeline lives on while a recorded sequence still uses it
+        # the previous pipeline lives on while a recorded dispatch still holds it
         self._pipeline, self._tensors, self._push, self._push_size, self._groups = (
             pipeline, tensors, push, len(push), groups)
-        self._manager._changed()
 
     @staticmethod
     def _check_interface(info: ShaderInfo, tensors: list[Tensor], device) -> None:
@@ -229,13 +228,16 @@ class Algorithm:
         return self._pipeline is not None and not self._destroyed and self._manager._device is not None
 
     def destroy(self) -> None:
-        with self._manager._submit_lock:
-            if not self._destroyed:
-                self._destroyed = True
-                self._manager._changed()
-        if self._pipeline is not None:
-            self._pipeline.release()  # waits for running work first
-            self._pipeline = None
+        """Release the pipeline, once the GPU has finished any work that uses it
+        (this does not wait); recorded dispatches of it raise DestroyedError."""
+        pipeline, self._pipeline = self._pipeline, None
+        if pipeline is None:
+            self._destroyed = True
+            return
+        with pipeline.device.lock:
+            self._destroyed = True
+            pipeline.device.retire(pipeline)
+        pipeline.release()
 
     def __repr__(self) -> str:
         return f"kp.Algorithm(tensors={len(self._tensors)}, workgroup={self._groups}, init={self.is_init()})"

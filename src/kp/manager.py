@@ -43,35 +43,32 @@ class Manager(SeedManagerAPI):
         if isinstance(family_queue_indices, (str, bytes)) or not all(
                 isinstance(f, int) for f in family_queue_indices):
             raise InvalidArgumentError(f"family_queue_indices must be a list of ints, got {family_queue_indices!r}")
+        vk.drain()
         self._device: vk.Device | None = vk.Device(instance, physical, family_queue_indices, desired_extensions)
-        # Memory blocks keep the device alive (it must outlive them) and the device's
-        # allocator keeps its blocks: a cycle that only closing the allocator breaks,
-        # on destroy() or when the manager is collected.
-        self._close_allocator = weakref.finalize(self, self._device.allocator.close)
+        # The manager owns the allocator, whose blocks hold the device: dropping the
+        # manager lets go of all three without a reference cycle.
+        self._allocator: vk.Allocator | None = vk.Allocator(self._device)
         self._objects: weakref.WeakSet = weakref.WeakSet()
         self._objects_lock = threading.Lock()
-        # Held from a sequence's check of what it uses to its submission, and while
-        # something is marked destroyed: no thread submits work on a freed buffer.
-        self._submit_lock = threading.RLock()
-        self._epoch = 0
         self._init_seed_api()
         logger.info("Using physical device index %d found %s", device, physical.properties["device_name"])
 
     # -- bookkeeping used by the objects it makes ------------------------------------
     def _device_or_raise(self) -> vk.Device:
+        """The Vulkan device (kp is entered: what was released and is done is destroyed)."""
+        vk.drain()
         device = self._device
         if device is None:
             raise DestroyedError("the manager was destroyed")
         return device
 
+    def _allocator_or_raise(self) -> vk.Allocator:
+        self._device_or_raise()
+        return self._allocator
+
     def _adopt(self, obj: Any) -> None:
         with self._objects_lock:
             self._objects.add(obj)
-
-    def _changed(self) -> None:
-        """Something was destroyed or rebuilt: recorded sequences re-check before running."""
-        with self._submit_lock:
-            self._epoch += 1
 
     # -- the current API ----------------------------------------------------------------
     def tensor(self, data: Any, memory_type: MemoryTypes | None = None, *,
@@ -118,19 +115,27 @@ class Manager(SeedManagerAPI):
         """Destroy every sequence, algorithm and tensor made here, then the device.
         Objects still referenced report ``is_init() == False`` and raise when used;
         NumPy views from ``data()`` stay readable until they are collected."""
-        with self._submit_lock:  # from here on no thread submits work to this device
-            device, self._device = self._device, None
-            if device is None:
+        device = self._device
+        if device is None:
+            return
+        with device.lock:  # from here on no thread makes or submits anything here
+            if self._device is None:
                 return
-            self._epoch += 1
+            self._device = None
+        device.wait_idle()
+        self._destroy_objects()
+        self._allocator.close()
+        self._allocator = None
+        del device
+        vk.drain()
+
+    def _destroy_objects(self) -> None:
         with self._objects_lock:
             objects = list(self._objects)
-        device.wait_idle()
-        for kinds in ((Sequence,), (Algorithm,), (Tensor,)):
+        for kind in (Sequence, Algorithm, Tensor):
             for obj in objects:
-                if isinstance(obj, kinds):
+                if isinstance(obj, kind):
                     obj.destroy()
-        self._close_allocator()
 
     def is_init(self) -> bool:
         return self._device is not None

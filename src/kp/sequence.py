@@ -50,17 +50,17 @@ class Sequence(SeedSequenceAPI):
         self._commands: vk.Commands | None = vk.Commands(device, device.queues[queue_index], total_timestamps)
         self._ops: list[OpBase] = []
         self._recorded: list[OpBase] = []  # what the command buffer holds; kept alive with it
-        self._touched: dict[int, object] = {}  # the tensors those operations use, by id
         self._pre: list[OpBase] = []
         self._post: list[OpBase] = []
         self._recording = False
         self._running = False
-        self._epoch = -1
+        self._stale = False  # the recording used something since destroyed
         self._lock = threading.RLock()
         manager._adopt(self)
 
     # -- recording -----------------------------------------------------------------
     def _live_commands(self) -> vk.Commands:
+        vk.drain()  # kp is entered: destroy what was released and is no longer in use
         commands = self._commands
         if commands is None or self._manager._device is None:
             raise DestroyedError("sequence was destroyed (or its manager was)")
@@ -73,63 +73,75 @@ class Sequence(SeedSequenceAPI):
         commands.begin()
         commands.timestamp()
         self._recorded = []
-        self._touched = {}
+        self._stale = False
         self._recording = True
 
     def record(self, op: OpBase) -> "Sequence":
         """Append ``op`` (beginning a new command buffer after an evaluation)."""
         with self._lock:
-            self._live_commands()
+            commands = self._live_commands()
             if not isinstance(op, OpBase):
                 raise InvalidArgumentError(f"Sequence.record takes a kp operation (kp.Op...), got "
                                            f"{type(op).__name__}")
             if self._running:
                 raise SequenceStateError("cannot record into a running sequence: await it first")
-            op.check(self._manager)
-            self._check_recorded()
-            if not self._recording:
-                self._begin()
-            commands = self._commands
-            commands.barrier(*_BETWEEN_OPS)
-            op.record(commands)
-            commands.timestamp()
+            # Under the device lock no destroy() can retire what is checked here
+            # before its commands are recorded.
+            with commands.device.lock:
+                op.check(self._manager)
+                if self._stale:  # a recording refused for using something destroyed: start anew
+                    self._ops, self._pre, self._post, self._stale = [], [], [], False
+                self._check_recorded()
+                if not self._recording:
+                    self._begin()
+                commands.barrier(*_BETWEEN_OPS)
+                op.record(commands)
+                # also what an op records no command for (a sync in unified memory):
+                # its evaluation must refuse destroyed tensors in every memory mode
+                commands.use(a.life for obj in op.memory_objects() for a in obj.allocations())
+                commands.timestamp()
             self._recorded.append(op)
-            self._touched.update((id(t), t) for t in op.memory_objects())
             self._ops.append(op)
             if _overrides(op, "pre_eval"):
                 self._pre.append(op)
             if _overrides(op, "post_eval"):
                 self._post.append(op)
-            self._epoch = self._manager._epoch
         return self
 
     def _check_recorded(self) -> None:
-        """If something was destroyed or rebuilt since the last check, make sure the
-        command buffer uses none of it; if it does, the buffer is discarded (no
-        command may be added to it, nor may it be submitted) and the error raised."""
-        if self._epoch == self._manager._epoch:
-            return
-        try:
-            for op in self._recorded:
-                op.check(self._manager)
-        except KomputeError:
-            self._commands.reset()
-            self._recording = False
-            self._recorded, self._touched = [], {}
-            raise
-        self._epoch = self._manager._epoch
+        """Refuse a recording that uses something destroyed since it was recorded:
+        its command buffer is discarded (nothing may be added to it or submit it)
+        and every later evaluation raises too, until ``clear()`` or ``record()``
+        starts a new recording. Called with the device lock held."""
+        if not self._stale:
+            try:
+                self._commands.check_uses()
+                return
+            except DestroyedError:
+                self._commands.reset()
+                self._recording = False
+                self._recorded = []
+                self._stale = True
+        raise DestroyedError("the sequence's recorded operations use a tensor or algorithm that was "
+                             "destroyed; clear() it and record it again")
 
     def _end(self) -> None:
         if self._recording:
             commands = self._commands
-            commands.barrier(*_TO_HOST)
-            commands.end()
+            with commands.device.lock:
+                self._check_recorded()
+                commands.barrier(*_TO_HOST)
+                commands.end()
             self._recording = False
 
     def clear(self) -> "Sequence":
         """Forget the recorded operations (the last command buffer stays submittable)."""
         with self._lock:
-            self._end()
+            try:
+                self._end()
+            except DestroyedError:
+                pass  # the recording was discarded, as clear() asks
+            self._stale = False
             self._ops, self._pre, self._post = [], [], []
         return self
 
@@ -138,8 +150,7 @@ class Sequence(SeedSequenceAPI):
         an algorithm or tensor)."""
         with self._lock:
             ops = self._ops
-            self._end()
-            self._ops, self._pre, self._post = [], [], []
+            self.clear()
             self._recording = False
             for op in ops:
                 self.record(op)
@@ -147,38 +158,25 @@ class Sequence(SeedSequenceAPI):
 
     # -- evaluation ------------------------------------------------------------------
     def _submit(self) -> bool:
-        with self._manager._submit_lock:
-            return self._submit_checked()
-
-    def _submit_checked(self) -> bool:
         commands = self._live_commands()
         if self._running:
             raise SequenceStateError("sequence is already running: call eval_await() first")
-        self._check_recorded()
         self._end()
+        if self._stale:
+            self._check_recorded()
         if not self._recorded:
             logger.warning("evaluating a sequence with nothing recorded does nothing")
             return False
         for op in self._pre:
             op.pre_eval()
-        if len(commands.device.queues) == 1:
-            commands.submit()
-        else:
-            self._submit_after_other_queues(commands)
+        with commands.device.lock:
+            try:
+                commands.submit()
+            except DestroyedError:
+                self._check_recorded()
+                raise
         self._running = True
         return True
-
-    def _submit_after_other_queues(self, commands: vk.Commands) -> None:
-        """Submit after the latest submissions of other queues that used the same
-        tensors (a producer on queue 0, a consumer on queue 1 ...)."""
-        waits: dict[vk.Commands, int] = {}
-        for tensor in self._touched.values():
-            last = tensor._last_use
-            if last is not None and last[0].queue is not commands.queue:
-                waits[last[0]] = max(waits.get(last[0], 0), last[1])
-        value = commands.submit(waits)
-        for tensor in self._touched.values():
-            tensor._last_use = (commands, value)
 
     def _finish(self, timeout_ns: int | None) -> None:
         if not self._commands.wait(timeout_ns):
@@ -187,6 +185,7 @@ class Sequence(SeedSequenceAPI):
         self._running = False
         for op in self._post:
             op.post_eval()
+        vk.drain()  # what waited for this evaluation can go now
 
     def eval(self, op: OpBase | None = None) -> "Sequence":
         """Run the recorded operations (or only ``op``, replacing them) and wait."""
@@ -258,13 +257,14 @@ class Sequence(SeedSequenceAPI):
         return commands.read_timestamps()
 
     def destroy(self) -> None:
-        """Release the command buffer (waiting for a running evaluation first)."""
+        """Release the command buffer, once a running evaluation has finished (this
+        does not wait for it)."""
         with self._lock:
             commands, self._commands = self._commands, None
             if commands is not None:
                 commands.release()
             self._running = self._recording = False
-            self._ops, self._recorded, self._pre, self._post, self._touched = [], [], [], [], {}
+            self._ops, self._recorded, self._pre, self._post = [], [], [], []
 
     def __repr__(self) -> str:
         state = "running" if self._running else "recording" if self._recording else "idle"

@@ -14,6 +14,7 @@ import numpy as np
 
 from .errors import DataTypeError, DestroyedError, InvalidArgumentError, KomputeError, OutOfDeviceMemoryError
 from .types import DTYPE_FEATURES, DataTypes, MemoryTypes, data_type_of
+from . import vk
 
 if TYPE_CHECKING:
     from .manager import Manager
@@ -71,7 +72,6 @@ class Tensor:
         self._staging: Allocation | None = None
         self._host: Allocation | None = None
         self._destroyed = False
-        self._last_use: tuple | None = None  # (commands, value) of the last submission that used it
 
     @classmethod
     def _on_device(cls, manager: "Manager", array: np.ndarray, memory_type: MemoryTypes) -> "Tensor":
@@ -88,9 +88,9 @@ class Tensor:
         if missing:
             raise DataTypeError(f"{device.physical.properties['device_name']} cannot hold {self._dtype} tensors "
                                 f"(missing device feature {', '.join(missing)})")
-        allocator, size = device.allocator, self._array.nbytes
+        allocator, size = manager._allocator_or_raise(), self._array.nbytes
         kind = self._memory_type
-        if kind == MemoryTypes.device and not device.uma:
+        if kind == MemoryTypes.device and not allocator.uma:
             self._primary = allocator.allocate("device", size)
             self._staging = self._host = allocator.allocate("host", size)
         elif kind == MemoryTypes.storage:
@@ -122,19 +122,25 @@ class Tensor:
             raise InvalidArgumentError("tensor belongs to another kp.Manager")
 
     def destroy(self) -> None:
-        """Free the tensor's device memory. Views from ``data()`` stay readable: the
-        host memory behind them is released when the last of them is gone."""
-        if self._destroyed or self._manager is None:
+        """Free the tensor's device memory (once the GPU has finished any work that
+        uses it; this does not wait). Views from ``data()`` stay readable: the host
+        memory behind them is released when the last of them is gone."""
+        primary = self._primary
+        if self._destroyed or primary is None:
             self._destroyed = True
             return
-        with self._manager._submit_lock:
+        device = primary.block.device
+        with device.lock:
             self._destroyed = True
-            self._manager._changed()
-        device = self._manager._device
-        if device is not None:
-            device.wait_until_unused()
-        if self._primary is not self._host:
+            device.retire(*(a for a in (primary, self._staging) if a is not None))
+        if primary is not self._host:
             self._primary = None
+            primary.release()
+        vk.drain()
+
+    def allocations(self) -> list["Allocation"]:
+        """The device memory ranges behind the tensor, for kp's operations."""
+        return [a for a in (self._primary, self._staging) if a is not None]
 
     # -- data ----------------------------------------------------------------------
     @property

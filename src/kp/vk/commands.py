@@ -1,5 +1,11 @@
 """Command recording and submission: one command pool, command buffer, fence and
-(optionally) timestamp query pool per sequence, with the submit info built once."""
+(optionally) timestamp query pool per sequence, with the submit info built once.
+
+Recording remembers the ``Life`` of everything the commands use (buffer ranges,
+pipelines); each submission is a completion point (``Submission``) stamped on
+all of them, so that their destruction waits for it and nothing retired is
+ever submitted.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +13,8 @@ import os
 import time
 from typing import TYPE_CHECKING
 
-from .core import NULL, C, Owned, check, ffi, lib, new
+from ..errors import DestroyedError
+from .core import NULL, C, Life, Owned, check, ffi, lib, new
 
 if TYPE_CHECKING:
     from .device import Device, Queue
@@ -31,6 +38,84 @@ _NOT_READY, _TIMEOUT = C.VK_NOT_READY, C.VK_TIMEOUT
 _ONE_DAY_NS = 86_400 * 10**9
 
 
+class Timeline:
+    """The numbered submissions of one command buffer, with its fence and, on
+    devices with several queues, its timeline semaphore. Completion points refer
+    to this small object, not to the commands, so they keep no command pool alive;
+    once the commands are destroyed (after their last submission finished),
+    ``completed == submitted`` and the handles are never read again."""
+
+    __slots__ = ("device", "queue", "fences", "fence", "semaphore", "submitted", "completed")
+
+    def __init__(self, device: "Device", queue: "Queue", fences, semaphore):
+        self.device = device
+        self.queue = queue
+        self.fences = fences  # VkFence[1], for vkWaitForFences / vkResetFences
+        self.fence = fences[0]
+        self.semaphore = semaphore
+        self.submitted = 0
+        self.completed = 0  # the last submission known to be finished
+
+    def poll(self) -> int:
+        """The last submission known to be finished, asking the fence (no wait)."""
+        submitted = self.submitted
+        if self.completed < submitted and \
+                self.device.fn.vkGetFenceStatus(self.device.handle, self.fence) == C.VK_SUCCESS:
+            self.completed = max(self.completed, submitted)
+        return self.completed
+
+    def wait(self, timeout_ns: int | None = None) -> bool:
+        """Wait until the last submission finishes (the fence is not reset);
+        False when ``timeout_ns`` expired first."""
+        submitted = self.submitted
+        fn, dev, fence = self.device.fn, self.device.handle, self.fence
+        status = fn.vkGetFenceStatus(dev, fence)
+        if status == _NOT_READY:
+            status = self._wait_longer(timeout_ns)
+            if status == _TIMEOUT:
+                return False
+        if status:
+            check(status, "waiting for a submission")
+        self.completed = max(self.completed, submitted)
+        return True
+
+    def _wait_longer(self, timeout_ns: int | None) -> int:
+        fn, dev, fence = self.device.fn, self.device.handle, self.fence
+        clock = time.perf_counter_ns
+        start = clock()
+        limit = SPIN_NS if timeout_ns is None else min(SPIN_NS, timeout_ns)
+        status = _NOT_READY
+        while status == _NOT_READY and clock() - start < limit:
+            status = fn.vkGetFenceStatus(dev, fence)
+        if status != _NOT_READY:
+            return status
+        remaining = _ONE_DAY_NS if timeout_ns is None else max(0, timeout_ns - (clock() - start))
+        while True:
+            status = fn.vkWaitForFences(dev, 1, self.fences, 1, min(remaining, _ONE_DAY_NS))
+            if status != _TIMEOUT or timeout_ns is not None:
+                return status
+
+
+class Submission:
+    """A completion point: submission number ``serial`` of a ``Timeline``."""
+
+    __slots__ = ("timeline", "serial")
+
+    def __init__(self, timeline: Timeline, serial: int):
+        self.timeline = timeline
+        self.serial = serial
+
+    def done(self) -> bool:
+        """Whether the GPU has finished it (asks the fence at most once; no wait)."""
+        timeline = self.timeline
+        return timeline.completed >= self.serial or timeline.poll() >= self.serial
+
+    def wait(self) -> None:
+        """Block until the GPU has finished it."""
+        if not self.done():
+            self.timeline.wait()
+
+
 class Commands(Owned):
     """What a sequence records into and submits."""
 
@@ -38,9 +123,7 @@ class Commands(Owned):
         self.device = device
         self.queue = queue
         dev = device.handle
-        handles = {"pool": NULL, "fence": NULL, "queries": NULL, "semaphore": NULL, "pending": False,
-                   "submitted": False, "queue": queue}
-        self._handles = handles
+        handles = {"pool": NULL, "fence": NULL, "queries": NULL, "semaphore": NULL}
         self._own("VkCommandPool", _destroy_commands, device, handles)
         out = new("VkCommandPool *")
         check(lib.vkCreateCommandPool(dev, new("VkCommandPoolCreateInfo *", {
@@ -56,7 +139,7 @@ class Commands(Owned):
         self._fences = new("VkFence[]", 1)
         check(lib.vkCreateFence(dev, new("VkFenceCreateInfo *", {"sType": C.VK_STRUCTURE_TYPE_FENCE_CREATE_INFO}),
                                 NULL, self._fences), "vkCreateFence")
-        handles["fence"] = self.fence = self._fences[0]
+        handles["fence"] = self._fences[0]
         self.query_count = timestamps + 1 if timestamps else 0
         if timestamps:
             out = new("VkQueryPool *")
@@ -66,10 +149,11 @@ class Commands(Owned):
             handles["queries"] = self.queries = out[0]
         self._submit_info = new("VkSubmitInfo *", {"sType": C.VK_STRUCTURE_TYPE_SUBMIT_INFO,
                                                    "commandBufferCount": 1, "pCommandBuffers": self._buffers})
-        # Each submission signals the next value of a timeline semaphore, which
-        # submissions on other queues wait for when they use the same tensors.
-        self.submitted_value = 0
-        self.semaphore = NULL
+        self.uses: dict[Life, None] = {}  # what the recorded commands use, in order
+        self._checked = -1  # the device's retire serial when ``uses`` was last checked
+        # Submissions are numbered; each signals its number on a timeline semaphore,
+        # which submissions on other queues wait for when they use the same buffers.
+        semaphore = NULL
         # Only devices with several queues need it (destroying one right after its
         # wait also hung lavapipe's queue thread now and then).
         if device.features.get("timelineSemaphore") and len(device.queues) > 1:
@@ -79,8 +163,8 @@ class Commands(Owned):
             check(lib.vkCreateSemaphore(dev, new("VkSemaphoreCreateInfo *", {
                 "sType": C.VK_STRUCTURE_TYPE_SEMAPHORE_CREATE_INFO, "pNext": type_info}), NULL, out),
                 "vkCreateSemaphore")
-            handles["semaphore"] = self.semaphore = out[0]
-            self._signal = new("VkSemaphore[]", [self.semaphore])
+            handles["semaphore"] = semaphore = out[0]
+            self._signal = new("VkSemaphore[]", [semaphore])
             self._signal_value = new("uint64_t[]", 1)
             self._timeline_info = new("VkTimelineSemaphoreSubmitInfo *", {
                 "sType": C.VK_STRUCTURE_TYPE_TIMELINE_SEMAPHORE_SUBMIT_INFO, "signalSemaphoreValueCount": 1,
@@ -88,6 +172,7 @@ class Commands(Owned):
             info = self._submit_info
             info.pNext = self._timeline_info
             info.signalSemaphoreCount, info.pSignalSemaphores = 1, self._signal
+        self.timeline = Timeline(device, queue, self._fences, semaphore)
         self._begin_info = new("VkCommandBufferBeginInfo *", {"sType": C.VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO})
         self._barrier = new("VkMemoryBarrier *", {"sType": C.VK_STRUCTURE_TYPE_MEMORY_BARRIER})
         self.timestamps_written = 0
@@ -95,6 +180,8 @@ class Commands(Owned):
     # -- recording -----------------------------------------------------------------
     def begin(self) -> None:
         check(lib.vkBeginCommandBuffer(self.cmd, self._begin_info), "vkBeginCommandBuffer")
+        self.uses = {}
+        self._checked = -1
         self.timestamps_written = 0
         if self.query_count:
             lib.vkCmdResetQueryPool(self.cmd, self.queries, 0, self.query_count)
@@ -102,6 +189,26 @@ class Commands(Owned):
     def reset(self) -> None:
         """Discard what was recorded (also a buffer that something destroyed invalidated)."""
         check(lib.vkResetCommandBuffer(self.cmd, 0), "vkResetCommandBuffer")
+        self.uses = {}
+
+    def use(self, lives) -> None:
+        """Note that the recorded commands use these (checked and stamped at submission)."""
+        for life in lives:
+            self.uses[life] = None
+
+    def check_uses(self) -> None:
+        """Raise DestroyedError if anything the recording uses was destroyed since
+        it was recorded. Call with ``device.lock`` held, before adding commands or
+        submitting: destroy() retires under the same lock."""
+        if self.life.retired:
+            raise DestroyedError("the sequence was destroyed")
+        serial = self.device.retire_serial
+        if serial == self._checked:
+            return
+        for life in self.uses:
+            if life.retired:
+                raise DestroyedError(f"the recorded commands use a {life.kind or 'buffer'} that was destroyed")
+        self._checked = serial
 
     def end(self) -> None:
         check(lib.vkEndCommandBuffer(self.cmd), "vkEndCommandBuffer")
@@ -112,10 +219,12 @@ class Commands(Owned):
         lib.vkCmdPipelineBarrier(self.cmd, src_stage, dst_stage, 0, 1, b, 0, NULL, 0, NULL)
 
     def copy(self, src: "Allocation", dst: "Allocation", size: int) -> None:
+        self.use((src.life, dst.life))
         region = new("VkBufferCopy *", {"srcOffset": src.offset, "dstOffset": dst.offset, "size": size})
         lib.vkCmdCopyBuffer(self.cmd, src.buffer, dst.buffer, 1, region)
 
     def dispatch(self, pipeline: "ComputePipeline", push: bytes, groups: tuple[int, int, int]) -> None:
+        self.use((pipeline.life, *pipeline.bound))
         lib.vkCmdBindPipeline(self.cmd, C.VK_PIPELINE_BIND_POINT_COMPUTE, pipeline.pipeline)
         if pipeline.descriptor_set != NULL:
             sets = new("VkDescriptorSet[]", [pipeline.descriptor_set])
@@ -134,37 +243,45 @@ class Commands(Owned):
             self.timestamps_written += 1
 
     # -- submission (the hot path: no allocation, a handful of calls) ------------------
-    def submit(self, waits: dict["Commands", int] | None = None) -> int:
-        """Submit the command buffer after the given submissions of other queues
-        (each (commands, value) as ``submitted_value`` returned); returns this
-        submission's value."""
-        queue, info = self.queue, self._submit_info
-        keep = self._wait_for(waits) if waits else None
-        value = self.submitted_value + 1
-        if self.semaphore != NULL:
-            self._signal_value[0] = value
-        with queue.lock:
-            result = self.device.fn.vkQueueSubmit(queue.handle, 1, info, self.fence)
-        if keep is not None:
-            info.waitSemaphoreCount = self._timeline_info.waitSemaphoreValueCount = 0
-        if result:
-            check(result, "vkQueueSubmit")
-        self.submitted_value = value
-        self._handles["pending"] = self._handles["submitted"] = True
-        self.device.submitted()
-        return value
+    def submit(self) -> Submission:
+        """Submit the command buffer, after the unfinished submissions of other
+        queues that use the same buffers; returns this submission's completion
+        point, stamped on everything it uses. Raises DestroyedError (submitting
+        nothing) if something it uses was destroyed."""
+        device, info, timeline = self.device, self._submit_info, self.timeline
+        with device.lock:
+            self.check_uses()
+            keep = self._wait_for_other_queues() if len(device.queues) > 1 else None
+            serial = timeline.submitted + 1
+            if timeline.semaphore != NULL:
+                self._signal_value[0] = serial
+            result = device.fn.vkQueueSubmit(self.queue.handle, 1, info, timeline.fence)
+            if keep is not None:
+                info.waitSemaphoreCount = self._timeline_info.waitSemaphoreValueCount = 0
+            if result:
+                check(result, "vkQueueSubmit")
+            timeline.submitted = serial
+            self.life.last_use = submission = Submission(timeline, serial)
+            for life in self.uses:
+                life.last_use = submission
+        return submission
 
-    def _wait_for(self, waits: dict["Commands", int]) -> list | None:
-        """Make the next submission wait for ``waits``; returns what must stay alive
-        until it is submitted (None when nothing needs a semaphore)."""
-        pending = {c: v for c, v in waits.items() if c.semaphore == NULL or c.reached_value() < v}
+    def _wait_for_other_queues(self) -> list | None:
+        """Make the next submission wait for the unfinished submissions of other
+        queues that used what it uses; returns what must stay alive until it is
+        submitted (None when nothing needs a semaphore)."""
+        pending: dict[Timeline, int] = {}
+        for life in self.uses:
+            last = life.last_use
+            if last is not None and last.timeline.queue is not self.queue and not last.done():
+                pending[last.timeline] = max(pending.get(last.timeline, 0), last.serial)
         if not pending:
             return None
-        if self.semaphore == NULL or any(c.semaphore == NULL for c in pending):
-            for commands in pending:  # no timeline semaphores: wait on the host instead
-                commands.queue.wait_idle()
+        if self.timeline.semaphore == NULL or any(t.semaphore == NULL for t in pending):
+            for timeline in pending:  # no timeline semaphores: wait on the host
+                timeline.wait()
             return None
-        semaphores = new("VkSemaphore[]", [c.semaphore for c in pending])
+        semaphores = new("VkSemaphore[]", [t.semaphore for t in pending])
         values = new("uint64_t[]", list(pending.values()))
         stages = new("VkPipelineStageFlags[]", [ALL_COMMANDS] * len(pending))
         info, timeline = self._submit_info, self._timeline_info
@@ -172,48 +289,20 @@ class Commands(Owned):
         info.pWaitSemaphores, info.pWaitDstStageMask, timeline.pWaitSemaphoreValues = semaphores, stages, values
         return [semaphores, values, stages]
 
-    def reached_value(self) -> int:
-        """The value of the last submission the device has finished."""
-        value = new("uint64_t *")
-        check(lib.vkGetSemaphoreCounterValue(self.device.handle, self.semaphore, value), "vkGetSemaphoreCounterValue")
-        return value[0]
-
     def done(self) -> bool:
         """Whether the last submission has finished (without waiting)."""
-        return self.device.fn.vkGetFenceStatus(self.device.handle, self.fence) != _NOT_READY
+        return self.timeline.poll() >= self.timeline.submitted
 
     def wait(self, timeout_ns: int | None = None) -> bool:
-        """Wait for the last submission; False when ``timeout_ns`` expired first."""
-        fn, dev, fence = self.device.fn, self.device.handle, self.fence
-        status = fn.vkGetFenceStatus(dev, fence)
-        if status == _NOT_READY:
-            status = self._wait_longer(timeout_ns)
-            if status == _TIMEOUT:
-                return False
-        if status:
-            check(status, "waiting for a submission")
-        result = fn.vkResetFences(dev, 1, self._fences)
+        """Wait for the last submission and make the fence ready for the next one
+        (only the sequence that owns these commands calls this); False when
+        ``timeout_ns`` expired first."""
+        if not self.timeline.wait(timeout_ns):
+            return False
+        result = self.device.fn.vkResetFences(self.device.handle, 1, self._fences)
         if result:
             check(result, "vkResetFences")
-        self._handles["pending"] = False
-        self.device.finished()
         return True
-
-    def _wait_longer(self, timeout_ns: int | None) -> int:
-        fn, dev, fence = self.device.fn, self.device.handle, self.fence
-        clock = time.perf_counter_ns
-        start = clock()
-        limit = SPIN_NS if timeout_ns is None else min(SPIN_NS, timeout_ns)
-        status = _NOT_READY
-        while status == _NOT_READY and clock() - start < limit:
-            status = fn.vkGetFenceStatus(dev, fence)
-        if status != _NOT_READY:
-            return status
-        remaining = _ONE_DAY_NS if timeout_ns is None else max(0, timeout_ns - (clock() - start))
-        while True:
-            status = fn.vkWaitForFences(dev, 1, self._fences, 1, min(remaining, _ONE_DAY_NS))
-            if status != _TIMEOUT or timeout_ns is not None:
-                return status
 
     def read_timestamps(self) -> list[int]:
         count = self.timestamps_written
@@ -227,15 +316,12 @@ class Commands(Owned):
 
 
 def _destroy_commands(device: "Device", handles: dict) -> None:
+    """Runs once the last submission has finished (see ``core.drain``); under the
+    device lock, since a submission on another queue may be about to wait on the
+    semaphore."""
     dev = device.handle
-    if handles["submitted"]:
-        # Never free what a submission may still run. Waiting for the queue, not only
-        # the fence: a signalled fence does not mean the driver's queue thread is done
-        # with the command buffer (lavapipe crashed or deadlocked when freed that early).
-        handles["queue"].wait_idle()
-    if handles["pending"]:
-        device.finished()
-    lib.vkDestroyFence(dev, handles["fence"], NULL)
-    lib.vkDestroySemaphore(dev, handles["semaphore"], NULL)
-    lib.vkDestroyQueryPool(dev, handles["queries"], NULL)
-    lib.vkDestroyCommandPool(dev, handles["pool"], NULL)
+    with device.lock:
+        lib.vkDestroyFence(dev, handles["fence"], NULL)
+        lib.vkDestroySemaphore(dev, handles["semaphore"], NULL)
+        lib.vkDestroyQueryPool(dev, handles["queries"], NULL)
+        lib.vkDestroyCommandPool(dev, handles["pool"], NULL)

@@ -7,9 +7,7 @@ Python objects.
 
 from __future__ import annotations
 
-import atexit
 import collections
-import itertools
 import threading
 import weakref
 from typing import Any, Callable
@@ -55,60 +53,108 @@ def _count(kind: str, delta: int) -> None:
 
 
 def live_handles() -> dict[str, int]:
-    """The Vulkan handles kp holds right now, by kind (for leak tests)."""
+    """The Vulkan handles kp holds right now, by kind (for leak tests), after
+    destroying what was released and is no longer in use."""
+    drain()
     with _live_lock:
         return {kind: n for kind, n in _live.items() if n}
 
 
+class Life:
+    """The lifetime record of one thing GPU work may use (a buffer range, a
+    pipeline, a command pool): the last submission that used it, whether new
+    work may still use it, and how to destroy it once that submission is done.
+
+    A retired thing refuses new submissions at once; its destruction waits on
+    the device's release list until ``last_use`` is done (wgpu-core's model).
+    """
+
+    __slots__ = ("kind", "destroy", "args", "last_use", "retired", "__weakref__")
+
+    def __init__(self, kind: str | None, destroy: Callable[..., Any], args: tuple):
+        self.kind = kind  # a Vulkan handle kind counted by live_handles(), or None
+        self.destroy = destroy
+        self.args = args
+        self.last_use: Any = None  # a completion point: has .done()
+        self.retired = False
+
+
+def _release(life: Life) -> None:
+    """Finalizer and ``release()``: lock-free, no Vulkan call, never waits. The
+    destruction happens in ``drain()`` once the last use is done."""
+    life.retired = True
+    _pending.append(life)
+
+
+_pending: collections.deque[Life] = collections.deque()
+_drain_lock = threading.Lock()
+
+
+def drain() -> None:
+    """Destroy what was released and whose last use the GPU has finished. kp calls
+    this whenever it is entered; a thread that finds another draining goes on."""
+    if not _pending or not _drain_lock.acquire(blocking=False):
+        return
+    try:
+        # Destroying one thing may release its parent (a block, then the device)
+        # once the last reference to it, held until _drain_once returns, is gone.
+        while _drain_once():
+            pass
+    finally:
+        _drain_lock.release()
+
+
+def _drain_once() -> bool:
+    destroyed = False
+    for _ in range(len(_pending)):
+        life = _pending.popleft()
+        use = life.last_use
+        if use is not None and not use.done():
+            _pending.append(life)
+            continue
+        if life.kind:
+            _count(life.kind, -1)
+        life.destroy(*life.args)
+        life.args = ()
+        destroyed = True
+    return destroyed
+
+
+def pending_releases() -> int:
+    """How many released things still wait for the GPU (for tests)."""
+    return len(_pending)
+
+
 class Owned:
-    """Owns Vulkan handles and releases them exactly once: on ``release()`` or when
-    Python collects the object, whichever comes first, also at interpreter exit.
+    """Owns Vulkan handles through a ``Life``: released once, on ``release()`` or
+    when Python collects the object, after the last submission that used them.
 
     ``destroy`` must not refer to ``self``; whatever it needs (the device object,
-    the handle) goes in ``args``, which also keeps the parents alive until then.
+    the handles) goes in ``args``, which also keeps the parents alive until then.
     """
 
     _finalizer: weakref.finalize
+    life: Life
 
-    def _own(self, kind: str, destroy: Callable[..., Any], *args: Any) -> None:
-        _count(kind, 1)
-        key = next(_keys)
-        self._finalizer = weakref.finalize(self, _release, key, kind, destroy, args)
-        self._finalizer.atexit = False  # _release_at_exit decides
-        _unreleased[key] = self._finalizer
+    def _own(self, kind: str | None, destroy: Callable[..., Any], *args: Any) -> None:
+        if kind:
+            _count(kind, 1)
+        self.life = Life(kind, destroy, args)
+        self._finalizer = weakref.finalize(self, _release, self.life)
+        self._finalizer.atexit = False  # at exit the operating system reclaims everything
+
+    def retire(self) -> None:
+        """No new submission may use it (``Commands.check_uses`` refuses it)."""
+        self.life.retired = True
 
     def release(self) -> None:
+        """Retire now; destroy once the GPU no longer uses it (see ``drain``)."""
         self._finalizer()
+        drain()
 
     @property
     def alive(self) -> bool:
         return self._finalizer.alive
-
-
-def _release(key: int, kind: str, destroy: Callable[..., Any], args: tuple) -> None:
-    _unreleased.pop(key, None)
-    _count(kind, -1)
-    destroy(*args)
-
-
-_keys = itertools.count()
-_unreleased: dict[int, weakref.finalize] = {}  # by creation order
-
-
-@atexit.register
-def _release_at_exit() -> None:
-    """Release what is left, newest first (sequences before the device they use).
-
-    Threads still alive at exit are daemon threads, which may be inside a Vulkan
-    call on these very handles (waiting on a fence, submitting): destroying them
-    would crash the process, so then the OS reclaims them instead.
-    """
-    if threading.active_count() > 1:
-        return
-    for key in sorted(_unreleased, reverse=True):
-        finalizer = _unreleased.get(key)
-        if finalizer is not None:
-            finalizer()
 
 
 def new(ctype: str, init: Any = None) -> Any:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 import threading
 from collections import Counter
 
@@ -12,23 +11,18 @@ from .. import cache
 from ..errors import InvalidArgumentError
 from .core import NULL, C, Owned, check, cstring, ffi, lib, new
 from .instance import Instance, PhysicalDevice, feature_chain
-from .memory import BUFFER_USAGE, Allocator
+from .memory import BUFFER_USAGE
 
 log = logging.getLogger("kp")
 
 
 class Queue:
-    """A VkQueue with the lock Vulkan requires around submissions to it."""
+    """A VkQueue (submissions to it hold its device's lock)."""
 
     def __init__(self, handle, family: int, index: int):
         self.handle = handle
         self.family = family
         self.index = index
-        self.lock = threading.Lock()
-
-    def wait_idle(self) -> None:
-        with self.lock:
-            check(lib.vkQueueWaitIdle(self.handle), "vkQueueWaitIdle")
 
 
 class DeviceFunctions:
@@ -43,7 +37,14 @@ class DeviceFunctions:
 
 
 class Device(Owned):
-    """A VkDevice with one queue per entry of ``family_queue_indices``."""
+    """A VkDevice with one queue per entry of ``family_queue_indices``.
+
+    ``lock`` is held around every submission and every retirement by
+    ``destroy()``, so no submission uses what a destroy has retired;
+    ``retire_serial`` counts those retirements (recordings re-check what they use
+    when it changed). Everything made on the device holds it, so the device is
+    destroyed (through ``core.drain``) only after all of it.
+    """
 
     def __init__(self, instance: Instance, physical: PhysicalDevice, family_queue_indices=(),
                  extensions=()):
@@ -98,15 +99,12 @@ class Device(Owned):
             self.queues.append(Queue(q[0], family, taken[family]))
             taken[family] += 1
 
-        self.in_flight = 0  # submissions not yet known to be finished
-        self._in_flight_lock = threading.Lock()
+        self.lock = threading.RLock()
+        self.retire_serial = 0
         self.buffer_memory_type_bits = self._buffer_memory_type_bits()
-        self.pipeline_cache, cache_name = self._load_pipeline_cache()
-        self._own("VkDevice", _destroy_device, self.handle, self.pipeline_cache, cache_name, instance)
-        self.allocator = Allocator(self)
-        self.uma = (physical.properties["device_type"] in ("cpu", "integrated_gpu")
-                    and self.allocator.supports("device_host")
-                    and os.environ.get("KP_DISABLE_UMA", "") in ("", "0"))
+        self.pipeline_cache, self._cache_name = self._load_pipeline_cache()
+        self._cache_saved = -1
+        self._own("VkDevice", _destroy_device, self.handle, self.pipeline_cache, instance)
 
     def _check_family(self, family) -> None:
         count = len(self.physical.queue_families)
@@ -141,42 +139,35 @@ class Device(Owned):
             check(lib.vkCreatePipelineCache(self.handle, info, NULL, out), "vkCreatePipelineCache")
         return out[0], name
 
-    def submitted(self) -> None:
-        with self._in_flight_lock:
-            self.in_flight += 1
-
-    def finished(self) -> None:
-        with self._in_flight_lock:
-            self.in_flight -= 1
-
-    def wait_until_unused(self) -> None:
-        """Block until the GPU has finished everything submitted (before freeing
-        something a running submission may still read)."""
-        if self.in_flight:
-            self.wait_idle()
+    def retire(self, *things) -> None:
+        """Retire ``things`` (objects with ``retire()``) so that no submission uses
+        them from now on: recorded commands that do are refused."""
+        with self.lock:
+            for thing in things:
+                thing.retire()
+            self.retire_serial += 1
 
     def wait_idle(self) -> None:
-        for q in self.queues:
-            q.lock.acquire()
-        try:
-            lib.vkDeviceWaitIdle(self.handle)
-        finally:
-            for q in self.queues:
-                q.lock.release()
+        """Block until the GPU has finished everything submitted to this device."""
+        with self.lock:
+            check(lib.vkDeviceWaitIdle(self.handle), "vkDeviceWaitIdle")
+
+    def save_pipeline_cache(self) -> None:
+        """Write the pipeline cache to disk if it grew (after a pipeline was built),
+        so a later process starts warm without any work at exit."""
+        size = new("size_t *")
+        if lib.vkGetPipelineCacheData(self.handle, self.pipeline_cache, size, NULL) < 0 \
+                or size[0] in (0, self._cache_saved):
+            return
+        data = new("char[]", size[0])
+        if lib.vkGetPipelineCacheData(self.handle, self.pipeline_cache, size, data) >= 0:
+            cache.write("pipelines", self._cache_name, bytes(ffi.buffer(data, size[0])))
+            self._cache_saved = size[0]
 
 
-def _destroy_device(handle, pipeline_cache, cache_name: str, instance: Instance) -> None:
-    """Destroy the device; ``instance`` is passed only to outlive it."""
+def _destroy_device(handle, pipeline_cache, instance: Instance) -> None:
+    """Destroy the device once nothing made on it is left; ``instance`` is passed
+    only to outlive it."""
     lib.vkDeviceWaitIdle(handle)
-    _save_pipeline_cache(handle, pipeline_cache, cache_name)
     lib.vkDestroyPipelineCache(handle, pipeline_cache, NULL)
     lib.vkDestroyDevice(handle, NULL)
-
-
-def _save_pipeline_cache(handle, pipeline_cache, name: str) -> None:
-    size = new("size_t *")
-    if lib.vkGetPipelineCacheData(handle, pipeline_cache, size, NULL) < 0 or not size[0]:
-        return
-    data = new("char[]", size[0])
-    if lib.vkGetPipelineCacheData(handle, pipeline_cache, size, data) >= 0:
-        cache.write("pipelines", name, bytes(ffi.buffer(data, size[0])))

@@ -2,17 +2,22 @@
 one VkBuffer that spans it (mapped once when host-visible); tensors get ranges of
 them. Creating a tensor therefore costs no Vulkan call in the common case, and the
 driver's cap on allocations (4096 on NVIDIA) is never reached.
+
+A range goes back to its block through the release list (``core.drain``), once
+the last submission that used it has finished: never from a finalizer, which may
+run inside ``Block.take`` itself.
 """
 
 from __future__ import annotations
 
 import bisect
+import os
 import threading
 import weakref
 from typing import TYPE_CHECKING
 
 from ..errors import InvalidArgumentError, OutOfDeviceMemoryError
-from .core import NULL, C, Owned, check, ffi, lib, new
+from .core import NULL, C, Life, Owned, _release, check, ffi, lib, new
 
 if TYPE_CHECKING:
     from .device import Device
@@ -105,23 +110,35 @@ class Block(Owned):
 
 
 def _free_block(device: "Device", buffer, memory) -> None:
-    device.wait_until_unused()
+    """No submission uses the block any more: its ranges went back only after
+    their last use."""
     lib.vkDestroyBuffer(device.handle, buffer, NULL)
     lib.vkFreeMemory(device.handle, memory, NULL)  # also unmaps
 
 
 class Allocation:
-    """A range of a block: what a tensor's buffer is. The range returns to its block
-    when the Allocation is collected, so a NumPy view that keeps it alive (through
-    its tensor) can never see the memory reused."""
+    """A range of a block: what a tensor's buffer is. ``retire()`` stops GPU work
+    from using it; the range returns to its block when the Allocation is collected
+    (or ``release()``d) and its last use has finished, so a NumPy view that keeps it
+    alive (through its tensor) can never see the memory reused."""
 
-    __slots__ = ("block", "offset", "size", "__weakref__")
+    __slots__ = ("block", "offset", "size", "life", "_finalizer", "__weakref__")
 
     def __init__(self, block: Block, offset: int, size: int):
         self.block = block
         self.offset = offset
         self.size = size
-        weakref.finalize(self, block.give_back, offset, size)
+        self.life = Life(None, block.give_back, (offset, size))
+        self._finalizer = weakref.finalize(self, _release, self.life)
+        self._finalizer.atexit = False
+
+    def retire(self) -> None:
+        """No new submission may use the range (``Commands.check_uses`` refuses it)."""
+        self.life.retired = True
+
+    def release(self) -> None:
+        """Retire, and return the range once its last use has finished."""
+        self._finalizer()
 
     @property
     def buffer(self):
@@ -138,16 +155,20 @@ class Allocation:
 
 
 class Allocator:
-    """Sub-allocates buffers from blocks, one list of blocks per memory kind."""
+    """Sub-allocates buffers from blocks, one list of blocks per memory kind. Its
+    owner (the manager) holds it; blocks hold the device, never the allocator."""
 
     def __init__(self, device: "Device"):
-        self._device = weakref.ref(device)  # the device owns its allocator, not the reverse
+        self._device = device
         self._physical = device.physical
         self._buffer_bits = device.buffer_memory_type_bits
         self._blocks: dict[str, list[Block]] = {kind: [] for kind in MEMORY_KINDS}
         self._lock = threading.Lock()
         self._types = {kind: self._choose(kind) for kind in MEMORY_KINDS}
         self.alignment = max(16, device.physical.limits["min_storage_buffer_offset_alignment"])
+        # Unified memory: the host maps the device's own memory and syncs are no-ops.
+        self.uma = (device.physical.properties["device_type"] in ("cpu", "integrated_gpu")
+                    and self.supports("device_host") and os.environ.get("KP_DISABLE_UMA", "") in ("", "0"))
 
     def _choose(self, kind: str) -> int | None:
         required, preferred, avoided = MEMORY_KINDS[kind]
@@ -183,7 +204,7 @@ class Allocator:
         if size > BLOCK_SIZE // 4:
             # A block of its own, not listed for reuse, so that it is freed with the
             # tensor instead of holding that much memory until a later allocation.
-            block = Block(self._device(), kind, memory_type, -(-size // self.alignment) * self.alignment, mapped)
+            block = Block(self._device, kind, memory_type, -(-size // self.alignment) * self.alignment, mapped)
             return Allocation(block, block.take(size, self.alignment), size)
         with self._lock:
             for block in self._blocks[kind]:
@@ -191,7 +212,7 @@ class Allocator:
                 if offset is not None:
                     return Allocation(block, offset, size)
             self._drop_empty(kind)
-            block = Block(self._device(), kind, memory_type, min(BLOCK_SIZE, heap), mapped)
+            block = Block(self._device, kind, memory_type, min(BLOCK_SIZE, heap), mapped)
             self._blocks[kind].append(block)
             offset = block.take(size, self.alignment)
             return Allocation(block, offset, size)

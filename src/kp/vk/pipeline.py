@@ -20,6 +20,7 @@ class ComputePipeline(Owned):
                  spec_constants: Sequence[tuple[int, bytes]] = (), entry_point: str = "main"):
         self.device = device
         self.push_size = push_size
+        self.bound: tuple = ()  # the Lives of the buffer ranges the descriptor set points at
         dev = device.handle
         handles = {"module": NULL, "set_layout": NULL, "pool": NULL, "layout": NULL, "pipeline": NULL}
         self._own("VkPipeline", _destroy_pipeline, device, handles)
@@ -87,11 +88,13 @@ class ComputePipeline(Owned):
               "vkCreateComputePipelines")
         handles["pipeline"] = out[0]
         self.pipeline = out[0]
+        device.save_pipeline_cache()
 
     def bind(self, allocations: Sequence["Allocation"]) -> None:
         """Point binding i of the descriptor set at ``allocations[i]``."""
         if not allocations:
             return
+        self.bound = tuple(a.life for a in allocations)
         infos = new("VkDescriptorBufferInfo[]", [{"buffer": a.buffer, "offset": a.offset, "range": a.size}
                                                  for a in allocations])
         writes = new("VkWriteDescriptorSet[]", [
@@ -102,7 +105,7 @@ class ComputePipeline(Owned):
 
 
 def _destroy_pipeline(device: "Device", handles: dict) -> None:
-    device.wait_until_unused()
+    """Runs once the last submission that used the pipeline has finished."""
     dev = device.handle
     lib.vkDestroyPipeline(dev, handles["pipeline"], NULL)
     lib.vkDestroyPipelineLayout(dev, handles["layout"], NULL)
