@@ -70,10 +70,24 @@ def test_copy_to_several_tensors(any_mgr):
     assert back.data().tolist() == [1, 2, 3]
 
 
-def test_copy_updates_the_host_copy_too(any_mgr):
-    src, dst = any_mgr.tensor([4, 5]), any_mgr.tensor([0, 0])
-    run(any_mgr, kp.OpCopy([src, dst]))  # Kompute: the destination's host data follows the source's
-    assert dst.data().tolist() == [4, 5]
+def test_copy_shows_in_the_destinations_data_without_a_sync(any_mgr):
+    a, b = any_mgr.tensor([1, 2, 3]), any_mgr.tensor([0, 0, 0])
+    run(any_mgr, kp.OpSyncDevice([a]), kp.OpAlgoDispatch(any_mgr.algorithm([a], INCREMENT_GLSL)), kp.OpCopy([a, b]))
+    assert b.data().tolist() == [2, 3, 4]  # the device's a, not a's host data [1, 2, 3]
+
+
+def test_copy_then_sync_local_gives_the_sources_device_data(any_mgr):
+    a, b = any_mgr.tensor([1, 2, 3]), any_mgr.tensor([0, 0, 0])
+    run(any_mgr, kp.OpSyncDevice([a]), kp.OpAlgoDispatch(any_mgr.algorithm([a], INCREMENT_GLSL)),
+        kp.OpCopy([a, b]), kp.OpSyncLocal([b]))
+    assert b.data().tolist() == [2, 3, 4]
+
+
+def test_a_dispatch_after_a_copy_keeps_its_result(any_mgr):
+    a, b = any_mgr.tensor([1, 2, 3]), any_mgr.tensor([0, 0, 0])
+    run(any_mgr, kp.OpSyncDevice([a]), kp.OpCopy([a, b]), kp.OpAlgoDispatch(any_mgr.algorithm([b], INCREMENT_GLSL)),
+        kp.OpSyncLocal([b]))
+    assert b.data().tolist() == [2, 3, 4]
 
 
 def test_chained_dispatches_see_each_others_writes(any_mgr):

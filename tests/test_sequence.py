@@ -1,10 +1,15 @@
 """Sequences: recording, evaluating (synchronously or not), timestamps."""
 
+import json
+import subprocess
+import sys
+import textwrap
+
 import numpy as np
 import pytest
 
 import kp
-from conftest import slow_algorithm
+from conftest import child_env, slow_algorithm
 from test_operations import INCREMENT_GLSL
 
 
@@ -150,6 +155,32 @@ def test_timestamps_one_before_and_one_after_each_op(mgr, counter):
     stamps = seq.get_timestamps()
     assert len(stamps) == 4
     assert stamps == sorted(stamps) and stamps[-1] > stamps[0]
+
+
+def test_timestamps_wait_for_nothing_that_was_not_evaluated(mgr):
+    """Before the recorded operations are evaluated there are no timestamps: []
+    at once, never a wait for queries no submission will write (that blocked for
+    ever on NVIDIA). In a child process, so that a wait fails the test."""
+    if not mgr.get_device_properties()["timestamps_supported"]:
+        pytest.skip("device has no timestamps")
+    code = """
+        import json, kp
+        mgr = kp.Manager()
+        a = mgr.tensor([0, 0, 0])
+        seq = mgr.sequence(total_timestamps=5).record(kp.OpSyncDevice([a])).record(kp.OpSyncLocal([a]))
+        recorded = seq.get_timestamps()
+        evaluated = seq.eval().get_timestamps()
+        rerecorded = seq.rerecord().get_timestamps()
+        print(json.dumps([recorded, evaluated, rerecorded, seq.eval().get_timestamps()]))
+    """
+    result = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], env=child_env(), capture_output=True,
+                            text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert "Validation" not in result.stderr, result.stderr
+    recorded, evaluated, rerecorded, evaluated_again = json.loads(result.stdout)
+    assert recorded == [] and rerecorded == []
+    assert len(evaluated) == len(evaluated_again) == 3
+    assert evaluated == sorted(evaluated) and evaluated_again[0] > evaluated[-1]
 
 
 def test_destroy(mgr, counter):

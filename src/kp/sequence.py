@@ -248,7 +248,9 @@ class Sequence(SeedSequenceAPI):
         return self._commands is not None and self._manager._device is not None
 
     def get_timestamps(self) -> list[int]:
-        """Device timestamps: one before the operations and one after each."""
+        """Device timestamps of the last evaluation: one before the operations and
+        one after each (up to ``total_timestamps``). [] before the recorded
+        operations are evaluated, also after they are recorded again."""
         commands = self._live_commands()
         if not commands.query_count:
             raise KomputeError("Timestamp latching not enabled: create the sequence with total_timestamps > 0")

@@ -12,8 +12,14 @@ if TYPE_CHECKING:
 
 
 class OpCopy(TensorOp):
-    """Copy tensor 0 into every other tensor: on the device, and (after the
-    evaluation) on the host, so both copies of each destination match the source."""
+    """Copy tensor 0's device data into every other tensor, on the device only.
+
+    Each destination's ``data()`` shows the copy after the evaluation, without an
+    ``OpSyncLocal``: where it has a separate host copy, the device writes that too,
+    at this point of the sequence. The source's host data is never used, so what
+    the GPU computed wins: a later operation that changes a destination on the
+    device, followed by ``OpSyncLocal``, gives that operation's result.
+    """
 
     minimum = 2
 
@@ -30,14 +36,8 @@ class OpCopy(TensorOp):
         source = self.tensors[0]
         for tensor in self.tensors[1:]:
             commands.copy(source._primary, tensor._primary, source.nbytes)
-
-    def post_eval(self) -> None:
-        source = self.tensors[0]._array
-        if source is None:
-            return
-        for tensor in self.tensors[1:]:
-            if tensor._array is not None and tensor._array is not source:
-                tensor._array[:] = source
+            if tensor._staging is not None:
+                commands.copy(source._primary, tensor._staging, source.nbytes)
 
 
 OpTensorCopy = OpCopy
