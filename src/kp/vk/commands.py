@@ -183,7 +183,7 @@ class Commands(Owned):
         self.uses = {}
         self._checked = -1
         self.timestamps_written = 0
-        self._submitted_before_begin = self.submitted_value
+        self._submitted_before_begin = self.timeline.submitted
         if self.query_count:
             lib.vkCmdResetQueryPool(self.cmd, self.queries, 0, self.query_count)
 
@@ -310,7 +310,7 @@ class Commands(Owned):
         where they are not all written. Never waits: a query of a recording that was
         not submitted stays unwritten, and waiting for it blocks for ever (NVIDIA)."""
         count = self.timestamps_written
-        if not count or self.submitted_value == self._submitted_before_begin:
+        if not count or self.timeline.submitted == self._submitted_before_begin:
             return []
         data = new("uint64_t[]", count)
         result = lib.vkGetQueryPoolResults(self.device.handle, self.queries, 0, count, 8 * count, data, 8,
