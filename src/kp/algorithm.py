@@ -8,13 +8,14 @@ undefined behaviour in the driver.
 from __future__ import annotations
 
 import math
+import struct
 from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 
 from .errors import DestroyedError, InvalidArgumentError, ShaderError
 from .shader.glsl import as_spirv
-from .shader.spirv import ShaderInfo, SpecConstant, reflect
+from .shader.spirv import PushConstant, ShaderInfo, SpecConstant, reflect
 from .shader.validate import validate
 from .tensor import Tensor, as_host_array
 from .vk import ComputePipeline
@@ -36,16 +37,61 @@ _SPEC_DTYPES = {("float", 32): np.float32, ("float", 64): np.float64, ("float", 
                 ("int", 8): np.int8, ("uint", 8): np.uint8}
 
 
-def constants_bytes(values: Any, what: str) -> bytes:
-    """Push constants as bytes: a list is float32, a NumPy array keeps its dtype."""
+# struct formats of the scalars a push-constant block holds (a bool is a VkBool32)
+_PUSH_FORMATS = {("float", 16): "e", ("float", 32): "f", ("float", 64): "d", ("bool", 32): "I",
+                 ("int", 8): "b", ("int", 16): "h", ("int", 32): "i", ("int", 64): "q",
+                 ("uint", 8): "B", ("uint", 16): "H", ("uint", 32): "I", ("uint", 64): "Q"}
+
+
+def push_constants_bytes(values: Any, info: ShaderInfo) -> bytes:
+    """Push constants for the shader ``info`` describes, as bytes.
+
+    A list or tuple holds one number per scalar of the push-constant block, in
+    declaration order; each is converted to its member's type and placed at its
+    offset. A NumPy array or bytes are taken as they are (Kompute's way), and
+    must have the block's size. Raises ``InvalidArgumentError`` naming what does
+    not fit.
+    """
+    if isinstance(values, (list, tuple)):
+        return _pack_push_constants(values, info.push_constants, info.push_constant_size)
     if values is None:
-        return b""
-    if isinstance(values, (bytes, bytearray, memoryview)):
-        return bytes(values)
-    array = values if isinstance(values, np.ndarray) else np.asarray(values, dtype=np.float32)
-    if array.size == 0:
-        return b""
-    return as_host_array(array, array.dtype).tobytes()
+        push = b""
+    elif isinstance(values, (bytes, bytearray, memoryview)):
+        push = bytes(values)
+    elif isinstance(values, (np.ndarray, np.generic)):
+        array = np.asarray(values)
+        push = as_host_array(array, array.dtype).tobytes() if array.size else b""
+    else:
+        raise InvalidArgumentError(f"push constants must be a list, a tuple, a NumPy array or bytes, "
+                                   f"got {type(values).__name__}")
+    if len(push) != info.push_constant_size:
+        raise InvalidArgumentError(f"the shader's push constants take {info.push_constant_size} bytes but "
+                                   f"{len(push)} bytes were given")
+    return push
+
+
+def _pack_push_constants(values: Sequence[Any], members: tuple[PushConstant, ...], size: int) -> bytes:
+    if len(values) != len(members):
+        declared = (f"{len(members)} values: " + ", ".join(f"{m.kind}{m.width} {m.name}" for m in members)
+                    if members else "no values")
+        given = "1 value was" if len(values) == 1 else f"{len(values)} values were"
+        raise InvalidArgumentError(f"the shader's push constants take {size} bytes ({declared}) but {given} given")
+    data = bytearray(size)
+    for member, value in zip(members, values):
+        what = f"push constant {member.name} ({member.kind}{member.width})"
+        if not isinstance(value, (int, float, np.integer, np.floating, np.bool_)):
+            raise InvalidArgumentError(f"{what} needs a number, got {value!r}")
+        if member.kind == "bool":
+            value = bool(value)
+        elif member.kind != "float":
+            if isinstance(value, (float, np.floating)) and not float(value).is_integer():
+                raise InvalidArgumentError(f"{what} needs a whole number, got {value!r}")
+            value = int(value)
+        try:
+            struct.pack_into("=" + _PUSH_FORMATS[member.kind, member.width], data, member.offset, value)
+        except (struct.error, OverflowError):
+            raise InvalidArgumentError(f"{what} cannot hold {value!r}") from None
+    return bytes(data)
 
 
 def _spec_entry(constant: SpecConstant, value: Any) -> tuple[int, bytes]:
@@ -72,8 +118,10 @@ class Algorithm:
     negative number, or x of 0 with y or z given, raises ``InvalidArgumentError``.
 
     ``spec_consts[i]`` sets ``constant_id = i`` (converted to the type the shader
-    declares). ``push_consts`` fill the shader's push-constant block, whose size
-    they must match: a list is float32, a NumPy array keeps its dtype.
+    declares). ``push_consts`` fill the shader's push-constant block: a list or
+    tuple holds one number per scalar member, converted to the member's type
+    (``[5, 7, 0.5]`` for ``{ int n; int m; float scale; }``); a NumPy array or
+    bytes are sent as they are and must have the block's size.
     """
 
     def __init__(self, manager: "Manager", tensors: Sequence[Tensor] = (), spirv: Any = b"",
@@ -82,8 +130,8 @@ class Algorithm:
         self._manager = manager
         self._tensors: list[Tensor] = list(tensors)
         self._pipeline: ComputePipeline | None = None
+        self._info: ShaderInfo | None = None
         self._push = b""
-        self._push_size = 0
         self._groups = (1, 1, 1)
         self._destroyed = False
         manager._adopt(self)
@@ -110,17 +158,14 @@ class Algorithm:
             validate(code)
         self._check_interface(info, tensors, device)
         spec = self._spec_entries(info, tensors, spec_consts, implicit_spec_consts)
-        push = constants_bytes(push_consts, "push constants")
-        if len(push) != info.push_constant_size:
-            raise InvalidArgumentError(f"the shader's push constants take {info.push_constant_size} bytes but "
-                                       f"{len(push)} bytes were given")
+        push = push_constants_bytes(push_consts, info)
         local_size = self._local_size(info, dict(spec), device)
         groups = self._workgroup(workgroup, tensors, local_size, device)
         pipeline = ComputePipeline(device, code, len(tensors), len(push), spec, info.entry_point)
         pipeline.bind([t._primary for t in tensors])
         # the previous pipeline lives on while a recorded sequence still uses it
-        self._pipeline, self._tensors, self._push, self._push_size, self._groups = (
-            pipeline, tensors, push, len(push), groups)
+        self._pipeline, self._info, self._tensors, self._push, self._groups = (
+            pipeline, info, tensors, push, groups)
         self._manager._changed()
 
     @staticmethod
@@ -208,13 +253,6 @@ class Algorithm:
             raise InvalidArgumentError("algorithm has no shader and tensors yet")
         for tensor in self._tensors:
             tensor._check_usable(manager)
-
-    def _set_push_consts(self, values: Any) -> None:
-        push = constants_bytes(values, "push constants")
-        if len(push) != self._push_size:
-            raise InvalidArgumentError(f"push constant total memory size provided is {len(push)} but expected "
-                                       f"{self._push_size} bytes")
-        self._push = push
 
     # -- public API ----------------------------------------------------------------
     def get_tensors(self) -> list[Tensor]:
