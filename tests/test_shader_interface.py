@@ -1,5 +1,6 @@
 """What a shader declares decides what it is given: push constants take the
-declared member types, and each dispatch pushes its own."""
+declared member types, tensors must hold the element type of their binding,
+and shared memory must fit the device."""
 
 import sys
 
@@ -103,3 +104,97 @@ def test_threads_recording_one_algorithm_each_push_their_own_constants(mgr):
         for seq in sequences:
             seq.eval()
             assert out.data().tolist() == [i + 1]
+
+
+# -- tensor element types ------------------------------------------------------------------
+
+COPY_FLOATS_GLSL = """
+#version 450
+layout(local_size_x = 1) in;
+layout(set = 0, binding = 0) buffer In { float values[]; };
+layout(set = 0, binding = 1) buffer Out { float copied[]; };
+void main() { copied[gl_GlobalInvocationID.x] = values[gl_GlobalInvocationID.x]; }
+"""
+
+NEGATE_INTS_GLSL = """
+#version 450
+layout(local_size_x = 1) in;
+layout(set = 0, binding = 0) buffer Values { int values[]; };
+void main() { values[gl_GlobalInvocationID.x] = -values[gl_GlobalInvocationID.x]; }
+"""
+
+DOUBLE_VEC4_GLSL = """
+#version 450
+layout(local_size_x = 1) in;
+layout(set = 0, binding = 0) buffer Values { vec4 values[]; };
+void main() { values[gl_GlobalInvocationID.x] *= 2.0; }
+"""
+
+
+@pytest.mark.parametrize("dtype", [np.int64, np.int32, np.float64, np.float16])
+def test_tensor_of_another_element_type_than_its_binding_is_refused(mgr, dtype):
+    values, copied = mgr.tensor_t(np.array([1, 2, 2, 3], dtype)), mgr.tensor(np.zeros(4))
+    with pytest.raises(kp.DataTypeError, match=f"binding 0 \\(In\\) has float32 .* holds {np.dtype(dtype).name}"):
+        mgr.algorithm([values, copied], COPY_FLOATS_GLSL)
+
+
+def test_integers_of_the_same_width_and_other_signedness_share_bits(mgr):
+    values = mgr.tensor_t(np.array([1, 2, 0xFFFFFFFF], np.uint32))
+    algorithm = mgr.algorithm([values], NEGATE_INTS_GLSL)
+    run(mgr, kp.OpSyncDevice([values]), kp.OpAlgoDispatch(algorithm), kp.OpSyncLocal([values]))
+    assert values.data().tolist() == [0xFFFFFFFF, 0xFFFFFFFE, 1]
+
+
+def test_float_tensor_bound_to_vectors_of_floats(mgr):
+    values = mgr.tensor(np.arange(8))
+    algorithm = mgr.algorithm([values], DOUBLE_VEC4_GLSL, workgroup=(2, 1, 1))
+    run(mgr, kp.OpSyncDevice([values]), kp.OpAlgoDispatch(algorithm), kp.OpSyncLocal([values]))
+    assert values.data().tolist() == [0, 2, 4, 6, 8, 10, 12, 14]
+
+
+def test_bool_tensor_is_bytes_to_a_shader(mgr):
+    flags = mgr.tensor_t(np.array([True, False, True, False]))
+    algorithm = mgr.algorithm([flags], """
+#version 450
+#extension GL_EXT_shader_8bit_storage : require
+layout(local_size_x = 1) in;
+layout(set = 0, binding = 0) buffer Flags { uint8_t flags[]; };
+void main() { flags[gl_GlobalInvocationID.x] = uint8_t(1u - uint(flags[gl_GlobalInvocationID.x])); }
+""")
+    run(mgr, kp.OpSyncDevice([flags]), kp.OpAlgoDispatch(algorithm), kp.OpSyncLocal([flags]))
+    assert flags.data().tolist() == [False, True, False, True]
+    with pytest.raises(kp.DataTypeError, match="binding 0 .* int32 .* bool"):
+        mgr.algorithm([flags], NEGATE_INTS_GLSL)
+
+
+# -- shared memory ----------------------------------------------------------------------
+
+SHARED_GLSL = """
+#version 450
+layout(local_size_x = 1) in;
+layout(constant_id = 0) const uint TILE = 16;
+shared float tile[TILE];
+shared uint counts[1000];
+layout(set = 0, binding = 0) buffer Out { float result[]; };
+void main() {
+    tile[0] = 1.5;
+    counts[0] = 2u;
+    barrier();
+    result[0] = tile[0] * float(counts[0]);
+}
+"""
+
+
+def test_shared_memory_over_the_device_limit_is_refused(mgr):
+    limit = mgr.get_device_properties()["max_shared_memory_size"]
+    over = limit // 4 + 1
+    with pytest.raises(kp.InvalidArgumentError, match=f"{4 * over + 64} bytes of shared memory.* {limit}"):
+        mgr.algorithm([mgr.tensor([0])], SHARED_GLSL.replace("counts[1000]", f"counts[{over}]"))
+
+
+def test_shared_memory_counts_specialised_array_lengths(mgr):
+    limit = mgr.get_device_properties()["max_shared_memory_size"]
+    tile = limit // 4
+    with pytest.raises(kp.InvalidArgumentError, match=f"{4 * tile + 4000} bytes of shared memory"):
+        mgr.algorithm([mgr.tensor([0])], SHARED_GLSL, spec_consts=[tile])
+    assert evaluate(mgr, mgr.algorithm([mgr.tensor([0])], SHARED_GLSL, spec_consts=[tile - 1000])) == [3]

@@ -13,9 +13,9 @@ from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 
-from .errors import DestroyedError, InvalidArgumentError, ShaderError
+from .errors import DataTypeError, DestroyedError, InvalidArgumentError, ShaderError
 from .shader.glsl import as_spirv
-from .shader.spirv import PushConstant, ShaderInfo, SpecConstant, reflect
+from .shader.spirv import Binding, PushConstant, ShaderInfo, SpecConstant, SpecValue, reflect
 from .shader.validate import validate
 from .tensor import Tensor, as_host_array
 from .vk import ComputePipeline
@@ -41,6 +41,8 @@ _SPEC_DTYPES = {("float", 32): np.float32, ("float", 64): np.float64, ("float", 
 _PUSH_FORMATS = {("float", 16): "e", ("float", 32): "f", ("float", 64): "d", ("bool", 32): "I",
                  ("int", 8): "b", ("int", 16): "h", ("int", 32): "i", ("int", 64): "q",
                  ("uint", 8): "B", ("uint", 16): "H", ("uint", 32): "I", ("uint", 64): "Q"}
+
+_DTYPE_KINDS = {"f": "float", "i": "int", "u": "uint"}
 
 
 def push_constants_bytes(values: Any, info: ShaderInfo) -> bytes:
@@ -94,6 +96,13 @@ def _pack_push_constants(values: Sequence[Any], members: tuple[PushConstant, ...
     return bytes(data)
 
 
+def _spec_values(info: ShaderInfo, spec: list[tuple[int, bytes]]) -> dict[int, SpecValue]:
+    """The values of the specialised constants, by constant id."""
+    declared = {c.id: c for c in info.spec_constants}
+    return {i: np.frombuffer(data, dtype=_SPEC_DTYPES[declared[i].kind, declared[i].width])[0].item()
+            for i, data in spec}
+
+
 def _spec_entry(constant: SpecConstant, value: Any) -> tuple[int, bytes]:
     dtype = _SPEC_DTYPES.get((constant.kind, constant.width))
     if dtype is None:
@@ -122,6 +131,10 @@ class Algorithm:
     tuple holds one number per scalar member, converted to the member's type
     (``[5, 7, 0.5]`` for ``{ int n; int m; float scale; }``); a NumPy array or
     bytes are sent as they are and must have the block's size.
+
+    Each tensor must hold the scalar type of its binding's elements (a float32
+    tensor for ``float x[]`` or ``vec4 x[]``); integers of the other signedness
+    and the same width pass as raw bits, and a bool tensor is 8-bit integers.
     """
 
     def __init__(self, manager: "Manager", tensors: Sequence[Tensor] = (), spirv: Any = b"",
@@ -158,8 +171,10 @@ class Algorithm:
             validate(code)
         self._check_interface(info, tensors, device)
         spec = self._spec_entries(info, tensors, spec_consts, implicit_spec_consts)
+        spec_values = _spec_values(info, spec)
         push = push_constants_bytes(push_consts, info)
-        local_size = self._local_size(info, dict(spec), device)
+        local_size = self._local_size(info, spec_values, device)
+        self._check_shared_memory(info, spec_values, device)
         groups = self._workgroup(workgroup, tensors, local_size, device)
         pipeline = ComputePipeline(device, code, len(tensors), len(push), spec, info.entry_point)
         pipeline.bind([t._primary for t in tensors])
@@ -177,6 +192,7 @@ class Algorithm:
             if binding.binding >= len(tensors):
                 raise InvalidArgumentError(f"the shader uses binding {binding.binding} but only {len(tensors)} "
                                            f"tensor(s) were given")
+            _check_element_type(binding, tensors[binding.binding])
         limit = device.physical.properties["max_storage_buffer_range"]
         for i, tensor in enumerate(tensors):
             if tensor.nbytes > limit:
@@ -188,6 +204,15 @@ class Algorithm:
             if feature and not device.features.get(feature):
                 raise ShaderError(f"the shader needs {capability}, which "
                                   f"{device.physical.properties['device_name']} does not support")
+
+    @staticmethod
+    def _check_shared_memory(info: ShaderInfo, spec_values: dict[int, SpecValue], device) -> None:
+        used = info.workgroup_memory_size(spec_values)
+        limit = device.physical.properties["max_shared_memory_size"]
+        if used > limit:
+            raise InvalidArgumentError(f"the shader uses {used} bytes of shared memory but "
+                                       f"{device.physical.properties['device_name']} allows at most {limit} "
+                                       f"(maxComputeSharedMemorySize)")
 
     @staticmethod
     def _spec_entries(info: ShaderInfo, tensors: list[Tensor], spec_consts: Any,
@@ -204,13 +229,11 @@ class Algorithm:
         return [_spec_entry(declared[i], value) for i, value in enumerate(values)]
 
     @staticmethod
-    def _local_size(info: ShaderInfo, spec: dict[int, bytes], device) -> tuple[int, int, int]:
+    def _local_size(info: ShaderInfo, spec_values: dict[int, SpecValue], device) -> tuple[int, int, int]:
         size = list(info.local_size)
-        declared = {c.id: c for c in info.spec_constants}
         for axis, spec_id in enumerate(info.local_size_spec_ids):
-            if spec_id is not None and spec_id in spec:
-                dtype = _SPEC_DTYPES[(declared[spec_id].kind, declared[spec_id].width)]
-                size[axis] = int(np.frombuffer(spec[spec_id], dtype=dtype)[0])
+            if spec_id in spec_values:
+                size[axis] = int(spec_values[spec_id])
         props = device.physical.properties
         if any(s < 1 or s > m for s, m in zip(size, props["max_work_group_size"])) or \
                 math.prod(size) > props["max_work_group_invocations"]:
@@ -277,6 +300,18 @@ class Algorithm:
 
     def __repr__(self) -> str:
         return f"kp.Algorithm(tensors={len(self._tensors)}, workgroup={self._groups}, init={self.is_init()})"
+
+
+def _check_element_type(binding: Binding, tensor: Tensor) -> None:
+    if binding.element_scalar is None:  # a struct element, or no runtime array
+        return
+    kind, width = binding.element_scalar
+    dtype = tensor.dtype
+    held = ("uint", 8) if dtype.kind == "b" else (_DTYPE_KINDS[dtype.kind], dtype.itemsize * 8)
+    if held == (kind, width) or (held[1] == width and {held[0], kind} == {"int", "uint"}):
+        return
+    raise DataTypeError(f"binding {binding.binding} ({binding.name or 'unnamed'}) has {kind}{width} elements in "
+                        f"the shader, but tensor {binding.binding} holds {dtype.name}")
 
 
 def _given(shader: Any) -> bool:
