@@ -1,6 +1,6 @@
 """What a shader declares decides what it is given: push constants take the
 declared member types, tensors must hold the element type of their binding,
-and shared memory must fit the device."""
+shared memory must fit the device, and a shader sees each tensor's own length."""
 
 import sys
 
@@ -198,3 +198,25 @@ def test_shared_memory_counts_specialised_array_lengths(mgr):
     with pytest.raises(kp.InvalidArgumentError, match=f"{4 * tile + 4000} bytes of shared memory"):
         mgr.algorithm([mgr.tensor([0])], SHARED_GLSL, spec_consts=[tile])
     assert evaluate(mgr, mgr.algorithm([mgr.tensor([0])], SHARED_GLSL, spec_consts=[tile - 1000])) == [3]
+
+
+# -- tensor lengths ------------------------------------------------------------------------
+
+LENGTH_GLSL = """
+#version 450
+#extension GL_EXT_shader_8bit_storage : require
+layout(local_size_x = 1) in;
+layout(set = 0, binding = 0) buffer Bytes { uint8_t bytes[]; };
+layout(set = 0, binding = 1) buffer Length { uint length_of_bytes[]; };
+void main() { length_of_bytes[0] = uint(bytes.length()); }
+"""
+
+
+@pytest.mark.parametrize("count", [1, 2, 3])
+def test_shader_sees_the_length_of_a_small_8_bit_tensor(mgr, count):
+    if not mgr.get_device_properties()["features"].get("storageBuffer8BitAccess"):
+        pytest.skip("the device cannot bind 8-bit storage buffers")
+    data, length = mgr.tensor_t(np.arange(count, dtype=np.uint8)), mgr.tensor_t(np.zeros(1, np.uint32))
+    algorithm = mgr.algorithm([data, length], LENGTH_GLSL)
+    run(mgr, kp.OpAlgoDispatch(algorithm), kp.OpSyncLocal([length]))
+    assert length.data().tolist() == [count]

@@ -177,7 +177,9 @@ class Algorithm:
         self._check_shared_memory(info, spec_values, device)
         groups = self._workgroup(workgroup, tensors, local_size, device)
         pipeline = ComputePipeline(device, code, len(tensors), len(push), spec, info.entry_point)
-        pipeline.bind([t._primary for t in tensors])
+        # a tensor's own size: the shader's .length() counts the range, and an
+        # allocation may be rounded up
+        pipeline.bind([t._primary for t in tensors], [t.nbytes for t in tensors])
         # the previous pipeline lives on while a recorded sequence still uses it
         self._pipeline, self._info, self._tensors, self._push, self._groups = (
             pipeline, info, tensors, push, groups)
