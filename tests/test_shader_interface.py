@@ -1,6 +1,7 @@
 """What a shader declares decides what it is given: push constants take the
 declared member types, tensors must hold the element type of their binding,
-shared memory must fit the device, and a shader sees each tensor's own length."""
+shared memory must fit the device, a shader sees each tensor's own length, and
+extension capabilities need their extension enabled."""
 
 import sys
 
@@ -220,3 +221,62 @@ def test_shader_sees_the_length_of_a_small_8_bit_tensor(mgr, count):
     algorithm = mgr.algorithm([data, length], LENGTH_GLSL)
     run(mgr, kp.OpAlgoDispatch(algorithm), kp.OpSyncLocal([length]))
     assert length.data().tolist() == [count]
+
+
+# -- extensions ------------------------------------------------------------------------------
+
+ATOMIC_FLOAT_GLSL = """
+#version 450
+#extension GL_EXT_shader_atomic_float : require
+layout(local_size_x = 64) in;
+layout(set = 0, binding = 0) buffer In { float x[]; };
+layout(set = 0, binding = 1) buffer Sum { float total[]; };
+void main() { atomicAdd(total[0], x[gl_GlobalInvocationID.x]); }
+"""
+
+ATOMIC_FLOAT_MIN_GLSL = """
+#version 450
+#extension GL_EXT_shader_atomic_float2 : require
+layout(local_size_x = 64) in;
+layout(set = 0, binding = 0) buffer In { float x[]; };
+layout(set = 0, binding = 1) buffer Least { float least[]; };
+void main() { atomicMin(least[0], x[gl_GlobalInvocationID.x]); }
+"""
+
+
+def needs_feature(feature):
+    if not kp.list_devices()[0]["features"].get(feature):
+        pytest.skip(f"device 0 lacks {feature}")
+
+
+def test_float_atomics_run_with_their_extension_enabled():
+    needs_feature("shaderBufferFloat32AtomicAdd")
+    mgr = kp.Manager(desired_extensions=["VK_EXT_shader_atomic_float"])
+    try:
+        x, total = mgr.tensor(np.full(256, 0.5)), mgr.tensor([0])
+        algorithm = mgr.algorithm([x, total], ATOMIC_FLOAT_GLSL)
+        run(mgr, kp.OpSyncDevice([x, total]), kp.OpAlgoDispatch(algorithm), kp.OpSyncLocal([total]))
+        assert total.data().tolist() == [128]
+    finally:
+        mgr.destroy()
+
+
+def test_float_atomics_without_their_extension_say_which_to_enable(mgr):
+    needs_feature("shaderBufferFloat32AtomicAdd")
+    enable = r"desired_extensions=\['VK_EXT_shader_atomic_float'\]"
+    with pytest.raises(kp.ShaderError, match=f"AtomicFloat32AddEXT.*{enable}"):
+        mgr.algorithm([mgr.tensor(np.ones(64)), mgr.tensor([0])], ATOMIC_FLOAT_GLSL)
+
+
+def test_float_atomic_min_needs_atomic_float2(mgr):
+    needs_feature("shaderBufferFloat32AtomicMinMax")
+    with pytest.raises(kp.ShaderError, match=r"AtomicFloat32MinMaxEXT.*'VK_EXT_shader_atomic_float2'"):
+        mgr.algorithm([mgr.tensor(np.ones(64)), mgr.tensor([0])], ATOMIC_FLOAT_MIN_GLSL)
+    enabled = kp.Manager(desired_extensions=["VK_EXT_shader_atomic_float", "VK_EXT_shader_atomic_float2"])
+    try:
+        x, least = enabled.tensor(np.linspace(3, -3, 64)), enabled.tensor([100])
+        algorithm = enabled.algorithm([x, least], ATOMIC_FLOAT_MIN_GLSL)
+        run(enabled, kp.OpSyncDevice([x, least]), kp.OpAlgoDispatch(algorithm), kp.OpSyncLocal([least]))
+        assert least.data().tolist() == [-3]
+    finally:
+        enabled.destroy()

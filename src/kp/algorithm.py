@@ -19,6 +19,7 @@ from .shader.spirv import Binding, PushConstant, ShaderInfo, SpecConstant, SpecV
 from .shader.validate import validate
 from .tensor import Tensor, as_host_array
 from .vk import ComputePipeline
+from .vk.instance import EXTENSION_FEATURES, FEATURE_EXTENSIONS
 
 if TYPE_CHECKING:
     from .manager import Manager
@@ -29,6 +30,12 @@ CAPABILITY_FEATURES = {
     "Int8": "shaderInt8", "StorageBuffer16BitAccess": "storageBuffer16BitAccess",
     "StorageBuffer8BitAccess": "storageBuffer8BitAccess", "Int64Atomics": "shaderBufferInt64Atomics",
     "VulkanMemoryModel": "vulkanMemoryModel",
+    # Float atomics on buffers (the shared-memory features are separate, and
+    # rarely missing where the buffer ones exist).
+    "AtomicFloat32AddEXT": "shaderBufferFloat32AtomicAdd", "AtomicFloat64AddEXT": "shaderBufferFloat64AtomicAdd",
+    "AtomicFloat16AddEXT": "shaderBufferFloat16AtomicAdd", "AtomicFloat16MinMaxEXT": "shaderBufferFloat16AtomicMinMax",
+    "AtomicFloat32MinMaxEXT": "shaderBufferFloat32AtomicMinMax",
+    "AtomicFloat64MinMaxEXT": "shaderBufferFloat64AtomicMinMax",
 }
 
 _SPEC_DTYPES = {("float", 32): np.float32, ("float", 64): np.float64, ("float", 16): np.float16,
@@ -204,6 +211,11 @@ class Algorithm:
         for capability in sorted(info.capabilities):
             feature = CAPABILITY_FEATURES.get(capability)
             if feature and not device.features.get(feature):
+                extension = FEATURE_EXTENSIONS.get(feature)
+                if extension and device.physical.features.get(feature):
+                    needed = [*EXTENSION_FEATURES[extension].requires, extension]
+                    raise ShaderError(f"the shader needs {capability} ({feature} of {extension}), which is not "
+                                      f"enabled: create the manager with kp.Manager(desired_extensions={needed})")
                 raise ShaderError(f"the shader needs {capability}, which "
                                   f"{device.physical.properties['device_name']} does not support")
 
