@@ -47,9 +47,9 @@ def test_spirv_validates_for_vulkan_1_1(name, tmp_path):
 def test_opmult_interface():
     info = reflect(builtin_spirv("opmult"))
     assert info.bindings == (
-        Binding(0, 0, "storage_buffer", "InA", 4, True),
-        Binding(0, 1, "storage_buffer", "InB", 4, True),
-        Binding(0, 2, "storage_buffer", "Out", 4, False),
+        Binding(0, 0, "storage_buffer", "InA", 4, True, ("float", 32)),
+        Binding(0, 1, "storage_buffer", "InB", 4, True, ("float", 32)),
+        Binding(0, 2, "storage_buffer", "Out", 4, False, ("float", 32)),
     )
     assert info.push_constant_size == 4
     assert info.local_size == (256, 1, 1)

@@ -83,7 +83,7 @@ def test_push_constants_of_the_wrong_size(mgr, multiply_spirv, push):
 
 
 def test_push_constants_for_a_shader_without_them(mgr, multiply_spirv):
-    with pytest.raises(kp.InvalidArgumentError, match="push constants take 0 bytes but 4"):
+    with pytest.raises(kp.InvalidArgumentError, match=r"push constants take 0 bytes \(no values\) but 1 value was given"):
         mgr.algorithm([mgr.tensor([1])], NO_PUSH_GLSL, push_consts=[1.0])
     assert_still_works(mgr, multiply_spirv)
 
@@ -92,7 +92,7 @@ def test_dispatch_push_constants_of_the_wrong_size(mgr, multiply_spirv):
     a = mgr.tensor([1])
     algo = mgr.algorithm([a], PUSH_GLSL, push_consts=[1, 2])
     seq = mgr.sequence()
-    with pytest.raises(kp.InvalidArgumentError, match="provided is 4 but expected 8"):
+    with pytest.raises(kp.InvalidArgumentError, match="push constants take 8 bytes .* but 1 value was given"):
         seq.record(kp.OpAlgoDispatch(algo, [3.0]))
     run(mgr, kp.OpSyncDevice([a]), kp.OpAlgoDispatch(algo), kp.OpSyncLocal([a]))
     assert a.data().tolist() == [3]  # the algorithm kept its constants

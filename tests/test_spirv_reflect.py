@@ -128,9 +128,9 @@ layout(set = 1, binding = 5) uniform Config { mat4 transform; float scale; } con
 void main() {}
 """))
     assert info.bindings == (
-        Binding(0, 0, "storage_buffer", "inputs", 4, True),
-        Binding(0, 2, "storage_buffer", "Out", 16, False),
-        Binding(1, 0, "storage_buffer", "Particles", 32, False),
+        Binding(0, 0, "storage_buffer", "inputs", 4, True, ("float", 32)),
+        Binding(0, 2, "storage_buffer", "Out", 16, False, ("float", 32)),
+        Binding(1, 0, "storage_buffer", "Particles", 32, False, None),  # structs
         Binding(1, 5, "uniform_buffer", "config", None, True),
     )
 
@@ -173,8 +173,8 @@ layout(binding = 1) buffer RW { vec2 rw[]; };
 void main() {}
 """))
     assert info.bindings == (
-        Binding(0, 0, "storage_buffer", "Narrow", 4, True),
-        Binding(0, 1, "storage_buffer", "RO", 4, False),
+        Binding(0, 0, "storage_buffer", "Narrow", 4, True, ("float", 32)),
+        Binding(0, 1, "storage_buffer", "RO", 4, False, ("float", 32)),
     )
 
 
@@ -227,6 +227,80 @@ void main() { h[0] = h[0] * float16_t(2); b[0] = b[0] + int8_t(1); d[0] = d[0] *
     assert {"Shader", "Float16", "Int8", "Float64", "StorageBuffer16BitAccess",
             "StorageBuffer8BitAccess"} <= info.capabilities
     assert [b.element_size for b in info.bindings] == [2, 1, 8]
+
+
+def test_push_constant_scalars_in_declaration_order():
+    info = reflect(compile_source("""#version 450
+#extension GL_EXT_shader_explicit_arithmetic_types : require
+layout(local_size_x = 1) in;
+struct S { vec2 p; uint8_t tag; };
+layout(push_constant) uniform Params {
+    int n; float scale; uvec2 size; layout(row_major) mat2 m; S s[2]; int64_t big; bool on;
+} params;
+void main() {}
+"""))
+    assert [(c.name, c.offset, c.kind, c.width) for c in info.push_constants] == [
+        ("n", 0, "int", 32), ("scale", 4, "float", 32),
+        ("size[0]", 8, "uint", 32), ("size[1]", 12, "uint", 32),
+        # GLSL order m[column][row]; row-major rows are 8 bytes apart
+        ("m[0][0]", 16, "float", 32), ("m[0][1]", 24, "float", 32),
+        ("m[1][0]", 20, "float", 32), ("m[1][1]", 28, "float", 32),
+        ("s[0].p[0]", 32, "float", 32), ("s[0].p[1]", 36, "float", 32), ("s[0].tag", 40, "uint", 8),
+        ("s[1].p[0]", 48, "float", 32), ("s[1].p[1]", 52, "float", 32), ("s[1].tag", 56, "uint", 8),
+        ("big", 64, "int", 64), ("on", 72, "uint", 32),  # glslang stores a bool as a uint
+    ]
+    assert info.push_constant_size == 76
+
+
+def test_storage_buffer_element_scalar_types():
+    info = reflect(compile_source("""#version 450
+#extension GL_EXT_shader_explicit_arithmetic_types : require
+layout(local_size_x = 1) in;
+struct Pair { float a; int b; };
+layout(binding = 0) buffer Bytes { int8_t bytes[]; };
+layout(binding = 1) buffer Vectors { uvec4 vectors[]; };
+layout(binding = 2) buffer Matrices { dmat3 matrices[]; };
+layout(binding = 3) buffer Nested { uint16_t nested[][4]; };
+layout(binding = 4) buffer Pairs { Pair pairs[]; };
+layout(binding = 5) buffer Fixed { float fixed_[16]; };
+layout(binding = 6) buffer AsFloats { float as_floats[]; };
+layout(binding = 6) buffer AsInts { int as_ints[]; };
+void main() {}
+"""))
+    assert [b.element_scalar for b in info.bindings] == [
+        ("int", 8), ("uint", 32), ("float", 64), ("uint", 16),
+        None,  # an array of structs
+        None,  # no runtime array
+        None,  # views that disagree
+    ]
+
+
+def workgroup_memory(declarations: str, spec_values=None) -> int:
+    return reflect(compile_source(f"""#version 450
+layout(local_size_x = 1) in;
+layout(constant_id = 0) const uint N = 8;
+layout(constant_id = 1) const int M = 2;
+struct S {{ vec3 p; float w; }};
+{declarations}
+void main() {{}}
+""")).workgroup_memory_size(spec_values)
+
+
+@pytest.mark.parametrize("declarations, spec_values, size", [
+    ("", None, 0),
+    ("shared float a[100];", None, 400),
+    ("shared float a[100]; shared uvec2 b;", None, 408),
+    ("shared vec3 v[10];", None, 120),          # packed: no padding to 16
+    ("shared S s[4];", None, 64),
+    ("shared mat3 m; shared bool flag;", None, 40),
+    ("shared double d[2][3];", None, 48),
+    ("shared float a[N];", None, 32),            # the default
+    ("shared float a[N];", {0: 1000}, 4000),     # the specialised length
+    ("shared float a[N][M]; shared int b;", {0: 10, 1: 3}, 124),
+    ("shared float a[N * 2u];", None, 0),        # a length computed from spec constants is not counted
+])
+def test_workgroup_memory_size(declarations, spec_values, size):
+    assert workgroup_memory(declarations, spec_values) == size
 
 
 def test_reflection_is_cached_by_content():

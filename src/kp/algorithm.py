@@ -8,16 +8,18 @@ undefined behaviour in the driver.
 from __future__ import annotations
 
 import math
+import struct
 from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 
-from .errors import DestroyedError, InvalidArgumentError, ShaderError
+from .errors import DataTypeError, DestroyedError, InvalidArgumentError, ShaderError
 from .shader.glsl import as_spirv
-from .shader.spirv import ShaderInfo, SpecConstant, reflect
+from .shader.spirv import Binding, PushConstant, ShaderInfo, SpecConstant, SpecValue, reflect
 from .shader.validate import validate
 from .tensor import Tensor, as_host_array
 from .vk import ComputePipeline
+from .vk.instance import EXTENSION_FEATURES, FEATURE_EXTENSIONS
 
 if TYPE_CHECKING:
     from .manager import Manager
@@ -28,6 +30,12 @@ CAPABILITY_FEATURES = {
     "Int8": "shaderInt8", "StorageBuffer16BitAccess": "storageBuffer16BitAccess",
     "StorageBuffer8BitAccess": "storageBuffer8BitAccess", "Int64Atomics": "shaderBufferInt64Atomics",
     "VulkanMemoryModel": "vulkanMemoryModel",
+    # Float atomics on buffers (the shared-memory features are separate, and
+    # rarely missing where the buffer ones exist).
+    "AtomicFloat32AddEXT": "shaderBufferFloat32AtomicAdd", "AtomicFloat64AddEXT": "shaderBufferFloat64AtomicAdd",
+    "AtomicFloat16AddEXT": "shaderBufferFloat16AtomicAdd", "AtomicFloat16MinMaxEXT": "shaderBufferFloat16AtomicMinMax",
+    "AtomicFloat32MinMaxEXT": "shaderBufferFloat32AtomicMinMax",
+    "AtomicFloat64MinMaxEXT": "shaderBufferFloat64AtomicMinMax",
 }
 
 _SPEC_DTYPES = {("float", 32): np.float32, ("float", 64): np.float64, ("float", 16): np.float16,
@@ -36,16 +44,70 @@ _SPEC_DTYPES = {("float", 32): np.float32, ("float", 64): np.float64, ("float", 
                 ("int", 8): np.int8, ("uint", 8): np.uint8}
 
 
-def constants_bytes(values: Any, what: str) -> bytes:
-    """Push constants as bytes: a list is float32, a NumPy array keeps its dtype."""
+# struct formats of the scalars a push-constant block holds (a bool is a VkBool32)
+_PUSH_FORMATS = {("float", 16): "e", ("float", 32): "f", ("float", 64): "d", ("bool", 32): "I",
+                 ("int", 8): "b", ("int", 16): "h", ("int", 32): "i", ("int", 64): "q",
+                 ("uint", 8): "B", ("uint", 16): "H", ("uint", 32): "I", ("uint", 64): "Q"}
+
+_DTYPE_KINDS = {"f": "float", "i": "int", "u": "uint"}
+
+
+def push_constants_bytes(values: Any, info: ShaderInfo) -> bytes:
+    """Push constants for the shader ``info`` describes, as bytes.
+
+    A list or tuple holds one number per scalar of the push-constant block, in
+    declaration order; each is converted to its member's type and placed at its
+    offset. A NumPy array or bytes are taken as they are (Kompute's way), and
+    must have the block's size. Raises ``InvalidArgumentError`` naming what does
+    not fit.
+    """
+    if isinstance(values, (list, tuple)):
+        return _pack_push_constants(values, info.push_constants, info.push_constant_size)
     if values is None:
-        return b""
-    if isinstance(values, (bytes, bytearray, memoryview)):
-        return bytes(values)
-    array = values if isinstance(values, np.ndarray) else np.asarray(values, dtype=np.float32)
-    if array.size == 0:
-        return b""
-    return as_host_array(array, array.dtype).tobytes()
+        push = b""
+    elif isinstance(values, (bytes, bytearray, memoryview)):
+        push = bytes(values)
+    elif isinstance(values, (np.ndarray, np.generic)):
+        array = np.asarray(values)
+        push = as_host_array(array, array.dtype).tobytes() if array.size else b""
+    else:
+        raise InvalidArgumentError(f"push constants must be a list, a tuple, a NumPy array or bytes, "
+                                   f"got {type(values).__name__}")
+    if len(push) != info.push_constant_size:
+        raise InvalidArgumentError(f"the shader's push constants take {info.push_constant_size} bytes but "
+                                   f"{len(push)} bytes were given")
+    return push
+
+
+def _pack_push_constants(values: Sequence[Any], members: tuple[PushConstant, ...], size: int) -> bytes:
+    if len(values) != len(members):
+        declared = (f"{len(members)} values: " + ", ".join(f"{m.kind}{m.width} {m.name}" for m in members)
+                    if members else "no values")
+        given = "1 value was" if len(values) == 1 else f"{len(values)} values were"
+        raise InvalidArgumentError(f"the shader's push constants take {size} bytes ({declared}) but {given} given")
+    data = bytearray(size)
+    for member, value in zip(members, values):
+        what = f"push constant {member.name} ({member.kind}{member.width})"
+        if not isinstance(value, (int, float, np.integer, np.floating, np.bool_)):
+            raise InvalidArgumentError(f"{what} needs a number, got {value!r}")
+        if member.kind == "bool":
+            value = bool(value)
+        elif member.kind != "float":
+            if isinstance(value, (float, np.floating)) and not float(value).is_integer():
+                raise InvalidArgumentError(f"{what} needs a whole number, got {value!r}")
+            value = int(value)
+        try:
+            struct.pack_into("=" + _PUSH_FORMATS[member.kind, member.width], data, member.offset, value)
+        except (struct.error, OverflowError):
+            raise InvalidArgumentError(f"{what} cannot hold {value!r}") from None
+    return bytes(data)
+
+
+def _spec_values(info: ShaderInfo, spec: list[tuple[int, bytes]]) -> dict[int, SpecValue]:
+    """The values of the specialised constants, by constant id."""
+    declared = {c.id: c for c in info.spec_constants}
+    return {i: np.frombuffer(data, dtype=_SPEC_DTYPES[declared[i].kind, declared[i].width])[0].item()
+            for i, data in spec}
 
 
 def _spec_entry(constant: SpecConstant, value: Any) -> tuple[int, bytes]:
@@ -72,8 +134,14 @@ class Algorithm:
     negative number, or x of 0 with y or z given, raises ``InvalidArgumentError``.
 
     ``spec_consts[i]`` sets ``constant_id = i`` (converted to the type the shader
-    declares). ``push_consts`` fill the shader's push-constant block, whose size
-    they must match: a list is float32, a NumPy array keeps its dtype.
+    declares). ``push_consts`` fill the shader's push-constant block: a list or
+    tuple holds one number per scalar member, converted to the member's type
+    (``[5, 7, 0.5]`` for ``{ int n; int m; float scale; }``); a NumPy array or
+    bytes are sent as they are and must have the block's size.
+
+    Each tensor must hold the scalar type of its binding's elements (a float32
+    tensor for ``float x[]`` or ``vec4 x[]``); integers of the other signedness
+    and the same width pass as raw bits, and a bool tensor is 8-bit integers.
     """
 
     def __init__(self, manager: "Manager", tensors: Sequence[Tensor] = (), spirv: Any = b"",
@@ -82,8 +150,8 @@ class Algorithm:
         self._manager = manager
         self._tensors: list[Tensor] = list(tensors)
         self._pipeline: ComputePipeline | None = None
+        self._info: ShaderInfo | None = None
         self._push = b""
-        self._push_size = 0
         self._groups = (1, 1, 1)
         self._destroyed = False
         manager._adopt(self)
@@ -110,17 +178,18 @@ class Algorithm:
             validate(code)
         self._check_interface(info, tensors, device)
         spec = self._spec_entries(info, tensors, spec_consts, implicit_spec_consts)
-        push = constants_bytes(push_consts, "push constants")
-        if len(push) != info.push_constant_size:
-            raise InvalidArgumentError(f"the shader's push constants take {info.push_constant_size} bytes but "
-                                       f"{len(push)} bytes were given")
-        local_size = self._local_size(info, dict(spec), device)
+        spec_values = _spec_values(info, spec)
+        push = push_constants_bytes(push_consts, info)
+        local_size = self._local_size(info, spec_values, device)
+        self._check_shared_memory(info, spec_values, device)
         groups = self._workgroup(workgroup, tensors, local_size, device)
         pipeline = ComputePipeline(device, code, len(tensors), len(push), spec, info.entry_point)
-        pipeline.bind([t._primary for t in tensors])
+        # a tensor's own size: the shader's .length() counts the range, and an
+        # allocation may be rounded up
+        pipeline.bind([t._primary for t in tensors], [t.nbytes for t in tensors])
         # the previous pipeline lives on while a recorded dispatch still holds it
-        self._pipeline, self._tensors, self._push, self._push_size, self._groups = (
-            pipeline, tensors, push, len(push), groups)
+        self._pipeline, self._info, self._tensors, self._push, self._groups = (
+            pipeline, info, tensors, push, groups)
 
     @staticmethod
     def _check_interface(info: ShaderInfo, tensors: list[Tensor], device) -> None:
@@ -131,6 +200,7 @@ class Algorithm:
             if binding.binding >= len(tensors):
                 raise InvalidArgumentError(f"the shader uses binding {binding.binding} but only {len(tensors)} "
                                            f"tensor(s) were given")
+            _check_element_type(binding, tensors[binding.binding])
         limit = device.physical.properties["max_storage_buffer_range"]
         for i, tensor in enumerate(tensors):
             if tensor.nbytes > limit:
@@ -140,8 +210,22 @@ class Algorithm:
         for capability in sorted(info.capabilities):
             feature = CAPABILITY_FEATURES.get(capability)
             if feature and not device.features.get(feature):
+                extension = FEATURE_EXTENSIONS.get(feature)
+                if extension and device.physical.features.get(feature):
+                    needed = [*EXTENSION_FEATURES[extension].requires, extension]
+                    raise ShaderError(f"the shader needs {capability} ({feature} of {extension}), which is not "
+                                      f"enabled: create the manager with kp.Manager(desired_extensions={needed})")
                 raise ShaderError(f"the shader needs {capability}, which "
                                   f"{device.physical.properties['device_name']} does not support")
+
+    @staticmethod
+    def _check_shared_memory(info: ShaderInfo, spec_values: dict[int, SpecValue], device) -> None:
+        used = info.workgroup_memory_size(spec_values)
+        limit = device.physical.properties["max_shared_memory_size"]
+        if used > limit:
+            raise InvalidArgumentError(f"the shader uses {used} bytes of shared memory but "
+                                       f"{device.physical.properties['device_name']} allows at most {limit} "
+                                       f"(maxComputeSharedMemorySize)")
 
     @staticmethod
     def _spec_entries(info: ShaderInfo, tensors: list[Tensor], spec_consts: Any,
@@ -158,13 +242,11 @@ class Algorithm:
         return [_spec_entry(declared[i], value) for i, value in enumerate(values)]
 
     @staticmethod
-    def _local_size(info: ShaderInfo, spec: dict[int, bytes], device) -> tuple[int, int, int]:
+    def _local_size(info: ShaderInfo, spec_values: dict[int, SpecValue], device) -> tuple[int, int, int]:
         size = list(info.local_size)
-        declared = {c.id: c for c in info.spec_constants}
         for axis, spec_id in enumerate(info.local_size_spec_ids):
-            if spec_id is not None and spec_id in spec:
-                dtype = _SPEC_DTYPES[(declared[spec_id].kind, declared[spec_id].width)]
-                size[axis] = int(np.frombuffer(spec[spec_id], dtype=dtype)[0])
+            if spec_id in spec_values:
+                size[axis] = int(spec_values[spec_id])
         props = device.physical.properties
         if any(s < 1 or s > m for s, m in zip(size, props["max_work_group_size"])) or \
                 math.prod(size) > props["max_work_group_invocations"]:
@@ -208,13 +290,6 @@ class Algorithm:
         for tensor in self._tensors:
             tensor._check_usable(manager)
 
-    def _set_push_consts(self, values: Any) -> None:
-        push = constants_bytes(values, "push constants")
-        if len(push) != self._push_size:
-            raise InvalidArgumentError(f"push constant total memory size provided is {len(push)} but expected "
-                                       f"{self._push_size} bytes")
-        self._push = push
-
     # -- public API ----------------------------------------------------------------
     def get_tensors(self) -> list[Tensor]:
         return list(self._tensors)
@@ -241,6 +316,18 @@ class Algorithm:
 
     def __repr__(self) -> str:
         return f"kp.Algorithm(tensors={len(self._tensors)}, workgroup={self._groups}, init={self.is_init()})"
+
+
+def _check_element_type(binding: Binding, tensor: Tensor) -> None:
+    if binding.element_scalar is None:  # a struct element, or no runtime array
+        return
+    kind, width = binding.element_scalar
+    dtype = tensor.dtype
+    held = ("uint", 8) if dtype.kind == "b" else (_DTYPE_KINDS[dtype.kind], dtype.itemsize * 8)
+    if held == (kind, width) or (held[1] == width and {held[0], kind} == {"int", "uint"}):
+        return
+    raise DataTypeError(f"binding {binding.binding} ({binding.name or 'unnamed'}) has {kind}{width} elements in "
+                        f"the shader, but tensor {binding.binding} holds {dtype.name}")
 
 
 def _given(shader: Any) -> bool:

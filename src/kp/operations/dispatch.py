@@ -4,18 +4,21 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ..algorithm import Algorithm
+from ..algorithm import Algorithm, push_constants_bytes
 from ..errors import DestroyedError, InvalidArgumentError
 from .base import OpBase
 
 if TYPE_CHECKING:
     from ..manager import Manager
+    from ..shader.spirv import ShaderInfo
     from ..vk import Commands
 
 
 class OpAlgoDispatch(OpBase):
-    """Dispatch ``algorithm``; ``push_consts`` replace its push constants (for this
-    and later dispatches of it) and must have the same size in bytes."""
+    """Dispatch ``algorithm``. ``push_consts`` are this dispatch's push constants,
+    converted as ``mgr.algorithm`` converts them (a list to the shader's member
+    types, a NumPy array or bytes as they are); later dispatches of the algorithm
+    without push constants of their own use them too, as in Kompute."""
 
     def __init__(self, algorithm: Algorithm, push_consts: Any = None):
         if not isinstance(algorithm, Algorithm):
@@ -23,6 +26,17 @@ class OpAlgoDispatch(OpBase):
         self.algorithm = algorithm
         self.push_consts = push_consts
         self._pipeline = None
+        # (shader interface, push_consts as bytes for it): this op's own bytes, never
+        # read back from the algorithm that other threads' dispatches share
+        self._converted: tuple["ShaderInfo", bytes] | None = None
+        if push_consts is not None and algorithm._info is not None:
+            self._own_push(algorithm._info)  # a bad value is refused where it was given
+
+    def _own_push(self, info: "ShaderInfo") -> bytes:
+        converted = self._converted
+        if converted is None or converted[0] is not info:  # first use, or the algorithm was rebuilt
+            converted = self._converted = (info, push_constants_bytes(self.push_consts, info))
+        return converted[1]
 
     def check(self, manager: "Manager") -> None:
         self.algorithm._check_usable(manager)
@@ -31,10 +45,12 @@ class OpAlgoDispatch(OpBase):
 
     def record(self, commands: "Commands") -> None:
         algorithm = self.algorithm
-        if self.push_consts is not None:
-            algorithm._set_push_consts(self.push_consts)
+        if self.push_consts is None:
+            push = algorithm._push
+        else:
+            push = algorithm._push = self._own_push(algorithm._info)
         self._pipeline = algorithm._pipeline
-        commands.dispatch(self._pipeline, algorithm._push, algorithm._groups)
+        commands.dispatch(self._pipeline, push, algorithm._groups)
 
     def memory_objects(self) -> list:
         return self.algorithm.get_tensors()

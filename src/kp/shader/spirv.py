@@ -1,9 +1,10 @@
 """SPIR-V reflection: what a compute shader needs from the pipeline that runs it.
 
 ``reflect(spirv)`` reads the module once, in pure Python, and returns a frozen
-``ShaderInfo`` with the descriptor bindings, the push-constant size, the
-workgroup size and the specialization constants. Only the instructions that
-carry this information are decoded; everything else is skipped by word count.
+``ShaderInfo`` with the descriptor bindings and their element types, the
+push-constant block, the workgroup size, the shared memory and the
+specialization constants. Only the instructions that carry this information
+are decoded; everything else is skipped by word count.
 
 >>> info = reflect(compile_source(glsl))
 >>> info.local_size, [b.kind for b in info.bindings]
@@ -13,11 +14,13 @@ carry this information are decoded; everything else is skipped by word count.
 from __future__ import annotations
 
 import functools
+import itertools
+import math
 import struct
 import sys
 from array import array
 from dataclasses import dataclass
-from typing import Union
+from typing import Iterator, Union
 
 from ..errors import ShaderError
 
@@ -33,8 +36,12 @@ class Binding:
 
     ``name`` is the instance name, or the block name for an anonymous block.
     ``element_size`` is the stride of a storage buffer's trailing runtime
-    array (4 for ``float x[]``), ``None`` when it has none. Several variables at
-    one binding (aliased views) are merged into one ``Binding``.
+    array (4 for ``float x[]``), ``None`` when it has none. ``element_scalar``
+    is the scalar type (kind, width in bits) its elements are made of:
+    ``("float", 32)`` for ``float x[]`` and ``vec4 x[]``; ``None`` without a
+    runtime array, for an array of structs, or when aliased views disagree.
+    Several variables at one binding (aliased views) are merged into one
+    ``Binding``.
     """
 
     set: int
@@ -43,6 +50,7 @@ class Binding:
     name: str
     element_size: int | None
     readonly: bool
+    element_scalar: tuple[str, int] | None = None
 
 
 @dataclass(frozen=True)
@@ -61,11 +69,36 @@ class SpecConstant:
 
 
 @dataclass(frozen=True)
+class PushConstant:
+    """One scalar of the push-constant block, where ``push_consts=[...]`` puts it.
+
+    ``name`` is the member's, with indices for vector, array and matrix
+    components (``scale``, ``origin[1]``, ``m[0][2]``); ``kind`` is ``int``,
+    ``uint``, ``float`` or ``bool``, ``width`` in bits (32 for a bool).
+    """
+
+    name: str
+    offset: int
+    kind: str
+    width: int
+
+
+# Bytes of a type packed without padding, as terms (bytes, spec constant ids):
+# the size is the sum of each term's bytes times its constants' values.
+SizeTerms = tuple[tuple[int, tuple[int, ...]], ...]
+
+
+@dataclass(frozen=True)
 class ShaderInfo:
     """Everything about a compute shader's interface that a pipeline depends on.
 
     ``local_size`` holds the defaults of any specialization constants that set
     it; ``local_size_spec_ids`` says which constant id sets each component.
+    ``push_constants`` are the scalars of the push-constant block in declaration
+    order. ``workgroup_memory`` is the shared (Workgroup) memory as ``SizeTerms``
+    so that specialised array lengths count: one entry for all variables, or one
+    per block where explicitly laid-out blocks alias one another.
+    ``workgroup_memory_size(values)`` is the total.
     """
 
     entry_point: str
@@ -75,10 +108,22 @@ class ShaderInfo:
     local_size_spec_ids: tuple[int | None, int | None, int | None]
     spec_constants: tuple[SpecConstant, ...]
     capabilities: frozenset[str]
+    push_constants: tuple[PushConstant, ...] = ()
+    workgroup_memory: tuple[SizeTerms, ...] = ()
+
+    def workgroup_memory_size(self, spec_values: dict[int, SpecValue] | None = None) -> int:
+        """Bytes of shared memory at least, with array lengths from ``spec_values``
+        (constant id -> value) or else the constants' defaults. Variables are
+        counted packed without padding, as the validation layer counts them."""
+        values = {c.id: c.default for c in self.spec_constants}
+        values.update(spec_values or {})
+        return max((sum(size * math.prod(int(values[i]) for i in ids) for size, ids in terms)
+                    for terms in self.workgroup_memory), default=0)
 
 
 # Opcodes, enumerants and decorations from the SPIR-V 1.6 specification.
 _OP_NAME = 5
+_OP_MEMBER_NAME = 6
 _OP_ENTRY_POINT = 15
 _OP_EXECUTION_MODE = 16
 _OP_CAPABILITY = 17
@@ -112,6 +157,7 @@ _MODE_LOCAL_SIZE = 17
 _MODE_LOCAL_SIZE_ID = 38
 
 _DEC_SPEC_ID = 1
+_DEC_BLOCK = 2
 _DEC_BUFFER_BLOCK = 3
 _DEC_ROW_MAJOR = 4
 _DEC_ARRAY_STRIDE = 6
@@ -125,11 +171,16 @@ _BUILTIN_WORKGROUP_SIZE = 25
 
 _SC_UNIFORM_CONSTANT = 0
 _SC_UNIFORM = 2
+_SC_WORKGROUP = 4
 _SC_PUSH_CONSTANT = 9
 _SC_STORAGE_BUFFER = 12
 _SC_PHYSICAL_STORAGE_BUFFER = 5349
 
 _DIM_BUFFER = 5
+
+# No device takes more than 4 KiB of push constants; a damaged array length must
+# not make reflection list billions of them.
+_MAX_PUSH_SCALARS = 4096
 
 _CONSTANT_OPS = frozenset((
     _OP_CONSTANT_TRUE, _OP_CONSTANT_FALSE, _OP_CONSTANT, _OP_CONSTANT_COMPOSITE,
@@ -139,7 +190,7 @@ _CONSTANT_OPS = frozenset((
 # Smallest word count (opcode word included) of each decoded instruction, so
 # that operand access below never runs past the instruction.
 _MIN_WORDS = {
-    _OP_NAME: 3, _OP_ENTRY_POINT: 4, _OP_EXECUTION_MODE: 3,
+    _OP_NAME: 3, _OP_MEMBER_NAME: 4, _OP_ENTRY_POINT: 4, _OP_EXECUTION_MODE: 3,
     _OP_CAPABILITY: 2, _OP_TYPE_BOOL: 2, _OP_TYPE_INT: 4, _OP_TYPE_FLOAT: 3,
     _OP_TYPE_VECTOR: 4, _OP_TYPE_MATRIX: 4, _OP_TYPE_IMAGE: 9, _OP_TYPE_SAMPLER: 2,
     _OP_TYPE_SAMPLED_IMAGE: 3, _OP_TYPE_ARRAY: 4, _OP_TYPE_RUNTIME_ARRAY: 3,
@@ -272,6 +323,7 @@ class _Module:
 
     def __init__(self, code: array):
         self.names: dict[int, str] = {}
+        self.member_names: dict[tuple[int, int], str] = {}
         self.decorations: dict[int, dict[int, tuple[int, ...]]] = {}
         self.member_decorations: dict[tuple[int, int], dict[int, tuple[int, ...]]] = {}
         # Each type is kept as its operand words, opcode first.
@@ -317,6 +369,8 @@ class _Module:
             self.member_decorations.setdefault(key, {})[code[i + 3]] = tuple(code[i + 4:nxt])
         elif op == _OP_NAME:
             self.names[code[i + 1]] = _string(code, i + 2, nxt)
+        elif op == _OP_MEMBER_NAME:
+            self.member_names[code[i + 1], code[i + 2]] = _string(code, i + 3, nxt)
         elif _OP_TYPE_BOOL <= op <= _OP_TYPE_POINTER:
             self._type(op, code[i + 1], tuple(code[i + 2:nxt]))
         elif op == _OP_VARIABLE:
@@ -369,6 +423,8 @@ class _Module:
             local_size_spec_ids=local_spec_ids,
             spec_constants=self._spec_constants(),
             capabilities=frozenset(self.capabilities),
+            push_constants=self._push_constants(),
+            workgroup_memory=self._workgroup_memory(),
         )
 
     def _workgroup_size(self, entry: int) -> tuple[tuple[int, ...], tuple[int | None, ...]]:
@@ -415,12 +471,13 @@ class _Module:
         # Multi-word literals are stored low-order word first; narrow ones are
         # sign- or zero-extended to 32 bits, so only the low ``width`` bits count.
         bits = sum(word << (32 * k) for k, word in enumerate(literal)) & ((1 << width) - 1)
-        if type_[0] == _OP_TYPE_FLOAT:
+        kind = _scalar_kind(type_)[0]
+        if kind == "float":
             if width == 8:
                 raise ShaderError(f"constant %{cid} is an 8-bit float, which SPIR-V lacks")
             fmt = {16: "<e", 32: "<f", 64: "<d"}[width]
             return "float", width, struct.unpack(fmt, bits.to_bytes(width // 8, "little"))[0]
-        if type_[2]:  # OpTypeInt signedness
+        if kind == "int":
             return "int", width, bits - (1 << width) if bits >> (width - 1) else bits
         return "uint", width, bits
 
@@ -507,7 +564,7 @@ class _Module:
     def _binding(self, set_: int, slot: int, kind: str, vid: int, tid: int,
                  type_: tuple[int, ...]) -> Binding:
         name = self.names.get(vid) or self.names.get(tid, "")
-        element_size = None
+        element_size = element_scalar = None
         readonly = kind in ("uniform_buffer", "sampled_image", "combined_image_sampler",
                             "sampler", "uniform_texel_buffer")
         if _DEC_NON_WRITABLE in self.decorations.get(vid, {}):
@@ -519,10 +576,21 @@ class _Module:
                 if last[0] == _OP_TYPE_RUNTIME_ARRAY:
                     stride = self.decorations.get(members[-1], {}).get(_DEC_ARRAY_STRIDE)
                     element_size = stride[0] if stride else None
+                    element_scalar = self._element_scalar(last[1])
                 readonly = readonly or all(
                     _DEC_NON_WRITABLE in self.member_decorations.get((tid, m), {})
                     for m in range(len(members)))
-        return Binding(set_, slot, kind, name, element_size, readonly)
+        return Binding(set_, slot, kind, name, element_size, readonly, element_scalar)
+
+    def _element_scalar(self, tid: int) -> tuple[str, int] | None:
+        """The scalar type a scalar, vector, matrix or array type is made of;
+        None for a struct (or anything else)."""
+        type_ = self._type_of(tid)
+        while type_[0] in (_OP_TYPE_VECTOR, _OP_TYPE_MATRIX, _OP_TYPE_ARRAY, _OP_TYPE_RUNTIME_ARRAY):
+            type_ = self._type_of(type_[1])
+        if type_[0] in (_OP_TYPE_BOOL, _OP_TYPE_INT, _OP_TYPE_FLOAT):
+            return _scalar_kind(type_)
+        return None
 
     def _push_constant_size(self) -> int:
         size = 0
@@ -545,42 +613,160 @@ class _Module:
         if op == _OP_TYPE_VECTOR:
             return type_[2] * self._size(type_[1], self._type_of(type_[1]), None, False)
         if op == _OP_TYPE_MATRIX:
-            if matrix_stride is None:
-                raise ShaderError(f"matrix %{tid} in an explicit layout has no MatrixStride")
-            column = self._type_of(type_[1])
-            if column[0] != _OP_TYPE_VECTOR:
-                raise ShaderError(f"matrix %{tid} has a column type that is not a vector")
+            column = self._matrix_column(tid, type_, matrix_stride)
             return matrix_stride * (column[2] if row_major else type_[2])
         if op == _OP_TYPE_ARRAY:
-            stride = self.decorations.get(tid, {}).get(_DEC_ARRAY_STRIDE)
-            if not stride:
-                raise ShaderError(f"array %{tid} in an explicit layout has no ArrayStride")
-            return stride[0] * int(self._scalar(type_[2])[2])
+            return self._array_stride(tid) * int(self._scalar(type_[2])[2])
         if op == _OP_TYPE_STRUCT:
             size = 0
             for index, member in enumerate(type_[1:]):
-                decorations = self.member_decorations.get((tid, index), {})
-                offset = decorations.get(_DEC_OFFSET)
-                if not offset:
-                    raise ShaderError(f"member {index} of struct %{tid} has no Offset")
-                stride = decorations.get(_DEC_MATRIX_STRIDE)
-                member_size = self._size(member, self._type_of(member), stride[0] if stride else None,
-                                         _DEC_ROW_MAJOR in decorations)
-                size = max(size, offset[0] + member_size)
+                offset, stride, member_row_major = self._member_layout(tid, index)
+                member_size = self._size(member, self._type_of(member), stride, member_row_major)
+                size = max(size, offset + member_size)
             return size
         if op == _OP_TYPE_POINTER and type_[1] == _SC_PHYSICAL_STORAGE_BUFFER:
             return 8
         raise ShaderError(f"type %{tid} (opcode {op}) has no size in an explicit layout")
 
+    def _matrix_column(self, tid: int, type_: tuple[int, ...], matrix_stride: int | None) -> tuple[int, ...]:
+        if matrix_stride is None:
+            raise ShaderError(f"matrix %{tid} in an explicit layout has no MatrixStride")
+        column = self._type_of(type_[1])
+        if column[0] != _OP_TYPE_VECTOR:
+            raise ShaderError(f"matrix %{tid} has a column type that is not a vector")
+        return column
+
+    def _array_stride(self, tid: int) -> int:
+        stride = self.decorations.get(tid, {}).get(_DEC_ARRAY_STRIDE)
+        if not stride:
+            raise ShaderError(f"array %{tid} in an explicit layout has no ArrayStride")
+        return stride[0]
+
+    def _member_layout(self, tid: int, index: int) -> tuple[int, int | None, bool]:
+        """Offset, matrix stride and row-majorness of member ``index`` of struct ``tid``."""
+        decorations = self.member_decorations.get((tid, index), {})
+        offset = decorations.get(_DEC_OFFSET)
+        if not offset:
+            raise ShaderError(f"member {index} of struct %{tid} has no Offset")
+        stride = decorations.get(_DEC_MATRIX_STRIDE)
+        return offset[0], stride[0] if stride else None, _DEC_ROW_MAJOR in decorations
+
+    def _push_constants(self) -> tuple[PushConstant, ...]:
+        scalars: list[PushConstant] = []
+        for pointer_type, _, storage in self.variables:
+            if storage == _SC_PUSH_CONSTANT:
+                tid, type_ = self._pointee(pointer_type)
+                found = self._scalars(tid, type_, "", 0, None, False)
+                scalars.extend(itertools.islice(found, _MAX_PUSH_SCALARS + 1 - len(scalars)))
+                if len(scalars) > _MAX_PUSH_SCALARS:
+                    raise ShaderError(f"the push-constant block has more than {_MAX_PUSH_SCALARS} scalars, "
+                                      f"more than any device takes")
+        return tuple(scalars)
+
+    def _scalars(self, tid: int, type_: tuple[int, ...], name: str, offset: int,
+                 matrix_stride: int | None, row_major: bool) -> Iterator[PushConstant]:
+        """The scalars of an explicitly laid-out type, in declaration order
+        (matrices column by column, as GLSL indexes them)."""
+        op = type_[0]
+        if op in (_OP_TYPE_BOOL, _OP_TYPE_INT, _OP_TYPE_FLOAT):
+            yield PushConstant(name, offset, *_scalar_kind(type_))
+        elif op == _OP_TYPE_VECTOR:
+            component = self._type_of(type_[1])
+            step = self._size(type_[1], component, None, False)
+            for i in range(type_[2]):
+                yield from self._scalars(type_[1], component, f"{name}[{i}]", offset + i * step, None, False)
+        elif op == _OP_TYPE_MATRIX:
+            column = self._matrix_column(tid, type_, matrix_stride)
+            component = self._type_of(column[1])
+            step = self._size(column[1], component, None, False)
+            for c, r in itertools.product(range(type_[2]), range(column[2])):
+                at = offset + (r * matrix_stride + c * step if row_major else c * matrix_stride + r * step)
+                yield from self._scalars(column[1], component, f"{name}[{c}][{r}]", at, None, False)
+        elif op == _OP_TYPE_ARRAY:
+            stride, element = self._array_stride(tid), self._type_of(type_[1])
+            for i in range(int(self._scalar(type_[2])[2])):
+                yield from self._scalars(type_[1], element, f"{name}[{i}]", offset + i * stride,
+                                         matrix_stride, row_major)
+        elif op == _OP_TYPE_STRUCT:
+            for index, member in enumerate(type_[1:]):
+                member_offset, stride, member_row_major = self._member_layout(tid, index)
+                member_name = self.member_names.get((tid, index)) or f"member{index}"
+                yield from self._scalars(member, self._type_of(member),
+                                         f"{name}.{member_name}" if name else member_name,
+                                         offset + member_offset, stride, member_row_major)
+        elif op == _OP_TYPE_POINTER and type_[1] == _SC_PHYSICAL_STORAGE_BUFFER:
+            yield PushConstant(name, offset, "uint", 64)  # a buffer device address
+        else:
+            raise ShaderError(f"type %{tid} (opcode {op}) has no size in an explicit layout")
+
+    def _workgroup_memory(self) -> tuple[SizeTerms, ...]:
+        variables = []
+        for pointer_type, _, storage in self.variables:
+            if storage == _SC_WORKGROUP:
+                tid, type_ = self._pointee(pointer_type)
+                variables.append((_DEC_BLOCK in self.decorations.get(tid, {}), self._packed_size(tid, type_)))
+        if not variables:
+            return ()
+        if any(block for block, _ in variables):
+            # Explicitly laid-out blocks (WorkgroupMemoryExplicitLayoutKHR) alias one another.
+            return tuple(terms for _, terms in variables)
+        return (_combine(term for _, terms in variables for term in terms),)
+
+    def _packed_size(self, tid: int, type_: tuple[int, ...]) -> SizeTerms:
+        """Bytes of a type packed without padding, bools as 4 bytes; an array whose
+        length is computed from spec constants (OpSpecConstantOp) counts as empty."""
+        op = type_[0]
+        if op in (_OP_TYPE_INT, _OP_TYPE_FLOAT):
+            return ((type_[1] // 8, ()),)
+        if op == _OP_TYPE_BOOL:
+            return ((4, ()),)
+        if op == _OP_TYPE_POINTER:
+            return ((8, ()),)
+        if op in (_OP_TYPE_VECTOR, _OP_TYPE_MATRIX, _OP_TYPE_ARRAY):
+            element = self._packed_size(type_[1], self._type_of(type_[1]))
+            if op != _OP_TYPE_ARRAY:
+                return tuple((size * type_[2], ids) for size, ids in element)
+            length = type_[2]
+            if length not in self.constants:
+                return ()
+            if self.constants[length][0] == _OP_SPEC_CONSTANT and self._spec_id(length) is not None:
+                return _combine((size, (*ids, self._spec_id(length))) for size, ids in element)
+            count = int(self._scalar(length)[2])
+            return tuple((size * count, ids) for size, ids in element)
+        if op == _OP_TYPE_STRUCT:
+            return _combine(term for member in type_[1:] for term in self._packed_size(member, self._type_of(member)))
+        return ()
+
+
+def _scalar_kind(type_: tuple[int, ...]) -> tuple[str, int]:
+    """Kind and width in bits of an OpTypeBool, OpTypeInt or OpTypeFloat."""
+    if type_[0] == _OP_TYPE_BOOL:
+        return "bool", 32
+    if type_[0] == _OP_TYPE_FLOAT:
+        return "float", type_[1]
+    return ("int" if type_[2] else "uint"), type_[1]
+
+
+def _combine(terms) -> SizeTerms:
+    """Size terms with equal constant ids added up (a struct of many members
+    stays a handful of terms)."""
+    combined: dict[tuple[int, ...], int] = {}
+    for size, ids in terms:
+        key = tuple(sorted(ids))
+        combined[key] = combined.get(key, 0) + size
+    return tuple((size, ids) for ids, size in combined.items())
+
 
 def _merge_aliases(first: Binding, second: Binding) -> Binding:
     """One descriptor seen through several variables (``vec4[]`` and ``float[]``
-    views of one buffer): it is read-only only if every view is, and its element
-    size is the finest view's."""
+    views of one buffer): it is read-only only if every view is, its element
+    size is the finest view's, and its element scalar type the one all views
+    share (None if they differ)."""
     if first.kind != second.kind:
         raise ShaderError(
             f"set {first.set} binding {first.binding} is declared both as "
             f"{first.kind} ({first.name!r}) and {second.kind} ({second.name!r})")
     finer = second if (second.element_size or 1 << 62) < (first.element_size or 1 << 62) else first
+    scalar = first.element_scalar if first.element_scalar == second.element_scalar else None
     return Binding(first.set, first.binding, first.kind, finer.name, finer.element_size,
-                   first.readonly and second.readonly)
+                   first.readonly and second.readonly, scalar)

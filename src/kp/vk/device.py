@@ -10,7 +10,7 @@ from collections import Counter
 from .. import cache
 from ..errors import InvalidArgumentError
 from .core import NULL, C, Owned, check, cstring, ffi, lib, new
-from .instance import Instance, PhysicalDevice, feature_chain
+from .instance import FEATURE_EXTENSIONS, Instance, PhysicalDevice, feature_chain
 from .memory import BUFFER_USAGE
 
 log = logging.getLogger("kp")
@@ -75,12 +75,14 @@ class Device(Owned):
              "queueCount": count, "pQueuePriorities": priorities} for family, count in wanted.items()])
         ext_keep = [cstring(e) for e in enabled_ext]
         ext_names = new("char *[]", ext_keep)
-        self.features = {name: on for name, on in physical.features.items() if on}
+        # an extension's features can only be enabled with the extension
+        self.features = {name: on for name, on in physical.features.items()
+                         if on and (name not in FEATURE_EXTENSIONS or FEATURE_EXTENSIONS[name] in enabled_ext)}
         info = {"sType": C.VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO, "queueCreateInfoCount": len(wanted),
                 "pQueueCreateInfos": qinfos, "enabledExtensionCount": len(enabled_ext),
                 "ppEnabledExtensionNames": ext_names}
         if physical.limits["api_version"] >= C.VK_MAKE_VERSION(1, 2, 0):
-            chain, keep = feature_chain(self.features)
+            chain, keep = feature_chain(self.features, enabled_ext)
             info["pNext"] = chain
         else:
             features = new("VkPhysicalDeviceFeatures *", {n: 1 for n in self.features})

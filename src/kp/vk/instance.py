@@ -8,6 +8,7 @@ import logging
 import os
 import threading
 from dataclasses import dataclass, field
+from typing import Iterable
 
 from ..errors import DeviceNotFoundError
 from .core import NULL, C, Owned, check, cstring, ffi, lib, new, string, version_string
@@ -190,30 +191,72 @@ _FEATURES_12 = ("storageBuffer8BitAccess", "uniformAndStorageBuffer8BitAccess", 
                 "hostQueryReset")
 
 
-def feature_chain(values: dict[str, bool] | None = None):
-    """A VkPhysicalDeviceFeatures2 chain with the 1.1 and 1.2 feature structs kp uses,
-    filled from ``values`` (or empty, for querying). Returns (head, keep-alive list)."""
-    f11 = new("VkPhysicalDeviceVulkan11Features *", {"sType": C.VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_1_FEATURES})
+@dataclass(frozen=True)
+class ExtensionFeatures:
+    """The features struct of a device extension: its C type, sType and the
+    features kp reads and enables; ``requires`` are extensions it depends on."""
+
+    struct: str
+    s_type: int
+    names: tuple[str, ...]
+    requires: tuple[str, ...] = ()
+
+
+# Features of device extensions: read where the device has the extension, enabled
+# (chained into vkCreateDevice) only where the manager enables the extension.
+EXTENSION_FEATURES = {
+    "VK_EXT_shader_atomic_float": ExtensionFeatures(
+        "VkPhysicalDeviceShaderAtomicFloatFeaturesEXT",
+        C.VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_ATOMIC_FLOAT_FEATURES_EXT,
+        ("shaderBufferFloat32Atomics", "shaderBufferFloat32AtomicAdd", "shaderBufferFloat64Atomics",
+         "shaderBufferFloat64AtomicAdd", "shaderSharedFloat32Atomics", "shaderSharedFloat32AtomicAdd",
+         "shaderSharedFloat64Atomics", "shaderSharedFloat64AtomicAdd")),
+    "VK_EXT_shader_atomic_float2": ExtensionFeatures(
+        "VkPhysicalDeviceShaderAtomicFloat2FeaturesEXT",
+        C.VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_ATOMIC_FLOAT_2_FEATURES_EXT,
+        ("shaderBufferFloat16Atomics", "shaderBufferFloat16AtomicAdd", "shaderBufferFloat16AtomicMinMax",
+         "shaderBufferFloat32AtomicMinMax", "shaderBufferFloat64AtomicMinMax", "shaderSharedFloat16Atomics",
+         "shaderSharedFloat16AtomicAdd", "shaderSharedFloat16AtomicMinMax", "shaderSharedFloat32AtomicMinMax",
+         "shaderSharedFloat64AtomicMinMax"),
+        requires=("VK_EXT_shader_atomic_float",)),
+}
+
+# The extension each extension feature belongs to.
+FEATURE_EXTENSIONS = {name: extension for extension, table in EXTENSION_FEATURES.items() for name in table.names}
+
+
+def feature_chain(values: dict[str, bool] | None = None, extensions: Iterable[str] = ()):
+    """A VkPhysicalDeviceFeatures2 chain with the 1.1 and 1.2 feature structs kp uses
+    and the feature structs of those ``extensions`` that ``EXTENSION_FEATURES``
+    lists, filled from ``values`` (or empty, for querying). Returns the head and
+    the (feature names, struct) pairs of the chain, which keep it alive."""
+    extension_structs = []
+    chained = NULL
+    for extension in extensions:
+        table = EXTENSION_FEATURES.get(extension)
+        if table is not None:
+            chained = new(f"{table.struct} *", {"sType": table.s_type, "pNext": chained})
+            extension_structs.append((table.names, chained))
+    f11 = new("VkPhysicalDeviceVulkan11Features *", {"sType": C.VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_1_FEATURES,
+                                                     "pNext": chained})
     f12 = new("VkPhysicalDeviceVulkan12Features *", {"sType": C.VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_2_FEATURES,
                                                      "pNext": f11})
     head = new("VkPhysicalDeviceFeatures2 *", {"sType": C.VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2, "pNext": f12})
-    for names, struct in ((_FEATURES_10, head.features), (_FEATURES_11, f11), (_FEATURES_12, f12)):
+    structs = [(_FEATURES_10, head.features), (_FEATURES_11, f11), (_FEATURES_12, f12), *extension_structs]
+    for names, struct in structs:
         for name in names:
             setattr(struct, name, int(bool((values or {}).get(name))))
-    return head, [f11, f12]
+    return head, structs
 
 
-def _read_features(handle, api_version: int) -> dict[str, bool]:
+def _read_features(handle, api_version: int, extensions: set[str]) -> dict[str, bool]:
     if api_version < C.VK_MAKE_VERSION(1, 2, 0):
         features = new("VkPhysicalDeviceFeatures *")
         lib.vkGetPhysicalDeviceFeatures(handle, features)
         return {name: bool(getattr(features, name)) for name in _FEATURES_10}
-    head, (f11, f12) = feature_chain()
+    head, structs = feature_chain(extensions=sorted(extensions & EXTENSION_FEATURES.keys()))
     lib.vkGetPhysicalDeviceFeatures2(handle, head)
-    found = {name: bool(getattr(head.features, name)) for name in _FEATURES_10}
-    found.update({name: bool(getattr(f11, name)) for name in _FEATURES_11})
-    found.update({name: bool(getattr(f12, name)) for name in _FEATURES_12})
-    return found
+    return {name: bool(getattr(struct, name)) for names, struct in structs for name in names}
 
 
 def _describe(handle, index: int) -> PhysicalDevice:
@@ -240,7 +283,7 @@ def _describe(handle, index: int) -> PhysicalDevice:
 
     extensions = _available(lib.vkEnumerateDeviceExtensionProperties, "VkExtensionProperties", "extensionName",
                             handle, NULL)
-    features = _read_features(handle, p.apiVersion)
+    features = _read_features(handle, p.apiVersion, extensions)
     timestamps = bool(limits.timestampComputeAndGraphics) or any(f.compute and f.timestamp_valid_bits for f in families)
     properties = {
         "device_name": string(p.deviceName),

@@ -90,13 +90,14 @@ class ComputePipeline(Owned):
         self.pipeline = out[0]
         device.save_pipeline_cache()
 
-    def bind(self, allocations: Sequence["Allocation"]) -> None:
-        """Point binding i of the descriptor set at ``allocations[i]``."""
+    def bind(self, allocations: Sequence["Allocation"], sizes: Sequence[int]) -> None:
+        """Point binding i of the descriptor set at the first ``sizes[i]`` bytes of
+        ``allocations[i]`` (what a shader's ``.length()`` counts)."""
         if not allocations:
             return
         self.bound = tuple(a.life for a in allocations)
-        infos = new("VkDescriptorBufferInfo[]", [{"buffer": a.buffer, "offset": a.offset, "range": a.size}
-                                                 for a in allocations])
+        infos = new("VkDescriptorBufferInfo[]", [{"buffer": a.buffer, "offset": a.offset, "range": size}
+                                                 for a, size in zip(allocations, sizes)])
         writes = new("VkWriteDescriptorSet[]", [
             {"sType": C.VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET, "dstSet": self.descriptor_set, "dstBinding": i,
              "descriptorCount": 1, "descriptorType": C.VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
