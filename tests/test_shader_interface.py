@@ -132,11 +132,21 @@ void main() { values[gl_GlobalInvocationID.x] *= 2.0; }
 """
 
 
-@pytest.mark.parametrize("dtype", [np.int64, np.int32, np.float64, np.float16])
-def test_tensor_of_another_element_type_than_its_binding_is_refused(mgr, dtype):
+@pytest.mark.parametrize("dtype", [np.int64, np.float64, np.float16, np.uint8])
+def test_tensor_of_another_element_width_than_its_binding_is_refused(mgr, dtype):
     values, copied = mgr.tensor_t(np.array([1, 2, 2, 3], dtype)), mgr.tensor(np.zeros(4))
     with pytest.raises(kp.DataTypeError, match=f"binding 0 \\(In\\) has float32 .* holds {np.dtype(dtype).name}"):
         mgr.algorithm([values, copied], COPY_FLOATS_GLSL)
+
+
+def test_same_width_of_another_kind_shares_bits_with_a_warning(mgr, caplog):
+    # Kompute reads the bits as the shader's type (its own suite checks that an
+    # uint32 tensor bound to float[] gives other numbers); kp does too, not silently.
+    values, copied = mgr.tensor_t(np.array([1, 2], np.int32)), mgr.tensor(np.zeros(2))
+    algorithm = mgr.algorithm([values, copied], COPY_FLOATS_GLSL)
+    assert "binding 0 (In) has float32 elements in the shader, but tensor 0 holds int32" in caplog.text
+    run(mgr, kp.OpSyncDevice([values]), kp.OpAlgoDispatch(algorithm), kp.OpSyncLocal([copied]))
+    assert copied.data().tobytes() == np.array([1, 2], np.int32).tobytes()
 
 
 def test_integers_of_the_same_width_and_other_signedness_share_bits(mgr):

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 import numpy as np
 
 from .errors import DataTypeError, DestroyedError, InvalidArgumentError, ShaderError
+from .log import logger
 from .shader.glsl import as_spirv
 from .shader.spirv import Binding, PushConstant, ShaderInfo, SpecConstant, SpecValue, reflect
 from .shader.validate import validate
@@ -326,8 +327,13 @@ def _check_element_type(binding: Binding, tensor: Tensor) -> None:
     held = ("uint", 8) if dtype.kind == "b" else (_DTYPE_KINDS[dtype.kind], dtype.itemsize * 8)
     if held == (kind, width) or (held[1] == width and {held[0], kind} == {"int", "uint"}):
         return
-    raise DataTypeError(f"binding {binding.binding} ({binding.name or 'unnamed'}) has {kind}{width} elements in "
-                        f"the shader, but tensor {binding.binding} holds {dtype.name}")
+    what = (f"binding {binding.binding} ({binding.name or 'unnamed'}) has {kind}{width} elements in the shader, "
+            f"but tensor {binding.binding} holds {dtype.name}")
+    if held[1] != width:  # the shader would read other elements than the tensor's, and past its end
+        raise DataTypeError(what)
+    # Same width: the shader reads the tensor's bits as its own type, as Kompute
+    # does (its own test suite relies on it), so this is allowed but never silent.
+    logger.warning("%s: the shader reads the raw bits as %s%d", what, kind, width)
 
 
 def _given(shader: Any) -> bool:
