@@ -266,8 +266,12 @@ class Algorithm:
         if not any(values):
             x = -(-tensors[0].size() // local_size[0]) if tensors else 1
             if x > limit[0]:
-                raise InvalidArgumentError(f"{tensors[0].size()} elements need {x} workgroups of {local_size[0]}, "
-                                           f"over the device's limit of {limit[0]}; give a workgroup explicitly")
+                # Not split: no dispatch may reach the limit, vkCmdDispatchBase's base
+                # included (VUID-vkCmdDispatchBase-baseGroupX-00421, -groupCountX-00424).
+                raise InvalidArgumentError(
+                    f"{tensors[0].size()} elements need {x} workgroups of {local_size[0]}, over the device's limit "
+                    f"of {limit[0]} per dispatch (maxComputeWorkGroupCount): give the shader a larger local_size_x "
+                    f"(and a bounds check), or give a workgroup explicitly and index in 2-D")
             return (x, 1, 1)
         values = [int(v) for v in values] + [0] * (3 - len(values))
         if values[0] == 0 or min(values) < 0:
