@@ -27,21 +27,42 @@ def no_validation_messages():
     assert not messages, "Vulkan validation layer reported:\n" + "\n".join(messages)
 
 
+MEMORY_MODES = ("unified", "staging")
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "memory_modes(*modes): run the test only in these of MEMORY_MODES")
+
+
+def pytest_generate_tests(metafunc):
+    """Every test that makes a manager (through ``mgr``, or itself after asking for
+    ``memory_mode``) runs once in each memory mode, unless it names its modes with
+    ``@pytest.mark.memory_modes("unified")``."""
+    if "memory_mode" in metafunc.fixturenames:
+        marker = metafunc.definition.get_closest_marker("memory_modes")
+        metafunc.parametrize("memory_mode", marker.args if marker else MEMORY_MODES, indirect=True)
+
+
 @pytest.fixture
-def mgr():
-    manager = kp.Manager()
-    yield manager
-    manager.destroy()
-
-
-@pytest.fixture(params=["unified", "staging"])
-def any_mgr(request, monkeypatch):
-    """A manager in each memory mode: unified (the host maps device memory where
-    the device allows it) and staging (device memory plus a host staging copy)."""
+def memory_mode(request, monkeypatch):
+    """The memory mode of the managers the test makes: "unified", where the host maps
+    device memory if the device allows it (CPUs, integrated GPUs) and syncs are
+    no-ops, or "staging", device memory plus a host copy, as on every discrete GPU."""
     monkeypatch.setenv("KP_DISABLE_UMA", "1" if request.param == "staging" else "0")
+    return request.param
+
+
+@pytest.fixture
+def mgr(memory_mode):
     manager = kp.Manager()
     yield manager
     manager.destroy()
+
+
+@pytest.fixture
+def any_mgr(mgr):
+    """The same manager as ``mgr`` (the name of the tests that ran in both modes first)."""
+    return mgr
 
 
 TESTS = os.path.dirname(os.path.abspath(__file__))
