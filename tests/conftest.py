@@ -15,8 +15,27 @@ os.environ.setdefault("VK_KHRONOS_VALIDATION_ENABLE_MESSAGE_LIMIT", "0")
 
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
+from hypothesis import HealthCheck, settings  # noqa: E402
 
 import kp  # noqa: E402
+
+# "ci", the default: the same examples on every run, so a green run can be repeated
+# (a failure prints the blob that replays it). "random": new examples each run, five
+# times as many; choose it with --hypothesis-profile=random or
+# KP_HYPOTHESIS_PROFILE=random. Tests' own @settings(...) inherit what they do not
+# set (derandomize among it) from the profile loaded when their module is imported,
+# and take their max_examples from examples() below.
+settings.register_profile("ci", derandomize=True, deadline=None, print_blob=True,
+                          suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile("random", derandomize=False, deadline=None, print_blob=True, max_examples=500,
+                          suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile(os.environ.get("KP_HYPOTHESIS_PROFILE", "ci"))
+
+
+def examples(count: int) -> int:
+    """A test's own number of examples: ``count`` in the "ci" profile, five times as
+    many in "random" (in proportion to the profile's max_examples, 100 by default)."""
+    return max(1, count * settings.default.max_examples // 100)
 
 
 @pytest.fixture(autouse=True)

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 import kp
-from conftest import MULTIPLY_GLSL, child_env, run, slow_algorithm
+from conftest import MULTIPLY_GLSL, child_env, examples, run, slow_algorithm
 
 
 
@@ -57,7 +57,7 @@ def test_handles_are_released_without_destroy(memory_mode):
     assert handles() == before
 
 
-@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=examples(15), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(order=st.permutations(["mgr", "a", "b", "out", "storage", "algo", "seq", "view"]),
        destroy_first=st.booleans())
 def test_any_release_order(memory_mode, order, destroy_first):

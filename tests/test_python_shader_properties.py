@@ -7,7 +7,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 import kp
-from conftest import MEMORY_MODES
+from conftest import MEMORY_MODES, examples
 from python_shader_helpers import dispatch, shader_from_source
 
 N = 32
@@ -126,7 +126,7 @@ def device(request):
     manager.destroy()
 
 
-PROPERTY_SETTINGS = settings(max_examples=100, deadline=None,
+PROPERTY_SETTINGS = settings(max_examples=examples(100), deadline=None,
                              suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 

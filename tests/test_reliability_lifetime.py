@@ -14,7 +14,7 @@ import sys
 from hypothesis import settings, strategies as st
 from hypothesis.stateful import Bundle, RuleBasedStateMachine, consumes, multiple, precondition, rule
 
-from conftest import MEMORY_MODES, TESTS, child_env
+from conftest import MEMORY_MODES, TESTS, child_env, examples
 
 WORKER = os.path.join(TESTS, "reliability_worker.py")
 
@@ -212,5 +212,5 @@ class Lifetimes(RuleBasedStateMachine):
         assert code == 0 and stderr == "", f"exit code {code}, stderr:\n{stderr}"
 
 
-Lifetimes.TestCase.settings = settings(max_examples=EXAMPLES, stateful_step_count=STEPS, deadline=None)
+Lifetimes.TestCase.settings = settings(max_examples=examples(EXAMPLES), stateful_step_count=STEPS, deadline=None)
 test_lifetimes = Lifetimes.TestCase
