@@ -1,5 +1,6 @@
 """Every test runs on a real Vulkan device (lavapipe in CI) under the Khronos
-validation layer; a validation message fails the test that caused it."""
+validation layer, synchronization validation included; a validation message
+fails the test that caused it."""
 
 import os
 import sys
@@ -7,11 +8,34 @@ import tempfile
 
 os.environ.setdefault("KP_VALIDATION", "1")
 os.environ.setdefault("KP_CACHE_DIR", tempfile.mkdtemp(prefix="kp-test-cache-"))
+# One instance serves the whole run: a layer that stopped repeating a message after
+# its tenth time would let later tests pass silently (newer layers spell it apart).
+os.environ.setdefault("VK_LAYER_DUPLICATE_MESSAGE_LIMIT", "1000000000")
+os.environ.setdefault("VK_KHRONOS_VALIDATION_ENABLE_MESSAGE_LIMIT", "0")
 
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
+from hypothesis import HealthCheck, settings  # noqa: E402
 
 import kp  # noqa: E402
+
+# "ci", the default: the same examples on every run, so a green run can be repeated
+# (a failure prints the blob that replays it). "random": new examples each run, five
+# times as many; choose it with --hypothesis-profile=random or
+# KP_HYPOTHESIS_PROFILE=random. Tests' own @settings(...) inherit what they do not
+# set (derandomize among it) from the profile loaded when their module is imported,
+# and take their max_examples from examples() below.
+settings.register_profile("ci", derandomize=True, deadline=None, print_blob=True,
+                          suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile("random", derandomize=False, deadline=None, print_blob=True, max_examples=500,
+                          suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile(os.environ.get("KP_HYPOTHESIS_PROFILE", "ci"))
+
+
+def examples(count: int) -> int:
+    """A test's own number of examples: ``count`` in the "ci" profile, five times as
+    many in "random" (in proportion to the profile's max_examples, 100 by default)."""
+    return max(1, count * settings.default.max_examples // 100)
 
 
 @pytest.fixture(autouse=True)
@@ -22,21 +46,42 @@ def no_validation_messages():
     assert not messages, "Vulkan validation layer reported:\n" + "\n".join(messages)
 
 
+MEMORY_MODES = ("unified", "staging")
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "memory_modes(*modes): run the test only in these of MEMORY_MODES")
+
+
+def pytest_generate_tests(metafunc):
+    """Every test that makes a manager (through ``mgr``, or itself after asking for
+    ``memory_mode``) runs once in each memory mode, unless it names its modes with
+    ``@pytest.mark.memory_modes("unified")``."""
+    if "memory_mode" in metafunc.fixturenames:
+        marker = metafunc.definition.get_closest_marker("memory_modes")
+        metafunc.parametrize("memory_mode", marker.args if marker else MEMORY_MODES, indirect=True)
+
+
 @pytest.fixture
-def mgr():
-    manager = kp.Manager()
-    yield manager
-    manager.destroy()
-
-
-@pytest.fixture(params=["unified", "staging"])
-def any_mgr(request, monkeypatch):
-    """A manager in each memory mode: unified (the host maps device memory where
-    the device allows it) and staging (device memory plus a host staging copy)."""
+def memory_mode(request, monkeypatch):
+    """The memory mode of the managers the test makes: "unified", where the host maps
+    device memory if the device allows it (CPUs, integrated GPUs) and syncs are
+    no-ops, or "staging", device memory plus a host copy, as on every discrete GPU."""
     monkeypatch.setenv("KP_DISABLE_UMA", "1" if request.param == "staging" else "0")
+    return request.param
+
+
+@pytest.fixture
+def mgr(memory_mode):
     manager = kp.Manager()
     yield manager
     manager.destroy()
+
+
+@pytest.fixture
+def any_mgr(mgr):
+    """The same manager as ``mgr`` (the name of the tests that ran in both modes first)."""
+    return mgr
 
 
 TESTS = os.path.dirname(os.path.abspath(__file__))

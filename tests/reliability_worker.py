@@ -8,6 +8,7 @@ At the end of stdin it simply exits, with whatever is still alive.
 
 import gc
 import json
+import os
 import sys
 import traceback
 
@@ -26,6 +27,10 @@ def main() -> None:
     spirv = kp.shader.compile_source(INCREMENT_GLSL)
     objects: dict = {}
 
+    def manager(mode):
+        os.environ["KP_DISABLE_UMA"] = "1" if mode == "staging" else "0"
+        return kp.Manager()
+
     def record(seq, algorithm):
         tensor = algorithm.get_tensors()[0]
         seq.record(kp.OpSyncDevice([tensor]))
@@ -33,7 +38,7 @@ def main() -> None:
         seq.record(kp.OpSyncLocal([tensor]))
 
     commands = {
-        "manager": lambda name: objects.__setitem__(name, kp.Manager()),
+        "manager": lambda name, mode: objects.__setitem__(name, manager(mode)),
         "tensor": lambda name, mgr, value, kind: objects.__setitem__(
             name, objects[mgr].tensor([value] * 4, kp.MemoryTypes[kind])),
         "algorithm": lambda name, mgr, tensor: objects.__setitem__(

@@ -154,7 +154,7 @@ def _two_queues():
     pytest.skip("the device has a single compute queue (lavapipe); runs on GPUs with several")
 
 
-def test_a_consumer_on_another_queue_waits_for_its_producer():
+def test_a_consumer_on_another_queue_waits_for_its_producer(memory_mode):
     mgr = kp.Manager(0, _two_queues())
     try:
         data = mgr.tensor(np.zeros(256, np.float32))

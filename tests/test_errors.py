@@ -246,7 +246,7 @@ def test_unknown_memory_type(mgr, multiply_spirv):
     assert_still_works(mgr, multiply_spirv)
 
 
-def test_use_after_manager_destroy(multiply_spirv):
+def test_use_after_manager_destroy(memory_mode, multiply_spirv):
     mgr = kp.Manager()
     t = mgr.tensor([1])
     seq = mgr.sequence()

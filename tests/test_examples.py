@@ -17,9 +17,9 @@ EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
 
 @pytest.fixture
-def run_example(monkeypatch):
-    """Run examples/<name>.py as a script; returns its globals and what it printed.
-    Managers it made are destroyed afterwards."""
+def run_example(monkeypatch, memory_mode):
+    """Run examples/<name>.py as a script (in each memory mode); returns its globals
+    and what it printed. Managers it made are destroyed afterwards."""
     monkeypatch.chdir(EXAMPLES)
     monkeypatch.syspath_prepend(str(EXAMPLES))
     managers = []

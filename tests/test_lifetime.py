@@ -8,10 +8,10 @@ import textwrap
 
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 import kp
-from conftest import MULTIPLY_GLSL, child_env, run, slow_algorithm
+from conftest import MULTIPLY_GLSL, child_env, examples, run, slow_algorithm
 
 
 
@@ -36,7 +36,7 @@ def make_everything(mgr):
     return {"a": a, "b": b, "out": out, "storage": storage, "algo": algo, "seq": seq, "view": out.data()}
 
 
-def test_live_handles_counts_what_a_manager_holds():
+def test_live_handles_counts_what_a_manager_holds(memory_mode):
     before = handles()
     mgr = kp.Manager()
     objects = make_everything(mgr)
@@ -49,7 +49,7 @@ def test_live_handles_counts_what_a_manager_holds():
     assert handles() == before
 
 
-def test_handles_are_released_without_destroy():
+def test_handles_are_released_without_destroy(memory_mode):
     before = handles()
     mgr = kp.Manager()
     objects = make_everything(mgr)
@@ -57,10 +57,10 @@ def test_handles_are_released_without_destroy():
     assert handles() == before
 
 
-@settings(max_examples=15, deadline=None)
+@settings(max_examples=examples(15), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(order=st.permutations(["mgr", "a", "b", "out", "storage", "algo", "seq", "view"]),
        destroy_first=st.booleans())
-def test_any_release_order(order, destroy_first):
+def test_any_release_order(memory_mode, order, destroy_first):
     before = handles()
     objects = {"mgr": kp.Manager()}
     objects.update(make_everything(objects["mgr"]))
@@ -94,7 +94,7 @@ def test_views_stay_readable_after_manager_destroy(any_mgr):
     assert view.base.is_init() is False
 
 
-def test_destroyed_objects_report_it():
+def test_destroyed_objects_report_it(memory_mode):
     mgr = kp.Manager()
     objects = make_everything(mgr)
     mgr.destroy()
@@ -135,7 +135,7 @@ def test_dropping_a_running_sequence_waits_for_it():
 
 
 @pytest.mark.parametrize("ending", ["", "mgr.destroy()", "del mgr", "del a, algo", "seq.eval_async()"])
-def test_interpreter_exit_in_any_state(ending):
+def test_interpreter_exit_in_any_state(memory_mode, ending):
     code = f"""
         import numpy as np, kp
         kp.log_level(3)

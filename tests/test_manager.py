@@ -6,7 +6,7 @@ import kp
 from conftest import run
 
 
-def test_default_manager_runs_a_computation():
+def test_default_manager_runs_a_computation(memory_mode):
     mgr = kp.Manager()
     a, b, out = mgr.tensor([1, 2, 3]), mgr.tensor([4, 5, 6]), mgr.tensor([0, 0, 0])
     run(mgr, kp.OpSyncDevice([a, b]), kp.OpMult([a, b, out], mgr.algorithm()), kp.OpSyncLocal([out]))
@@ -70,7 +70,7 @@ def test_sequence_on_the_queue_asked_for(mgr):
     assert seq.is_init() and not seq.is_recording() and not seq.is_running()
 
 
-def test_unsupported_extension_is_skipped_not_fatal(caplog):
+def test_unsupported_extension_is_skipped_not_fatal(memory_mode, caplog):
     with kp.Manager(0, [], ["VK_KP_no_such_extension"]) as mgr:
         t = mgr.tensor([2.0])
         run(mgr, kp.OpSyncDevice([t]), kp.OpSyncLocal([t]))
@@ -78,7 +78,7 @@ def test_unsupported_extension_is_skipped_not_fatal(caplog):
     assert "VK_KP_no_such_extension" in caplog.text
 
 
-def test_two_managers_are_independent():
+def test_two_managers_are_independent(memory_mode):
     with kp.Manager() as one, kp.Manager() as two:
         a, b = one.tensor([1.0, 2.0]), two.tensor([3.0, 4.0])
         one.destroy()

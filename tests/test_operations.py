@@ -5,7 +5,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 import kp
-from conftest import run
+from conftest import examples, run
 
 INCREMENT_GLSL = """
 #version 450
@@ -136,7 +136,7 @@ def test_mult(any_mgr, n):
     np.testing.assert_array_equal(out.data(), lhs * rhs)
 
 
-@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=examples(20), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(n=st.integers(1, 70_000), seed=st.integers(0, 2**32 - 1))
 def test_mult_random_sizes(mgr, n, seed):
     rng = np.random.default_rng(seed)

@@ -7,6 +7,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 import kp
+from conftest import MEMORY_MODES, examples
 from python_shader_helpers import dispatch, shader_from_source
 
 N = 32
@@ -115,14 +116,17 @@ def materialize(value, dtype):
     return np.float64(np.float32(value.value))
 
 
-@pytest.fixture(scope="module")
-def device():
-    manager = kp.Manager()
+@pytest.fixture(scope="module", params=MEMORY_MODES)
+def device(request):
+    """One manager per memory mode for all the examples (``mgr`` would make one per test)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("KP_DISABLE_UMA", "1" if request.param == "staging" else "0")
+        manager = kp.Manager()
     yield manager
     manager.destroy()
 
 
-PROPERTY_SETTINGS = settings(max_examples=100, deadline=None,
+PROPERTY_SETTINGS = settings(max_examples=examples(100), deadline=None,
                              suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 

@@ -61,15 +61,13 @@ def logistic_regression(
     l_out[i] = loss
 
 
-def test_seed_multiply_through_the_seed_api():
-    mgr = kp.Manager()
+def test_seed_multiply_through_the_seed_api(mgr):
     tensor_in_a, tensor_in_b, tensor_out = kp.Tensor([2, 2, 2]), kp.Tensor([1, 2, 3]), kp.Tensor([0, 0, 0])
     mgr.eval_tensor_create_def([tensor_in_a, tensor_in_b, tensor_out])
     mgr.eval_algo_data_def([tensor_in_a, tensor_in_b, tensor_out], compute_shader_multiply.to_spirv())
     mgr.eval_await_def()
     mgr.eval_tensor_sync_local_def([tensor_out])
     assert tensor_out.data() == [2.0, 4.0, 6.0]
-    mgr.destroy()
 
 
 def test_seed_multiply(mgr):

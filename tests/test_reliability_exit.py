@@ -81,7 +81,7 @@ ENDINGS = {
 
 
 @pytest.mark.parametrize("ending", list(ENDINGS), ids=list(ENDINGS))
-def test_interpreter_exit_with_everything_alive(ending):
+def test_interpreter_exit_with_everything_alive(memory_mode, ending):
     code = textwrap.dedent(EVERY_KIND) + textwrap.dedent(ENDINGS[ending])
     env = child_env(KP_VALIDATION="1", PYTHONFAULTHANDLER="1")
     result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)

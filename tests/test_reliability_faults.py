@@ -124,9 +124,8 @@ OUT_OF_MEMORY = """
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="limits the address space with RLIMIT_AS")
-@pytest.mark.parametrize("uma", ["0", "1"], ids=["staging", "unified"])
-def test_driver_out_of_memory_raises_and_the_manager_keeps_working(uma):
-    env = child_env(KP_VALIDATION="1", KP_DISABLE_UMA="0" if uma == "1" else "1")
+def test_driver_out_of_memory_raises_and_the_manager_keeps_working(memory_mode):
+    env = child_env(KP_VALIDATION="1")
     result = subprocess.run([sys.executable, "-c", textwrap.dedent(OUT_OF_MEMORY)], env=env, capture_output=True,
                             text=True, timeout=120)
     assert result.returncode == 0, result.stderr

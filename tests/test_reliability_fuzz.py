@@ -10,13 +10,13 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 from hypothesis.extra import numpy as hnp
 
 import kp
-from conftest import MULTIPLY_GLSL, assert_close, run
+from conftest import MULTIPLY_GLSL, assert_close, examples, run
 
 KP_DTYPES = [np.dtype(t) for t in (np.float16, np.float32, np.float64, np.int8, np.int16, np.int32, np.int64,
                                     np.uint8, np.uint16, np.uint32, np.uint64, np.bool_)]
 FOREIGN_DTYPES = [np.dtype(t) for t in (np.complex64, np.complex128, np.longdouble, "U3", "M8[D]")]
 
-FUZZ = settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+FUZZ = settings(max_examples=examples(120), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 
 @st.composite
@@ -129,7 +129,7 @@ def test_damaged_spirv_raises_or_runs(mgr, multiply_binary, data):
     assert_close(out.data(), [4, 10, 18])
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=examples(60), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(header=st.sampled_from([b"\x03\x02\x23\x07", b"\x07\x23\x02\x03"]), body=st.binary(max_size=200))
 def test_random_bytes_behind_a_spirv_header_raise(mgr, header, body):
     with pytest.raises(kp.ShaderError):

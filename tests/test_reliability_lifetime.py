@@ -1,5 +1,5 @@
-"""Destruction order: random programs of creating managers, tensors, algorithms and
-sequences, recording, evaluating (sync and async), destroying, deleting references,
+"""Destruction order: random programs of creating managers (in either memory mode), tensors,
+algorithms and sequences, recording, evaluating (sync and async), destroying, deleting references,
 collecting garbage and destroying managers. Each case runs in its own process
 (``reliability_worker.py``) and ends with the interpreter's exit: no step may
 crash or cause a validation message, each answers what this model of kp
@@ -14,7 +14,7 @@ import sys
 from hypothesis import settings, strategies as st
 from hypothesis.stateful import Bundle, RuleBasedStateMachine, consumes, multiple, precondition, rule
 
-from conftest import TESTS, child_env
+from conftest import MEMORY_MODES, TESTS, child_env, examples
 
 WORKER = os.path.join(TESTS, "reliability_worker.py")
 
@@ -80,9 +80,9 @@ class Lifetimes(RuleBasedStateMachine):
 
     # -- creating --------------------------------------------------------------------
     @precondition(lambda self: sum(isinstance(m, Model) and m.manager is None for m in self.models.values()) < 3)
-    @rule(target=managers)
-    def new_manager(self):
-        return self.create("m", None, Model(), "manager")
+    @rule(target=managers, mode=st.sampled_from(MEMORY_MODES))
+    def new_manager(self, mode):
+        return self.create("m", None, Model(), "manager", mode)
 
     @rule(target=tensors, manager=managers, value=st.integers(-100, 100),
           kind=st.sampled_from(["device", "host", "deviceAndHost"]))
@@ -212,5 +212,5 @@ class Lifetimes(RuleBasedStateMachine):
         assert code == 0 and stderr == "", f"exit code {code}, stderr:\n{stderr}"
 
 
-Lifetimes.TestCase.settings = settings(max_examples=EXAMPLES, stateful_step_count=STEPS, deadline=None)
+Lifetimes.TestCase.settings = settings(max_examples=examples(EXAMPLES), stateful_step_count=STEPS, deadline=None)
 test_lifetimes = Lifetimes.TestCase

@@ -195,7 +195,7 @@ def test_current_api_tensors_work_with_the_seed_api(any_mgr):
 
 
 # -- Manager --------------------------------------------------------------------------------
-def test_manager_constructors_of_the_seed():
+def test_manager_constructors_of_the_seed(memory_mode):
     family = next(f["index"] for f in kp.list_devices()[0]["queue_families"] if f["compute"])
     for mgr in (kp.Manager(), kp.Manager(0), kp.Manager(0, [family])):
         try:
@@ -471,7 +471,7 @@ def test_async_def_calls_release_their_sequences_once_awaited(any_mgr):
     assert out.data() == [2.0, 4.0, 6.0]
 
 
-def test_a_destroyed_manager_releases_its_device_without_the_garbage_collector():
+def test_a_destroyed_manager_releases_its_device_without_the_garbage_collector(memory_mode):
     baseline = _live_handles()
     gc.disable()  # the manager and the sequences it names or pools refer to each other
     try:

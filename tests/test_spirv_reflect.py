@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from kp.errors import ShaderError
 from kp.shader.glsl import compile_source
 from kp.shader.spirv import Binding, ShaderInfo, SpecConstant, reflect
+from conftest import examples
 
 pytestmark = pytest.mark.skipif(shutil.which("glslangValidator") is None,
                                 reason="glslangValidator is not installed")
@@ -397,13 +398,13 @@ def check_reflect_or_shader_error(data: bytes) -> None:
         pass
 
 
-@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=examples(400), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(cut=st.integers(min_value=0, max_value=4000))
 def test_fuzz_truncated(sample, cut):
     check_reflect_or_shader_error(sample[:cut])
 
 
-@settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=examples(600), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.data())
 def test_fuzz_corrupted_words(sample, data):
     words = words_of(sample)
@@ -417,7 +418,7 @@ def test_fuzz_corrupted_words(sample, data):
     check_reflect_or_shader_error(pack(words))
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(body=st.lists(st.integers(min_value=0, max_value=2**32 - 1), max_size=64))
 def test_fuzz_random_instructions(body):
     check_reflect_or_shader_error(pack([0x07230203, 0x00010300, 0, 100, 0, *body]))

@@ -5,7 +5,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 import kp
-from conftest import run
+from conftest import examples, run
 
 ALL_DTYPES = [np.float16, np.float32, np.float64, np.int8, np.int16, np.int32, np.int64,
               np.uint8, np.uint16, np.uint32, np.uint64, np.bool_]
@@ -85,7 +85,7 @@ def test_every_dtype_round_trips_through_the_device(any_mgr, dtype):
     np.testing.assert_array_equal(round_trip(any_mgr, source), source)
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=examples(25), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(dtype=st.sampled_from(ALL_DTYPES),
        shape=st.lists(st.integers(1, 9), min_size=1, max_size=3).map(tuple),
        seed=st.integers(0, 2**32 - 1))
