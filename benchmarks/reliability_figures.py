@@ -140,6 +140,23 @@ def tensors_in_cycles(mgr, count: int = 20000) -> float:
     return time.perf_counter() - start
 
 
+def algorithm_churn_rss(mgr, count: int = 1000) -> float:
+    """Resident memory growth, in kB, per algorithm made and destroyed (never used)."""
+    t = mgr.tensor(np.zeros(16))
+    spirv = kp.shader.compile_source(INCREMENT_GLSL)
+
+    def rss() -> float:
+        with open("/proc/self/statm") as statm:
+            return int(statm.read().split()[1]) * 4096 / 1e3
+
+    for _ in range(100):
+        mgr.algorithm([t], spirv).destroy()
+    before = rss()
+    for _ in range(count):
+        mgr.algorithm([t], spirv).destroy()
+    return (rss() - before) / count
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--json", help="also write the figures to this file")
@@ -151,6 +168,7 @@ def main() -> None:
     figures["timestamps_never_evaluated"] = timestamps_never_evaluated(mgr)
     figures["int_push_constants_5_7"] = int_push_constants(mgr)
     figures["copy_then_dispatch_adds_1"] = copy_then_dispatch(mgr)
+    figures["algorithm_churn_rss_kb_per_cycle"] = algorithm_churn_rss(mgr)
     figures["20000_tensors_in_cycles_s"] = in_thread(lambda: tensors_in_cycles(mgr), 120)
     for name, value in figures.items():
         print(f"{name}: {value:.3f}" if isinstance(value, float) else f"{name}: {value}")
