@@ -1,5 +1,6 @@
 """Every test runs on a real Vulkan device (lavapipe in CI) under the Khronos
-validation layer; a validation message fails the test that caused it."""
+validation layer, synchronization validation included; a validation message
+fails the test that caused it."""
 
 import os
 import sys
@@ -7,6 +8,10 @@ import tempfile
 
 os.environ.setdefault("KP_VALIDATION", "1")
 os.environ.setdefault("KP_CACHE_DIR", tempfile.mkdtemp(prefix="kp-test-cache-"))
+# One instance serves the whole run: a layer that stopped repeating a message after
+# its tenth time would let later tests pass silently (newer layers spell it apart).
+os.environ.setdefault("VK_LAYER_DUPLICATE_MESSAGE_LIMIT", "1000000000")
+os.environ.setdefault("VK_KHRONOS_VALIDATION_ENABLE_MESSAGE_LIMIT", "0")
 
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402

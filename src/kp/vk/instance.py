@@ -24,6 +24,12 @@ def validation_enabled() -> bool:
     return os.environ.get("KP_VALIDATION", "").lower() in ("1", "true", "yes", "on")
 
 
+def sync_validation_enabled() -> bool:
+    """Whether the validation layer also checks synchronization (hazards between
+    commands); on with validation unless ``KP_VALIDATION_SYNC=0``."""
+    return validation_enabled() and os.environ.get("KP_VALIDATION_SYNC", "1").lower() not in ("0", "false", "no", "off")
+
+
 def take_validation_messages() -> list[str]:
     """The validation layer's warnings and errors since the last call."""
     taken = list(_messages)
@@ -108,6 +114,12 @@ class Instance(Owned):
         portability = "VK_KHR_portability_enumeration" in available_ext
         if portability:
             extensions.append("VK_KHR_portability_enumeration")
+        # The layer provides VK_EXT_validation_features itself.
+        sync = self.validation and sync_validation_enabled() and "VK_EXT_validation_features" in _available(
+            lib.vkEnumerateInstanceExtensionProperties, "VkExtensionProperties", "extensionName",
+            cstring(VALIDATION_LAYER))
+        if sync:
+            extensions.append("VK_EXT_validation_features")
 
         keep = [cstring(n) for n in layers + extensions]
         layer_names = new("char *[]", keep[: len(layers)])
@@ -121,6 +133,13 @@ class Instance(Owned):
             "enabledLayerCount": len(layers), "ppEnabledLayerNames": layer_names,
             "enabledExtensionCount": len(extensions), "ppEnabledExtensionNames": ext_names,
             "flags": C.VK_INSTANCE_CREATE_ENUMERATE_PORTABILITY_BIT_KHR if portability else 0})
+        if sync:
+            enables = new("VkValidationFeatureEnableEXT[]",
+                          [C.VK_VALIDATION_FEATURE_ENABLE_SYNCHRONIZATION_VALIDATION_EXT])
+            features = new("VkValidationFeaturesEXT *", {
+                "sType": C.VK_STRUCTURE_TYPE_VALIDATION_FEATURES_EXT,
+                "enabledValidationFeatureCount": 1, "pEnabledValidationFeatures": enables})
+            info.pNext = features  # both stay referenced here until vkCreateInstance returns
         handle = new("VkInstance *")
         check(lib.vkCreateInstance(info, NULL, handle), "vkCreateInstance")
         self.handle = handle[0]
