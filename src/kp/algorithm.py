@@ -82,6 +82,7 @@ class Algorithm:
         self._manager = manager
         self._tensors: list[Tensor] = list(tensors)
         self._pipeline: ComputePipeline | None = None
+        self._info: ShaderInfo | None = None
         self._push = b""
         self._push_size = 0
         self._groups = (1, 1, 1)
@@ -119,8 +120,8 @@ class Algorithm:
         pipeline = ComputePipeline(device, code, len(tensors), len(push), spec, info.entry_point)
         pipeline.bind([t._primary for t in tensors])
         # the previous pipeline lives on while a recorded dispatch still holds it
-        self._pipeline, self._tensors, self._push, self._push_size, self._groups = (
-            pipeline, tensors, push, len(push), groups)
+        self._pipeline, self._info, self._tensors, self._push, self._push_size, self._groups = (
+            pipeline, info, tensors, push, len(push), groups)
 
     @staticmethod
     def _check_interface(info: ShaderInfo, tensors: list[Tensor], device) -> None:
