@@ -7,6 +7,7 @@ earlier one read or wrote."""
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 import kp
 from kp.vk.instance import sync_validation_enabled
@@ -262,3 +263,64 @@ def test_a_sequence_on_the_same_queue_waits_for_the_one_before(mgr):
     second.eval()
     first.eval_await()
     assert b.data().tolist() == [2] * 64
+
+
+def test_a_second_write_waits_for_the_first(mgr):
+    a, b, out = mgr.tensor([1, 2]), mgr.tensor([5, 6]), mgr.tensor([0, 0])
+    seq = evaluated(mgr, kp.OpAlgoDispatch(mgr.algorithm([a, out], PLUS_ONE_GLSL)),
+                    kp.OpAlgoDispatch(mgr.algorithm([b, out], PLUS_ONE_GLSL)))
+    assert barriers(seq) == START + 1 + TO_HOST
+    assert out.data().tolist() == [6, 7]
+
+
+# -- any mix of operations: the numbers of a model, and no hazard -----------------------
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(program=st.lists(st.tuples(st.sampled_from(["up", "down", "copy", "inc", "plus", "barrier"]),
+                                  st.integers(0, 3), st.integers(0, 3)), min_size=1, max_size=12))
+def test_any_mix_of_operations_computes_what_a_model_says(any_mgr, program):
+    n = 4
+    tensors = [any_mgr.tensor(np.full(n, 10 * i, np.float32)) for i in range(4)]
+    staging = tensors[0]._staging is not None
+    any_mgr.sequence().eval(kp.OpSyncDevice(tensors))
+    host = [np.full(n, 10.0 * i) for i in range(4)]
+    device = [h.copy() for h in host]
+    inc = [any_mgr.algorithm([t], INCREMENT_GLSL) for t in tensors]
+    plus = {}
+    seq = any_mgr.sequence()
+    for kind, i, j in program:
+        if kind == "up":
+            seq.record(kp.OpSyncDevice([tensors[i]]))
+            device[i] = host[i].copy()
+        elif kind == "down":
+            seq.record(kp.OpSyncLocal([tensors[i]]))
+            host[i] = device[i].copy()
+        elif kind == "copy" and i != j:
+            seq.record(kp.OpCopy([tensors[i], tensors[j]]))
+            device[j] = device[i].copy()
+            host[j] = device[i].copy()
+        elif kind == "inc":
+            seq.record(kp.OpAlgoDispatch(inc[i]))
+            device[i] = device[i] + 1
+        elif kind == "plus" and i != j:
+            if (i, j) not in plus:
+                plus[i, j] = any_mgr.algorithm([tensors[i], tensors[j]], PLUS_ONE_GLSL)
+            seq.record(kp.OpAlgoDispatch(plus[i, j]))
+            device[j] = device[i] + 1
+        elif kind == "barrier":  # a user's barrier on one tensor, between some stages
+            stages, src, dst = [(T.compute_shader, A.shader_write, A.shader_read),
+                                (T.transfer, A.transfer_write, A.transfer_read),
+                                (T.compute_shader | T.transfer, A.shader_write | A.transfer_write,
+                                 A.shader_read | A.transfer_read)][j % 3]
+            seq.record(kp.OpMemoryBarrier([tensors[i]], src, dst, stages, stages))
+        if not staging:
+            host = device
+    if not seq._ops:
+        return
+    seq.eval()
+    for t, expected in zip(tensors, host):
+        assert t.data().tolist() == expected.tolist()
+    any_mgr.sequence().eval(kp.OpSyncLocal(tensors))
+    for t, expected in zip(tensors, device):
+        assert t.data().tolist() == expected.tolist()
+    assert not kp.vk.take_validation_messages()  # here, so that hypothesis finds the smallest program
