@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+import weakref
 from typing import TYPE_CHECKING, Generator
 
 from . import vk
@@ -105,10 +106,10 @@ class _Hazards:
         self.wrote_stages |= _FULL.src_stage
         self.wrote_access |= _FULL.src_access
 
-    def needed(self, accesses: list[Access]) -> Barrier | None:
-        """The one global barrier that these accesses need, if any."""
+    def needed(self, accesses: dict) -> Barrier | None:
+        """The one global barrier that these accesses (``_merged``) need, if any."""
         src_stage = dst_stage = src_access = dst_access = 0
-        for (allocation, stage), bits in _merged(accesses).items():
+        for (allocation, stage), bits in accesses.items():
             state = self._state(allocation)
             writes = bits & _WRITES
             if state.write_stage:
@@ -130,8 +131,8 @@ class _Hazards:
     def barrier(self, barrier: Barrier) -> None:
         self.log.append(barrier)
 
-    def accessed(self, accesses: list[Access]) -> None:
-        for (allocation, stage), bits in _merged(accesses).items():
+    def accessed(self, accesses: dict) -> None:
+        for (allocation, stage), bits in accesses.items():
             state = self._state(allocation)
             if bits & _WRITES:
                 state.write_stage, state.write_access = stage, bits & _WRITES
@@ -151,10 +152,9 @@ class _Hazards:
 def _merged(accesses: list[Access]) -> dict:
     """{(allocation, stage): access bits} over an operation's accesses."""
     merged: dict = {}
-    for access in accesses:
-        stage = int(access.stage)
-        bits = (_READ[stage] if access.reads else 0) | (_WRITE[stage] if access.writes else 0)
-        key = (access.allocation, stage)
+    for allocation, stage, reads, writes in accesses:
+        bits = (_READ[stage] if reads else 0) | (_WRITE[stage] if writes else 0)
+        key = (allocation, stage)
         merged[key] = merged.get(key, 0) | bits
     return merged
 
@@ -163,13 +163,19 @@ def _overrides(op: OpBase, name: str) -> bool:
     return getattr(type(op), name) is not getattr(OpBase, name)
 
 
+_described: "weakref.WeakKeyDictionary[type, bool]" = weakref.WeakKeyDictionary()
+
+
 def _declared_accesses(op: OpBase) -> list[Access] | None:
     """The operation's accesses, or None where its ``record`` is not the one its
     ``accesses`` describe (a subclass that records commands of its own)."""
-    mro = type(op).__mro__
-    recorder = next(c for c in mro if "record" in vars(c))
-    declarer = next(c for c in mro if "accesses" in vars(c))
-    return op.accesses() if issubclass(declarer, recorder) else None
+    cls = type(op)
+    described = _described.get(cls)
+    if described is None:
+        recorder = next(c for c in cls.__mro__ if "record" in vars(c))
+        declarer = next(c for c in cls.__mro__ if "accesses" in vars(c))
+        described = _described[cls] = issubclass(declarer, recorder)
+    return op.accesses() if described else None
 
 
 class Sequence(SeedSequenceAPI):
@@ -264,6 +270,7 @@ class Sequence(SeedSequenceAPI):
             commands.barrier(*_FULL)
             hazards.unknown()
             return
+        accesses = _merged(accesses)
         barrier = hazards.needed(accesses)
         if barrier is not None:
             commands.barrier(*barrier)
