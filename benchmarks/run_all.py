@@ -20,6 +20,7 @@ import numpy as np
 import kp
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import barriers as barrier_bench  # noqa: E402
 import eval_latency  # noqa: E402
 
 GiB = 1 << 30
@@ -74,6 +75,15 @@ def latency(results: list, peers: dict, iterations: int) -> None:
         x = torch.zeros(64, device="cuda")
         results.append(("eval() round trip", "PyTorch launch + synchronize",
                         median_us(lambda: (x.add_(1), torch.cuda.synchronize())), "us"))
+
+
+def barriers(results: list, count: int, repeats: int) -> None:
+    r = barrier_bench.measure(count, repeats)
+    label = f"{count} tiny dispatches in one sequence"
+    results.append((label, "kp, independent (no barriers)", r["kp independent (µs/dispatch)"], "us/dispatch"))
+    results.append((label, "kp, dependent (a barrier each)", r["kp dependent (µs/dispatch)"], "us/dispatch"))
+    for form in ("no barrier", "global barrier, exact masks", "global barrier, full (kp before)"):
+        results.append((label, f"raw Vulkan, {form}", r[f"raw distinct tensors, {form} (µs/dispatch)"], "us/dispatch"))
 
 
 def multiply(results: list, peers: dict, n: int, repeats: int) -> None:
@@ -308,6 +318,7 @@ def main(argv: list[str] | None = None) -> int:
     results: list = []
     benchmarks = [
         lambda: latency(results, peers, 500 if quick else 5000),
+        lambda: barriers(results, 1000, 5 if quick else 20),
         lambda: multiply(results, peers, 1 << (22 if quick else 28), 5 if quick else 20),
         lambda: sync(results, peers, (64 << 20) if quick else GiB, 3 if quick else 10),
         lambda: logistic(results, peers, 1 << (15 if quick else 20), 20 if quick else 100),

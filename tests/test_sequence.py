@@ -80,9 +80,9 @@ def test_eval_async_with_an_op(mgr, counter):
     assert a.data().tolist() == [1, 1, 1]
 
 
-def test_eval_await_runs_the_host_part_of_operations(mgr):
+def test_eval_async_then_await_gives_the_results(mgr):
     src, dst = mgr.tensor([1, 2]), mgr.tensor([0, 0], kp.MemoryTypes.host)
-    seq = mgr.sequence().record(kp.OpCopy([src, dst]))
+    seq = mgr.sequence().record(kp.OpSyncDevice([src])).record(kp.OpCopy([src, dst]))
     seq.eval_async().eval_await()
     assert dst.data().tolist() == [1, 2]
 

@@ -1,13 +1,13 @@
 """Operations a sequence records, one concept per module over ``OpBase``."""
 
 from .barrier import AccessFlags, OpMemoryBarrier, PipelineStages
-from .base import OpBase
+from .base import Access, Barrier, OpBase
 from .copy import OpCopy, OpTensorCopy
 from .dispatch import OpAlgoDispatch
 from .mult import OpMult
 from .sync import OpSyncDevice, OpSyncLocal, OpTensorSyncDevice, OpTensorSyncLocal
 
 __all__ = [
-    "AccessFlags", "OpAlgoDispatch", "OpBase", "OpCopy", "OpMemoryBarrier", "OpMult", "OpSyncDevice",
-    "OpSyncLocal", "OpTensorCopy", "OpTensorSyncDevice", "OpTensorSyncLocal", "PipelineStages",
+    "Access", "AccessFlags", "Barrier", "OpAlgoDispatch", "OpBase", "OpCopy", "OpMemoryBarrier", "OpMult",
+    "OpSyncDevice", "OpSyncLocal", "OpTensorCopy", "OpTensorSyncDevice", "OpTensorSyncLocal", "PipelineStages",
 ]

@@ -1,11 +1,12 @@
-"""Explicit memory barriers (kp already puts one between consecutive operations)."""
+"""Explicit memory barriers. kp puts a barrier wherever an operation depends on an
+earlier one, except where the user's own ``OpMemoryBarrier`` already covers it."""
 
 from __future__ import annotations
 
 import enum
 from typing import TYPE_CHECKING
 
-from .base import TensorOp
+from .base import Barrier, TensorOp
 
 if TYPE_CHECKING:
     from ..vk import Commands
@@ -36,9 +37,16 @@ class PipelineStages(enum.IntFlag):
 
 
 class OpMemoryBarrier(TensorOp):
-    """A memory barrier from ``src_access`` in ``src_stage`` to ``dst_access`` in
-    ``dst_stage`` (Kompute's signature; kp records it as a global barrier, which
-    covers every buffer of the tensors given)."""
+    """Kompute's buffer memory barrier: on each tensor's device memory (or, with
+    ``barrier_on_primary=False``, on its host staging copy, for the tensors that
+    have one), ``src_access`` in ``src_stage`` is made available and visible to
+    ``dst_access`` in ``dst_stage``. The sequence adds no barrier of its own for
+    what this one covers:
+
+    >>> seq.record(kp.OpSyncDevice([a])).record(kp.OpMemoryBarrier(
+    ...     [a], kp.AccessFlags.transfer_write, kp.AccessFlags.shader_read,
+    ...     kp.PipelineStages.transfer, kp.PipelineStages.compute_shader))
+    """
 
     def __init__(self, tensors, src_access: int = AccessFlags.shader_write | AccessFlags.transfer_write,
                  dst_access: int = AccessFlags.shader_read | AccessFlags.transfer_read,
@@ -48,7 +56,21 @@ class OpMemoryBarrier(TensorOp):
         super().__init__(tensors)
         self.access = (int(src_access), int(dst_access))
         self.stages = (int(src_stage), int(dst_stage))
+        self.barrier_on_primary = bool(barrier_on_primary)
+
+    def _barrier(self) -> Barrier | None:
+        ranges = tuple(t._primary if self.barrier_on_primary else t._staging for t in self._unique())
+        ranges = tuple(a for a in ranges if a is not None)
+        return Barrier(*self.stages, *self.access, ranges) if ranges else None
 
     def record(self, commands: "Commands") -> None:
-        commands.barrier(self.stages[0], self.stages[1], *self.access)
+        barrier = self._barrier()
+        if barrier is not None:
+            commands.barrier(*barrier[:4], list(barrier.ranges))
 
+    def accesses(self) -> list:
+        return []
+
+    def barriers(self) -> list[Barrier]:
+        barrier = self._barrier()
+        return [barrier] if barrier is not None else []

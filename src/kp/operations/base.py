@@ -2,14 +2,35 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any, NamedTuple, Sequence
 
 from ..errors import InvalidArgumentError
 from ..tensor import Tensor
 
 if TYPE_CHECKING:
     from ..manager import Manager
-    from ..vk import Commands
+    from ..vk import Allocation, Commands
+
+
+class Access(NamedTuple):
+    """How an operation's commands use one buffer range: in ``stage``
+    (``kp.vk.TRANSFER`` or ``kp.vk.COMPUTE``), reading and/or writing it."""
+
+    allocation: "Allocation"
+    stage: int
+    reads: bool
+    writes: bool
+
+
+class Barrier(NamedTuple):
+    """A pipeline barrier an operation records: Vulkan stage and access masks, on
+    ``ranges`` (buffer barriers) or, where that is None, on all memory."""
+
+    src_stage: int
+    dst_stage: int
+    src_access: int
+    dst_access: int
+    ranges: "tuple[Allocation, ...] | None" = None
 
 
 class OpBase:
@@ -19,6 +40,11 @@ class OpBase:
     another manager); ``record`` appends its commands; ``pre_eval`` and
     ``post_eval`` run on the host before each submission and after each
     successful wait.
+
+    ``accesses`` and ``barriers`` describe what ``record`` records, so that the
+    sequence puts a barrier only where an operation depends on an earlier one.
+    A subclass that overrides ``record`` without overriding ``accesses`` gets a
+    full barrier before and after it.
     """
 
     def check(self, manager: "Manager") -> None:
@@ -35,6 +61,15 @@ class OpBase:
 
     def memory_objects(self) -> list[Tensor]:
         """The tensors the recorded commands read or write."""
+        return []
+
+    def accesses(self) -> "list[Access] | None":
+        """The buffer ranges the commands ``record`` appends read or write, asked
+        just before ``record``; None where unknown."""
+        return []
+
+    def barriers(self) -> "list[Barrier]":
+        """The barriers among those commands, which the sequence counts on."""
         return []
 
 
@@ -67,6 +102,10 @@ class TensorOp(OpBase):
 
     def memory_objects(self) -> list[Tensor]:
         return list(self.tensors)
+
+    def _unique(self) -> list[Tensor]:
+        """The tensors, each once (a tensor given twice is synced or copied once)."""
+        return list({id(t): t for t in self.tensors}.values())
 
     get_tensors = memory_objects
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from .. import vk
 from ..errors import InvalidArgumentError
-from .base import TensorOp
+from .base import Access, TensorOp
 
 if TYPE_CHECKING:
     from ..vk import Commands
@@ -34,10 +35,20 @@ class OpCopy(TensorOp):
 
     def record(self, commands: "Commands") -> None:
         source = self.tensors[0]
-        for tensor in self.tensors[1:]:
-            commands.copy(source._primary, tensor._primary, source.nbytes)
-            if tensor._staging is not None:
-                commands.copy(source._primary, tensor._staging, source.nbytes)
+        for target in self._targets():
+            commands.copy(source._primary, target, source.nbytes)
+
+    def _targets(self) -> list:
+        """Each destination's device memory and host copy, once each; the source's
+        own device memory is what is copied (a copy onto itself is invalid)."""
+        source = self.tensors[0]
+        ranges = {id(a): a for t in self.tensors[1:] for a in (t._primary, t._staging) if a is not None}
+        ranges.pop(id(source._primary), None)
+        return list(ranges.values())
+
+    def accesses(self) -> list[Access]:
+        return [Access(self.tensors[0]._primary, vk.TRANSFER, True, False),
+                *(Access(target, vk.TRANSFER, False, True) for target in self._targets())]
 
 
 OpTensorCopy = OpCopy

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from .. import vk
 from ..algorithm import Algorithm, push_constants_bytes
 from ..errors import DestroyedError, InvalidArgumentError
-from .base import OpBase
+from .base import Access, OpBase
 
 if TYPE_CHECKING:
     from ..manager import Manager
@@ -51,6 +52,17 @@ class OpAlgoDispatch(OpBase):
             push = algorithm._push = self._own_push(algorithm._info)
         self._pipeline = algorithm._pipeline
         commands.dispatch(self._pipeline, push, algorithm._groups)
+
+    def accesses(self) -> list[Access]:
+        """Each bound tensor's device memory, read and written by the shader, or
+        only read where its binding is ``readonly``; a binding the shader does not
+        declare is not accessed."""
+        algorithm = self.algorithm
+        if algorithm._info is None:
+            return [Access(t._primary, vk.COMPUTE, True, True) for t in algorithm._tensors]
+        tensors = algorithm._tensors
+        return [Access(tensors[b.binding]._primary, vk.COMPUTE, True, not b.readonly)
+                for b in algorithm._info.bindings if b.set == 0 and b.binding < len(tensors)]
 
     def memory_objects(self) -> list:
         return self.algorithm.get_tensors()

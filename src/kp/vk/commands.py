@@ -29,6 +29,7 @@ WRITES = C.VK_ACCESS_SHADER_WRITE_BIT | C.VK_ACCESS_TRANSFER_WRITE_BIT
 READS_WRITES = (C.VK_ACCESS_SHADER_READ_BIT | C.VK_ACCESS_SHADER_WRITE_BIT | C.VK_ACCESS_TRANSFER_READ_BIT
                 | C.VK_ACCESS_TRANSFER_WRITE_BIT)
 HOST_READ = C.VK_ACCESS_HOST_READ_BIT
+MEMORY_READ_WRITE = C.VK_ACCESS_MEMORY_READ_BIT | C.VK_ACCESS_MEMORY_WRITE_BIT
 
 # How long a wait spins on the fence before it blocks in the driver: a blocking
 # wait costs a thread wake-up (tens of microseconds), which dominates short work.
@@ -176,6 +177,7 @@ class Commands(Owned):
         self._begin_info = new("VkCommandBufferBeginInfo *", {"sType": C.VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO})
         self._barrier = new("VkMemoryBarrier *", {"sType": C.VK_STRUCTURE_TYPE_MEMORY_BARRIER})
         self.timestamps_written = 0
+        self.barriers_recorded = 0  # pipeline barriers in the current recording
 
     # -- recording -----------------------------------------------------------------
     def begin(self) -> None:
@@ -183,6 +185,7 @@ class Commands(Owned):
         self.uses = {}
         self._checked = -1
         self.timestamps_written = 0
+        self.barriers_recorded = 0
         self._submitted_before_begin = self.timeline.submitted
         if self.query_count:
             lib.vkCmdResetQueryPool(self.cmd, self.queries, 0, self.query_count)
@@ -214,10 +217,25 @@ class Commands(Owned):
     def end(self) -> None:
         check(lib.vkEndCommandBuffer(self.cmd), "vkEndCommandBuffer")
 
-    def barrier(self, src_stage: int, dst_stage: int, src_access: int, dst_access: int) -> None:
-        b = self._barrier
-        b.srcAccessMask, b.dstAccessMask = src_access, dst_access
-        lib.vkCmdPipelineBarrier(self.cmd, src_stage, dst_stage, 0, 1, b, 0, NULL, 0, NULL)
+    def barrier(self, src_stage: int, dst_stage: int, src_access: int, dst_access: int,
+                ranges: "list[Allocation] | None" = None) -> None:
+        """A pipeline barrier: a global memory barrier, or one buffer barrier per
+        range of ``ranges``; without access masks, an execution dependency only."""
+        self.barriers_recorded += 1
+        if ranges is not None:
+            self.use(a.life for a in ranges)
+            barriers = new("VkBufferMemoryBarrier[]", [{
+                "sType": C.VK_STRUCTURE_TYPE_BUFFER_MEMORY_BARRIER, "srcAccessMask": src_access,
+                "dstAccessMask": dst_access, "srcQueueFamilyIndex": C.VK_QUEUE_FAMILY_IGNORED,
+                "dstQueueFamilyIndex": C.VK_QUEUE_FAMILY_IGNORED, "buffer": a.buffer, "offset": a.offset,
+                "size": a.size} for a in ranges])
+            lib.vkCmdPipelineBarrier(self.cmd, src_stage, dst_stage, 0, 0, NULL, len(ranges), barriers, 0, NULL)
+        elif src_access or dst_access:
+            b = self._barrier
+            b.srcAccessMask, b.dstAccessMask = src_access, dst_access
+            lib.vkCmdPipelineBarrier(self.cmd, src_stage, dst_stage, 0, 1, b, 0, NULL, 0, NULL)
+        else:
+            lib.vkCmdPipelineBarrier(self.cmd, src_stage, dst_stage, 0, 0, NULL, 0, NULL, 0, NULL)
 
     def copy(self, src: "Allocation", dst: "Allocation", size: int) -> None:
         self.use((src.life, dst.life))
