@@ -25,11 +25,11 @@ ROOT = Path(__file__).resolve().parent.parent
 
 # name -> (file, pattern of the line to change, what replaces the match)
 MUTATIONS = {
-    "barriers": ("src/kp/vk/commands.py", r"(\n    def barrier\(self[^\n]*\n)",
+    "barriers": ("src/kp/vk/commands.py", r"(\n    def barrier\(self.*?\) -> None:\n)",
                  r"\1        return\n"),
-    "device-wait": ("src/kp/vk/commands.py", r"(\nclass Timeline:.*?\n    def wait\(self[^\n]*\n)",
+    "device-wait": ("src/kp/vk/commands.py", r"(\nclass Timeline:.*?\n    def wait\(self.*?\) -> bool:\n)",
                     r"\1        self.completed = self.submitted\n        return True\n"),
-    "op-memory-barrier": ("src/kp/operations/barrier.py", r"(\n    def record\(self[^\n]*\n)",
+    "op-memory-barrier": ("src/kp/operations/barrier.py", r"(\n    def record\(self.*?\) -> None:\n)",
                           r"\1        return\n"),
     "release-at-once": ("src/kp/vk/core.py", r"if use is not None and not use\.done\(\):",
                         "if False:"),
@@ -43,6 +43,7 @@ def mutate(tree: Path, name: str) -> None:
     changed, count = re.subn(pattern, replacement, text, count=1, flags=re.S)
     if count != 1:
         raise SystemExit(f"mutation {name}: pattern not found in {path}; update scripts/mutation_check.py")
+    compile(changed, str(file), "exec")  # a mutant that does not even parse proves nothing
     file.write_text(changed)
 
 
