@@ -155,7 +155,7 @@ class Algorithm:
         self._push = b""
         self._groups = (1, 1, 1)
         self._destroyed = False
-        manager._adopt(self)
+        manager.adopt(self)
         if self._tensors and _given(spirv):
             self.rebuild(self._tensors, spirv, workgroup, spec_consts, push_consts,
                          implicit_spec_consts=implicit_spec_consts)
@@ -166,7 +166,7 @@ class Algorithm:
         if self._destroyed:
             raise DestroyedError("algorithm was destroyed")
         tensors = list(tensors)
-        device = self._manager._device_or_raise()
+        device = self._manager.live_vk_device()
         for i, tensor in enumerate(tensors):
             if not isinstance(tensor, Tensor):
                 raise InvalidArgumentError(f"algorithm tensor {i} is a {type(tensor).__name__}, not a kp.Tensor")
@@ -286,7 +286,7 @@ class Algorithm:
 
     # -- used by operations --------------------------------------------------------------
     def _check_usable(self, manager: "Manager") -> None:
-        if self._destroyed or self._manager._device is None:
+        if self._destroyed or self._manager.vk_device is None:
             raise DestroyedError("algorithm was destroyed (or its manager was)")
         if manager is not self._manager:
             raise InvalidArgumentError("algorithm belongs to another kp.Manager")
@@ -305,7 +305,7 @@ class Algorithm:
         return self._groups
 
     def is_init(self) -> bool:
-        return self._pipeline is not None and not self._destroyed and self._manager._device is not None
+        return self._pipeline is not None and not self._destroyed and self._manager.vk_device is not None
 
     def destroy(self) -> None:
         """Release the pipeline, once the GPU has finished any work that uses it

@@ -33,7 +33,8 @@ class Manager(SeedManagerAPI):
     ``device`` is the index into ``kp.list_devices()``; ``family_queue_indices``
     gives one queue per entry (a family repeated gives several queues of it), by
     default one queue of the first compute family; ``desired_extensions`` are
-    enabled where the device supports them.
+    enabled where the device supports them. ``vk_device`` (the ``kp.vk.Device``,
+    None once destroyed) is for kp's objects and operations, and read-only.
     """
 
     def __init__(self, device: int = 0, family_queue_indices: SequenceOf[int] = (),
@@ -44,29 +45,36 @@ class Manager(SeedManagerAPI):
                 isinstance(f, int) for f in family_queue_indices):
             raise InvalidArgumentError(f"family_queue_indices must be a list of ints, got {family_queue_indices!r}")
         vk.drain()
-        self._device: vk.Device | None = vk.Device(instance, physical, family_queue_indices, desired_extensions)
+        # The Vulkan device, None once destroyed: kp's objects read it (a plain
+        # attribute: sequences check it on every evaluation); only the manager sets it.
+        self.vk_device: vk.Device | None = vk.Device(instance, physical, family_queue_indices, desired_extensions)
         # The manager owns the allocator, whose blocks hold the device: dropping the
         # manager lets go of all three without a reference cycle.
-        self._allocator: vk.Allocator | None = vk.Allocator(self._device)
+        self._allocator: vk.Allocator | None = vk.Allocator(self.vk_device)
         self._objects: weakref.WeakSet = weakref.WeakSet()
         self._objects_lock = threading.Lock()
         self._init_seed_api()
         logger.info("Using physical device index %d found %s", device, physical.properties["device_name"])
 
-    # -- bookkeeping used by the objects it makes ------------------------------------
-    def _device_or_raise(self) -> vk.Device:
-        """The Vulkan device (kp is entered: what was released and is done is destroyed)."""
+    # -- for kp's tensors, algorithms, sequences and operations ------------------------
+    def live_vk_device(self) -> vk.Device:
+        """The Vulkan device, for kp's objects and operations; raises DestroyedError once
+        the manager is destroyed (kp is entered: what was released and is done is destroyed)."""
         vk.drain()
-        device = self._device
+        device = self.vk_device
         if device is None:
             raise DestroyedError("the manager was destroyed")
         return device
 
-    def _allocator_or_raise(self) -> vk.Allocator:
-        self._device_or_raise()
+    def live_vk_allocator(self) -> vk.Allocator:
+        """The device memory allocator, for kp's tensors; raises DestroyedError once the
+        manager is destroyed."""
+        self.live_vk_device()
         return self._allocator
 
-    def _adopt(self, obj: Any) -> None:
+    def adopt(self, obj: Any) -> None:
+        """Track a tensor, algorithm or sequence made on this device, so that ``destroy()``
+        destroys it; for kp's objects, which call it as they are made."""
         with self._objects_lock:
             self._objects.add(obj)
 
@@ -87,7 +95,7 @@ class Manager(SeedManagerAPI):
             kind = MemoryTypes(MemoryTypes.device if kind is None else kind)
         except ValueError:
             raise InvalidArgumentError(f"unknown memory type {kind!r}; use kp.MemoryTypes") from None
-        self._device_or_raise()
+        self.live_vk_device()
         return Tensor._on_device(self, array, kind)
 
     def algorithm(self, tensors: SequenceOf[Tensor] = (), spirv: Any = b"", workgroup: SequenceOf[int] | None = None,
@@ -95,7 +103,7 @@ class Manager(SeedManagerAPI):
         """A compute shader (SPIR-V bytes, GLSL source or a python2shader function)
         bound to ``tensors`` (binding i = tensor i). ``workgroup`` is the number of
         workgroups (default: one invocation per element of ``tensors[0]``)."""
-        self._device_or_raise()
+        self.live_vk_device()
         return Algorithm(self, tensors, spirv, workgroup, spec_consts, push_consts)
 
     def sequence(self, queue_index: int = 0, total_timestamps: int = 0) -> Sequence:
@@ -108,20 +116,20 @@ class Manager(SeedManagerAPI):
     def get_device_properties(self) -> dict:
         """Name, type, vendor, driver and API versions, limits, subgroup size,
         timestamp support, memory heaps, queue families and features."""
-        return copy.deepcopy(self._device_or_raise().physical.properties)
+        return copy.deepcopy(self.live_vk_device().physical.properties)
 
     # -- lifetime ---------------------------------------------------------------------
     def destroy(self) -> None:
         """Destroy every sequence, algorithm and tensor made here, then the device.
         Objects still referenced report ``is_init() == False`` and raise when used;
         NumPy views from ``data()`` stay readable until they are collected."""
-        device = self._device
+        device = self.vk_device
         if device is None:
             return
         with device.lock:  # from here on no thread makes or submits anything here
-            if self._device is None:
+            if self.vk_device is None:
                 return
-            self._device = None
+            self.vk_device = None
         device.wait_idle()
         self._destroy_objects()
         self._allocator.close()
@@ -138,7 +146,7 @@ class Manager(SeedManagerAPI):
                     obj.destroy()
 
     def is_init(self) -> bool:
-        return self._device is not None
+        return self.vk_device is not None
 
     def __enter__(self) -> "Manager":
         return self
@@ -147,6 +155,6 @@ class Manager(SeedManagerAPI):
         self.destroy()
 
     def __repr__(self) -> str:
-        if self._device is None:
+        if self.vk_device is None:
             return "kp.Manager(destroyed)"
-        return f"kp.Manager({self._device.physical.properties['device_name']!r})"
+        return f"kp.Manager({self.vk_device.physical.properties['device_name']!r})"

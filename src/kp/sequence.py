@@ -31,7 +31,7 @@ class Sequence(SeedSequenceAPI):
     """
 
     def __init__(self, manager: "Manager", queue_index: int = 0, total_timestamps: int = 0):
-        device = manager._device_or_raise()
+        device = manager.live_vk_device()
         if not isinstance(queue_index, int) or not 0 <= queue_index < len(device.queues):
             raise InvalidArgumentError(f"queue_index {queue_index!r} is out of range: the manager has "
                                        f"{len(device.queues)} queue(s)")
@@ -51,13 +51,13 @@ class Sequence(SeedSequenceAPI):
         self._stale = False  # the recording used something since destroyed
         self._hazards = Hazards()
         self._lock = threading.RLock()
-        manager._adopt(self)
+        manager.adopt(self)
 
     # -- recording -----------------------------------------------------------------
     def _live_commands(self) -> vk.Commands:
         vk.drain()  # kp is entered: destroy what was released and is no longer in use
         commands = self._commands
-        if commands is None or self._manager._device is None:
+        if commands is None or self._manager.vk_device is None:
             raise DestroyedError("sequence was destroyed (or its manager was)")
         return commands
 
@@ -244,7 +244,7 @@ class Sequence(SeedSequenceAPI):
         return self._running
 
     def is_init(self) -> bool:
-        return self._commands is not None and self._manager._device is not None
+        return self._commands is not None and self._manager.vk_device is not None
 
     def get_timestamps(self) -> list[int]:
         """Device timestamps of the last evaluation: one before the operations and

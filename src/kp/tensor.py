@@ -83,12 +83,12 @@ class Tensor:
     def _allocate(self, manager: "Manager") -> None:
         if self._manager is not None:
             raise KomputeError("tensor has already been created on a device")
-        device = manager._device_or_raise()
+        device = manager.live_vk_device()
         missing = [f for f in DTYPE_FEATURES.get(self._data_type, ()) if not device.features.get(f)]
         if missing:
             raise DataTypeError(f"{device.physical.properties['device_name']} cannot hold {self._dtype} tensors "
                                 f"(missing device feature {', '.join(missing)})")
-        allocator, size = manager._allocator_or_raise(), self._array.nbytes
+        allocator, size = manager.live_vk_allocator(), self._array.nbytes
         kind = self._memory_type
         if kind == MemoryTypes.device and not allocator.uma:
             self._primary = allocator.allocate("device", size)
@@ -105,12 +105,12 @@ class Tensor:
         elif not self._list_data:
             self._array = None  # storage tensors of the current API have no host copy
         self._manager = manager
-        manager._adopt(self)
+        manager.adopt(self)
 
     # -- state ---------------------------------------------------------------------
     def is_init(self) -> bool:
         """True while the tensor has device memory (created and not destroyed)."""
-        return self._primary is not None and not self._destroyed and self._manager._device is not None
+        return self._primary is not None and not self._destroyed and self._manager.vk_device is not None
 
     def _check_usable(self, manager: "Manager | None" = None) -> None:
         if self._manager is None:
