@@ -170,7 +170,7 @@ class Algorithm:
         for i, tensor in enumerate(tensors):
             if not isinstance(tensor, Tensor):
                 raise InvalidArgumentError(f"algorithm tensor {i} is a {type(tensor).__name__}, not a kp.Tensor")
-            tensor._check_usable(self._manager)
+            tensor.check_usable(self._manager)
         code = as_spirv(spirv)
         info = reflect(code)
         if isinstance(spirv, (bytes, bytearray, memoryview, np.ndarray)):
@@ -187,7 +187,7 @@ class Algorithm:
         pipeline = ComputePipeline(device, code, len(tensors), len(push), spec, info.entry_point)
         # a tensor's own size: the shader's .length() counts the range, and an
         # allocation may be rounded up
-        pipeline.bind([t._primary for t in tensors], [t.nbytes for t in tensors])
+        pipeline.bind([t.primary_allocation for t in tensors], [t.nbytes for t in tensors])
         # the previous pipeline lives on while a recorded dispatch still holds it
         self._pipeline, self._info, self._tensors, self._push, self._groups = (
             pipeline, info, tensors, push, groups)
@@ -293,7 +293,7 @@ class Algorithm:
         if self._pipeline is None:
             raise InvalidArgumentError("algorithm has no shader and tensors yet")
         for tensor in self._tensors:
-            tensor._check_usable(manager)
+            tensor.check_usable(manager)
 
     # -- public API ----------------------------------------------------------------
     def get_tensors(self) -> list[Tensor]:

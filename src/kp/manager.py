@@ -96,7 +96,7 @@ class Manager(SeedManagerAPI):
         except ValueError:
             raise InvalidArgumentError(f"unknown memory type {kind!r}; use kp.MemoryTypes") from None
         self.live_vk_device()
-        return Tensor._on_device(self, array, kind)
+        return Tensor.create_on(self, array, kind)
 
     def algorithm(self, tensors: SequenceOf[Tensor] = (), spirv: Any = b"", workgroup: SequenceOf[int] | None = None,
                   spec_consts: Any = (), push_consts: Any = ()) -> Algorithm:

@@ -35,10 +35,10 @@ if TYPE_CHECKING:
 
 def _create(mgr: "Manager", tensors: list[Tensor]) -> list[OpBase]:
     for tensor in tensors:
-        if tensor._manager is not None:
+        if tensor.manager is not None:
             raise KomputeError(f"{tensor!r} has already been created (tensor_create was called twice)")
     for tensor in tensors:
-        tensor._allocate(mgr)
+        tensor.allocate_on(mgr)
     return [OpSyncDevice(tensors)]
 
 

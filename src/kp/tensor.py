@@ -74,13 +74,17 @@ class Tensor:
         self._destroyed = False
 
     @classmethod
-    def _on_device(cls, manager: "Manager", array: np.ndarray, memory_type: MemoryTypes) -> "Tensor":
+    def create_on(cls, manager: "Manager", array: np.ndarray, memory_type: MemoryTypes) -> "Tensor":
+        """A tensor of ``array`` with device memory on ``manager`` at once; for kp's
+        ``mgr.tensor`` / ``mgr.tensor_t``."""
         tensor = cls.__new__(cls)
         tensor._setup(array, memory_type, list_data=False)
-        tensor._allocate(manager)
+        tensor.allocate_on(manager)
         return tensor
 
-    def _allocate(self, manager: "Manager") -> None:
+    def allocate_on(self, manager: "Manager") -> None:
+        """Give the tensor device memory on ``manager``, holding its data; for kp's
+        seed-API tensor_create."""
         if self._manager is not None:
             raise KomputeError("tensor has already been created on a device")
         device = manager.live_vk_device()
@@ -112,7 +116,9 @@ class Tensor:
         """True while the tensor has device memory (created and not destroyed)."""
         return self._primary is not None and not self._destroyed and self._manager.vk_device is not None
 
-    def _check_usable(self, manager: "Manager | None" = None) -> None:
+    def check_usable(self, manager: "Manager | None" = None) -> None:
+        """Raise unless the tensor has device memory (of ``manager``, where given); for
+        kp's operations."""
         if self._manager is None:
             raise KomputeError("tensor has not been created on a device yet "
                                "(use mgr.eval_tensor_create_def([t]) or mgr.tensor(...))")
@@ -141,6 +147,23 @@ class Tensor:
     def allocations(self) -> list["Allocation"]:
         """The device memory ranges behind the tensor, for kp's operations."""
         return [a for a in (self._primary, self._staging) if a is not None]
+
+    @property
+    def primary_allocation(self) -> "Allocation | None":
+        """The memory shaders bind and copies use, None before the tensor is created; for kp's
+        operations."""
+        return self._primary
+
+    @property
+    def staging_allocation(self) -> "Allocation | None":
+        """The host-visible copy that syncs copy to and from the primary memory, None
+        where the tensor has none (host-mapped and storage tensors); for kp's operations."""
+        return self._staging
+
+    @property
+    def manager(self) -> "Manager | None":
+        """The manager the tensor was created on, None before; for kp's operations."""
+        return self._manager
 
     # -- data ----------------------------------------------------------------------
     @property

@@ -59,7 +59,8 @@ class OpMemoryBarrier(TensorOp):
         self.barrier_on_primary = bool(barrier_on_primary)
 
     def _barrier(self) -> Barrier | None:
-        ranges = tuple(t._primary if self.barrier_on_primary else t._staging for t in self._unique())
+        ranges = tuple(t.primary_allocation if self.barrier_on_primary else t.staging_allocation
+                       for t in self._unique())
         ranges = tuple(a for a in ranges if a is not None)
         return Barrier(*self.stages, *self.access, ranges) if ranges else None
 

@@ -98,7 +98,7 @@ class TensorOp(OpBase):
 
     def check(self, manager: "Manager") -> None:
         for tensor in self.tensors:
-            tensor._check_usable(manager)
+            tensor.check_usable(manager)
 
     def memory_objects(self) -> list[Tensor]:
         return list(self.tensors)

@@ -36,18 +36,19 @@ class OpCopy(TensorOp):
     def record(self, commands: "Commands") -> None:
         source = self.tensors[0]
         for target in self._targets():
-            commands.copy(source._primary, target, source.nbytes)
+            commands.copy(source.primary_allocation, target, source.nbytes)
 
     def _targets(self) -> list:
         """Each destination's device memory and host copy, once each; the source's
         own device memory is what is copied (a copy onto itself is invalid)."""
         source = self.tensors[0]
-        ranges = {id(a): a for t in self.tensors[1:] for a in (t._primary, t._staging) if a is not None}
-        ranges.pop(id(source._primary), None)
+        ranges = {id(a): a for t in self.tensors[1:] for a in (t.primary_allocation, t.staging_allocation)
+                  if a is not None}
+        ranges.pop(id(source.primary_allocation), None)
         return list(ranges.values())
 
     def accesses(self) -> list[Access]:
-        return [Access(self.tensors[0]._primary, vk.TRANSFER, True, False),
+        return [Access(self.tensors[0].primary_allocation, vk.TRANSFER, True, False),
                 *(Access(target, vk.TRANSFER, False, True) for target in self._targets())]
 
 

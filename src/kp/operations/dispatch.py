@@ -59,9 +59,9 @@ class OpAlgoDispatch(OpBase):
         declare is not accessed."""
         algorithm = self.algorithm
         if algorithm._info is None:
-            return [Access(t._primary, vk.COMPUTE, True, True) for t in algorithm._tensors]
+            return [Access(t.primary_allocation, vk.COMPUTE, True, True) for t in algorithm._tensors]
         tensors = algorithm._tensors
-        return [Access(tensors[b.binding]._primary, vk.COMPUTE, True, not b.readonly)
+        return [Access(tensors[b.binding].primary_allocation, vk.COMPUTE, True, not b.readonly)
                 for b in algorithm._info.bindings if b.set == 0 and b.binding < len(tensors)]
 
     def memory_objects(self) -> list:

@@ -17,12 +17,14 @@ class OpSyncDevice(TensorOp):
 
     def record(self, commands: "Commands") -> None:
         for tensor in self._unique():
-            if tensor._staging is not None:
-                commands.copy(tensor._staging, tensor._primary, tensor.nbytes)
+            staging = tensor.staging_allocation
+            if staging is not None:
+                commands.copy(staging, tensor.primary_allocation, tensor.nbytes)
 
     def accesses(self) -> list[Access]:
-        return [access for t in self._unique() if t._staging is not None for access in (
-            Access(t._staging, vk.TRANSFER, True, False), Access(t._primary, vk.TRANSFER, False, True))]
+        return [access for t in self._unique() if t.staging_allocation is not None for access in (
+            Access(t.staging_allocation, vk.TRANSFER, True, False),
+            Access(t.primary_allocation, vk.TRANSFER, False, True))]
 
 
 class OpSyncLocal(TensorOp):
@@ -30,12 +32,14 @@ class OpSyncLocal(TensorOp):
 
     def record(self, commands: "Commands") -> None:
         for tensor in self._unique():
-            if tensor._staging is not None:
-                commands.copy(tensor._primary, tensor._staging, tensor.nbytes)
+            staging = tensor.staging_allocation
+            if staging is not None:
+                commands.copy(tensor.primary_allocation, staging, tensor.nbytes)
 
     def accesses(self) -> list[Access]:
-        return [access for t in self._unique() if t._staging is not None for access in (
-            Access(t._primary, vk.TRANSFER, True, False), Access(t._staging, vk.TRANSFER, False, True))]
+        return [access for t in self._unique() if t.staging_allocation is not None for access in (
+            Access(t.primary_allocation, vk.TRANSFER, True, False),
+            Access(t.staging_allocation, vk.TRANSFER, False, True))]
 
 
 OpTensorSyncDevice = OpSyncDevice
