@@ -285,7 +285,9 @@ class Algorithm:
         return groups
 
     # -- used by operations --------------------------------------------------------------
-    def _check_usable(self, manager: "Manager") -> None:
+    def check_usable(self, manager: "Manager") -> None:
+        """Raise unless the algorithm is built, alive and of ``manager``, with usable
+        tensors; for kp's operations."""
         if self._destroyed or self._manager.vk_device is None:
             raise DestroyedError("algorithm was destroyed (or its manager was)")
         if manager is not self._manager:
@@ -294,6 +296,32 @@ class Algorithm:
             raise InvalidArgumentError("algorithm has no shader and tensors yet")
         for tensor in self._tensors:
             tensor.check_usable(manager)
+
+    @property
+    def manager(self) -> "Manager":
+        """The manager the algorithm was made on; for kp's operations."""
+        return self._manager
+
+    @property
+    def pipeline(self) -> ComputePipeline | None:
+        """The compute pipeline of the last build, None before one; for kp's operations."""
+        return self._pipeline
+
+    @property
+    def shader_info(self) -> ShaderInfo | None:
+        """The shader's interface as reflected from its SPIR-V, None before a build; for
+        kp's operations."""
+        return self._info
+
+    @property
+    def push_constants(self) -> bytes:
+        """The push constants dispatches without their own send, as bytes; for kp's operations."""
+        return self._push
+
+    def store_push_constants(self, push: bytes) -> None:
+        """Make ``push`` (bytes already converted for this shader) what later dispatches
+        without their own send, as Kompute's OpAlgoDispatch does; for kp's operations."""
+        self._push = push
 
     # -- public API ----------------------------------------------------------------
     def get_tensors(self) -> list[Tensor]:

@@ -30,8 +30,9 @@ class OpAlgoDispatch(OpBase):
         # (shader interface, push_consts as bytes for it): this op's own bytes, never
         # read back from the algorithm that other threads' dispatches share
         self._converted: tuple["ShaderInfo", bytes] | None = None
-        if push_consts is not None and algorithm._info is not None:
-            self._own_push(algorithm._info)  # a bad value is refused where it was given
+        info = algorithm.shader_info
+        if push_consts is not None and info is not None:
+            self._own_push(info)  # a bad value is refused where it was given
 
     def _own_push(self, info: "ShaderInfo") -> bytes:
         converted = self._converted
@@ -40,29 +41,29 @@ class OpAlgoDispatch(OpBase):
         return converted[1]
 
     def check(self, manager: "Manager") -> None:
-        self.algorithm._check_usable(manager)
+        self.algorithm.check_usable(manager)
         if self._pipeline is not None and not self._pipeline.alive:
             raise DestroyedError("the algorithm this dispatch recorded was destroyed")
 
     def record(self, commands: "Commands") -> None:
         algorithm = self.algorithm
         if self.push_consts is None:
-            push = algorithm._push
+            push = algorithm.push_constants
         else:
-            push = algorithm._push = self._own_push(algorithm._info)
-        self._pipeline = algorithm._pipeline
-        commands.dispatch(self._pipeline, push, algorithm._groups)
+            push = self._own_push(algorithm.shader_info)
+            algorithm.store_push_constants(push)
+        self._pipeline = algorithm.pipeline
+        commands.dispatch(self._pipeline, push, algorithm.get_workgroup())
 
     def accesses(self) -> list[Access]:
         """Each bound tensor's device memory, read and written by the shader, or
         only read where its binding is ``readonly``; a binding the shader does not
         declare is not accessed."""
-        algorithm = self.algorithm
-        if algorithm._info is None:
-            return [Access(t.primary_allocation, vk.COMPUTE, True, True) for t in algorithm._tensors]
-        tensors = algorithm._tensors
+        info, tensors = self.algorithm.shader_info, self.algorithm.get_tensors()
+        if info is None:
+            return [Access(t.primary_allocation, vk.COMPUTE, True, True) for t in tensors]
         return [Access(tensors[b.binding].primary_allocation, vk.COMPUTE, True, not b.readonly)
-                for b in algorithm._info.bindings if b.set == 0 and b.binding < len(tensors)]
+                for b in info.bindings if b.set == 0 and b.binding < len(tensors)]
 
     def memory_objects(self) -> list:
         return self.algorithm.get_tensors()

@@ -31,7 +31,7 @@ class OpMult(OpAlgoDispatch):
         n = sizes.pop()
         # one vec4 per invocation where the device allows that many workgroups (on
         # the H100 that beat a grid-stride loop over fewer); the shader loops otherwise
-        limit = algorithm._manager.live_vk_device().physical.properties["max_work_group_count"][0]
+        limit = algorithm.manager.live_vk_device().physical.properties["max_work_group_count"][0]
         groups = min(limit, max(1, -(-(n // 4) // LOCAL_SIZE)))
         algorithm.rebuild(tensors, builtin_spirv("opmult"), (groups, 1, 1),
                           push_consts=np.array([n], dtype=np.uint32))
