@@ -203,7 +203,7 @@ class SeedManagerAPI:
 
     # -- how the eval_* methods run ------------------------------------------------------
     def _run_seed(self, name: str, sequence: Sequence, tensors: Any, args: tuple, wait: bool) -> None:
-        with sequence._lock:
+        with sequence.lock:
             if sequence.is_running():
                 raise SequenceStateError(f"eval_{name}: the sequence is still running; await it first")
             # Kompute's eval_<op> re-begins the sequence: what it held before is dropped.

@@ -237,6 +237,12 @@ class Sequence(SeedSequenceAPI):
         return self.wait().__await__()
 
     # -- state -----------------------------------------------------------------------
+    @property
+    def lock(self) -> "threading.RLock":
+        """The re-entrant lock that recording, evaluating and destroying hold: hold it to
+        run several calls as one; for kp's seed API."""
+        return self._lock
+
     def is_recording(self) -> bool:
         return self._recording
 
