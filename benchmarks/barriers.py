@@ -82,8 +82,8 @@ def measure(count: int = 1000, repeats: int = 20, device: int = 0) -> dict:
                 for i in range(count):
                     algo = algorithms[0 if same else i]
                     if form is not None and i:
-                        form(commands, algo.get_tensors()[0]._primary)
-                    commands.dispatch(algo._pipeline, algo._push, algo._groups)
+                        form(commands, algo.get_tensors()[0].primary_allocation)
+                    commands.dispatch(algo.pipeline, algo.push_constants, algo.get_workgroup())
                 commands.barrier(vk.COMPUTE, vk.HOST, SW, vk.HOST_READ)
                 commands.end()
                 label = f"raw {'one tensor' if same else 'distinct tensors'}, {name} (µs/dispatch)"

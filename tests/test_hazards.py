@@ -119,7 +119,7 @@ def test_a_global_barrier_also_covers_the_other_tensors_it_orders(mgr):
 
 
 def test_syncs_copies_and_dispatches_in_both_memory_modes(any_mgr):
-    staging = any_mgr.tensor([0])._staging is not None
+    staging = any_mgr.tensor([0]).staging_allocation is not None
     a, b, c, d = (any_mgr.tensor(np.arange(5, dtype=np.float32) * k) for k in (1, 0, 0, 0))
     e = any_mgr.tensor(np.full(5, 7, np.float32))
     a.data()[:] = [10, 20, 30, 40, 50]
@@ -135,7 +135,7 @@ def test_syncs_copies_and_dispatches_in_both_memory_modes(any_mgr):
 
 
 def test_syncs_of_distinct_tensors_share_no_barrier(any_mgr):
-    staging = any_mgr.tensor([0])._staging is not None
+    staging = any_mgr.tensor([0]).staging_allocation is not None
     tensors = [any_mgr.tensor(np.full(3, i, np.float32)) for i in range(4)]
     seq = evaluated(any_mgr, *(kp.OpSyncDevice([t]) for t in tensors), *(kp.OpSyncLocal([t]) for t in tensors))
     # each sync back reads what its sync up wrote: one barrier covers all four
@@ -160,7 +160,7 @@ def write_barrier_read(mgr, barrier, hazard=False):
     seq = evaluated(mgr, kp.OpSyncDevice([a]), kp.OpAlgoDispatch(mgr.algorithm([a], INCREMENT_GLSL)),
                     barrier(a, b), kp.OpAlgoDispatch(mgr.algorithm([a, b], PLUS_ONE_GLSL)), kp.OpSyncLocal([b]))
     assert hazard or b.data().tolist() == [2, 3, 4, 5]
-    return seq, 2 if a._staging is not None else 0
+    return seq, 2 if a.staging_allocation is not None else 0
 
 
 def test_a_users_memory_barrier_is_the_one_kp_relies_on(any_mgr):
@@ -233,7 +233,7 @@ class RecordsItsOwnDispatch(kp.OpBase):
 
     def record(self, commands):
         algo = self.algorithm
-        commands.dispatch(algo._pipeline, algo._push, algo._groups)
+        commands.dispatch(algo.pipeline, algo.push_constants, algo.get_workgroup())
 
     def memory_objects(self):
         return self.algorithm.get_tensors()
@@ -286,7 +286,7 @@ def test_a_second_write_waits_for_the_first(mgr):
 def test_any_mix_of_operations_computes_what_a_model_says(any_mgr, program):
     n = 4
     tensors = [any_mgr.tensor(np.full(n, 10 * i, np.float32)) for i in range(4)]
-    staging = tensors[0]._staging is not None
+    staging = tensors[0].staging_allocation is not None
     any_mgr.sequence().eval(kp.OpSyncDevice(tensors))
     host = [np.full(n, 10.0 * i) for i in range(4)]
     device = [h.copy() for h in host]
