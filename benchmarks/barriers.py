@@ -19,6 +19,7 @@ import time
 import numpy as np
 
 import kp
+from timing import best_of
 from kp import vk
 
 SHADER = """
@@ -41,13 +42,7 @@ FORMS = {
 
 def _best_us(fn, count: int, repeats: int) -> float:
     """Fastest of ``repeats`` calls, per dispatch, in µs (after one warm-up)."""
-    fn()
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - start)
-    return round(best / count * 1e6, 3)
+    return round(best_of(fn, repeats) / count * 1e6, 3)
 
 
 def measure(count: int = 1000, repeats: int = 20, device: int = 0) -> dict:

@@ -22,6 +22,7 @@ import kp
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import barriers as barrier_bench  # noqa: E402
 import eval_latency  # noqa: E402
+from timing import best_of  # noqa: E402
 
 GiB = 1 << 30
 
@@ -36,17 +37,6 @@ def _peer(name: str):
         return module
     except Exception:  # noqa: BLE001 - any failure means the peer is not usable here
         return None
-
-
-def _best_of(fn, repeats: int) -> float:
-    """Fastest of ``repeats`` timed calls, in seconds (after one warm-up call)."""
-    fn()
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - start)
-    return best
 
 
 def latency(results: list, peers: dict, iterations: int) -> None:
@@ -99,7 +89,7 @@ def multiply(results: list, peers: dict, n: int, repeats: int) -> None:
         seq = mgr.sequence()
         for _ in range(per_eval):
             seq.record(kp.OpMult([a, b, out], mgr.algorithm()))
-        seconds = _best_of(seq.eval, repeats) / per_eval
+        seconds = best_of(seq.eval, repeats) / per_eval
         mgr.sequence().eval(kp.OpSyncLocal([out]))
         assert out.data()[0] == 6 and out.data()[-1] == 6
         results.append((f"OpMult 2^{n.bit_length() - 1} float32", "kp", round(nbytes / seconds / 1e9, 1), "GB/s"))
@@ -107,20 +97,20 @@ def multiply(results: list, peers: dict, n: int, repeats: int) -> None:
         cp = peers["cupy"]
         x, y, z = cp.full(n, 2, cp.float32), cp.full(n, 3, cp.float32), cp.empty(n, cp.float32)
         sync = cp.cuda.Device().synchronize
-        seconds = _best_of(lambda: (cp.multiply(x, y, out=z), sync()), repeats)
+        seconds = best_of(lambda: (cp.multiply(x, y, out=z), sync()), repeats)
         results.append((f"OpMult 2^{n.bit_length() - 1} float32", "CuPy", round(nbytes / seconds / 1e9, 1), "GB/s"))
         del x, y, z
     if peers.get("torch"):
         torch = peers["torch"]
         x, y = torch.full((n,), 2.0, device="cuda"), torch.full((n,), 3.0, device="cuda")
         z = torch.empty(n, device="cuda")
-        seconds = _best_of(lambda: (torch.mul(x, y, out=z), torch.cuda.synchronize()), repeats)
+        seconds = best_of(lambda: (torch.mul(x, y, out=z), torch.cuda.synchronize()), repeats)
         results.append((f"OpMult 2^{n.bit_length() - 1} float32", "PyTorch", round(nbytes / seconds / 1e9, 1), "GB/s"))
         del x, y, z
         torch.cuda.empty_cache()
     x, y = np.full(n, 2, np.float32), np.full(n, 3, np.float32)
     z = np.empty_like(x)
-    seconds = _best_of(lambda: np.multiply(x, y, out=z), max(1, repeats // 4))
+    seconds = best_of(lambda: np.multiply(x, y, out=z), max(1, repeats // 4))
     results.append((f"OpMult 2^{n.bit_length() - 1} float32", "NumPy (CPU)", round(nbytes / seconds / 1e9, 1), "GB/s"))
 
 
@@ -132,8 +122,8 @@ def sync(results: list, peers: dict, nbytes: int, repeats: int) -> None:
         t.data()[:] = 1.5
         to_device = mgr.sequence().record(kp.OpSyncDevice([t]))
         to_host = mgr.sequence().record(kp.OpSyncLocal([t]))
-        up = _best_of(to_device.eval, repeats)
-        down = _best_of(to_host.eval, repeats)
+        up = best_of(to_device.eval, repeats)
+        down = best_of(to_host.eval, repeats)
         assert t.data()[0] == 1.5 and t.data()[-1] == 1.5
         results.append((label + " host->device", "kp OpSyncDevice", round(nbytes / up / 1e9, 1), "GB/s"))
         results.append((label + " device->host", "kp OpSyncLocal", round(nbytes / down / 1e9, 1), "GB/s"))
@@ -141,8 +131,8 @@ def sync(results: list, peers: dict, nbytes: int, repeats: int) -> None:
         torch = peers["torch"]
         host = torch.ones(n, dtype=torch.float32).pin_memory()
         dev = torch.empty(n, dtype=torch.float32, device="cuda")
-        up = _best_of(lambda: (dev.copy_(host), torch.cuda.synchronize()), repeats)
-        down = _best_of(lambda: (host.copy_(dev), torch.cuda.synchronize()), repeats)
+        up = best_of(lambda: (dev.copy_(host), torch.cuda.synchronize()), repeats)
+        down = best_of(lambda: (host.copy_(dev), torch.cuda.synchronize()), repeats)
         results.append((label + " host->device", "PyTorch pinned", round(nbytes / up / 1e9, 1), "GB/s"))
         results.append((label + " device->host", "PyTorch pinned", round(nbytes / down / 1e9, 1), "GB/s"))
         del host, dev
