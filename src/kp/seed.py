@@ -94,13 +94,14 @@ class SeedSequenceAPI:
         """Start recording afresh, forgetting earlier operations. False (with a
         warning) if the sequence is already recording."""
         with self._lock:
+            commands = self._live_commands()
             if self._running:
                 raise SequenceStateError("begin() called on a running sequence: call eval_await() first")
             if self._recording:
                 logger.warning("begin() called while the sequence is already recording")
                 return False
             self.clear()
-            self._begin()
+            self._begin(commands)
         return True
 
     def end(self) -> bool:

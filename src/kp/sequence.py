@@ -61,8 +61,9 @@ class Sequence(SeedSequenceAPI):
             raise DestroyedError("sequence was destroyed (or its manager was)")
         return commands
 
-    def _begin(self) -> None:
-        commands = self._live_commands()
+    def _begin(self, commands: vk.Commands) -> None:
+        """Start a new command buffer (``commands`` checked live by the caller; no
+        drain here, which may run with the device lock held)."""
         if self._running:
             raise SequenceStateError("cannot record into a running sequence: await it first")
         commands.begin()
@@ -90,7 +91,7 @@ class Sequence(SeedSequenceAPI):
                     self._ops, self._pre, self._post, self._stale = [], [], [], False
                 self._check_recorded()
                 if not self._recording:
-                    self._begin()
+                    self._begin(commands)
                 self._hazards.record(op, commands)
                 # also what an op records no command for (a sync in unified memory):
                 # its evaluation must refuse destroyed tensors in every memory mode
