@@ -111,11 +111,6 @@ class Submission:
         timeline = self.timeline
         return timeline.completed >= self.serial or timeline.poll() >= self.serial
 
-    def wait(self) -> None:
-        """Block until the GPU has finished it."""
-        if not self.done():
-            self.timeline.wait()
-
 
 class Commands(Owned):
     """What a sequence records into and submits."""
