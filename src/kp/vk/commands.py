@@ -29,7 +29,6 @@ WRITES = C.VK_ACCESS_SHADER_WRITE_BIT | C.VK_ACCESS_TRANSFER_WRITE_BIT
 READS_WRITES = (C.VK_ACCESS_SHADER_READ_BIT | C.VK_ACCESS_SHADER_WRITE_BIT | C.VK_ACCESS_TRANSFER_READ_BIT
                 | C.VK_ACCESS_TRANSFER_WRITE_BIT)
 HOST_READ = C.VK_ACCESS_HOST_READ_BIT
-MEMORY_READ_WRITE = C.VK_ACCESS_MEMORY_READ_BIT | C.VK_ACCESS_MEMORY_WRITE_BIT
 
 # How long a wait spins on the fence before it blocks in the driver: a blocking
 # wait costs a thread wake-up (tens of microseconds), which dominates short work.
