@@ -8,38 +8,43 @@ from .. import vk
 from .base import Access, TensorOp
 
 if TYPE_CHECKING:
-    from ..vk import Commands
+    from ..tensor import Tensor
+    from ..vk import Allocation, Commands
 
 
-class OpSyncDevice(TensorOp):
+class _StagingSync(TensorOp):
+    """A transfer between each tensor's staging copy and its device memory, in the
+    direction ``_ends`` gives; nothing for tensors without a staging copy."""
+
+    def _ends(self, tensor: "Tensor") -> tuple["Allocation", "Allocation"]:
+        """(source, destination) of ``tensor``'s copy."""
+        raise NotImplementedError
+
+    def _copies(self) -> list[tuple["Tensor", "Allocation", "Allocation"]]:
+        return [(t, *self._ends(t)) for t in self._unique() if t.staging_allocation is not None]
+
+    def record(self, commands: "Commands") -> None:
+        for tensor, source, destination in self._copies():
+            commands.copy(source, destination, tensor.nbytes)
+
+    def accesses(self) -> list[Access]:
+        return [access for _, source, destination in self._copies() for access in (
+            Access(source, vk.TRANSFER, True, False), Access(destination, vk.TRANSFER, False, True))]
+
+
+class OpSyncDevice(_StagingSync):
     """Copy each tensor's host data (``data()``) to its device memory. A no-op for
     tensors the device reads directly (host, deviceAndHost, unified memory)."""
 
-    def record(self, commands: "Commands") -> None:
-        for tensor in self._unique():
-            staging = tensor.staging_allocation
-            if staging is not None:
-                commands.copy(staging, tensor.primary_allocation, tensor.nbytes)
-
-    def accesses(self) -> list[Access]:
-        return [access for t in self._unique() if t.staging_allocation is not None for access in (
-            Access(t.staging_allocation, vk.TRANSFER, True, False),
-            Access(t.primary_allocation, vk.TRANSFER, False, True))]
+    def _ends(self, tensor: "Tensor") -> tuple["Allocation", "Allocation"]:
+        return tensor.staging_allocation, tensor.primary_allocation
 
 
-class OpSyncLocal(TensorOp):
+class OpSyncLocal(_StagingSync):
     """Copy each tensor's device memory back to its host data (``data()``)."""
 
-    def record(self, commands: "Commands") -> None:
-        for tensor in self._unique():
-            staging = tensor.staging_allocation
-            if staging is not None:
-                commands.copy(tensor.primary_allocation, staging, tensor.nbytes)
-
-    def accesses(self) -> list[Access]:
-        return [access for t in self._unique() if t.staging_allocation is not None for access in (
-            Access(t.primary_allocation, vk.TRANSFER, True, False),
-            Access(t.staging_allocation, vk.TRANSFER, False, True))]
+    def _ends(self, tensor: "Tensor") -> tuple["Allocation", "Allocation"]:
+        return tensor.primary_allocation, tensor.staging_allocation
 
 
 OpTensorSyncDevice = OpSyncDevice
