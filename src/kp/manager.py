@@ -20,8 +20,15 @@ from .types import MemoryTypes
 
 
 def list_devices() -> list[dict]:
-    """The properties of every Vulkan device (see ``Manager.get_device_properties``)."""
-    return [copy.deepcopy(d.properties) for d in vk.shared_instance().physical_devices]
+    """Every Vulkan device kp sees, in order: its ``index`` (what ``kp.Manager(device=...)``
+    takes), ``device_name``, ``device_type``, ``vendor``, ``driver``, ``uuid`` and the rest of
+    ``Manager.get_device_properties``. ``KP_VISIBLE_DEVICES`` (indices or UUIDs,
+    comma-separated, like ``CUDA_VISIBLE_DEVICES``) chooses and orders them; indices
+    then count in that list.
+
+    >>> [(d["index"], d["device_name"], d["uuid"]) for d in kp.list_devices()]
+    """
+    return [{"index": i, **copy.deepcopy(d.properties)} for i, d in enumerate(vk.shared_instance().visible_devices())]
 
 
 class Manager(SeedManagerAPI):
@@ -30,17 +37,20 @@ class Manager(SeedManagerAPI):
     >>> with kp.Manager() as mgr:
     ...     t = mgr.tensor([1, 2, 3])
 
-    ``device`` is the index into ``kp.list_devices()``; ``family_queue_indices``
+    ``device`` is an index into ``kp.list_devices()`` or a device's UUID (or a unique
+    start of it, with or without ``GPU-``); ``family_queue_indices``
     gives one queue per entry (a family repeated gives several queues of it), by
     default one queue of the first compute family; ``desired_extensions`` are
     enabled where the device supports them. ``vk_device`` (the ``kp.vk.Device``,
     None once destroyed) is for kp's objects and operations, and read-only.
     """
 
-    def __init__(self, device: int = 0, family_queue_indices: SequenceOf[int] = (),
+    def __init__(self, device: int | str = 0, family_queue_indices: SequenceOf[int] = (),
                  desired_extensions: SequenceOf[str] = ()):
         instance = vk.shared_instance()
         physical = instance.physical_device(device)
+        visible = instance.visible_devices()
+        self._index = device if isinstance(device, int) else visible.index(physical)
         if isinstance(family_queue_indices, (str, bytes)) or not all(
                 isinstance(f, int) for f in family_queue_indices):
             raise InvalidArgumentError(f"family_queue_indices must be a list of ints, got {family_queue_indices!r}")
@@ -54,7 +64,7 @@ class Manager(SeedManagerAPI):
         self._objects: weakref.WeakSet = weakref.WeakSet()
         self._objects_lock = threading.Lock()
         self._init_seed_api()
-        logger.info("Using physical device index %d found %s", device, physical.properties["device_name"])
+        logger.info("Using physical device index %d found %s", self._index, physical.properties["device_name"])
 
     # -- for kp's tensors, algorithms, sequences and operations ------------------------
     def live_vk_device(self) -> vk.Device:
@@ -114,9 +124,10 @@ class Manager(SeedManagerAPI):
         return list_devices()
 
     def get_device_properties(self) -> dict:
-        """Name, type, vendor, driver and API versions, limits, subgroup size,
-        timestamp support, memory heaps, queue families and features."""
-        return copy.deepcopy(self.live_vk_device().physical.properties)
+        """Index (in ``kp.list_devices()`` when the manager was made), name, type, vendor,
+        driver, UUID, API version, limits, subgroup size, timestamp support, memory
+        heaps, queue families and features."""
+        return {"index": self._index, **copy.deepcopy(self.live_vk_device().physical.properties)}
 
     # -- lifetime ---------------------------------------------------------------------
     def destroy(self) -> None:
