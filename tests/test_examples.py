@@ -111,3 +111,19 @@ def test_logistic_regression(run_example):
     y_hat = 1.0 / (1.0 + np.exp(-(w_last[0] * x_i + w_last[1] * x_j + b_last)))
     loss = -(y * np.log(y_hat) + (1.0 + y) * np.log(1.0 - y_hat))
     assert result["tensor_l_out"].data() == pytest.approx(loss.tolist(), rel=1e-3)
+
+
+@pytest.mark.parametrize("visible", [None, "0,0"], ids=["every-device", "two-managers-on-device-0"])
+def test_multi_gpu(memory_mode, monkeypatch, visible):
+    """The example splits the work over every visible device and gathers it; with
+    KP_VISIBLE_DEVICES=0,0 that is two managers on one device."""
+    if visible is not None:
+        monkeypatch.setenv("KP_VISIBLE_DEVICES", visible)
+    example = runpy.run_path(str(EXAMPLES / "multi_gpu.py"))
+    with contextlib.redirect_stdout(io.StringIO()) as out:
+        result, managers = example["main"](size=1001, scale=2.0)
+    x = np.linspace(-1, 1, 1001, dtype=np.float32)
+    np.testing.assert_allclose(result, 2 * x * x + 2, rtol=1e-6)
+    assert len(managers) == len(kp.list_devices()) and out.getvalue().count("computed") == len(managers)
+    for manager in managers:
+        manager.destroy()

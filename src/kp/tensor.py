@@ -165,6 +165,52 @@ class Tensor:
         """The manager the tensor was created on, None before; for kp's operations."""
         return self._manager
 
+    # -- moving to another device --------------------------------------------------
+    def to(self, manager: "Manager", memory_type: MemoryTypes | None = None) -> "Tensor":
+        """A new tensor on ``manager`` (another device's, or this one's) holding this
+        tensor's device data, with its shape and dtype, and ``memory_type`` (by default
+        this tensor's). Both the new tensor's device memory and its ``data()`` hold the
+        copy, so it is ready for ``manager``'s sequences without a sync. Waits until the
+        copy is done; this tensor is left as it was.
+
+        >>> gathered = part.to(mgr0)   # part was computed on another device's manager
+
+        Between two managers the data passes through host memory (Vulkan has no copy
+        between separate devices); on the same manager it is a copy on the device.
+        """
+        from .manager import Manager
+        from .operations import OpCopy, OpSyncDevice
+
+        if not isinstance(manager, Manager):
+            raise InvalidArgumentError(f"Tensor.to takes a kp.Manager, got {type(manager).__name__}")
+        self.check_usable()
+        try:
+            kind = MemoryTypes(self._memory_type if memory_type is None else memory_type)
+        except ValueError:
+            raise InvalidArgumentError(f"unknown memory type {memory_type!r}; use kp.MemoryTypes") from None
+        empty = np.broadcast_to(np.zeros((), self._dtype), self._shape)
+        if manager is self._manager:
+            out = manager.tensor_t(empty, kind)
+            _evaluate(manager, OpCopy([self, out]))
+            return out
+        # Read the device data into a host tensor here, then write it on the other device.
+        host = self._manager.tensor_t(empty, MemoryTypes.host)
+        try:
+            _evaluate(self._manager, OpCopy([self, host]))
+            if kind != MemoryTypes.storage:
+                out = manager.tensor_t(host.data(), kind)
+                _evaluate(manager, OpSyncDevice([out]))
+                return out
+            staged = manager.tensor_t(host.data(), MemoryTypes.host)
+            try:
+                out = manager.tensor_t(empty, kind)
+                _evaluate(manager, OpCopy([staged, out]))
+                return out
+            finally:
+                staged.destroy()
+        finally:
+            host.destroy()
+
     # -- data ----------------------------------------------------------------------
     @property
     def __array_interface__(self) -> dict:
@@ -258,3 +304,12 @@ class Tensor:
         state = "on device" if self.is_init() else ("destroyed" if self._destroyed else "not created")
         return (f"kp.Tensor(shape={self._shape}, dtype={self._dtype}, "
                 f"memory_type={self._memory_type.name}, {state})")
+
+
+def _evaluate(manager: "Manager", op) -> None:
+    """Run ``op`` on a sequence of its own on ``manager`` and wait for it."""
+    sequence = manager.sequence()
+    try:
+        sequence.eval(op)
+    finally:
+        sequence.destroy()
