@@ -4,6 +4,7 @@ and gives the numbers it should."""
 import contextlib
 import io
 import runpy
+import subprocess
 import sys
 from pathlib import Path
 
@@ -127,3 +128,14 @@ def test_multi_gpu(memory_mode, monkeypatch, visible):
     assert len(managers) == len(kp.list_devices()) and out.getvalue().count("computed") == len(managers)
     for manager in managers:
         manager.destroy()
+
+
+@pytest.mark.memory_modes("staging")
+def test_dask_cluster(memory_mode):
+    """The example starts a LocalCluster of two worker processes and checks the kernel's
+    result against NumPy (tests/test_dask.py runs kp.dask in both memory modes)."""
+    from conftest import child_env
+    done = subprocess.run([sys.executable, str(EXAMPLES / "dask_cluster.py"), "--size", "100000", "--chunk", "30000"],
+                          env=child_env(), capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "4 blocks of up to 30000 elements on 2 worker(s): equal to NumPy's" in done.stdout

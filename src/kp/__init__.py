@@ -21,7 +21,7 @@ from .operations import (AccessFlags, OpAlgoDispatch, OpBase, OpCopy, OpMemoryBa
 from .sequence import Sequence
 from .tensor import Tensor
 from .types import DataTypes, MemoryTypes, TensorTypes
-from . import shader
+from . import dask, shader
 
 __version__ = "0.9.0"
 
@@ -38,5 +38,5 @@ __all__ = [
     "OpBase", "OpCopy", "OpMemoryBarrier", "OpMult", "OpSyncDevice", "OpSyncLocal", "OpTensorCopy",
     "OpTensorSyncDevice", "OpTensorSyncLocal", "OutOfDeviceMemoryError", "PipelineStages", "Sequence",
     "SequenceStateError", "ShaderCompileError", "ShaderError", "Tensor", "TensorTypes", "VulkanError",
-    "WaitTimeoutError", "list_devices", "log_level", "shader",
+    "WaitTimeoutError", "dask", "list_devices", "log_level", "shader",
 ]
