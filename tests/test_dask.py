@@ -77,6 +77,8 @@ def test_map_blocks_refuses_what_it_cannot_map(local_managers):
         kp.dask.map_blocks(SAXPY, da.ones(10), da.ones(11))
     with pytest.raises(kp.ShaderError):
         kp.dask.map_blocks(42, da.ones(10))
+    with pytest.raises(kp.InvalidArgumentError, match=r"bindings 0 to 1 \(the last for the output\), it has \[0, 1, 2\]"):
+        kp.dask.map_blocks(SAXPY, da.ones(10))
 
 
 def test_release_managers_lets_the_next_block_make_new_ones(local_managers):

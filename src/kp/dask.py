@@ -32,7 +32,7 @@ import numpy as np
 from .errors import DeviceNotFoundError, InvalidArgumentError
 from .manager import Manager, list_devices
 from .operations import OpAlgoDispatch, OpSyncDevice, OpSyncLocal
-from .shader import as_spirv
+from .shader import as_spirv, reflect
 from .types import MemoryTypes
 
 # What each block's kernel runs on a manager is kept for this many kinds of block
@@ -75,6 +75,10 @@ def map_blocks(kernel: Any, *arrays: Any, dtype: Any = None, workgroup: Any = No
     arrays = (arrays[0], *(a.rechunk(arrays[0].chunks) for a in arrays[1:]))
     out_dtype = np.dtype(arrays[0].dtype if dtype is None else dtype)
     spirv = as_spirv(kernel)
+    bindings = sorted(b.binding for b in reflect(spirv).bindings)
+    if bindings != list(range(len(arrays) + 1)):
+        raise InvalidArgumentError(f"kp.dask.map_blocks: {len(arrays)} array(s) need a kernel with bindings 0 to "
+                                   f"{len(arrays)} (the last for the output), it has {bindings}")
     constants = (workgroup, spec_consts, push_consts)
     meta = np.empty((0,) * arrays[0].ndim, out_dtype)
     return da.map_blocks(run_block, *arrays, dtype=out_dtype, meta=meta, spirv=spirv, out_dtype=out_dtype,
