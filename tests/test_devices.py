@@ -47,9 +47,13 @@ def test_manager_keeps_kompute_positional_arguments(memory_mode, first):
         _manager_computes(mgr)
 
 
-@pytest.mark.parametrize("device", [-1, 99, "ffffffff-no-such-device", "", 1.0, None, True])
-def test_a_device_that_does_not_exist_is_refused(device):
-    with pytest.raises(kp.DeviceNotFoundError, match="device"):
+@pytest.mark.parametrize("device, message", [
+    (-1, "no Vulkan device with index -1"), (99, "no Vulkan device with index 99"),
+    ("ffffffff-no-such-device", "no Vulkan device with UUID 'ffffffff-no-such-device'"),
+    ("", "no Vulkan device with UUID ''"), (1.0, "a device is an index or a UUID string, got 1.0"),
+    (None, "got None"), (True, "got True")])
+def test_a_device_that_does_not_exist_is_refused(device, message):
+    with pytest.raises(kp.DeviceNotFoundError, match=re.escape(message)):
         kp.Manager(device=device)
 
 
@@ -95,3 +99,9 @@ def test_indices_count_in_the_visible_list(monkeypatch, first):
     monkeypatch.setenv("KP_VISIBLE_DEVICES", first["uuid"])
     with pytest.raises(kp.DeviceNotFoundError, match="no Vulkan device with index 1"):
         kp.Manager(1)
+
+
+def test_digits_are_an_index_for_the_manager_as_in_the_variable(monkeypatch, first):
+    monkeypatch.setenv("KP_VISIBLE_DEVICES", "0,0")
+    with kp.Manager(" 1 ") as mgr:
+        assert mgr.get_device_properties()["index"] == 1

@@ -48,9 +48,7 @@ class Manager(SeedManagerAPI):
     def __init__(self, device: int | str = 0, family_queue_indices: SequenceOf[int] = (),
                  desired_extensions: SequenceOf[str] = ()):
         instance = vk.shared_instance()
-        physical = instance.physical_device(device)
-        visible = instance.visible_devices()
-        self._index = device if isinstance(device, int) else visible.index(physical)
+        self._index, physical = instance.find_device(device)
         if isinstance(family_queue_indices, (str, bytes)) or not all(
                 isinstance(f, int) for f in family_queue_indices):
             raise InvalidArgumentError(f"family_queue_indices must be a list of ints, got {family_queue_indices!r}")

@@ -184,10 +184,7 @@ class Tensor:
         if not isinstance(manager, Manager):
             raise InvalidArgumentError(f"Tensor.to takes a kp.Manager, got {type(manager).__name__}")
         self.check_usable()
-        try:
-            kind = MemoryTypes(self._memory_type if memory_type is None else memory_type)
-        except ValueError:
-            raise InvalidArgumentError(f"unknown memory type {memory_type!r}; use kp.MemoryTypes") from None
+        kind = self._memory_type if memory_type is None else memory_type  # the manager checks it
         empty = np.broadcast_to(np.zeros((), self._dtype), self._shape)
         if manager is self._manager:
             out = manager.tensor_t(empty, kind)

@@ -186,11 +186,13 @@ class Instance(Owned):
         setting = os.environ.get(VISIBLE_DEVICES_VARIABLE)
         if setting is None:
             return list(self.physical_devices)
-        return [self._find(entry.strip(), self.physical_devices, f"{VISIBLE_DEVICES_VARIABLE}={setting!r}")
+        devices = self.physical_devices
+        return [devices[_find(entry.strip(), devices, f"{VISIBLE_DEVICES_VARIABLE}={setting!r}")]
                 for entry in setting.split(",") if entry.strip()]
 
-    def physical_device(self, device: int | str) -> PhysicalDevice:
-        """The visible device ``device``: an index into ``visible_devices()`` or a UUID."""
+    def find_device(self, device: int | str) -> tuple[int, PhysicalDevice]:
+        """The position in ``visible_devices()`` and the device that ``device`` names: an
+        index (an int, or digits) or a UUID."""
         devices = self.visible_devices()
         if not devices:
             hidden = (f" ({VISIBLE_DEVICES_VARIABLE}={os.environ[VISIBLE_DEVICES_VARIABLE]!r} hides them all)"
@@ -199,29 +201,32 @@ class Instance(Owned):
             raise DeviceNotFoundError(f"no Vulkan device found{hidden}")
         if isinstance(device, bool) or not isinstance(device, (int, str)):
             raise DeviceNotFoundError(f"a device is an index or a UUID string, got {device!r}")
-        if isinstance(device, int):
-            if not 0 <= device < len(devices):
-                raise DeviceNotFoundError(f"no Vulkan device with index {device!r}; the devices are "
-                                          f"{_names(devices)}")
-            return devices[device]
-        return self._find(device.strip(), devices, "the device asked for", indices=False)
+        if isinstance(device, int) and device < 0:
+            raise DeviceNotFoundError(f"no Vulkan device with index {device}; the devices are {_names(devices)}")
+        index = _find(str(device).strip(), devices, "the device asked for")
+        return index, devices[index]
 
-    @staticmethod
-    def _find(entry: str, devices: list[PhysicalDevice], source: str, indices: bool = True) -> PhysicalDevice:
-        """The one device of ``devices`` that ``entry`` names: an index (where ``indices``)
-        or a UUID, or a unique start of one."""
-        if indices and entry.isdigit():
-            index = int(entry)
-            if index < len(devices):
-                return devices[index]
-            raise DeviceNotFoundError(f"{source}: no Vulkan device with index {index}; the devices are "
-                                      f"{_names(devices)}")
-        key = entry.lower().removeprefix("gpu-")
-        found = {d.properties["uuid"]: d for d in devices if key and d.properties["uuid"].startswith(key)}
-        if len(found) == 1:
-            return next(iter(found.values()))
-        what = "several devices" if found else "no Vulkan device"
-        raise DeviceNotFoundError(f"{source}: {what} with UUID {entry!r}; the devices are {_names(devices)}")
+    def physical_device(self, device: int | str) -> PhysicalDevice:
+        """The visible device ``device`` names (see ``find_device``)."""
+        return self.find_device(device)[1]
+
+
+def _find(entry: str, devices: list[PhysicalDevice], source: str) -> int:
+    """The position in ``devices`` of the device that ``entry`` names: an index
+    (digits) or a UUID, or a unique start of one (its first position)."""
+    if entry.isdigit():
+        index = int(entry)
+        if index < len(devices):
+            return index
+        raise DeviceNotFoundError(f"{source}: no Vulkan device with index {index}; the devices are "
+                                  f"{_names(devices)}")
+    key = entry.lower().removeprefix("gpu-")
+    found = {d.properties["uuid"]: i for i, d in reversed(list(enumerate(devices)))
+             if key and d.properties["uuid"].startswith(key)}
+    if len(found) == 1:
+        return next(iter(found.values()))
+    what = "several devices" if found else "no Vulkan device"
+    raise DeviceNotFoundError(f"{source}: {what} with UUID {entry!r}; the devices are {_names(devices)}")
 
 
 VISIBLE_DEVICES_VARIABLE = "KP_VISIBLE_DEVICES"
