@@ -102,13 +102,24 @@ def test_compiles_in_milliseconds():
 
 ERRORS = [
     (kernel("data[i] = y"), 4, "undefined name 'y'"),
-    (kernel("x = 0\nx = data[i]"), 5, "'x': cannot use a f32 as i32; write i32(...)"),
+    (kernel("x = 0\nx = data[i]"), 5, "'x' holds integers (i32, from its first assignment)"),
+    (kernel("acc = 0\nacc += data[i]"), 5, "start it as a float (`acc = 0.0`)"),
+    (kernel("x = u32(1)\nx = 2.5 * data[i]"), 5, "'x' holds integers (u32"),
     (kernel("x = 1\nx = 2.5"), 5, "'x': cannot use the float 2.5 as i32"),
     (kernel("v = vec2(1.0, 2.0) + vec3(1.0, 2.0, 3.0)"), 4, "vec2 and vec3 have different lengths"),
     (kernel("import math"), 4, "unsupported statement `import math`"),
     (kernel("try:\n    pass\nexcept Exception:\n    pass"), 4, "unsupported statement `try:`"),
     (kernel("x = [1, 2]"), 4, "unsupported expression `[1, 2]`"),
     (kernel("data[i] = foo(1.0)"), 4, "unknown function 'foo'"),
+    (kernel("data[i] = recurse(1.0)"), None, "recurse() is recursive (recurse -> recurse)"),
+    (kernel("data[i] = ping(1.0)"), None, "ping() is recursive (ping -> pong -> ping)"),
+    (kernel("data[i] = pair(1.0)"), 4, "pair() returns 2 values, not 1; unpack them"),
+    (kernel("a, b, c = pair(1.0)"), 4, "pair() returns 2 values, not 3"),
+    (kernel("data[i] = nothing(1.0)"), 4, "nothing() returns no value"),
+    (kernel("data[i] = square()"), 4, "square() is missing argument 'x'"),
+    (kernel("data[i] = square(1.0, 2.0)"), 4, "square() takes 1 arguments, got 2"),
+    (kernel("data[i] = square(y=1.0)"), 4, "square() got an unexpected or repeated argument 'y'"),
+    (kernel("data[i] = mixed(data[i])"), None, "'mixed' returns a value on one path and none"),
     (kernel("data = 1.0"), 4, "cannot assign to parameter 'data'"),
     (kernel("index.x = 1"), 4, "cannot assign to 'index', a read-only parameter"),
     (kernel("return 1"), 4, "a shader returns no value"),
@@ -142,11 +153,45 @@ ERRORS = [
 ]
 
 
+def recurse(x):
+    return recurse(x - 1.0) if x > 0.0 else x
+
+
+def ping(x):
+    return pong(x)
+
+
+def pong(x):
+    return ping(x)
+
+
+def pair(x):
+    return x, x
+
+
+def nothing(x):
+    pass
+
+
+def square(x):
+    return x * x
+
+
+def mixed(x):
+    if x > 0.0:
+        return x
+
+
+HELPERS = {f.__name__: f for f in (recurse, ping, pong, pair, nothing, square, mixed)}
+
+
 @pytest.mark.parametrize("source, line, message", ERRORS, ids=[e[2][:40] for e in ERRORS])
 def test_errors_name_file_line_and_construct(source, line, message):
     with pytest.raises(kp.ShaderCompileError) as error:
-        shader_from_source(source)
-    assert re.fullmatch(rf"<python-shader-\d+>:{line}: .*", str(error.value)), str(error.value)
+        shader_from_source(source, namespace=HELPERS)
+    # line None: the mistake is in a function of this file that the kernel calls.
+    where = rf"<python-shader-\d+>:{line}" if line else rf"{re.escape(__file__)}:\d+"
+    assert re.fullmatch(rf"{where}: .*", str(error.value)), str(error.value)
     assert message in str(error.value)
     # Raised by the compiler's checks, not translated from an exception inside it.
     assert error.value.__cause__ is None and error.value.__context__ is None
@@ -159,6 +204,32 @@ def test_error_points_into_the_module_file():
             data[index.x] = undefined_name  # noqa: F821
     line = test_error_points_into_the_module_file.__code__.co_firstlineno + 4
     assert str(error.value) == f"{__file__}:{line}: undefined name 'undefined_name'"
+
+
+def test_decorator_misuse_and_bad_types_are_compile_errors():
+    line = test_decorator_misuse_and_bad_types_are_compile_errors.__code__.co_firstlineno
+    with pytest.raises(kp.ShaderCompileError) as error:
+        python2shader(64)
+    assert str(error.value) == (f"{__file__}:{line + 3}: python2shader(64) takes a function; "
+                                f"write @python2shader(local_size=64)")
+    with pytest.raises(kp.ShaderCompileError) as error:
+        Array(float)
+    assert str(error.value) == (f"{__file__}:{line + 7}: Array elements must be numeric shader "
+                                f"types, not float; write Array(f32)")
+    with pytest.raises(kp.ShaderCompileError, match=r"Array length must be a positive int, not 0"):
+        Array(f32, 0)
+
+
+def test_called_function_errors_point_into_its_source():
+    def helper(x):
+        return x.nope
+
+    line = helper.__code__.co_firstlineno + 1
+    with pytest.raises(kp.ShaderCompileError) as error:
+        @python2shader
+        def calls(index=("input", "GlobalInvocationId", ivec3), data=("buffer", 0, Array(f32))):
+            data[index.x] = helper(data[index.x])
+    assert str(error.value) == f"{__file__}:{line}: f32 has no attribute 'nope'"
 
 
 def test_source_must_be_available():

@@ -97,7 +97,7 @@ from ...errors import ShaderCompileError
 from .compiler import compile_function
 from .types import (
     Array, ArrayType, Matrix, Scalar, ShaderType, Vector, boolean, f16, f32, f64, i32, i64,
-    ivec2, ivec3, ivec4, mat2, mat3, mat4, u32, u64, uvec2, uvec3, uvec4, vec2, vec3, vec4,
+    ivec2, ivec3, ivec4, mat2, mat3, mat4, u32, u64, uvec2, uvec3, uvec4, vec2, vec3, vec4, caller,
 )
 
 __all__ = [
@@ -131,6 +131,9 @@ def python2shader(func: Callable | None = None, /, *,
     ``@python2shader(local_size=(256, 1, 1))``."""
     if func is None:
         return lambda f: PythonShader(f, local_size)
+    if not callable(func):
+        raise ShaderCompileError(f"{caller()}: python2shader({func!r}) takes a function; "
+                                 f"write @python2shader(local_size={func!r})")
     return PythonShader(func, local_size)
 
 

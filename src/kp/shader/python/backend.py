@@ -171,6 +171,8 @@ class _Emitter:
             return self.declare(t, Op.TypeMatrix, self.type(t.column), t.cols)
         if isinstance(t, ArrayType):
             return self.declare(t, Op.TypeArray, self.type(t.elem), self.const(u32, t.length))
+        if isinstance(t, ir.Struct):  # a tuple a function returns
+            return self.declare(t, Op.TypeStruct, *[self.type(m) for m in t.members])
         raise AssertionError(f"no plain SPIR-V type for {t!r}")
 
     def layout_array(self, t: ArrayType) -> int:
@@ -228,22 +230,20 @@ class _Emitter:
     def module(self) -> bytes:
         for var in self.shader.interface:
             self.interface_variable(var)
+        # Ids first: a call may come before the function it calls.
+        self.functions = {f: self.new_id() for f in self.shader.functions}
         main = self.new_id()
         self.name(main, "main")
         void = self.type(None)
-        function_type = self.declare("main()", Op.TypeFunction, void)
-        self.inst(self.code, Op.Function, void, main, 0, function_type)
+        self.inst(self.code, Op.Function, void, main, 0, self.function_type(None, []))
         self.label(self.new_id())
-        for var in self.shader.locals:
-            var_id = self.new_id()
-            pointer = self.pointer(StorageClass.Function, self.type(var.type))
-            self.inst(self.code, Op.Variable, pointer, var_id, StorageClass.Function)
-            self.name(var_id, var.name)
-            self.vars[var] = var_id
+        self.local_variables(self.shader.locals)
         self.statements(self.shader.body)
         if not self.terminated:
             self.inst(self.code, Op.Return)
         self.inst(self.code, Op.FunctionEnd)
+        for function in self.shader.functions:
+            self.function(function)
 
         head: list[int] = []
         for capability in sorted(self.capabilities):
@@ -257,6 +257,42 @@ class _Emitter:
         words = [MAGIC, VERSION_1_3, 0, self.bound, 0, *head, *self.names, *self.decorations,
                  *self.globals, *self.code]
         return struct.pack(f"<{len(words)}I", *words)
+
+    def function_type(self, result: ShaderType | None, params: list[ShaderType]) -> int:
+        types = [self.type(t) for t in params]
+        return self.declare(("function", result, *params), Op.TypeFunction, self.type(result), *types)
+
+    def local_variables(self, variables: list[ir.Variable]) -> None:
+        for var in variables:
+            var_id = self.new_id()
+            pointer = self.pointer(StorageClass.Function, self.type(var.type))
+            self.inst(self.code, Op.Variable, pointer, var_id, StorageClass.Function)
+            self.name(var_id, var.name)
+            self.vars[var] = var_id
+
+    def function(self, f: ir.Function) -> None:
+        """A Python function: its parameters are copied into locals, which Python
+        code may assign to."""
+        result = self.functions[f]
+        self.name(result, f.name)
+        self.inst(self.code, Op.Function, self.type(f.result), result, 0,
+                  self.function_type(f.result, [p.type for p in f.params]))
+        params = []
+        for param in f.params:
+            params.append(self.new_id())
+            self.inst(self.code, Op.FunctionParameter, self.type(param.type), params[-1])
+        self.label(self.new_id())
+        self.local_variables([*f.params, *f.locals])
+        for param, value in zip(f.params, params):
+            self.inst(self.code, Op.Store, self.vars[param], value)
+        self.statements(f.body)
+        if not self.terminated:
+            if f.result is None:
+                self.inst(self.code, Op.Return)
+            else:  # falling off the end returns None in Python: here, zeros
+                null = self.declare_value(("null", f.result), Op.ConstantNull, f.result)
+                self.inst(self.code, Op.ReturnValue, null)
+        self.inst(self.code, Op.FunctionEnd)
 
     def interface_variable(self, var: ir.Variable) -> None:
         storage = _STORAGE[var.storage]
@@ -285,7 +321,7 @@ class _Emitter:
             offset += -offset % _layout_align(member)
             offsets.append(offset)
             offset += member.size
-        return self.block_struct(t, [self.type(m) for m in t.members], offsets)
+        return self.block_struct(("push", t), [self.type(m) for m in t.members], offsets)
 
     # --- Blocks --------------------------------------------------------------------
 
@@ -351,7 +387,10 @@ class _Emitter:
         self.branch(self.loops[-1][1])
 
     def stmt_Return(self, s: ir.Return) -> None:
-        self.inst(self.code, Op.Return)
+        if s.value is None:
+            self.inst(self.code, Op.Return)
+        else:
+            self.inst(self.code, Op.ReturnValue, self.value(s.value))
         self.terminated = True
 
     def stmt_Barrier(self, s: ir.Barrier) -> None:
@@ -558,6 +597,10 @@ class _Emitter:
         n = e.type.length
         selection = [n + e.indices.index(k) if k in e.indices else k for k in range(n)]
         return self.op(Op.VectorShuffle, e.type, base, value, *selection)
+
+    def expr_Call(self, e: ir.Call) -> int:
+        return self.op(Op.FunctionCall, e.type, self.functions[e.function],
+                       *[self.value(a) for a in e.args])
 
     def expr_Atomic(self, e: ir.Atomic) -> int:
         pointer = self.place_pointer(e.place)

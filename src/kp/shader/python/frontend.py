@@ -10,6 +10,7 @@ import ast
 import math
 import operator
 import sys
+import types
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import NoReturn
@@ -17,6 +18,7 @@ from typing import NoReturn
 from ...errors import ShaderCompileError
 from . import ir
 from .builtins import ATOMICS, CASTS, DETERMINANT, MATH, MATRIX_INVERSE, MathFunction
+from .source import MISSING, Source, read
 from .types import (
     TYPES, ArrayType, Matrix, Scalar, ShaderType, Vector, boolean, count_of, elem_of, f32,
     i32, u32, uvec3, with_elem,
@@ -57,31 +59,35 @@ _SWIZZLE_SETS = ("xyzw", "rgba")
 # Largest integer exponent that ``x ** n`` expands into multiplications.
 _MAX_EXPANDED_POWER = 16
 _FLOAT_MAX = {16: 65504.0, 32: 3.4028234663852886e38, 64: sys.float_info.max}
-# What ``outer`` returns for a name that is neither global nor a closure variable.
-MISSING = object()
 
 
 class FrontEnd:
-    """Builds the IR of one shader function.
+    """Builds the IR of one shader function, or of a function it calls.
 
-    ``tree`` is the function's ``ast.FunctionDef``; ``line_offset`` is added to its
-    line numbers to give lines of ``filename``; ``defaults`` are the evaluated
-    parameter defaults by name; ``outer`` looks up a global or closure name.
+    The kernel's front end builds the ``ir.Shader``; each Python function the
+    kernel calls is compiled by a front end of its own (``caller`` set) into an
+    ``ir.Function`` of the same shader, once per list of argument types.
     """
 
-    def __init__(self, tree: ast.FunctionDef, filename: str, line_offset: int,
-                 defaults: dict[str, object], outer: Callable[[str], object],
-                 local_size: tuple[int, int, int]):
-        self.tree = tree
-        self.filename = filename
-        self.line_offset = line_offset
-        self.defaults = defaults
-        self.outer = outer
-        self.shader = ir.Shader(tree.name, local_size, [], [])
+    def __init__(self, source: Source, local_size: tuple[int, int, int],
+                 caller: FrontEnd | None = None, function: ir.Function | None = None):
+        self.source = source
+        self.tree = source.tree
+        self.filename = source.filename
+        self.line_offset = source.line_offset
+        self.outer = source.outer
+        self.shader = caller.shader if caller else ir.Shader(self.tree.name, local_size, [], [])
+        self.function = function
+        self.locals = function.locals if function else self.shader.locals
+        # The functions being compiled, outermost first (to refuse recursion), and
+        # those compiled, by (function, argument types and arrays).
+        self.calling: list[Callable] = [*caller.calling, source.func] if caller else [source.func]
+        self.compiled: dict[tuple, ir.Function] = caller.compiled if caller else {}
         # What each name in the function stands for: a value (inputs, push and
         # specialisation constants) or a variable (locals, buffers, shared memory).
         self.names: dict[str, ir.Expr | ir.Variable] = {}
         self.hidden = 0
+        self.returns = 0
 
     def fail(self, node: ast.AST, message: str) -> NoReturn:
         line = getattr(node, "lineno", self.tree.lineno) + self.line_offset
@@ -102,7 +108,7 @@ class FrontEnd:
         bindings: dict[int, str] = {}
         spec_ids: dict[int, str] = {}
         for arg in [*args.posonlyargs, *args.args, *args.kwonlyargs]:
-            name, spec = arg.arg, self.defaults.get(arg.arg, MISSING)
+            name, spec = arg.arg, self.source.defaults.get(arg.arg, MISSING)
             if not isinstance(spec, tuple) or not spec or spec[0] not in (
                     "input", "buffer", "shared", "push_constant", "spec_constant"):
                 self.fail(arg, f"parameter '{name}' needs a default like ('buffer', 0, Array(f32)), "
@@ -224,15 +230,43 @@ class FrontEnd:
         elif isinstance(node, ast.Continue):
             out.append(ir.Continue())
         elif isinstance(node, ast.Return):
-            if node.value is not None:
-                self.fail(node, "a shader returns no value; write results to a buffer")
-            out.append(ir.Return())
+            out.append(self.return_statement(node))
         elif isinstance(node, ast.Pass):
             pass
         elif isinstance(node, ast.Expr):
             self.expression_statement(node, out)
         else:
             self.fail(node, f"unsupported statement `{_source(node)}`")
+
+    def return_statement(self, node: ast.Return) -> ir.Return:
+        if self.function is None:
+            if node.value is not None:
+                self.fail(node, "a shader returns no value; write results to a buffer")
+            return ir.Return()
+        value = None if node.value is None else self.returned_value(node.value)
+        function = self.function
+        if not self.returns:
+            function.result = None if value is None else value.type
+        elif (value is None) != (function.result is None):
+            self.fail(node, f"'{function.name}' returns a value on one path and none on another")
+        elif value is not None:
+            value = self.coerce(value, function.result, node, f"'{function.name}' returns")
+        self.returns += 1
+        return ir.Return(value)
+
+    def returned_value(self, node: ast.expr) -> ir.Expr:
+        elts = node.elts if isinstance(node, ast.Tuple) else [node]
+        values = [self.concrete(self.expr(e), e) for e in elts]
+        # A single value may be another function's tuple, passed on.
+        allowed = (Scalar, Vector, Matrix) if isinstance(node, ast.Tuple) else (
+            Scalar, Vector, Matrix, ir.Struct)
+        for value, elt in zip(values, elts):
+            if not isinstance(value.type, allowed):
+                self.fail(elt, f"a function can return numbers, vectors and matrices or a tuple of "
+                               f"them, not `{_source(elt)}`")
+        if isinstance(node, ast.Tuple):
+            return ir.Construct(ir.Struct(tuple(v.type for v in values)), values)
+        return values[0]
 
     def expression_statement(self, node: ast.Expr, out: list[ir.Stmt]) -> None:
         value = node.value
@@ -243,6 +277,9 @@ class FrontEnd:
             if value.args or value.keywords:
                 self.fail(node, "barrier() takes no arguments")
             out.append(ir.Barrier())
+            return
+        if isinstance(value, ast.Call):
+            out.append(ir.Eval(self.call(value, results=0)))
             return
         out.append(ir.Eval(self.concrete(self.expr(value), value)))
 
@@ -305,7 +342,7 @@ class FrontEnd:
     def hidden_local(self, purpose: str, t: ShaderType) -> ir.Variable:
         self.hidden += 1
         var = ir.Variable(f"_{purpose}{self.hidden}", t, "function")
-        self.shader.locals.append(var)
+        self.locals.append(var)
         return var
 
     def assign(self, node: ast.Assign, out: list[ir.Stmt]) -> None:
@@ -320,6 +357,12 @@ class FrontEnd:
             out.append(self.store_target(target, value))
 
     def unpack(self, target: ast.Tuple, value: ast.expr, out: list[ir.Stmt]) -> None:
+        if isinstance(value, ast.Call):
+            # A function returning a tuple: keep it, then assign its members.
+            result = self.once(self.call(value, results=len(target.elts)), "result", out)
+            for k, t in enumerate(target.elts):
+                out.append(self.store_target(t, ir.Swizzle(result.type.members[k], result, (k,))))
+            return
         if not isinstance(value, ast.Tuple) or len(value.elts) != len(target.elts):
             self.fail(target, f"`{_source(target)} = {_source(value)}` needs a tuple of "
                               f"{len(target.elts)} values on the right")
@@ -335,10 +378,15 @@ class FrontEnd:
             if var is None:
                 value = self.concrete(value, target)
                 var = ir.Variable(target.id, value.type, "function")
-                self.shader.locals.append(var)
+                self.locals.append(var)
                 self.names[target.id] = var
             if not isinstance(var, ir.Variable) or isinstance(var.type, ArrayType):
                 self.fail(target, f"cannot assign to parameter '{target.id}'")
+            if elem_of(var.type).kind in ("int", "uint") and elem_of(value.type).kind == "float" \
+                    and not _abstract(value):
+                self.fail(target, f"'{target.id}' holds integers ({var.type!r}, from its first "
+                                  f"assignment) and cannot take a {value.type!r}; start it as a "
+                                  f"float (`{target.id} = 0.0`) or write {var.type!r}(...)")
             return ir.Store(ir.VarRef(var), self.coerce(value, var.type, target, f"'{target.id}'"))
         if isinstance(target, ast.Subscript):
             place = self.place(target)
@@ -389,7 +437,7 @@ class FrontEnd:
                                 f"{getattr(declared, 'type', None)!r}, not {t!r}")
         else:
             var = ir.Variable(name, t, "function")
-            self.shader.locals.append(var)
+            self.locals.append(var)
             self.names[name] = var
         if node.value is not None:
             out.append(self.store_target(node.target, self.expr(node.value)))
@@ -481,6 +529,9 @@ class FrontEnd:
             return ir.Select(a.type, cond, a, b)
         if isinstance(node, ast.Call):
             return self.call(node)
+        if isinstance(node, ast.Tuple):
+            self.fail(node, f"a tuple `{_source(node)}` can only be assigned to as many names "
+                            f"(`a, b = b, a`) or returned from a function")
         self.fail(node, f"unsupported expression `{_source(node)}`")
 
     def constant(self, node: ast.Constant) -> ir.Const:
@@ -768,15 +819,21 @@ class FrontEnd:
 
     # --- Calls ---------------------------------------------------------------------------------
 
-    def call(self, node: ast.Call) -> ir.Expr:
+    def call(self, node: ast.Call, results: int = 1) -> ir.Expr:
+        """A call; ``results``: how many values the caller takes (0: a statement;
+        more than 1: a tuple, which only a function defined in Python returns)."""
         func = node.func
         if not isinstance(func, ast.Name):
-            self.fail(node, f"only built-in functions and types can be called, not `{_source(func)}`")
+            self.fail(node, f"only functions and types can be called, not `{_source(func)}`")
         name = func.id
-        if node.keywords:
-            self.fail(node, f"{name}() takes no keyword arguments")
         if name in self.names:
             self.fail(node, f"'{name}' is a variable, not a function")
+        if isinstance(self.outer(name), types.FunctionType):
+            return self.python_call(node, self.outer(name), results)
+        if results > 1:
+            self.fail(node, f"{name}() returns one value, not {results}")
+        if node.keywords:
+            self.fail(node, f"{name}() takes no keyword arguments")
         t = self.shader_type(name)
         if t is not None:
             return self.construct(t, [self.expr(a) for a in node.args], node)
@@ -798,6 +855,70 @@ class FrontEnd:
         if name in MATH:
             return self.math_call(name, MATH[name], args, node)
         self.fail(node, f"unknown function '{name}'")
+
+    def python_call(self, node: ast.Call, func: types.FunctionType, results: int) -> ir.Expr:
+        """A call of a Python function: compiled, for these argument types, into a
+        function of the shader (arrays are passed by reference, as in Python)."""
+        name = node.func.id
+        if func in self.calling:
+            chain = " -> ".join(f.__name__ for f in self.calling[self.calling.index(func):])
+            self.fail(node, f"{name}() is recursive ({chain} -> {name}); a shader cannot recurse: "
+                            f"write a loop instead")
+        source = read(func)
+        params = source.tree.args
+        if params.vararg or params.kwarg or params.kwonlyargs:
+            self.fail(node, f"{name}() is called from a shader, so its parameters must be plain "
+                            f"names (no *args, **kwargs or keyword-only parameters)")
+        names = [a.arg for a in (*params.posonlyargs, *params.args)]
+        if len(node.args) > len(names) or any(isinstance(a, ast.Starred) for a in node.args):
+            self.fail(node, f"{name}() takes {len(names)} arguments, got {len(node.args)}")
+        given: dict[str, ast.expr] = dict(zip(names, node.args))
+        for keyword in node.keywords:
+            if keyword.arg not in names or keyword.arg in given:
+                self.fail(node, f"{name}() got an unexpected or repeated argument "
+                                f"'{keyword.arg or '**'}'")
+            given[keyword.arg] = keyword.value
+        bound: list[ir.Expr | ir.Variable] = []
+        for param in names:
+            if param in given:
+                bound.append(self.argument(given[param], name))
+            elif _python_constant(source.defaults.get(param)) is not None:
+                bound.append(self.concrete(_python_constant(source.defaults[param]), node))
+            else:
+                self.fail(node, f"{name}() is missing argument '{param}' (defaults must be numbers)")
+        key = (func, tuple(b if isinstance(b, ir.Variable) else b.type for b in bound))
+        function = self.compiled.get(key)
+        if function is None:
+            values = [(p, b) for p, b in zip(names, bound) if isinstance(b, ir.Expr)]
+            function = ir.Function(name, [ir.Variable(p, b.type, "function") for p, b in values])
+            callee = FrontEnd(source, self.shader.local_size, self, function)
+            callee.names.update({p: b for p, b in zip(names, bound) if isinstance(b, ir.Variable)})
+            callee.names.update({v.name: v for v in function.params})
+            function.body = callee.block(source.tree.body)
+            if function.result is not None and not _ends_with_return(source.tree.body):
+                callee.fail(source.tree.body[-1], f"'{name}' returns a value on one path and none "
+                                                  f"at its end; end it with a return")
+            self.compiled[key] = function
+            self.shader.functions.append(function)
+        count = 0 if function.result is None else (
+            len(function.result.members) if isinstance(function.result, ir.Struct) else 1)
+        if results and count != results:
+            self.fail(node, f"{name}() returns {count or 'no'} value{'s' * (count != 1)}, "
+                            f"not {results}" + ("; unpack them: `a, b = ...`" if count > 1 else ""))
+        return ir.Call(function.result, function, [b for b in bound if isinstance(b, ir.Expr)])
+
+    def argument(self, node: ast.expr, function: str) -> ir.Expr | ir.Variable:
+        """An argument of a Python function: a value, or a buffer or shared array."""
+        var = self.names.get(node.id) if isinstance(node, ast.Name) else None
+        if isinstance(var, ir.Variable) and isinstance(var.type, ArrayType):
+            if var.storage == "function":
+                self.fail(node, f"the local array '{node.id}' cannot be passed to {function}(); "
+                                f"pass buffers and shared arrays, or its elements")
+            return var
+        value = self.concrete(self.expr(node), node)
+        if not isinstance(value.type, (Scalar, Vector, Matrix)):
+            self.fail(node, f"cannot pass `{_source(node)}` to {function}()")
+        return value
 
     def arity(self, name: str, args: list, count: int, node: ast.AST) -> None:
         if len(args) != count:
@@ -934,6 +1055,13 @@ class FrontEnd:
         index = self.index(node.args[1])
         values = [self.coerce(self.expr(a), elem, a, f"{name}()") for a in node.args[2:]]
         return ir.Atomic(elem, op, ir.Element(ir.VarRef(var), index, elem), values)
+
+
+def _ends_with_return(body: list[ast.stmt]) -> bool:
+    last = body[-1] if body else None
+    if isinstance(last, ast.If):
+        return _ends_with_return(last.body) and _ends_with_return(last.orelse)
+    return isinstance(last, ast.Return)
 
 
 def _abstract(value: ir.Expr) -> bool:

@@ -213,6 +213,14 @@ class Atomic(Expr):
 
 
 @dataclass(eq=False)
+class Call(Expr):
+    """A call of a compiled Python function; a tuple result has a ``Struct`` type."""
+
+    function: Function
+    args: list[Expr]
+
+
+@dataclass(eq=False)
 class Temp(Expr):
     """A value bound by an enclosing ``Let``."""
 
@@ -269,7 +277,9 @@ class Continue:
 
 @dataclass(eq=False)
 class Return:
-    pass
+    """Return from the kernel, or from a function with ``value`` (None: no value)."""
+
+    value: Expr | None = None
 
 
 @dataclass(eq=False)
@@ -281,11 +291,26 @@ Stmt = Store | Eval | If | Loop | Break | Continue | Return | Barrier
 
 
 @dataclass(eq=False)
+class Function:
+    """A Python function a shader calls, compiled for one list of argument types.
+
+    ``params`` are the locals its arguments are copied into; ``result`` is None
+    (no value), a scalar, vector or matrix type, or a ``Struct`` (a tuple)."""
+
+    name: str
+    params: list[Variable]
+    result: ShaderType | None = None
+    locals: list[Variable] = field(default_factory=list)
+    body: list[Stmt] = field(default_factory=list)
+
+
+@dataclass(eq=False)
 class Shader:
-    """A compute shader: its interface variables, locals and body."""
+    """A compute shader: its interface variables, locals, body and the functions it calls."""
 
     name: str
     local_size: tuple[int, int, int]
     interface: list[Variable]
     locals: list[Variable]
     body: list[Stmt] = field(default_factory=list)
+    functions: list[Function] = field(default_factory=list)

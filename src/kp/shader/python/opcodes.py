@@ -28,11 +28,14 @@ class Op:
     ConstantFalse = 42
     Constant = 43
     ConstantComposite = 44
+    ConstantNull = 46
     SpecConstantTrue = 48
     SpecConstantFalse = 49
     SpecConstant = 50
     Function = 54
+    FunctionParameter = 55
     FunctionEnd = 56
+    FunctionCall = 57
     Variable = 59
     Load = 61
     Store = 62
@@ -122,6 +125,7 @@ class Op:
     Branch = 249
     BranchConditional = 250
     Return = 253
+    ReturnValue = 254
 
 
 class Capability:

@@ -7,7 +7,10 @@ constructors (``f32(i)``, ``vec2(x, y)``).
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
+
+from ...errors import ShaderCompileError
 
 
 class ShaderType:
@@ -104,12 +107,21 @@ class ArrayType(ShaderType):
 
 def Array(elem: ShaderType, length: int | None = None) -> ArrayType:  # noqa: N802 (pyshader's spelling)
     """The type of a buffer or shared array: ``Array(f32)`` has the length of the
-    tensor bound to it, ``Array(f32, 256)`` a fixed length (required for shared arrays)."""
+    tensor bound to it, ``Array(f32, 256)`` a fixed length (required for shared and
+    local arrays)."""
     if not isinstance(elem, (Scalar, Vector)) or elem_of(elem) == boolean:
-        raise TypeError(f"Array elements must be numeric scalars or vectors, not {elem!r}")
-    if length is not None and (not isinstance(length, int) or length < 1):
-        raise ValueError(f"Array length must be a positive int, not {length!r}")
+        hint = {float: "f32", int: "i32", bool: "u32"}.get(elem, "f32, i32, u32, vec4, ...")
+        raise ShaderCompileError(f"{caller()}: Array elements must be numeric shader types, not "
+                                 f"{getattr(elem, '__name__', repr(elem))}; write Array({hint})")
+    if length is not None and (isinstance(length, bool) or not isinstance(length, int) or length < 1):
+        raise ShaderCompileError(f"{caller()}: Array length must be a positive int, not {length!r}")
     return ArrayType(elem, length)
+
+
+def caller(depth: int = 2) -> str:
+    """``file:line`` of the code that called the function calling this one."""
+    frame = sys._getframe(depth)
+    return f"{frame.f_code.co_filename}:{frame.f_lineno}"
 
 
 vec2, vec3, vec4 = (Vector(f32, n) for n in (2, 3, 4))
