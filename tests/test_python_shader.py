@@ -1,5 +1,6 @@
 """python2shader without a device: the SPIR-V it makes, its errors and its cache."""
 
+import math
 import re
 import time
 
@@ -111,6 +112,12 @@ ERRORS = [
     (kernel("try:\n    pass\nexcept Exception:\n    pass"), 4, "unsupported statement `try:`"),
     (kernel("x = [1, 2]"), 4, "unsupported expression `[1, 2]`"),
     (kernel("data[i] = foo(1.0)"), 4, "unknown function 'foo'"),
+    (kernel("data[i] = math.gcd(1, 2)"), 4, "math.gcd() is not available in shaders; use one of"),
+    (kernel("data[i] = math.sqrt(vec2(1.0, 2.0) > 1.0).x"), 4, "math.sqrt() needs numbers, not bvec2"),
+    (kernel("data[i] = math.hypot(vec2(1.0), vec2(2.0)).x"), 4, "math.hypot() needs scalars"),
+    (kernel("data[i] = math.sqrt"), 4, "`math.sqrt` is not a number"),
+    (kernel('data[i] = float("one")'), 4, "could not convert 'one' to a float"),
+    (kernel('data[i] = int("1")'), 4, 'only float("inf"), float("-inf") and float("nan")'),
     (kernel("data[i] = recurse(1.0)"), None, "recurse() is recursive (recurse -> recurse)"),
     (kernel("data[i] = ping(1.0)"), None, "ping() is recursive (ping -> pong -> ping)"),
     (kernel("data[i] = pair(1.0)"), 4, "pair() returns 2 values, not 1; unpack them"),
@@ -183,6 +190,7 @@ def mixed(x):
 
 
 HELPERS = {f.__name__: f for f in (recurse, ping, pong, pair, nothing, square, mixed)}
+HELPERS["math"] = math
 
 
 @pytest.mark.parametrize("source, line, message", ERRORS, ids=[e[2][:40] for e in ERRORS])

@@ -65,3 +65,69 @@ def test_functions_of_the_enclosing_scope_typed_at_each_call(mgr):
     out_i, out_f = dispatch(mgr, typed, ints, floats)
     np.testing.assert_array_equal(out_i, ints // 2)
     np.testing.assert_array_equal(out_f, floats // 2)
+
+
+@python2shader
+def math_module(index=("input", "GlobalInvocationId", ivec3),
+                x=("buffer", 0, Array(f32)), out=("buffer", 1, Array(f32)),
+                ints=("buffer", 2, Array(i32))):
+    i = index.x
+    v = x[i]
+    row = i * 16
+    out[row + 0] = math.sqrt(abs(v)) + math.pi
+    out[row + 1] = math.exp(v / 4.0) * math.e
+    out[row + 2] = math.log(abs(v) + 1.0) + math.log(abs(v) + 1.0, 2.0) + math.log10(abs(v) + 1.0)
+    out[row + 3] = math.sin(v) + math.cos(v) + math.atan2(v, 2.0) + math.tanh(v)
+    out[row + 4] = math.fabs(v) + math.hypot(v, 3.0) + math.degrees(v) + math.radians(v)
+    out[row + 5] = math.fmod(v, 1.5) + math.log1p(abs(v)) + math.expm1(v / 8.0)
+    out[row + 6] = math.inf if v > 0.0 else -math.inf
+    out[row + 7] = float("inf") if v > 0.0 else float("-inf")
+    out[row + 8] = f32(math.isinf(math.inf * v)) + 2.0 * f32(math.isnan(float("nan") * v))
+    out[row + 9] = f32(math.isfinite(v)) + f32(math.isfinite(math.inf * v)) + f32(math.isnan(v))
+    out[row + 10] = math.pow(v, 3.0) + pow(v, 2.0) + v ** 3.0 + v ** 2 + v ** f32(i % 3)
+    out[row + 11] = math.tau + math.asin(v / 10.0) + math.acos(v / 10.0) + math.atan(v)
+    ints[i * 3 + 0] = math.floor(v)
+    ints[i * 3 + 1] = math.ceil(v)
+    ints[i * 3 + 2] = math.trunc(v)
+
+
+def test_math_module(mgr):
+    x = np.array([-3.5, -2.0, -0.25, 0.0, 0.75, 2.0, 5.0], np.float32)
+    out, ints = np.zeros(16 * len(x), np.float32), np.zeros(3 * len(x), np.int32)
+    _, out, ints = dispatch(mgr, math_module, x, out, ints)
+    out = out.reshape(-1, 16)
+    for i, v in enumerate(x.tolist()):
+        a = abs(v)
+        expected = [
+            math.sqrt(a) + math.pi, math.exp(v / 4) * math.e,
+            math.log(a + 1) + math.log(a + 1, 2) + math.log10(a + 1),
+            math.sin(v) + math.cos(v) + math.atan2(v, 2) + math.tanh(v),
+            abs(v) + math.hypot(v, 3) + math.degrees(v) + math.radians(v),
+            math.fmod(v, 1.5) + math.log1p(a) + math.expm1(v / 8),
+            math.inf if v > 0 else -math.inf, math.inf if v > 0 else -math.inf,
+            float(v != 0) + 2.0, 1.0,
+            math.pow(v, 3) + v ** 2 + v ** 3 + v ** 2 + v ** (i % 3),
+            math.tau + math.asin(v / 10) + math.acos(v / 10) + math.atan(v),
+        ]
+        np.testing.assert_allclose(out[i, :12], expected, rtol=1e-4, atol=1e-4, err_msg=f"x={v}")
+        assert ints[3 * i:3 * i + 3].tolist() == [math.floor(v), math.ceil(v), math.trunc(v)]
+
+
+@pytest.mark.parametrize("exponent", [0.0, 1.0, 2.0, 3.0, -1.0, -2.0, -3.0, 0.5])
+def test_pow_of_negative_bases_follows_python(mgr, exponent):
+    source = """
+    def power(index=("input", "GlobalInvocationId", ivec3), x=("buffer", 0, Array(f32)),
+              y=("buffer", 1, Array(f32)), out=("buffer", 2, Array(f32))):
+        i = index.x
+        out[i * 2] = pow(x[i], y[i])
+        out[i * 2 + 1] = x[i] ** y[i]
+    """
+    x = np.array([-2.0, -0.5, -3.0, 2.0, 0.5], np.float32)
+    y = np.full_like(x, exponent)
+    *_, out = dispatch(mgr, shader_from_source(source), x, y, np.zeros(2 * len(x), np.float32))
+    with np.errstate(invalid="ignore"):
+        # Python: a float for integral exponents, a complex (here NaN) otherwise
+        expected = np.array([v ** exponent if exponent.is_integer() or v >= 0 else np.nan
+                             for v in x.tolist()], np.float32)
+    np.testing.assert_allclose(out[0::2], expected, rtol=1e-6)
+    np.testing.assert_allclose(out[1::2], expected, rtol=1e-6)

@@ -38,6 +38,8 @@ _BINARY: dict[str, dict[str, int]] = {
     # OpFMod takes the sign of the divisor, as Python's % does; signed "mod" is
     # built from OpSDiv by the back end (OpSRem and OpSMod are undefined for negative operands).
     "mod": {"float": Op.FMod, "uint": Op.UMod},
+    # math.fmod: the remainder with the dividend's sign.
+    "fmod": {"float": Op.FRem},
     "lshift": {"int": Op.ShiftLeftLogical, "uint": Op.ShiftLeftLogical},
     "rshift": {"int": Op.ShiftRightArithmetic, "uint": Op.ShiftRightLogical},
     "and": {"int": Op.BitwiseAnd, "uint": Op.BitwiseAnd, "bool": Op.LogicalAnd},
@@ -65,7 +67,8 @@ _ATOMIC: dict[str, dict[str, int]] = {
     "exchange": {"int": Op.AtomicExchange, "uint": Op.AtomicExchange},
 }
 
-_INTRINSIC = {"any": Op.Any, "all": Op.All, "transpose": Op.Transpose}
+_INTRINSIC = {"any": Op.Any, "all": Op.All, "transpose": Op.Transpose, "isnan": Op.IsNan,
+              "isinf": Op.IsInf}
 
 # barrier(): wait for the workgroup, and make its shared and buffer writes visible.
 _BARRIER_SEMANTICS = (
@@ -538,7 +541,28 @@ class _Emitter:
         return self.op(Op.ExtInst, result, self.glsl, inst, *args)
 
     def expr_ExtInst(self, e: ir.ExtInst) -> int:
-        return self.ext_inst(e.inst, e.type, *[self.value(a) for a in e.args])
+        args = [self.value(a) for a in e.args]
+        if e.inst == MATH["pow"].float_inst:
+            return self.python_pow(e.type, *args)
+        return self.ext_inst(e.inst, e.type, *args)
+
+    def python_pow(self, t: ShaderType, x: int, y: int) -> int:
+        """Python's x ** y: GLSL's pow is undefined for x < 0, where Python gives
+        |x| ** y, negated for odd integral y (and NaN, a complex in Python, otherwise),
+        and for x ** 0, which is 1."""
+        magnitude = self.ext_inst(MATH["pow"].float_inst, t, self.ext_inst(MATH["abs"].float_inst, t, x), y)
+        bool_type = with_elem(t, boolean)
+        half = self.op(Op.FMul, t, y, self.splat_const(t, 0.5))
+        trunc = MATH["trunc"].float_inst
+        odd = self.op(Op.FOrdNotEqual, bool_type, self.ext_inst(trunc, t, half), half)
+        integral = self.op(Op.FOrdEqual, bool_type, self.ext_inst(trunc, t, y), y)
+        negative = self.op(Op.FOrdLessThan, bool_type, x, self.splat_const(t, 0.0))
+        signed = self.op(Op.Select, t, odd, self.op(Op.FNegate, t, magnitude), magnitude)
+        nan = self.splat_const(t, float("nan"))
+        result = self.op(Op.Select, t, negative,
+                         self.op(Op.Select, t, integral, signed, nan), magnitude)
+        zero = self.op(Op.FOrdEqual, bool_type, y, self.splat_const(t, 0.0))
+        return self.op(Op.Select, t, zero, self.splat_const(t, 1.0), result)
 
     def expr_Intrinsic(self, e: ir.Intrinsic) -> int:
         return self.op(_INTRINSIC[e.name], e.type, *[self.value(a) for a in e.args])

@@ -78,6 +78,18 @@ MATH: dict[str, MathFunction] = {
     "reflect": MathFunction(2, 71),
 }
 
+# Functions of Python's math module that are the GLSL.std.450 function of the same
+# name (``math.sqrt``); the front end builds the others (``math.log10``, ``math.floor``
+# returning an int, ...) from these.
+MATH_MODULE_SAME = frozenset({
+    "sqrt", "exp", "exp2", "log2", "pow", "sin", "cos", "tan", "asin", "acos", "atan", "atan2",
+    "sinh", "cosh", "tanh", "asinh", "acosh", "atanh", "degrees", "radians",
+})
+MATH_MODULE_OTHER = frozenset({
+    "fabs", "floor", "ceil", "trunc", "log", "log10", "log1p", "expm1", "hypot", "fmod",
+    "isnan", "isinf", "isfinite",
+})
+
 # Matrix functions of GLSL.std.450 (square matrices only).
 DETERMINANT = 33
 MATRIX_INVERSE = 34

@@ -17,7 +17,10 @@ from typing import NoReturn
 
 from ...errors import ShaderCompileError
 from . import ir
-from .builtins import ATOMICS, CASTS, DETERMINANT, MATH, MATRIX_INVERSE, MathFunction
+from .builtins import (
+    ATOMICS, CASTS, DETERMINANT, MATH, MATH_MODULE_OTHER, MATH_MODULE_SAME, MATRIX_INVERSE,
+    MathFunction,
+)
 from .source import MISSING, Source, read
 from .types import (
     TYPES, ArrayType, Matrix, Scalar, ShaderType, Vector, boolean, count_of, elem_of, f32,
@@ -506,6 +509,9 @@ class FrontEnd:
         if isinstance(node, ast.Name):
             return self.name(node)
         if isinstance(node, ast.Attribute):
+            module = self.module(node.value)
+            if module is not None:
+                return self.module_constant(module, node)
             value = self.expr(node.value)
             indices = self.swizzle_indices(node, value.type)
             return ir.Swizzle(self.swizzle_type(value.type, indices), value, indices)
@@ -655,7 +661,7 @@ class FrontEnd:
         if isinstance(v, bool) and not explicit:
             self.fail(node, f"cannot use {v!r} as {t!r}")
         if t.kind == "float":
-            if abs(v) > _FLOAT_MAX[t.width]:
+            if math.isfinite(v) and abs(v) > _FLOAT_MAX[t.width]:
                 self.fail(node, f"{v!r} is too large for {t!r}")
             return ir.Const(t, float(v))
         if isinstance(v, float):
@@ -823,6 +829,8 @@ class FrontEnd:
         """A call; ``results``: how many values the caller takes (0: a statement;
         more than 1: a tuple, which only a function defined in Python returns)."""
         func = node.func
+        if isinstance(func, ast.Attribute) and self.module(func.value) is math:
+            return self.math_module_call(func.attr, node)
         if not isinstance(func, ast.Name):
             self.fail(node, f"only functions and types can be called, not `{_source(func)}`")
         name = func.id
@@ -835,6 +843,9 @@ class FrontEnd:
         if node.keywords:
             self.fail(node, f"{name}() takes no keyword arguments")
         t = self.shader_type(name)
+        if t is not None and len(node.args) == 1 and isinstance(node.args[0], ast.Constant) \
+                and isinstance(node.args[0].value, str):
+            return self.parsed_number(t, node.args[0])
         if t is not None:
             return self.construct(t, [self.expr(a) for a in node.args], node)
         if name in ATOMICS:
@@ -919,6 +930,87 @@ class FrontEnd:
         if not isinstance(value.type, (Scalar, Vector, Matrix)):
             self.fail(node, f"cannot pass `{_source(node)}` to {function}()")
         return value
+
+    def module(self, node: ast.expr) -> types.ModuleType | None:
+        """The module a name refers to (``math``), if it does."""
+        if isinstance(node, ast.Name) and node.id not in self.names:
+            value = self.outer(node.id)
+            if isinstance(value, types.ModuleType):
+                return value
+        return None
+
+    def module_constant(self, module: types.ModuleType, node: ast.Attribute) -> ir.Const:
+        const = _python_constant(getattr(module, node.attr, None))
+        if const is None:
+            self.fail(node, f"`{_source(node)}` is not a number; a shader can use a module's "
+                            f"numbers (math.pi) and the functions of math")
+        return const
+
+    def parsed_number(self, t: ShaderType, node: ast.Constant) -> ir.Const:
+        """``float("inf")``, ``float("nan")``..., as Python parses them."""
+        if not isinstance(t, Scalar) or t.kind != "float":
+            self.fail(node, f"{t!r}() of a string: only float(\"inf\"), float(\"-inf\") and "
+                            f"float(\"nan\") (or another float literal) are supported")
+        try:
+            value = float(node.value)
+        except ValueError:
+            self.fail(node, f"could not convert {node.value!r} to a float")
+        return self.const_as(ir.Const(f32, value, True), t, node)
+
+    def math_module_call(self, name: str, node: ast.Call) -> ir.Expr:
+        """``math.name(...)``: the same function of Python's math module, with its
+        results' types (``math.floor`` gives an int)."""
+        if node.keywords:
+            self.fail(node, f"math.{name}() takes no keyword arguments")
+        if name not in MATH_MODULE_SAME | MATH_MODULE_OTHER:
+            self.fail(node, f"math.{name}() is not available in shaders; use one of "
+                            f"{', '.join(sorted(MATH_MODULE_SAME | MATH_MODULE_OTHER))}")
+        args = []
+        for arg in node.args:  # Python's math converts its arguments to float
+            value = self.expr(arg)
+            if not isinstance(value.type, (Scalar, Vector)) or elem_of(value.type).kind == "bool":
+                self.fail(arg, f"math.{name}() needs numbers, not {value.type!r}")
+            args.append(self.convert(value, with_elem(value.type, f32), arg)
+                        if elem_of(value.type).kind != "float" else value)
+        if name in MATH_MODULE_SAME:
+            return self.math_call(name, MATH[name], args, node)
+        if name in ("floor", "ceil", "trunc"):
+            value = self.math_call(name, MATH[name], args, node)
+            return ir.Convert(with_elem(value.type, i32), value)
+        if name == "fabs":
+            return self.math_call("abs", MATH["abs"], args, node)
+        if name in ("isnan", "isinf", "isfinite"):
+            self.arity(f"math.{name}", args, 1, node)
+            value = self.concrete(args[0], node)
+            t = with_elem(value.type, boolean)
+            if name != "isfinite":
+                return ir.Intrinsic(t, name, [value])
+            temp = ir.Temp(value.type)
+            special = ir.Binary(t, "or", ir.Intrinsic(t, "isnan", [temp]),
+                                ir.Intrinsic(t, "isinf", [temp]))
+            return ir.Let(t, temp, value, ir.Unary(t, "not", special))
+        if name == "log":
+            if len(args) not in (1, 2):
+                self.fail(node, f"math.log() takes 1 or 2 arguments, got {len(args)}")
+            logs = [self.math_call("log", MATH["log"], [a], node) for a in args]
+            return logs[0] if len(logs) == 1 else self.binop("div", *logs, node)
+        self.arity(f"math.{name}", args, 2 if name in ("hypot", "fmod") else 1, node)
+        if name == "log10":
+            log2 = self.math_call("log2", MATH["log2"], args, node)
+            return self.binop("mul", log2, ir.Const(f32, math.log10(2.0), True), node)
+        if name == "log1p":
+            return self.math_call("log", MATH["log"], [self.binop("add", args[0], ir.Const(
+                f32, 1.0, True), node)], node)
+        if name == "expm1":
+            exp = self.math_call("exp", MATH["exp"], args, node)
+            return self.binop("sub", exp, ir.Const(f32, 1.0, True), node)
+        if name == "hypot":
+            x, y = self.unify(args, node, "math.hypot()")
+            if not isinstance(x.type, Scalar):
+                self.fail(node, f"math.hypot() needs scalars, not {x.type!r}; use length()")
+            return ir.ExtInst(x.type, MATH["length"].float_inst, [ir.Construct(Vector(x.type, 2), [x, y])])
+        x, y = self.unify(args, node, "math.fmod()")  # fmod
+        return ir.Binary(x.type, "fmod", x, y)
 
     def arity(self, name: str, args: list, count: int, node: ast.AST) -> None:
         if len(args) != count:

@@ -70,6 +70,7 @@ class Op:
     FDiv = 136
     UMod = 137
     SRem = 138
+    FRem = 140
     FMod = 141
     VectorTimesMatrix = 144
     MatrixTimesVector = 145
@@ -77,6 +78,8 @@ class Op:
     Dot = 148
     Any = 154
     All = 155
+    IsNan = 156
+    IsInf = 157
     LogicalEqual = 164
     LogicalNotEqual = 165
     LogicalOr = 166
@@ -94,6 +97,7 @@ class Op:
     ULessThanEqual = 178
     SLessThanEqual = 179
     FOrdEqual = 180
+    FOrdNotEqual = 182
     FUnordNotEqual = 183
     FOrdLessThan = 184
     FOrdGreaterThan = 186
