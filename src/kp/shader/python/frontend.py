@@ -954,6 +954,8 @@ class FrontEnd:
         try:
             value = float(node.value)
         except ValueError:
+            value = None
+        if value is None:
             self.fail(node, f"could not convert {node.value!r} to a float")
         return self.const_as(ir.Const(f32, value, True), t, node)
 
