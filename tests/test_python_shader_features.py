@@ -131,3 +131,40 @@ def test_pow_of_negative_bases_follows_python(mgr, exponent):
                              for v in x.tolist()], np.float32)
     np.testing.assert_allclose(out[0::2], expected, rtol=1e-6)
     np.testing.assert_allclose(out[1::2], expected, rtol=1e-6)
+
+
+TAPS = 4
+
+
+@python2shader
+def local_arrays(index=("input", "GlobalInvocationId", ivec3),
+                 x=("buffer", 0, Array(f32)), out=("buffer", 1, Array(f32)),
+                 counts=("buffer", 2, Array(i32))):
+    i = index.x
+    acc = [0.0] * TAPS
+    for k in range(len(acc)):
+        acc[k] = x[i * TAPS + k] * f32(k + 1)
+    residues: Array(i32, 3)  # declared: starts at zero
+    for v in acc:
+        residues[i32(v) % 3] += 1
+    total = 0.0
+    for v in acc:
+        total += v
+    out[i] = total
+    weights = [x[i], 2.0, 0.5]
+    weights[2] = weights[2] * 4.0
+    out[len(x) // TAPS + i] = weights[0] * weights[1] + weights[2]
+    for r in range(3):
+        counts[i * 3 + r] = residues[r]
+
+
+def test_local_arrays(mgr):
+    x = np.arange(20, dtype=np.float32) * 1.5
+    groups = len(x) // TAPS
+    _, out, counts = dispatch(mgr, local_arrays, x, np.zeros(2 * groups, np.float32),
+                              np.zeros(3 * groups, np.int32), workgroup=(groups, 1, 1))
+    acc = x.reshape(groups, TAPS) * np.arange(1, TAPS + 1)
+    np.testing.assert_allclose(out[:groups], acc.sum(axis=1))
+    np.testing.assert_allclose(out[groups:], x[:groups] * 2 + 2)
+    expected = [[(acc[g].astype(int) % 3 == r).sum() for r in range(3)] for g in range(groups)]
+    np.testing.assert_array_equal(counts.reshape(groups, 3), expected)

@@ -292,9 +292,8 @@ class _Emitter:
         if not self.terminated:
             if f.result is None:
                 self.inst(self.code, Op.Return)
-            else:  # falling off the end returns None in Python: here, zeros
-                null = self.declare_value(("null", f.result), Op.ConstantNull, f.result)
-                self.inst(self.code, Op.ReturnValue, null)
+            else:  # not reached: the front end requires a function to end with a return
+                self.inst(self.code, Op.ReturnValue, self.expr_Zero(ir.Zero(f.result)))
         self.inst(self.code, Op.FunctionEnd)
 
     def interface_variable(self, var: ir.Variable) -> None:
@@ -426,6 +425,9 @@ class _Emitter:
 
     def expr_Const(self, e: ir.Const) -> int:
         return self.const(e.type, e.value)
+
+    def expr_Zero(self, e: ir.Zero) -> int:
+        return self.declare_value(("zero", e.type), Op.ConstantNull, e.type)
 
     def expr_SpecConst(self, e: ir.SpecConst) -> int:
         return self.spec_const(e)

@@ -291,17 +291,23 @@ class FrontEnd:
             self.fail(node.orelse[0], "an else clause on a loop is not supported")
 
     def for_range(self, node: ast.For, out: list[ir.Stmt]) -> None:
+        """``for i in range(...)``, and ``for v in array`` over the indices of an array."""
         self.no_else(node)
         it = node.iter
-        if not (isinstance(it, ast.Call) and isinstance(it.func, ast.Name) and it.func.id == "range"
-                and "range" not in self.names):
-            self.fail(node, f"a for loop must iterate over range(...), not `{_source(it)}`")
+        array = self.names.get(it.id) if isinstance(it, ast.Name) else None
+        is_range = isinstance(it, ast.Call) and isinstance(it.func, ast.Name) \
+            and it.func.id == "range" and "range" not in self.names
+        if not is_range and not (isinstance(array, ir.Variable) and isinstance(array.type, ArrayType)):
+            self.fail(node, f"a for loop must iterate over range(...) or an array, not `{_source(it)}`")
         if not isinstance(node.target, ast.Name):
             self.fail(node.target, f"the loop variable must be a name, not `{_source(node.target)}`")
-        if not 1 <= len(it.args) <= 3 or it.keywords:
-            self.fail(it, "range() takes 1 to 3 positional arguments")
-        args = [self.expr(a) for a in it.args]
-        for arg, arg_node in zip(args, it.args):
+        if is_range:
+            if not 1 <= len(it.args) <= 3 or it.keywords:
+                self.fail(it, "range() takes 1 to 3 positional arguments")
+            args = [self.expr(a) for a in it.args]
+        else:
+            args = [self.array_length(array)]
+        for arg, arg_node in zip(args, it.args if is_range else [it]):
             if not isinstance(arg.type, Scalar) or arg.type.kind not in ("int", "uint"):
                 self.fail(arg_node, f"range() needs integers, got {arg.type!r} `{_source(arg_node)}`")
         t = self.common_elem(args, it)
@@ -328,7 +334,11 @@ class FrontEnd:
             cond = ir.Select(boolean, ir.Binary(boolean, "gt", step, ir.Const(t, 0)), below,
                              ir.Logical(boolean, "and", negative, above))
 
-        target = self.store_target(node.target, ir.Load(t, ir.VarRef(counter)))
+        index = ir.Load(t, ir.VarRef(counter))
+        if array is not None:
+            element = array.type.elem
+            index = ir.Load(element, ir.Element(ir.VarRef(array), index, element))
+        target = self.store_target(node.target, index)
         body = [target, *self.block(node.body)]
         advance = ir.Store(ir.VarRef(counter), ir.Binary(t, "add", current, step))
         out.append(ir.Loop(cond, body, [advance]))
@@ -353,11 +363,42 @@ class FrontEnd:
         if len(targets) == 1 and isinstance(targets[0], ast.Tuple):
             self.unpack(targets[0], node.value, out)
             return
-        value = self.expr(node.value)
+        value = self.assigned_value(node.value)
         if len(targets) > 1:
             value = self.once(self.concrete(value, node.value), "value", out)
         for target in targets:
             out.append(self.store_target(target, value))
+
+    def assigned_value(self, node: ast.expr) -> ir.Expr:
+        """The value of an assignment's right side, which may be a list: a local array."""
+        if isinstance(node, ast.List) or isinstance(node, ast.BinOp) and isinstance(
+                node.op, ast.Mult) and ast.List in (type(node.left), type(node.right)):
+            return self.list_value(node)
+        return self.expr(node)
+
+    def list_value(self, node: ast.List | ast.BinOp) -> ir.Expr:
+        """``[a, b, c]`` or ``[x] * n``: a per-invocation array of n copies."""
+        repeat = 1
+        if isinstance(node, ast.BinOp):
+            items, count_node = (node.left, node.right) if isinstance(node.left, ast.List) \
+                else (node.right, node.left)
+            count = self.expr(count_node)
+            if not _abstract(count) or not isinstance(count.value, int) or count.value < 1:
+                self.fail(count_node, f"the length of a local array must be a positive number "
+                                      f"known when compiling, not `{_source(count_node)}`")
+            repeat, node = count.value, items
+        if not node.elts:
+            self.fail(node, "a local array needs at least one element: `acc = [0.0] * 4`")
+        values = self.unify([self.expr(e) for e in node.elts], node, "a list")
+        if not isinstance(values[0].type, (Scalar, Vector)) or elem_of(values[0].type).kind == "bool":
+            self.fail(node, f"a local array holds numbers or vectors, not {values[0].type!r}")
+        temps = [v if isinstance(v, ir.Const) else ir.Temp(v.type) for v in values]
+        t = ArrayType(values[0].type, len(values) * repeat)
+        result: ir.Expr = ir.Construct(t, temps * repeat)
+        for temp, value in zip(temps, values):
+            if temp is not value:  # each element is evaluated once, as in Python
+                result = ir.Let(t, temp, value, result)
+        return result
 
     def unpack(self, target: ast.Tuple, value: ast.expr, out: list[ir.Stmt]) -> None:
         if isinstance(value, ast.Call):
@@ -383,8 +424,14 @@ class FrontEnd:
                 var = ir.Variable(target.id, value.type, "function")
                 self.locals.append(var)
                 self.names[target.id] = var
-            if not isinstance(var, ir.Variable) or isinstance(var.type, ArrayType):
+            if not isinstance(var, ir.Variable) or isinstance(var.type, ArrayType) \
+                    and var.storage != "function":
                 self.fail(target, f"cannot assign to parameter '{target.id}'")
+            if isinstance(var.type, ArrayType) or isinstance(value.type, ArrayType):
+                if value.type != var.type:
+                    self.fail(target, f"'{target.id}' is a {var.type!r}; cannot assign a "
+                                      f"{value.type!r} to it")
+                return ir.Store(ir.VarRef(var), value)
             if elem_of(var.type).kind in ("int", "uint") and elem_of(value.type).kind == "float" \
                     and not _abstract(value):
                 self.fail(target, f"'{target.id}' holds integers ({var.type!r}, from its first "
@@ -443,14 +490,26 @@ class FrontEnd:
             self.locals.append(var)
             self.names[name] = var
         if node.value is not None:
-            out.append(self.store_target(node.target, self.expr(node.value)))
+            out.append(self.store_target(node.target, self.assigned_value(node.value)))
+        elif isinstance(t, ArrayType):
+            out.append(ir.Store(ir.VarRef(self.names[name]), ir.Zero(t)))
 
     def type_name(self, node: ast.expr) -> ShaderType:
+        """The type of a declaration: ``f32``, ``vec3``... or ``Array(f32, 4)``."""
         if isinstance(node, ast.Name):
             t = self.shader_type(node.id)
             if isinstance(t, (Scalar, Vector, Matrix)):
                 return t
-        self.fail(node, f"`{_source(node)}` is not a scalar, vector or matrix type")
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) \
+                and node.func.id == "Array" and node.func.id not in self.names \
+                and len(node.args) == 2 and not node.keywords:
+            elem = self.type_name(node.args[0])
+            length = self.expr(node.args[1])
+            if isinstance(elem, (Scalar, Vector)) and _abstract(length) \
+                    and isinstance(length.value, int) and length.value >= 1:
+                return ArrayType(elem, length.value)
+        self.fail(node, f"`{_source(node)}` is not a scalar, vector or matrix type, or "
+                        f"Array(type, length) with a length known when compiling")
 
     def condition(self, node: ast.expr) -> ir.Expr:
         """A scalar boolean; numbers are true when not zero, as in Python."""
@@ -1134,7 +1193,10 @@ class FrontEnd:
 
     def length(self, node: ast.Call) -> ir.Expr:
         self.arity("len", node.args, 1, node)
-        var = self.array_arg(node.args[0], "len()")
+        return self.array_length(self.array_arg(node.args[0], "len()"))
+
+    @staticmethod
+    def array_length(var: ir.Variable) -> ir.Expr:
         if var.type.length is not None:
             return ir.Const(i32, var.type.length)
         return ir.ArrayLength(i32, var)

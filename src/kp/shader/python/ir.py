@@ -80,6 +80,11 @@ class Const(Expr):
 
 
 @dataclass(eq=False)
+class Zero(Expr):
+    """The zero of any type: a local array declared without a value."""
+
+
+@dataclass(eq=False)
 class SpecConst(Expr):
     """A specialisation constant, set when the pipeline is made."""
 
@@ -170,7 +175,8 @@ class Splat(Expr):
 
 @dataclass(eq=False)
 class Construct(Expr):
-    """A vector from scalars and vectors, or a matrix from column vectors."""
+    """A vector from scalars and vectors, a matrix from column vectors, a local array
+    from its elements, or a tuple (``Struct``) from its members."""
 
     args: list[Expr]
 
