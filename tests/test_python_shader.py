@@ -111,6 +111,8 @@ ERRORS = [
     (kernel("import math"), 4, "unsupported statement `import math`"),
     (kernel("try:\n    pass\nexcept Exception:\n    pass"), 4, "unsupported statement `try:`"),
     (kernel("x = [1, 2] + [3]"), 4, "unsupported expression `[1, 2]`"),
+    (kernel("x = min(i, u32(3))"), 4, "min() of signed and unsigned integers (i32, u32): convert"),
+    (kernel("x = max(-1, u32(3))"), 4, "max() of signed and unsigned integers"),
     (kernel("x = [0.0] * i"), 4, "the length of a local array must be a positive number known"),
     (kernel("x = []"), 4, "a local array needs at least one element"),
     (kernel("x = [vec2(1.0) > 0.0]"), 4, "a local array holds numbers or vectors, not bvec2"),

@@ -168,3 +168,41 @@ def test_local_arrays(mgr):
     np.testing.assert_allclose(out[groups:], x[:groups] * 2 + 2)
     expected = [[(acc[g].astype(int) % 3 == r).sum() for r in range(3)] for g in range(groups)]
     np.testing.assert_array_equal(counts.reshape(groups, 3), expected)
+
+
+@python2shader
+def mixed_sign_comparisons(index=("input", "GlobalInvocationId", ivec3),
+                           s=("buffer", 0, Array(i32)), u=("buffer", 1, Array(u32)),
+                           out=("buffer", 2, Array(i32))):
+    i = index.x
+    a, b = s[i], u[i]
+    out[i * 8 + 0] = i32(a < b)
+    out[i * 8 + 1] = i32(a <= b)
+    out[i * 8 + 2] = i32(a > b)
+    out[i * 8 + 3] = i32(a >= b)
+    out[i * 8 + 4] = i32(a == b)
+    out[i * 8 + 5] = i32(a != b)
+    out[i * 8 + 6] = i32(b > a)  # the unsigned side first
+    out[i * 8 + 7] = i32(-1 < b)  # a negative literal
+
+
+def test_signed_unsigned_comparisons_follow_python(mgr):
+    s = np.array([-1, 5, 7, -2147483648, 2147483647, 0], np.int32)
+    u = np.array([5, 5, 3, 0, 4294967295, 0], np.uint32)
+    *_, out = dispatch(mgr, mixed_sign_comparisons, s, u, np.zeros(8 * len(s), np.int32))
+    expected = [[a < b, a <= b, a > b, a >= b, a == b, a != b, b > a, -1 < b]
+                for a, b in zip(s.tolist(), u.tolist())]
+    np.testing.assert_array_equal(out.reshape(-1, 8), np.array(expected, np.int32))
+
+
+def test_side_effects_in_a_swizzle_targets_index_run_once(mgr):
+    source = """
+    def once(index=("input", "GlobalInvocationId", ivec3),
+             counter=("buffer", 0, Array(i32)), v=("buffer", 1, Array(vec4))):
+        v[atomic_add(counter, 0, 1)].x = 1.0
+        v[atomic_add(counter, 1, 1)].yz += vec2(2.0, 3.0)
+    """
+    counter, v = dispatch(mgr, shader_from_source(source), np.zeros(2, np.int32),
+                          np.zeros(8, np.float32), workgroup=(1, 1, 1))
+    assert counter.tolist() == [1, 1]
+    assert v.tolist() == [1.0, 2.0, 3.0, 0.0, 0.0, 0.0, 0.0, 0.0]

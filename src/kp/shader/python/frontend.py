@@ -24,7 +24,7 @@ from .builtins import (
 from .source import MISSING, Source, read
 from .types import (
     TYPES, ArrayType, Matrix, Scalar, ShaderType, Vector, boolean, count_of, elem_of, f32,
-    i32, u32, uvec3, with_elem,
+    i32, scalar_type, u32, uvec3, with_elem,
 )
 
 # The canonical SPIR-V type of each input built-in; a shader may declare the
@@ -57,6 +57,8 @@ _FOLD: dict[str, Callable] = {
     "lt": operator.lt, "le": operator.le, "gt": operator.gt, "ge": operator.ge,
 }
 _COMPARISONS = frozenset({"eq", "ne", "lt", "le", "gt", "ge"})
+# The comparison with its operands swapped: a < b is b > a.
+_MIRROR = {"eq": "eq", "ne": "ne", "lt": "gt", "le": "ge", "gt": "lt", "ge": "le"}
 _BITWISE = frozenset({"lshift", "rshift", "and", "or", "xor"})
 _SWIZZLE_SETS = ("xyzw", "rgba")
 # Largest integer exponent that ``x ** n`` expands into multiplications.
@@ -338,8 +340,9 @@ class FrontEnd:
         if array is not None:
             element = array.type.elem
             index = ir.Load(element, ir.Element(ir.VarRef(array), index, element))
-        target = self.store_target(node.target, index)
-        body = [target, *self.block(node.body)]
+        body: list[ir.Stmt] = []
+        self.store_target(node.target, index, body)
+        body += self.block(node.body)
         advance = ir.Store(ir.VarRef(counter), ir.Binary(t, "add", current, step))
         out.append(ir.Loop(cond, body, [advance]))
 
@@ -367,7 +370,7 @@ class FrontEnd:
         if len(targets) > 1:
             value = self.once(self.concrete(value, node.value), "value", out)
         for target in targets:
-            out.append(self.store_target(target, value))
+            self.store_target(target, value, out)
 
     def assigned_value(self, node: ast.expr) -> ir.Expr:
         """The value of an assignment's right side, which may be a list: a local array."""
@@ -405,7 +408,7 @@ class FrontEnd:
             # A function returning a tuple: keep it, then assign its members.
             result = self.once(self.call(value, results=len(target.elts)), "result", out)
             for k, t in enumerate(target.elts):
-                out.append(self.store_target(t, ir.Swizzle(result.type.members[k], result, (k,))))
+                self.store_target(t, ir.Swizzle(result.type.members[k], result, (k,)), out)
             return
         if not isinstance(value, ast.Tuple) or len(value.elts) != len(target.elts):
             self.fail(target, f"`{_source(target)} = {_source(value)}` needs a tuple of "
@@ -413,10 +416,10 @@ class FrontEnd:
         # All values are read before any is assigned, as in `a, b = b, a`.
         values = [self.once(self.concrete(self.expr(v), v), "value", out) for v in value.elts]
         for t, v in zip(target.elts, values):
-            out.append(self.store_target(t, v))
+            self.store_target(t, v, out)
 
-    def store_target(self, target: ast.expr, value: ir.Expr) -> ir.Stmt:
-        """The statement that assigns ``value`` to ``target``."""
+    def store_target(self, target: ast.expr, value: ir.Expr, out: list[ir.Stmt]) -> None:
+        """Assigns ``value`` to ``target``: the statements go to ``out``."""
         if isinstance(target, ast.Name):
             var = self.names.get(target.id)
             if var is None:
@@ -431,26 +434,33 @@ class FrontEnd:
                 if value.type != var.type:
                     self.fail(target, f"'{target.id}' is a {var.type!r}; cannot assign a "
                                       f"{value.type!r} to it")
-                return ir.Store(ir.VarRef(var), value)
+                out.append(ir.Store(ir.VarRef(var), value))
+                return
             if elem_of(var.type).kind in ("int", "uint") and elem_of(value.type).kind == "float" \
                     and not _abstract(value):
                 self.fail(target, f"'{target.id}' holds integers ({var.type!r}, from its first "
                                   f"assignment) and cannot take a {value.type!r}; start it as a "
                                   f"float (`{target.id} = 0.0`) or write {var.type!r}(...)")
-            return ir.Store(ir.VarRef(var), self.coerce(value, var.type, target, f"'{target.id}'"))
-        if isinstance(target, ast.Subscript):
+            out.append(ir.Store(ir.VarRef(var), self.coerce(value, var.type, target, f"'{target.id}'")))
+        elif isinstance(target, ast.Subscript):
             place = self.place(target)
-            return ir.Store(place, self.coerce(value, place.type, target, f"`{_source(target)}`"))
-        if isinstance(target, ast.Attribute):
-            place = self.place(target.value)
-            indices = self.swizzle_indices(target, place.type)
-            if len(set(indices)) != len(indices):
-                self.fail(target, f"`{_source(target)}` assigns a component twice")
-            component = self.swizzle_type(place.type, indices)
-            value = self.coerce(value, component, target, f"`{_source(target)}`")
-            new = ir.Insert(place.type, ir.Load(place.type, place), value, indices)
-            return ir.Store(place, new)
-        self.fail(target, f"cannot assign to `{_source(target)}`")
+            out.append(ir.Store(place, self.coerce(value, place.type, target, f"`{_source(target)}`")))
+        elif isinstance(target, ast.Attribute):
+            # The vector is read and written: its place's indices are evaluated once.
+            place = self.stable(self.place(target.value), out)
+            self.store_components(target, place, value, out)
+        else:
+            self.fail(target, f"cannot assign to `{_source(target)}`")
+
+    def store_components(self, target: ast.Attribute, place: ir.Place, value: ir.Expr,
+                         out: list[ir.Stmt]) -> None:
+        """Assigns ``value`` to the swizzle ``target`` of the vector at ``place``."""
+        indices = self.swizzle_indices(target, place.type)
+        if len(set(indices)) != len(indices):
+            self.fail(target, f"`{_source(target)}` assigns a component twice")
+        component = self.swizzle_type(place.type, indices)
+        value = self.coerce(value, component, target, f"`{_source(target)}`")
+        out.append(ir.Store(place, ir.Insert(place.type, ir.Load(place.type, place), value, indices)))
 
     def augmented_assign(self, node: ast.AugAssign, out: list[ir.Stmt]) -> None:
         target = node.target
@@ -463,8 +473,15 @@ class FrontEnd:
             value = self.binop(_BINOPS[type(node.op)], current, self.expr(node.value), node)
             out.append(ir.Store(place, self.coerce(value, place.type, target, f"`{_source(target)}`")))
             return
+        if isinstance(target, ast.Attribute) and self.is_place(target.value):
+            place = self.stable(self.place(target.value), out)
+            indices = self.swizzle_indices(target, place.type)
+            current = ir.Swizzle(self.swizzle_type(place.type, indices), ir.Load(place.type, place), indices)
+            value = self.binop(_BINOPS[type(node.op)], current, self.expr(node.value), node)
+            self.store_components(target, place, value, out)
+            return
         value = self.binop(_BINOPS[type(node.op)], self.expr(target), self.expr(node.value), node)
-        out.append(self.store_target(target, value))
+        self.store_target(target, value, out)
 
     def stable(self, place: ir.Place, out: list[ir.Stmt]) -> ir.Place:
         if isinstance(place, ir.VarRef):
@@ -490,7 +507,7 @@ class FrontEnd:
             self.locals.append(var)
             self.names[name] = var
         if node.value is not None:
-            out.append(self.store_target(node.target, self.assigned_value(node.value)))
+            self.store_target(node.target, self.assigned_value(node.value), out)
         elif isinstance(t, ArrayType):
             out.append(ir.Store(ir.VarRef(self.names[name]), ir.Zero(t)))
 
@@ -794,6 +811,8 @@ class FrontEnd:
             return self.matmul(a, b, node)
         if isinstance(a.type, Matrix) or isinstance(b.type, Matrix):
             return self.matrix_arith(op, a, b, node)
+        if op in _COMPARISONS and _mixed_signs(a, b):
+            return self.mixed_sign_compare(op, a, b, node)
         a, b = self.unify([a, b], node, what)
         elem = elem_of(a.type)
         if elem.kind == "bool" and op not in ("eq", "ne", "and", "or", "xor"):
@@ -806,6 +825,29 @@ class FrontEnd:
             a, b = ir.Convert(float_type, a), ir.Convert(float_type, b)
         result = with_elem(a.type, boolean) if op in _COMPARISONS else a.type
         return ir.Binary(result, op, a, b)
+
+    def mixed_sign_compare(self, op: str, a: ir.Expr, b: ir.Expr, node: ast.AST) -> ir.Expr:
+        """A signed and an unsigned integer compared as Python compares ints
+        (``-1 < u32(5)`` is True): a negative signed side decides alone."""
+        if elem_of(a.type).kind == "uint":
+            a, b, op = b, a, _MIRROR[op]
+        signed, unsigned = self.concrete(a, node), self.concrete(b, node)
+        lengths = {v.type.length for v in (signed, unsigned) if isinstance(v.type, Vector)}
+        if len(lengths) > 1:
+            self.fail(node, f"`{_source(node)}`: {a.type!r} and {b.type!r} have different lengths")
+        width = max(elem_of(signed.type).width, elem_of(unsigned.type).width)
+        shape = signed.type if isinstance(signed.type, Vector) else unsigned.type
+        signed_t, unsigned_t = (with_elem(shape, scalar_type(kind, width)) for kind in ("int", "uint"))
+        temp = ir.Temp(signed_t)
+        bool_t = with_elem(signed_t, boolean)
+        as_unsigned = ir.Binary(bool_t, op, ir.Convert(unsigned_t, temp),
+                                self.coerce(unsigned, unsigned_t, node, f"`{_source(node)}`"))
+        negative = ir.Binary(bool_t, "lt", temp, self.coerce(ir.Const(i32, 0, True), signed_t, node, ""))
+        if op in ("lt", "le", "ne"):  # true wherever the signed side is negative
+            result = ir.Binary(bool_t, "or", negative, as_unsigned)
+        else:
+            result = ir.Binary(bool_t, "and", ir.Unary(bool_t, "not", negative), as_unsigned)
+        return ir.Let(bool_t, temp, self.coerce(signed, signed_t, node, f"`{_source(node)}`"), result)
 
     def fold(self, op: str, a: ir.Const, b: ir.Const, node: ast.AST) -> ir.Const:
         if op == "matmul":
@@ -1139,6 +1181,11 @@ class FrontEnd:
         for arg in args:
             if not isinstance(arg.type, (Scalar, Vector)) or elem_of(arg.type).kind == "bool":
                 self.fail(node, f"{name}() needs numbers, not {arg.type!r}")
+        if any(_mixed_signs(a, b) for a in args for b in args):
+            # Python's answer may be negative, which the unsigned type cannot hold.
+            self.fail(node, f"{name}() of signed and unsigned integers "
+                            f"({', '.join(repr(a.type) for a in args)}): convert them to one "
+                            f"type first, e.g. {name}(i32(a), i32(b))")
         args = self.unify(args, node, f"{name}()")
         t = args[0].type
         elem = elem_of(t)
@@ -1211,6 +1258,17 @@ class FrontEnd:
         index = self.index(node.args[1])
         values = [self.coerce(self.expr(a), elem, a, f"{name}()") for a in node.args[2:]]
         return ir.Atomic(elem, op, ir.Element(ir.VarRef(var), index, elem), values)
+
+
+def _mixed_signs(a: ir.Expr, b: ir.Expr) -> bool:
+    """Whether one side is an unsigned integer and the other a signed one (or a
+    negative literal)."""
+    kinds = []
+    for v in (a, b):
+        kind = elem_of(v.type).kind
+        kinds.append("int" if _abstract(v) and kind == "int" and v.value < 0 else
+                     "literal" if _abstract(v) else kind)
+    return sorted(kinds) == ["int", "uint"]
 
 
 def _ends_with_return(body: list[ast.stmt]) -> bool:
