@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import kp
-from kp.shader import Array, f32, i32, ivec3, python2shader, u32
+from kp.shader import Array, f32, f64, i32, ivec3, python2shader, u32
 from python_shader_helpers import dispatch, shader_from_source
 
 
@@ -206,3 +206,46 @@ def test_side_effects_in_a_swizzle_targets_index_run_once(mgr):
                           np.zeros(8, np.float32), workgroup=(1, 1, 1))
     assert counter.tolist() == [1, 1]
     assert v.tolist() == [1.0, 2.0, 3.0, 0.0, 0.0, 0.0, 0.0, 0.0]
+
+
+@python2shader(local_size=64)
+def float_atomics(index=("input", "GlobalInvocationId", ivec3),
+                  x=("buffer", 0, Array(f32)), stats=("buffer", 1, Array(f32)),
+                  partial=("shared", Array(f32, 1))):
+    i = index.x
+    if index.x % 64 == 0:
+        partial[0] = 0.0
+    barrier()
+    atomic_add(partial, 0, x[i])
+    atomic_add(stats, 0, x[i])
+    atomic_sub(stats, 1, x[i])
+    atomic_min(stats, 2, x[i])
+    atomic_max(stats, 3, x[i])
+    barrier()
+    if index.x % 64 == 0:
+        atomic_add(stats, 4, partial[0])
+
+
+def test_float_atomics(mgr):
+    features = mgr.vk_device.features
+    if not (features.get("shaderBufferFloat32AtomicAdd") and features.get("shaderSharedFloat32AtomicAdd")
+            and features.get("shaderBufferFloat32AtomicMinMax")):
+        pytest.skip("the device lacks float atomics")
+    x = (np.arange(256, dtype=np.float32) - 100) / 4  # sums exact in f32
+    _, stats = dispatch(mgr, float_atomics, x, np.array([0, 0, 1e9, -1e9, 0], np.float32),
+                        workgroup=(4, 1, 1))
+    assert stats.tolist() == [x.sum(), -x.sum(), x.min(), x.max(), x.sum()]
+
+
+def test_float_atomics_the_device_lacks_are_refused_when_making_the_algorithm(mgr):
+    if mgr.vk_device.features.get("shaderBufferFloat64AtomicAdd"):
+        pytest.skip("the device has f64 atomic add")
+
+    @python2shader
+    def doubles(index=("input", "GlobalInvocationId", ivec3), x=("buffer", 0, Array(f64))):
+        atomic_add(x, 0, 1.0)  # noqa: F821 (resolved by the compiler)
+
+    tensor = mgr.tensor_t(np.zeros(4, np.float64))
+    with pytest.raises(kp.ShaderError, match=r"needs AtomicFloat64AddEXT \(shaderBufferFloat64AtomicAdd "
+                                             r"of VK_EXT_shader_atomic_float\), which .* does not support"):
+        mgr.algorithm([tensor], doubles)

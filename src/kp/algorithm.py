@@ -20,7 +20,7 @@ from .shader.spirv import Binding, PushConstant, ShaderInfo, SpecConstant, SpecV
 from .shader.validate import validate
 from .tensor import Tensor, as_host_array
 from .vk import ComputePipeline
-from .vk.instance import EXTENSION_FEATURES, FEATURE_EXTENSIONS
+from .vk.instance import FEATURE_EXTENSIONS
 
 if TYPE_CHECKING:
     from .manager import Manager
@@ -210,13 +210,11 @@ class Algorithm:
                                            f"{device.physical.properties['device_name']}")
         for capability in sorted(info.capabilities):
             feature = CAPABILITY_FEATURES.get(capability)
+            # (kp enables every feature the device has, extensions' features included)
             if feature and not device.features.get(feature):
                 extension = FEATURE_EXTENSIONS.get(feature)
-                if extension and device.physical.features.get(feature):
-                    needed = [*EXTENSION_FEATURES[extension].requires, extension]
-                    raise ShaderError(f"the shader needs {capability} ({feature} of {extension}), which is not "
-                                      f"enabled: create the manager with kp.Manager(desired_extensions={needed})")
-                raise ShaderError(f"the shader needs {capability}, which "
+                raise ShaderError(f"the shader needs {capability} ({feature}"
+                                  f"{f' of {extension}' if extension else ''}), which "
                                   f"{device.physical.properties['device_name']} does not support")
 
     @staticmethod

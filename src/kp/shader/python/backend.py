@@ -57,14 +57,20 @@ _BINARY: dict[str, dict[str, int]] = {
 }
 
 _ATOMIC: dict[str, dict[str, int]] = {
-    "add": {"int": Op.AtomicIAdd, "uint": Op.AtomicIAdd},
+    "add": {"int": Op.AtomicIAdd, "uint": Op.AtomicIAdd, "float": Op.AtomicFAddEXT},
     "sub": {"int": Op.AtomicISub, "uint": Op.AtomicISub},
-    "min": {"int": Op.AtomicSMin, "uint": Op.AtomicUMin},
-    "max": {"int": Op.AtomicSMax, "uint": Op.AtomicUMax},
+    "min": {"int": Op.AtomicSMin, "uint": Op.AtomicUMin, "float": Op.AtomicFMinEXT},
+    "max": {"int": Op.AtomicSMax, "uint": Op.AtomicUMax, "float": Op.AtomicFMaxEXT},
     "and": {"int": Op.AtomicAnd, "uint": Op.AtomicAnd},
     "or": {"int": Op.AtomicOr, "uint": Op.AtomicOr},
     "xor": {"int": Op.AtomicXor, "uint": Op.AtomicXor},
     "exchange": {"int": Op.AtomicExchange, "uint": Op.AtomicExchange},
+}
+
+# The capability of float atomic add (True) or min/max (False), by width.
+_FLOAT_ATOMIC_CAPABILITY = {
+    (True, 32): Capability.AtomicFloat32AddEXT, (True, 64): Capability.AtomicFloat64AddEXT,
+    (False, 32): Capability.AtomicFloat32MinMaxEXT, (False, 64): Capability.AtomicFloat64MinMaxEXT,
 }
 
 _INTRINSIC = {"any": Op.Any, "all": Op.All, "transpose": Op.Transpose, "isnan": Op.IsNan,
@@ -99,6 +105,7 @@ class _Emitter:
         self.shader = shader
         self.bound = 1
         self.capabilities = {Capability.Shader}
+        self.extensions: set[str] = set()
         self.glsl = 0
         self.names: list[int] = []
         self.decorations: list[int] = []
@@ -251,6 +258,8 @@ class _Emitter:
         head: list[int] = []
         for capability in sorted(self.capabilities):
             self.inst(head, Op.Capability, capability)
+        for extension in sorted(self.extensions):
+            self.inst(head, Op.Extension, *_string(extension))
         if self.glsl:
             self.inst(head, Op.ExtInstImport, self.glsl, *_string("GLSL.std.450"))
         self.inst(head, Op.MemoryModel, ADDRESSING_LOGICAL, MEMORY_MODEL_GLSL450)
@@ -640,6 +649,12 @@ class _Emitter:
             comparator, value = args
             return self.op(Op.AtomicCompareExchange, e.type, pointer, scope, relaxed, relaxed,
                            value, comparator)
+        if e.type.kind == "float":
+            # The capability names the device feature kp checks when making the algorithm.
+            add = e.op == "add"
+            self.capabilities.add(_FLOAT_ATOMIC_CAPABILITY[add, e.type.width])
+            self.extensions.add("SPV_EXT_shader_atomic_float_add" if add
+                                else "SPV_EXT_shader_atomic_float_min_max")
         return self.op(_ATOMIC[e.op][e.type.kind], e.type, pointer, scope, relaxed, *args)
 
 def _scalar_words(t: Scalar, value: bool | int | float) -> tuple[int, ...]:

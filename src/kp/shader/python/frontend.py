@@ -23,7 +23,7 @@ from .builtins import (
 )
 from .source import MISSING, Source, read
 from .types import (
-    TYPES, ArrayType, Matrix, Scalar, ShaderType, Vector, boolean, count_of, elem_of, f32,
+    TYPES, ArrayType, Matrix, Scalar, ShaderType, Vector, boolean, count_of, elem_of, f32, f64,
     i32, scalar_type, u32, uvec3, with_elem,
 )
 
@@ -59,6 +59,8 @@ _FOLD: dict[str, Callable] = {
 _COMPARISONS = frozenset({"eq", "ne", "lt", "le", "gt", "ge"})
 # The comparison with its operands swapped: a < b is b > a.
 _MIRROR = {"eq": "eq", "ne": "ne", "lt": "gt", "le": "ge", "gt": "lt", "ge": "le"}
+# Atomic functions on float arrays (VK_EXT_shader_atomic_float and _float2).
+_FLOAT_ATOMICS = ("add", "sub", "min", "max")
 _BITWISE = frozenset({"lshift", "rshift", "and", "or", "xor"})
 _SWIZZLE_SETS = ("xyzw", "rgba")
 # Largest integer exponent that ``x ** n`` expands into multiplications.
@@ -1253,10 +1255,18 @@ class FrontEnd:
         self.arity(name, node.args, 4 if op == "compare_exchange" else 3, node)
         var = self.array_arg(node.args[0], f"{name}()")
         elem = var.type.elem
-        if elem not in (i32, u32):
-            self.fail(node, f"{name}() needs an array of i32 or u32, not {var.type!r}")
+        if var.storage == "function":
+            self.fail(node, f"{name}() needs a buffer or shared array; '{var.name}' is local to "
+                            f"each invocation: update it directly")
+        if elem not in (i32, u32, f32, f64):
+            self.fail(node, f"{name}() needs an array of i32, u32, f32 or f64, not {var.type!r}")
+        if elem.kind == "float" and op not in _FLOAT_ATOMICS:
+            self.fail(node, f"{name}() needs an array of i32 or u32; float arrays have "
+                            f"{', '.join(f'atomic_{o}' for o in _FLOAT_ATOMICS)}")
         index = self.index(node.args[1])
         values = [self.coerce(self.expr(a), elem, a, f"{name}()") for a in node.args[2:]]
+        if elem.kind == "float" and op == "sub":
+            op, values = "add", [ir.Unary(elem, "neg", values[0])]
         return ir.Atomic(elem, op, ir.Element(ir.VarRef(var), index, elem), values)
 
 

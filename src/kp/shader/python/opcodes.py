@@ -7,6 +7,7 @@ VERSION_1_3 = 0x00010300
 
 class Op:
     Name = 5
+    Extension = 10
     ExtInstImport = 11
     ExtInst = 12
     MemoryModel = 14
@@ -122,6 +123,9 @@ class Op:
     AtomicAnd = 240
     AtomicOr = 241
     AtomicXor = 242
+    AtomicFMinEXT = 5614
+    AtomicFMaxEXT = 5615
+    AtomicFAddEXT = 6035
     Phi = 245
     LoopMerge = 246
     SelectionMerge = 247
@@ -139,6 +143,10 @@ class Capability:
     Int64 = 11
     StorageBuffer16BitAccess = 4433
     StoragePushConstant16 = 4435
+    AtomicFloat32MinMaxEXT = 5612
+    AtomicFloat64MinMaxEXT = 5613
+    AtomicFloat32AddEXT = 6033
+    AtomicFloat64AddEXT = 6034
 
 
 class StorageClass:
