@@ -249,3 +249,87 @@ def test_float_atomics_the_device_lacks_are_refused_when_making_the_algorithm(mg
     with pytest.raises(kp.ShaderError, match=r"needs AtomicFloat64AddEXT \(shaderBufferFloat64AtomicAdd "
                                              r"of VK_EXT_shader_atomic_float\), which .* does not support"):
         mgr.algorithm([tensor], doubles)
+
+
+@python2shader(local_size=32)
+def subgroup_operations(index=("input", "GlobalInvocationId", ivec3),
+                        lane=("input", "SubgroupInvocationId", u32),
+                        subgroup=("input", "SubgroupId", u32),
+                        size=("input", "SubgroupSize", u32),
+                        x=("buffer", 0, Array(f32)), n=("buffer", 1, Array(i32)),
+                        out=("buffer", 2, Array(f32)), ints=("buffer", 3, Array(i32)),
+                        ids=("buffer", 4, Array(u32))):
+    i = index.x
+    v, k = x[i], n[i]
+    row = i * 12
+    out[row + 0] = subgroup_add(v)
+    out[row + 1] = subgroup_mul(v)
+    out[row + 2] = subgroup_min(v)
+    out[row + 3] = subgroup_max(v)
+    out[row + 4] = subgroup_inclusive_add(v)
+    out[row + 5] = subgroup_exclusive_add(v)
+    out[row + 6] = subgroup_inclusive_max(v)
+    out[row + 7] = subgroup_broadcast(v, 1)
+    out[row + 8] = subgroup_broadcast_first(v)
+    out[row + 9] = subgroup_shuffle(v, (lane + 1) % size)
+    out[row + 10] = subgroup_shuffle_xor(v, u32(1))
+    out[row + 11] = subgroup_shuffle_down(v, u32(1)) if lane + 1 < size else 0.0
+    row = i * 8
+    ints[row + 0] = subgroup_and(k)
+    ints[row + 1] = subgroup_or(k)
+    ints[row + 2] = subgroup_xor(k)
+    ints[row + 3] = subgroup_exclusive_xor(k)
+    ints[row + 4] = i32(subgroup_ballot(k > 2).x)
+    ints[row + 5] = i32(subgroup_elect())
+    ints[row + 6] = i32(subgroup_all(k >= 0)) + 2 * i32(subgroup_any(k > 6)) + 4 * i32(subgroup_all_equal(k))
+    ints[row + 7] = subgroup_shuffle_up(k, u32(1)) if lane > 0 else -1
+    ids[i * 3 + 0] = lane
+    ids[i * 3 + 1] = subgroup
+    ids[i * 3 + 2] = size
+
+
+def test_subgroup_operations(mgr):
+    count = 64
+    rng = np.random.default_rng(7)
+    x = rng.integers(-8, 8, count).astype(np.float32) / 4  # exact sums and products
+    n = rng.integers(0, 8, count).astype(np.int32)
+    _, _, out, ints, ids = dispatch(mgr, subgroup_operations, x, n, np.zeros(12 * count, np.float32),
+                                    np.zeros(8 * count, np.int32), np.zeros(3 * count, np.uint32),
+                                    workgroup=(count // 32, 1, 1))
+    out, ints, ids = out.reshape(count, 12), ints.reshape(count, 8), ids.reshape(count, 3)
+    size = int(ids[0, 2])
+    groups: dict[tuple[int, int], list[int]] = {}
+    for i in range(count):  # each subgroup's invocations, by their id in it
+        groups.setdefault((i // 32, int(ids[i, 1])), []).append(i)
+    for members in groups.values():
+        members.sort(key=lambda i: ids[i, 0])
+        assert [ids[i, 0] for i in members] == list(range(size))
+        v, k = x[members].astype(np.float64), n[members]
+        for lane, i in enumerate(members):
+            expected = [v.sum(), v.prod(), v.min(), v.max(), v[:lane + 1].sum(), v[:lane].sum(),
+                        v[:lane + 1].max(), v[1], v[0], v[(lane + 1) % size], v[lane ^ 1],
+                        v[lane + 1] if lane + 1 < size else 0.0]
+            np.testing.assert_allclose(out[i], expected, rtol=1e-6)
+            ballot = sum(1 << j for j in range(min(size, 32)) if k[j] > 2)
+            votes = int(all(k >= 0)) + 2 * int(any(k > 6)) + 4 * int(len(set(k)) == 1)
+            assert ints[i].tolist() == [
+                np.bitwise_and.reduce(k), np.bitwise_or.reduce(k), np.bitwise_xor.reduce(k),
+                np.bitwise_xor.reduce(k[:lane]) if lane else 0, np.int32(np.uint32(ballot)),
+                int(lane == 0), votes, k[lane - 1] if lane else -1]
+
+
+CLUSTERED_GLSL = """
+#version 450
+#extension GL_KHR_shader_subgroup_clustered : require
+layout(local_size_x = 32) in;
+layout(set = 0, binding = 0) buffer Data { float x[]; };
+void main() { x[gl_GlobalInvocationID.x] = subgroupClusteredAdd(x[gl_GlobalInvocationID.x], 4); }
+"""
+
+
+def test_subgroup_operations_the_device_lacks_are_refused(mgr):
+    if "clustered" in mgr.vk_device.physical.properties["subgroup_operations"]:
+        pytest.skip("the device has clustered subgroup operations")
+    with pytest.raises(kp.ShaderError, match=r"needs GroupNonUniformClustered \(subgroup clustered "
+                                             r"operations in compute shaders\), which .* does not support"):
+        mgr.algorithm([mgr.tensor(np.ones(32))], CLUSTERED_GLSL)

@@ -39,6 +39,15 @@ CAPABILITY_FEATURES = {
     "AtomicFloat64MinMaxEXT": "shaderBufferFloat64AtomicMinMax",
 }
 
+# SPIR-V capabilities of subgroup operations, by the device's name for the operations
+# (VkPhysicalDeviceSubgroupProperties.supportedOperations).
+CAPABILITY_SUBGROUP_OPERATIONS = {
+    "GroupNonUniform": "basic", "GroupNonUniformVote": "vote", "GroupNonUniformArithmetic": "arithmetic",
+    "GroupNonUniformBallot": "ballot", "GroupNonUniformShuffle": "shuffle",
+    "GroupNonUniformShuffleRelative": "shuffle_relative", "GroupNonUniformClustered": "clustered",
+    "GroupNonUniformQuad": "quad",
+}
+
 _SPEC_DTYPES = {("float", 32): np.float32, ("float", 64): np.float64, ("float", 16): np.float16,
                 ("int", 32): np.int32, ("int", 64): np.int64, ("uint", 32): np.uint32, ("uint", 64): np.uint64,
                 ("bool", 32): np.uint32, ("int", 16): np.int16, ("uint", 16): np.uint16,
@@ -216,6 +225,10 @@ class Algorithm:
                 raise ShaderError(f"the shader needs {capability} ({feature}"
                                   f"{f' of {extension}' if extension else ''}), which "
                                   f"{device.physical.properties['device_name']} does not support")
+            operation = CAPABILITY_SUBGROUP_OPERATIONS.get(capability)
+            if operation and operation not in device.physical.properties["subgroup_operations"]:
+                raise ShaderError(f"the shader needs {capability} (subgroup {operation} operations in compute "
+                                  f"shaders), which {device.physical.properties['device_name']} does not support")
 
     @staticmethod
     def _check_shared_memory(info: ShaderInfo, spec_values: dict[int, SpecValue], device) -> None:

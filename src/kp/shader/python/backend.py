@@ -13,8 +13,8 @@ from . import ir
 from .builtins import MATH
 from .opcodes import (
     ADDRESSING_LOGICAL, BUILTIN, EXECUTION_MODE_LOCAL_SIZE, EXECUTION_MODEL_GLCOMPUTE,
-    MAGIC, MEMORY_MODEL_GLSL450, VERSION_1_3, Capability, Decoration, MemorySemantics,
-    Op, Scope, StorageClass,
+    MAGIC, MEMORY_MODEL_GLSL450, SUBGROUP_BUILTINS, VERSION_1_3, Capability, Decoration,
+    GroupOperation, MemorySemantics, Op, Scope, StorageClass,
 )
 from .types import (
     ArrayType, Matrix, Scalar, ShaderType, Vector, boolean, elem_of, i32, scalar_type, u32,
@@ -65,6 +65,35 @@ _ATOMIC: dict[str, dict[str, int]] = {
     "or": {"int": Op.AtomicOr, "uint": Op.AtomicOr},
     "xor": {"int": Op.AtomicXor, "uint": Op.AtomicXor},
     "exchange": {"int": Op.AtomicExchange, "uint": Op.AtomicExchange},
+}
+
+# Subgroup operations: the opcode (by scalar kind for arithmetic) and capability.
+_SUBGROUP: dict[str, tuple[dict[str, int] | int, int]] = {
+    "add": ({"int": Op.GroupNonUniformIAdd, "uint": Op.GroupNonUniformIAdd,
+             "float": Op.GroupNonUniformFAdd}, Capability.GroupNonUniformArithmetic),
+    "mul": ({"int": Op.GroupNonUniformIMul, "uint": Op.GroupNonUniformIMul,
+             "float": Op.GroupNonUniformFMul}, Capability.GroupNonUniformArithmetic),
+    "min": ({"int": Op.GroupNonUniformSMin, "uint": Op.GroupNonUniformUMin,
+             "float": Op.GroupNonUniformFMin}, Capability.GroupNonUniformArithmetic),
+    "max": ({"int": Op.GroupNonUniformSMax, "uint": Op.GroupNonUniformUMax,
+             "float": Op.GroupNonUniformFMax}, Capability.GroupNonUniformArithmetic),
+    "and": ({"int": Op.GroupNonUniformBitwiseAnd, "uint": Op.GroupNonUniformBitwiseAnd,
+             "bool": Op.GroupNonUniformLogicalAnd}, Capability.GroupNonUniformArithmetic),
+    "or": ({"int": Op.GroupNonUniformBitwiseOr, "uint": Op.GroupNonUniformBitwiseOr,
+            "bool": Op.GroupNonUniformLogicalOr}, Capability.GroupNonUniformArithmetic),
+    "xor": ({"int": Op.GroupNonUniformBitwiseXor, "uint": Op.GroupNonUniformBitwiseXor,
+             "bool": Op.GroupNonUniformLogicalXor}, Capability.GroupNonUniformArithmetic),
+    "elect": (Op.GroupNonUniformElect, Capability.GroupNonUniform),
+    "all": (Op.GroupNonUniformAll, Capability.GroupNonUniformVote),
+    "any": (Op.GroupNonUniformAny, Capability.GroupNonUniformVote),
+    "all_equal": (Op.GroupNonUniformAllEqual, Capability.GroupNonUniformVote),
+    "ballot": (Op.GroupNonUniformBallot, Capability.GroupNonUniformBallot),
+    "broadcast": (Op.GroupNonUniformBroadcast, Capability.GroupNonUniformBallot),
+    "broadcast_first": (Op.GroupNonUniformBroadcastFirst, Capability.GroupNonUniformBallot),
+    "shuffle": (Op.GroupNonUniformShuffle, Capability.GroupNonUniformShuffle),
+    "shuffle_xor": (Op.GroupNonUniformShuffleXor, Capability.GroupNonUniformShuffle),
+    "shuffle_up": (Op.GroupNonUniformShuffleUp, Capability.GroupNonUniformShuffleRelative),
+    "shuffle_down": (Op.GroupNonUniformShuffleDown, Capability.GroupNonUniformShuffleRelative),
 }
 
 # The capability of float atomic add (True) or min/max (False), by width.
@@ -319,6 +348,8 @@ class _Emitter:
         self.name(result, var.name)
         if var.storage == "input":
             self.decorate(result, Decoration.BuiltIn, BUILTIN[var.builtin])
+            if var.builtin in SUBGROUP_BUILTINS:
+                self.capabilities.add(Capability.GroupNonUniform)
         elif var.storage == "buffer":
             self.decorate(result, Decoration.DescriptorSet, 0)
             self.decorate(result, Decoration.Binding, var.binding)
@@ -636,6 +667,16 @@ class _Emitter:
     def expr_Call(self, e: ir.Call) -> int:
         return self.op(Op.FunctionCall, e.type, self.functions[e.function],
                        *[self.value(a) for a in e.args])
+
+    def expr_Subgroup(self, e: ir.Subgroup) -> int:
+        opcode, capability = _SUBGROUP[e.op]
+        self.capabilities.update((Capability.GroupNonUniform, capability))
+        operands = [self.const(u32, Scope.Subgroup)]
+        if isinstance(opcode, dict):
+            opcode = opcode[elem_of(e.type).kind]
+            operands.append((GroupOperation.Reduce, GroupOperation.InclusiveScan,
+                             GroupOperation.ExclusiveScan)[e.scan])
+        return self.op(opcode, e.type, *operands, *[self.value(a) for a in e.args])
 
     def expr_Atomic(self, e: ir.Atomic) -> int:
         pointer = self.place_pointer(e.place)

@@ -103,3 +103,13 @@ ATOMICS: dict[str, str] = {
     f"atomic_{op}": op
     for op in ("add", "sub", "min", "max", "and", "or", "xor", "exchange", "compare_exchange")
 }
+
+# Subgroup operations (Vulkan 1.1): subgroup_<op>(x) reduces x over the subgroup,
+# subgroup_inclusive_<op> and subgroup_exclusive_<op> scan it.
+SUBGROUP_ARITHMETIC = ("add", "mul", "min", "max", "and", "or", "xor")
+SUBGROUP_FUNCTIONS: frozenset[str] = frozenset({
+    *(f"subgroup{scan}_{op}" for op in SUBGROUP_ARITHMETIC for scan in ("", "_inclusive", "_exclusive")),
+    "subgroup_elect", "subgroup_all", "subgroup_any", "subgroup_all_equal", "subgroup_ballot",
+    "subgroup_broadcast", "subgroup_broadcast_first", "subgroup_shuffle", "subgroup_shuffle_xor",
+    "subgroup_shuffle_up", "subgroup_shuffle_down",
+})

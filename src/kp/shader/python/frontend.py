@@ -19,12 +19,12 @@ from ...errors import ShaderCompileError
 from . import ir
 from .builtins import (
     ATOMICS, CASTS, DETERMINANT, MATH, MATH_MODULE_OTHER, MATH_MODULE_SAME, MATRIX_INVERSE,
-    MathFunction,
+    SUBGROUP_ARITHMETIC, SUBGROUP_FUNCTIONS, MathFunction,
 )
 from .source import MISSING, Source, read
 from .types import (
     TYPES, ArrayType, Matrix, Scalar, ShaderType, Vector, boolean, count_of, elem_of, f32, f64,
-    i32, scalar_type, u32, uvec3, with_elem,
+    i32, scalar_type, u32, uvec3, uvec4, with_elem,
 )
 
 # The canonical SPIR-V type of each input built-in; a shader may declare the
@@ -35,6 +35,10 @@ INPUTS: dict[str, ShaderType] = {
     "WorkgroupId": uvec3,
     "NumWorkgroups": uvec3,
     "LocalInvocationIndex": u32,
+    "SubgroupSize": u32,
+    "NumSubgroups": u32,
+    "SubgroupId": u32,
+    "SubgroupInvocationId": u32,
 }
 
 _BINOPS = {
@@ -953,6 +957,8 @@ class FrontEnd:
             return self.construct(t, [self.expr(a) for a in node.args], node)
         if name in ATOMICS:
             return self.atomic(ATOMICS[name], node)
+        if name in SUBGROUP_FUNCTIONS:
+            return self.subgroup(name.removeprefix("subgroup_"), node)
         if name == "len":
             return self.length(node)
         if name in ("range", "barrier"):
@@ -1268,6 +1274,38 @@ class FrontEnd:
         if elem.kind == "float" and op == "sub":
             op, values = "add", [ir.Unary(elem, "neg", values[0])]
         return ir.Atomic(elem, op, ir.Element(ir.VarRef(var), index, elem), values)
+
+
+    def subgroup(self, op: str, node: ast.Call) -> ir.Expr:
+        """``subgroup_<op>(...)``: an operation across the invocations of a subgroup."""
+        name = f"subgroup_{op}"
+        if op == "elect":
+            self.arity(name, node.args, 0, node)
+            return ir.Subgroup(boolean, op, [])
+        if op in ("all", "any", "ballot"):
+            self.arity(name, node.args, 1, node)
+            return ir.Subgroup(uvec4 if op == "ballot" else boolean, op, [self.condition(node.args[0])])
+        count = 2 if op in ("broadcast", "shuffle", "shuffle_xor", "shuffle_up", "shuffle_down") else 1
+        self.arity(name, node.args, count, node)
+        value = self.concrete(self.expr(node.args[0]), node.args[0])
+        if not isinstance(value.type, (Scalar, Vector)):
+            self.fail(node, f"{name}() needs a scalar or vector, not {value.type!r}")
+        if op == "all_equal":
+            return ir.Subgroup(boolean, op, [value])
+        if count == 2:
+            lane = self.coerce(self.expr(node.args[1]), u32, node.args[1], f"{name}()")
+            if op == "broadcast" and not isinstance(lane, (ir.Const, ir.SpecConst)):
+                self.fail(node, "subgroup_broadcast() needs a constant invocation id; use "
+                                "subgroup_shuffle() for one computed at run time")
+            return ir.Subgroup(value.type, op, [value, lane])
+        if op == "broadcast_first":
+            return ir.Subgroup(value.type, op, [value])
+        scan, _, arith = op.rpartition("_")
+        kind = elem_of(value.type).kind
+        if arith in ("and", "or", "xor") and kind == "float" or \
+                arith not in ("and", "or", "xor") and kind == "bool":
+            self.fail(node, f"{name}() is not defined for {value.type!r}")
+        return ir.Subgroup(value.type, arith, [value], {"": 0, "inclusive": 1, "exclusive": 2}[scan])
 
 
 def _mixed_signs(a: ir.Expr, b: ir.Expr) -> bool:

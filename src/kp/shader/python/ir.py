@@ -219,6 +219,18 @@ class Atomic(Expr):
 
 
 @dataclass(eq=False)
+class Subgroup(Expr):
+    """A subgroup operation: ``op`` is a reduction or scan ("add" "mul" "min" "max"
+    "and" "or" "xor", with ``scan`` 0 reduce, 1 inclusive, 2 exclusive) or "elect"
+    "all" "any" "all_equal" "ballot" "broadcast" "broadcast_first" "shuffle"
+    "shuffle_xor" "shuffle_up" "shuffle_down"."""
+
+    op: str
+    args: list[Expr]
+    scan: int = 0
+
+
+@dataclass(eq=False)
 class Call(Expr):
     """A call of a compiled Python function; a tuple result has a ``Struct`` type."""
 

@@ -127,6 +127,33 @@ class Op:
     AtomicFMaxEXT = 5615
     AtomicFAddEXT = 6035
     Phi = 245
+    GroupNonUniformElect = 333
+    GroupNonUniformAll = 334
+    GroupNonUniformAny = 335
+    GroupNonUniformAllEqual = 336
+    GroupNonUniformBroadcast = 337
+    GroupNonUniformBroadcastFirst = 338
+    GroupNonUniformBallot = 339
+    GroupNonUniformShuffle = 345
+    GroupNonUniformShuffleXor = 346
+    GroupNonUniformShuffleUp = 347
+    GroupNonUniformShuffleDown = 348
+    GroupNonUniformIAdd = 349
+    GroupNonUniformFAdd = 350
+    GroupNonUniformIMul = 351
+    GroupNonUniformFMul = 352
+    GroupNonUniformSMin = 353
+    GroupNonUniformUMin = 354
+    GroupNonUniformFMin = 355
+    GroupNonUniformSMax = 356
+    GroupNonUniformUMax = 357
+    GroupNonUniformFMax = 358
+    GroupNonUniformBitwiseAnd = 359
+    GroupNonUniformBitwiseOr = 360
+    GroupNonUniformBitwiseXor = 361
+    GroupNonUniformLogicalAnd = 362
+    GroupNonUniformLogicalOr = 363
+    GroupNonUniformLogicalXor = 364
     LoopMerge = 246
     SelectionMerge = 247
     Label = 248
@@ -141,6 +168,12 @@ class Capability:
     Float16 = 9
     Float64 = 10
     Int64 = 11
+    GroupNonUniform = 61
+    GroupNonUniformVote = 62
+    GroupNonUniformArithmetic = 63
+    GroupNonUniformBallot = 64
+    GroupNonUniformShuffle = 65
+    GroupNonUniformShuffleRelative = 66
     StorageBuffer16BitAccess = 4433
     StoragePushConstant16 = 4435
     AtomicFloat32MinMaxEXT = 5612
@@ -173,12 +206,26 @@ BUILTIN = {
     "LocalInvocationId": 27,
     "GlobalInvocationId": 28,
     "LocalInvocationIndex": 29,
+    "SubgroupSize": 36,
+    "NumSubgroups": 38,
+    "SubgroupId": 40,
+    "SubgroupInvocationId": 41,  # SubgroupLocalInvocationId
 }
+
+# The capability the subgroup built-ins need.
+SUBGROUP_BUILTINS = frozenset({"SubgroupSize", "NumSubgroups", "SubgroupId", "SubgroupInvocationId"})
 
 
 class Scope:
     Device = 1
     Workgroup = 2
+    Subgroup = 3
+
+
+class GroupOperation:
+    Reduce = 0
+    InclusiveScan = 1
+    ExclusiveScan = 2
 
 
 class MemorySemantics:
