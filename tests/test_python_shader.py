@@ -2,6 +2,7 @@
 
 import math
 import re
+import textwrap
 import time
 
 import pytest
@@ -10,7 +11,7 @@ import kp
 from kp.shader import (
     Array, f32, f64, i32, ivec3, python2shader, reflect, u32, vec2, vec4,
 )
-from python_shader_helpers import shader_from_source, spirv_val
+from python_shader_helpers import shader_from_source, shaders_from_source, spirv_val
 
 
 def kernel(body: str, params: str = "") -> str:
@@ -258,3 +259,14 @@ def test_source_must_be_available():
     exec("def nosource(index=('input', 'GlobalInvocationId', ivec3)):\n    pass\n", namespace)
     with pytest.raises(kp.ShaderCompileError, match="cannot read the source of nosource"):
         python2shader(namespace["nosource"])
+
+
+def test_module_docstring_examples_compile():
+    import kp.shader.python as module
+    examples = re.findall(r"::\n\n((?:(?: {4,}.*)?\n)+)", module.__doc__)
+    kernels = [textwrap.dedent(e) for e in examples if "@python2shader" in e and "mgr." not in e]
+    assert len(kernels) >= 5
+    for n, source in enumerate(kernels):
+        shaders = shaders_from_source(source, namespace={"math": math})
+        for shader in shaders:
+            spirv_val(shader.to_spirv())

@@ -266,6 +266,13 @@ class FrontEnd:
         return ir.Return(value)
 
     def returned_value(self, node: ast.expr) -> ir.Expr:
+        if isinstance(node, ast.IfExp) and ast.Tuple in (type(node.body), type(node.orelse)):
+            # `return (b, a) if a > b else (a, b)`
+            cond = self.condition(node.test)
+            a, b = self.returned_value(node.body), self.returned_value(node.orelse)
+            if a.type != b.type:
+                self.fail(node, f"the two branches of `{_source(node)}` give {a.type!r} and {b.type!r}")
+            return ir.Select(a.type, cond, a, b)
         elts = node.elts if isinstance(node, ast.Tuple) else [node]
         values = [self.concrete(self.expr(e), e) for e in elts]
         # A single value may be another function's tuple, passed on.
