@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 import kp
-from kp.shader import Array, f32, f64, i32, ivec3, python2shader, u32
+from kp.shader import Array, f32, f64, i32, ivec3, python2shader, reflect, u32
+from kp.shader.spirv import AUTO_LOCAL_SIZE_IDS
 from python_shader_helpers import dispatch, shader_from_source
 
 
@@ -333,3 +334,69 @@ def test_subgroup_operations_the_device_lacks_are_refused(mgr):
     with pytest.raises(kp.ShaderError, match=r"needs GroupNonUniformClustered \(subgroup clustered "
                                              r"operations in compute shaders\), which .* does not support"):
         mgr.algorithm([mgr.tensor(np.ones(32))], CLUSTERED_GLSL)
+
+
+@python2shader
+def count_invocations(index=("input", "GlobalInvocationId", ivec3),
+                      hits=("buffer", 0, Array(i32)), width=("push_constant", 0, i32),
+                      height=("push_constant", 1, i32)):
+    atomic_add(hits, (index.z * height + index.y) * width + index.x, 1)  # noqa: F821
+    atomic_add(hits, len(hits) - 1, 1)  # noqa: F821 (the total)
+
+
+@pytest.mark.parametrize("size", [1, 2, 7, 63, 64, 65, 97, 1000, 4099])
+def test_kp_chooses_the_local_size_of_global_id_kernels(mgr, size):
+    spirv = count_invocations.to_spirv()
+    assert count_invocations.local_size is None
+    assert reflect(spirv).local_size_spec_ids == AUTO_LOCAL_SIZE_IDS
+    hits = mgr.tensor_t(np.zeros(size + 1, np.int32))
+    algorithm = mgr.algorithm([hits], spirv, workgroup=(size, 1, 1), push_consts=[size, 1])
+    assert algorithm.get_workgroup() == (-(-size // 64), 1, 1)
+    mgr.sequence().record(kp.OpSyncDevice([hits])).record(kp.OpAlgoDispatch(algorithm)) \
+        .record(kp.OpSyncLocal([hits])).eval()
+    # every invocation asked for ran once, and none past them
+    assert hits.data().tolist() == [1] * size + [size]
+
+
+@pytest.mark.parametrize("workgroup", [(5, 3, 1), (1, 17, 1), (3, 2, 5), (9, 1, 1)])
+def test_kp_chooses_the_local_size_in_2d_and_3d(mgr, workgroup):
+    x, y, z = workgroup
+    hits = mgr.tensor_t(np.zeros(x * y * z + 1, np.int32))
+    algorithm = mgr.algorithm([hits], count_invocations, workgroup=workgroup, push_consts=[x, y])
+    mgr.sequence().record(kp.OpSyncDevice([hits])).record(kp.OpAlgoDispatch(algorithm)) \
+        .record(kp.OpSyncLocal([hits])).eval()
+    assert hits.data().tolist() == [1] * (x * y * z) + [x * y * z]
+
+
+def test_the_seed_api_runs_kernels_with_a_chosen_local_size(mgr):
+    # the seed API's default workgroup: one invocation per element of the first tensor
+    n = 131
+    a, b, out = kp.Tensor(list(range(n))), kp.Tensor([3] * n), kp.Tensor([0] * n)
+    mgr.eval_tensor_create_def([a, b, out])
+    mgr.eval_algo_data_def([a, b, out], calls_functions_free_multiply.to_spirv())
+    mgr.eval_await_def()
+    mgr.eval_tensor_sync_local_def([out])
+    assert out.data() == [3.0 * i for i in range(n)]
+
+
+@python2shader
+def calls_functions_free_multiply(index=("input", "GlobalInvocationId", ivec3),
+                                  a=("buffer", 0, Array(f32)), b=("buffer", 1, Array(f32)),
+                                  out=("buffer", 2, Array(f32))):
+    out[index.x] = a[index.x] * b[index.x]
+
+
+@pytest.mark.parametrize("source", [
+    'def k(index=("input", "LocalInvocationId", ivec3), x=("buffer", 0, Array(f32))):\n'
+    '    x[index.x] = 1.0\n',
+    'def k(index=("input", "GlobalInvocationId", ivec3), x=("buffer", 0, Array(f32)),\n'
+    '      tile=("shared", Array(f32, 4))):\n    x[index.x] = 1.0\n',
+    'def k(index=("input", "GlobalInvocationId", ivec3), x=("buffer", 0, Array(f32))):\n'
+    '    barrier()\n',
+    'def k(index=("input", "GlobalInvocationId", ivec3), x=("buffer", 0, Array(f32))):\n'
+    '    x[index.x] = subgroup_add(1.0)\n',
+    'def k(x=("buffer", 0, Array(f32))):\n    x[0] = 1.0\n',
+])
+def test_other_kernels_keep_a_local_size_of_one(source):
+    info = reflect(shader_from_source(source, local_size=None).to_spirv())
+    assert info.local_size == (1, 1, 1) and info.local_size_spec_ids == (None, None, None)

@@ -15,9 +15,17 @@ words (Vulkan 1.1), with no external compiler::
     algo = mgr.algorithm([tensor], scale.to_spirv(), workgroup=(n // 64, 1, 1),
                          push_consts=[2.0])
 
-``@python2shader`` and ``@python2shader(local_size=(x, y, z))`` are both accepted;
-the local (workgroup) size defaults to (1, 1, 1). Compiling takes milliseconds and
-is cached by source, arguments and the global values the source reads.
+``@python2shader`` and ``@python2shader(local_size=(x, y, z))`` are both accepted.
+Compiling takes milliseconds and is cached by source, arguments and the global
+values the source reads.
+
+A kernel that declares no local size and reads only ``GlobalInvocationId`` (no
+other input, shared memory, ``barrier()`` or subgroup operation) runs with a local
+size kp chooses (64 invocations) when it makes the algorithm: ``workgroup`` then
+counts invocations, as with a local size of 1 (the default, one per element of
+the first tensor), kp dispatches enough workgroups to cover them, and the
+invocations past them do nothing. Any other kernel without a declared local
+size has a local size of (1, 1, 1).
 
 Parameters are declared by their defaults
 ------------------------------------------
@@ -204,9 +212,11 @@ __all__ = [
 class PythonShader:
     """A Python function compiled to a SPIR-V compute shader by ``python2shader``."""
 
-    def __init__(self, func: Callable, local_size: int | Sequence[int] = (1, 1, 1)):
+    def __init__(self, func: Callable, local_size: int | Sequence[int] | None = None):
         self.name: str = func.__name__
-        self.local_size: tuple[int, int, int] = _local_size(func, local_size)
+        # None: not declared (kp may choose it, see python2shader)
+        self.local_size: tuple[int, int, int] | None = (
+            None if local_size is None else _local_size(func, local_size))
         self._spirv = compile_function(func, self.local_size)
 
     def to_spirv(self) -> bytes:
@@ -218,7 +228,7 @@ class PythonShader:
 
 
 def python2shader(func: Callable | None = None, /, *,
-                  local_size: int | Sequence[int] = (1, 1, 1)) -> PythonShader | Callable:
+                  local_size: int | Sequence[int] | None = None) -> PythonShader | Callable:
     """Compile ``func`` to a compute shader: ``@python2shader`` or
     ``@python2shader(local_size=(256, 1, 1))``."""
     if func is None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import struct
 
+from ..spirv import AUTO_LOCAL_SIZE_IDS
 from . import ir
 from .builtins import MATH
 from .opcodes import (
@@ -18,7 +19,7 @@ from .opcodes import (
 )
 from .types import (
     ArrayType, Matrix, Scalar, ShaderType, Vector, boolean, elem_of, i32, scalar_type, u32,
-    with_elem,
+    uvec3, with_elem,
 )
 
 _STORAGE = {
@@ -269,6 +270,8 @@ class _Emitter:
     def module(self) -> bytes:
         for var in self.shader.interface:
             self.interface_variable(var)
+        if self.shader.local_size is None:
+            self.workgroup_size()
         # Ids first: a call may come before the function it calls.
         self.functions = {f: self.new_id() for f in self.shader.functions}
         main = self.new_id()
@@ -294,10 +297,17 @@ class _Emitter:
         self.inst(head, Op.MemoryModel, ADDRESSING_LOGICAL, MEMORY_MODEL_GLSL450)
         inputs = [self.vars[v] for v in self.shader.interface if v.storage == "input"]
         self.inst(head, Op.EntryPoint, EXECUTION_MODEL_GLCOMPUTE, main, *_string("main"), *inputs)
-        self.inst(head, Op.ExecutionMode, main, EXECUTION_MODE_LOCAL_SIZE, *self.shader.local_size)
+        self.inst(head, Op.ExecutionMode, main, EXECUTION_MODE_LOCAL_SIZE, *(self.shader.local_size or (1, 1, 1)))
         words = [MAGIC, VERSION_1_3, 0, self.bound, 0, *head, *self.names, *self.decorations,
                  *self.globals, *self.code]
         return struct.pack(f"<{len(words)}I", *words)
+
+    def workgroup_size(self) -> None:
+        """The local size as specialisation constants that kp sets (1 by default)."""
+        sizes = [self.spec_const(ir.SpecConst(u32, f"local_size_{'xyz'[axis]}", spec_id, 1))
+                 for axis, spec_id in enumerate(AUTO_LOCAL_SIZE_IDS)]
+        size = self.declare_value("WorkgroupSize", Op.SpecConstantComposite, uvec3, *sizes)
+        self.decorate(size, Decoration.BuiltIn, BUILTIN["WorkgroupSize"])
 
     def function_type(self, result: ShaderType | None, params: list[ShaderType]) -> int:
         types = [self.type(t) for t in params]

@@ -16,6 +16,7 @@ from dataclasses import replace
 from typing import NoReturn
 
 from ...errors import ShaderCompileError
+from ..spirv import AUTO_GLOBAL_SIZE_IDS
 from . import ir
 from .builtins import (
     ATOMICS, CASTS, DETERMINANT, MATH, MATH_MODULE_OTHER, MATH_MODULE_SAME, MATRIX_INVERSE,
@@ -80,7 +81,7 @@ class FrontEnd:
     ``ir.Function`` of the same shader, once per list of argument types.
     """
 
-    def __init__(self, source: Source, local_size: tuple[int, int, int],
+    def __init__(self, source: Source, local_size: tuple[int, int, int] | None,
                  caller: FrontEnd | None = None, function: ir.Function | None = None):
         self.source = source
         self.tree = source.tree
@@ -107,7 +108,24 @@ class FrontEnd:
     def build(self) -> ir.Shader:
         self.parameters()
         self.shader.body = self.block(self.tree.body)
+        if self.shader.local_size is None:
+            self.choose_local_size()
         return self.shader
+
+    def choose_local_size(self) -> None:
+        """A kernel that declares no local size: where only its global id matters,
+        kp chooses the local size and the invocations past the global size asked for
+        return at once; otherwise it keeps a local size of (1, 1, 1)."""
+        inputs = [v for v in self.shader.interface if v.storage == "input"]
+        if self.shader.group or [v.builtin for v in inputs] != ["GlobalInvocationId"]:
+            self.shader.local_size = (1, 1, 1)
+            return
+        gid = ir.Load(uvec3, ir.VarRef(inputs[0]))
+        past = [ir.Binary(boolean, "ge", ir.Swizzle(u32, gid, (axis,)),
+                          ir.SpecConst(u32, f"global_size_{'xyz'[axis]}", spec_id, 0xFFFFFFFF))
+                for axis, spec_id in enumerate(AUTO_GLOBAL_SIZE_IDS)]
+        guard = ir.Logical(boolean, "or", ir.Logical(boolean, "or", *past[:2]), past[2])
+        self.shader.body.insert(0, ir.If(guard, [ir.Return()], []))
 
     # --- Parameters ------------------------------------------------------------------
 
@@ -165,6 +183,7 @@ class FrontEnd:
                 or elem_of(declared) not in (i32, u32):
             self.fail(arg, f"input {spec[1]} is a {canonical!r}; declare it as {canonical!r} or "
                            f"its signed counterpart, not {declared!r}")
+        self.shader.group |= spec[1] != "GlobalInvocationId"
         var = ir.Variable(arg.arg, canonical, "input", builtin=spec[1])
         self.shader.interface.append(var)
         value = ir.Load(canonical, ir.VarRef(var))
@@ -189,6 +208,7 @@ class FrontEnd:
                 isinstance(t, ArrayType) and t.length is None):
             self.fail(arg, f"shared '{arg.arg}' must be ('shared', Array(type, length)) or "
                            f"('shared', type), got {spec!r}")
+        self.shader.group = True
         var = ir.Variable(arg.arg, t, "shared")
         self.shader.interface.append(var)
         self.names[arg.arg] = var
@@ -294,6 +314,7 @@ class FrontEnd:
                 and value.func.id == "barrier" and "barrier" not in self.names:
             if value.args or value.keywords:
                 self.fail(node, "barrier() takes no arguments")
+            self.shader.group = True
             out.append(ir.Barrier())
             return
         if isinstance(value, ast.Call):
@@ -1286,6 +1307,7 @@ class FrontEnd:
     def subgroup(self, op: str, node: ast.Call) -> ir.Expr:
         """``subgroup_<op>(...)``: an operation across the invocations of a subgroup."""
         name = f"subgroup_{op}"
+        self.shader.group = True
         if op == "elect":
             self.arity(name, node.args, 0, node)
             return ir.Subgroup(boolean, op, [])

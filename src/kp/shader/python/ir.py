@@ -324,11 +324,16 @@ class Function:
 
 @dataclass(eq=False)
 class Shader:
-    """A compute shader: its interface variables, locals, body and the functions it calls."""
+    """A compute shader: its interface variables, locals, body and the functions it calls.
+
+    ``local_size`` None: kp chooses it when making the algorithm (see
+    ``kp.shader.spirv.AUTO_LOCAL_SIZE_IDS``); ``group`` is set by anything that
+    makes the workgroup matter (shared memory, barriers, subgroups, local ids)."""
 
     name: str
-    local_size: tuple[int, int, int]
+    local_size: tuple[int, int, int] | None
     interface: list[Variable]
     locals: list[Variable]
     body: list[Stmt] = field(default_factory=list)
     functions: list[Function] = field(default_factory=list)
+    group: bool = False

@@ -33,6 +33,7 @@ class Op:
     SpecConstantTrue = 48
     SpecConstantFalse = 49
     SpecConstant = 50
+    SpecConstantComposite = 51
     Function = 54
     FunctionParameter = 55
     FunctionEnd = 56
@@ -202,6 +203,7 @@ class Decoration:
 
 BUILTIN = {
     "NumWorkgroups": 24,
+    "WorkgroupSize": 25,
     "WorkgroupId": 26,
     "LocalInvocationId": 27,
     "GlobalInvocationId": 28,
