@@ -196,13 +196,13 @@ from collections.abc import Callable, Sequence
 from ...errors import ShaderCompileError
 from .compiler import compile_function
 from .types import (
-    Array, ArrayType, Matrix, Scalar, ShaderType, Vector, boolean, f16, f32, f64, i32, i64,
+    Array, ArrayType, Image2D, ImageType, Matrix, Scalar, ShaderType, Vector, boolean, f16, f32, f64, i32, i64,
     ivec2, ivec3, ivec4, mat2, mat3, mat4, u32, u64, uvec2, uvec3, uvec4, vec2, vec3, vec4, caller,
 )
 
 __all__ = [
     "python2shader", "PythonShader",
-    "Array", "ShaderType", "Scalar", "Vector", "Matrix", "ArrayType",
+    "Array", "Image2D", "ShaderType", "Scalar", "Vector", "Matrix", "ArrayType", "ImageType",
     "f16", "f32", "f64", "i32", "u32", "i64", "u64", "boolean",
     "vec2", "vec3", "vec4", "ivec2", "ivec3", "ivec4", "uvec2", "uvec3", "uvec4",
     "mat2", "mat3", "mat4",

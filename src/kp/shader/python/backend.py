@@ -18,7 +18,7 @@ from .opcodes import (
     GroupOperation, MemorySemantics, Op, Scope, StorageClass,
 )
 from .types import (
-    ArrayType, Matrix, Scalar, ShaderType, Vector, boolean, elem_of, i32, scalar_type, u32,
+    BASIC_IMAGE_FORMATS, IMAGE_FORMATS, ArrayType, ImageType, Matrix, Scalar, ShaderType, Vector, boolean, elem_of, i32, scalar_type, u32,
     uvec3, with_elem,
 )
 
@@ -26,6 +26,7 @@ _STORAGE = {
     "function": StorageClass.Function,
     "input": StorageClass.Input,
     "buffer": StorageClass.StorageBuffer,
+    "image": StorageClass.UniformConstant,
     "shared": StorageClass.Workgroup,
     "push": StorageClass.PushConstant,
 }
@@ -211,6 +212,11 @@ class _Emitter:
             return self.declare(t, Op.TypeMatrix, self.type(t.column), t.cols)
         if isinstance(t, ArrayType):
             return self.declare(t, Op.TypeArray, self.type(t.elem), self.const(u32, t.length))
+        if isinstance(t, ImageType):  # a 2-D storage image (Sampled 2) of its format
+            format_id, scalar = IMAGE_FORMATS[t.format]
+            if t.format not in BASIC_IMAGE_FORMATS:
+                self.capabilities.add(Capability.StorageImageExtendedFormats)
+            return self.declare(t, Op.TypeImage, self.type(scalar), 1, 0, 0, 0, 2, format_id)
         if isinstance(t, ir.Struct):  # a tuple a function returns
             return self.declare(t, Op.TypeStruct, *[self.type(m) for m in t.members])
         raise AssertionError(f"no plain SPIR-V type for {t!r}")
@@ -360,7 +366,7 @@ class _Emitter:
             self.decorate(result, Decoration.BuiltIn, BUILTIN[var.builtin])
             if var.builtin in SUBGROUP_BUILTINS:
                 self.capabilities.add(Capability.GroupNonUniform)
-        elif var.storage == "buffer":
+        elif var.storage in ("buffer", "image"):
             self.decorate(result, Decoration.DescriptorSet, 0)
             self.decorate(result, Decoration.Binding, var.binding)
         self.vars[var] = result
@@ -395,6 +401,14 @@ class _Emitter:
     def stmt_Store(self, s: ir.Store) -> None:
         pointer = self.place_pointer(s.place)
         self.inst(self.code, Op.Store, pointer, self.value(s.value))
+
+    def stmt_ImageWrite(self, s: ir.ImageWrite) -> None:
+        image = self.op(Op.Load, s.var.type, self.vars[s.var])
+        self.inst(self.code, Op.ImageWrite, image, self.value(s.coord), self.value(s.value))
+
+    def expr_ImageRead(self, e: ir.ImageRead) -> int:
+        image = self.op(Op.Load, e.var.type, self.vars[e.var])
+        return self.op(Op.ImageRead, e.type, image, self.value(e.coord))
 
     def stmt_Eval(self, s: ir.Eval) -> None:
         self.value(s.expr)

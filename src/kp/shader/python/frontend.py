@@ -24,7 +24,7 @@ from .builtins import (
 )
 from .source import MISSING, Source, read
 from .types import (
-    TYPES, ArrayType, Matrix, Scalar, ShaderType, Vector, boolean, count_of, elem_of, f32, f64,
+    TYPES, ArrayType, ImageType, Matrix, Scalar, ShaderType, Vector, boolean, count_of, elem_of, f32, f64,
     i32, scalar_type, u32, uvec3, uvec4, with_elem,
 )
 
@@ -139,14 +139,15 @@ class FrontEnd:
         for arg in [*args.posonlyargs, *args.args, *args.kwonlyargs]:
             name, spec = arg.arg, self.source.defaults.get(arg.arg, MISSING)
             if not isinstance(spec, tuple) or not spec or spec[0] not in (
-                    "input", "buffer", "shared", "push_constant", "spec_constant"):
+                    "input", "buffer", "image", "shared", "push_constant", "spec_constant"):
                 self.fail(arg, f"parameter '{name}' needs a default like ('buffer', 0, Array(f32)), "
                                f"('input', 'GlobalInvocationId', ivec3), ('shared', Array(f32, 64)), "
-                               f"('push_constant', 0, f32) or ('spec_constant', 0, i32)")
+                               f"('image', 1, Image2D('r32f')), ('push_constant', 0, f32) or "
+                               f"('spec_constant', 0, i32)")
             kind = spec[0]
             if kind == "input":
                 self.input_parameter(arg, spec)
-            elif kind == "buffer":
+            elif kind in ("buffer", "image"):
                 binding = self.buffer_parameter(arg, spec)
                 if binding in bindings:
                     self.fail(arg, f"'{name}' and '{bindings[binding]}' both use binding {binding}")
@@ -190,6 +191,16 @@ class FrontEnd:
         self.names[arg.arg] = value if declared == canonical else ir.Convert(declared, value)
 
     def buffer_parameter(self, arg: ast.arg, spec: tuple) -> int:
+        """A buffer, or an image: a descriptor at a binding of set 0."""
+        if spec[0] == "image":
+            if len(spec) != 3 or not isinstance(spec[1], int) or spec[1] < 0 \
+                    or not isinstance(spec[2], ImageType):
+                self.fail(arg, f"image '{arg.arg}' must be ('image', binding, Image2D(format)), "
+                               f"got {spec!r}")
+            var = ir.Variable(arg.arg, spec[2], "image", binding=spec[1])
+            self.shader.interface.append(var)
+            self.names[arg.arg] = var
+            return spec[1]
         if len(spec) != 3 or not isinstance(spec[1], int) or spec[1] < 0 \
                 or not isinstance(spec[2], ArrayType):
             self.fail(arg, f"buffer '{arg.arg}' must be ('buffer', binding, Array(type)), got {spec!r}")
@@ -476,6 +487,11 @@ class FrontEnd:
                                   f"assignment) and cannot take a {value.type!r}; start it as a "
                                   f"float (`{target.id} = 0.0`) or write {var.type!r}(...)")
             out.append(ir.Store(ir.VarRef(var), self.coerce(value, var.type, target, f"'{target.id}'")))
+        elif isinstance(target, ast.Subscript) and self.image(target.value) is not None:
+            image = self.image(target.value)
+            coord = self.image_coord(target.slice)
+            texel = self.coerce(value, image.type.texel, target, f"`{_source(target)}`")
+            out.append(ir.ImageWrite(image, coord, texel))
         elif isinstance(target, ast.Subscript):
             place = self.place(target)
             out.append(ir.Store(place, self.coerce(value, place.type, target, f"`{_source(target)}`")))
@@ -500,6 +516,15 @@ class FrontEnd:
         target = node.target
         if isinstance(target, ast.Name) and target.id not in self.names:
             self.fail(target, f"undefined name '{target.id}'")
+        image = self.image(target.value) if isinstance(target, ast.Subscript) else None
+        if image is not None:
+            # Read and write the same texel: evaluate the coordinate once.
+            coord = self.once(self.image_coord(target.slice), "coord", out)
+            current = ir.ImageRead(image.type.texel, image, coord)
+            value = self.binop(_BINOPS[type(node.op)], current, self.expr(node.value), node)
+            texel = self.coerce(value, image.type.texel, target, f"`{_source(target)}`")
+            out.append(ir.ImageWrite(image, coord, texel))
+            return
         if isinstance(target, ast.Subscript):
             # Read and write the same element: evaluate the index once.
             place = self.stable(self.place(target), out)
@@ -661,6 +686,9 @@ class FrontEnd:
         if isinstance(bound, ir.Expr):
             return bound
         if isinstance(bound, ir.Variable):
+            if isinstance(bound.type, ImageType):
+                self.fail(node, f"the image '{node.id}' can only be indexed by an ivec2: "
+                                f"{node.id}[ivec2(x, y)]")
             if isinstance(bound.type, ArrayType):
                 self.fail(node, f"the array '{node.id}' can only be indexed, passed to len() "
                                 f"or to an atomic function")
@@ -696,6 +724,9 @@ class FrontEnd:
         return t.elem if len(indices) == 1 else Vector(t.elem, len(indices))
 
     def subscript(self, node: ast.Subscript) -> ir.Expr:
+        image = self.image(node.value)
+        if image is not None:
+            return ir.ImageRead(image.type.texel, image, self.image_coord(node.slice))
         if self.is_place(node.value):
             place = self.place(node)
             return ir.Load(place.type, place)
@@ -708,6 +739,19 @@ class FrontEnd:
             self.fail(node, "a matrix value can only be indexed by a constant; "
                             "assign it to a variable first")
         return ir.DynamicExtract(t, value, index)
+
+    def image(self, node: ast.expr) -> ir.Variable | None:
+        """The image variable ``node`` names, if it does."""
+        var = self.names.get(node.id) if isinstance(node, ast.Name) else None
+        return var if isinstance(var, ir.Variable) and isinstance(var.type, ImageType) else None
+
+    def image_coord(self, node: ast.expr) -> ir.Expr:
+        coord = self.expr(node)
+        if not (isinstance(coord.type, Vector) and coord.type.length == 2
+                and coord.type.elem in (i32, u32)):
+            self.fail(node, f"an image is indexed by an ivec2 (x, y), not {coord.type!r} "
+                            f"`{_source(node)}`")
+        return self.convert(coord, Vector(i32, 2), node)
 
     def unary(self, node: ast.UnaryOp) -> ir.Expr:
         if isinstance(node.op, ast.Not):
@@ -1058,6 +1102,8 @@ class FrontEnd:
     def argument(self, node: ast.expr, function: str) -> ir.Expr | ir.Variable:
         """An argument of a Python function: a value, or a buffer or shared array."""
         var = self.names.get(node.id) if isinstance(node, ast.Name) else None
+        if isinstance(var, ir.Variable) and isinstance(var.type, ImageType):
+            return var
         if isinstance(var, ir.Variable) and isinstance(var.type, ArrayType):
             if var.storage == "function":
                 self.fail(node, f"the local array '{node.id}' cannot be passed to {function}(); "

@@ -17,9 +17,9 @@ from .types import ShaderType
 
 @dataclass(eq=False)
 class Variable:
-    """A variable: ``storage`` is "function", "input", "buffer", "shared" or "push".
+    """A variable: ``storage`` is "function", "input", "buffer", "image", "shared" or "push".
 
-    ``binding`` is a buffer's descriptor binding, ``builtin`` an input's SPIR-V
+    ``binding`` is a buffer's or image's descriptor binding, ``builtin`` an input's SPIR-V
     built-in name; a "push" variable's type is a ``Struct``.
     """
 
@@ -231,6 +231,14 @@ class Subgroup(Expr):
 
 
 @dataclass(eq=False)
+class ImageRead(Expr):
+    """The texel of an image at ``coord`` (an ivec2)."""
+
+    var: Variable
+    coord: Expr
+
+
+@dataclass(eq=False)
 class Call(Expr):
     """A call of a compiled Python function; a tuple result has a ``Struct`` type."""
 
@@ -257,6 +265,15 @@ class Let(Expr):
 @dataclass(eq=False)
 class Store:
     place: Place
+    value: Expr
+
+
+@dataclass(eq=False)
+class ImageWrite:
+    """Writes the texel ``value`` of an image at ``coord``."""
+
+    var: Variable
+    coord: Expr
     value: Expr
 
 
@@ -305,7 +322,7 @@ class Barrier:
     """Workgroup execution and memory barrier (``barrier()``)."""
 
 
-Stmt = Store | Eval | If | Loop | Break | Continue | Return | Barrier
+Stmt = Store | ImageWrite | Eval | If | Loop | Break | Continue | Return | Barrier
 
 
 @dataclass(eq=False)

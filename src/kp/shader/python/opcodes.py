@@ -20,6 +20,7 @@ class Op:
     TypeFloat = 22
     TypeVector = 23
     TypeMatrix = 24
+    TypeImage = 25
     TypeArray = 28
     TypeRuntimeArray = 29
     TypeStruct = 30
@@ -51,6 +52,8 @@ class Op:
     CompositeExtract = 81
     CompositeInsert = 82
     Transpose = 84
+    ImageRead = 98
+    ImageWrite = 99
     ConvertFToU = 109
     ConvertFToS = 110
     ConvertSToF = 111
@@ -169,6 +172,7 @@ class Capability:
     Float16 = 9
     Float64 = 10
     Int64 = 11
+    StorageImageExtendedFormats = 49
     GroupNonUniform = 61
     GroupNonUniformVote = 62
     GroupNonUniformArithmetic = 63
@@ -184,6 +188,7 @@ class Capability:
 
 
 class StorageClass:
+    UniformConstant = 0
     Input = 1
     Workgroup = 4
     Function = 7
