@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import kp
-from kp.shader import Image2D, python2shader, reflect
+from kp.shader import Array, Image2D, f32, ivec2, ivec3, python2shader, reflect
 from kp.shader.python.types import BASIC_IMAGE_FORMATS, IMAGE_FORMATS
 from python_shader_helpers import shader_from_source, spirv_val
 
@@ -117,11 +117,11 @@ def test_image_kernels_on_the_device(mgr, dtype, channels):
 @needs_images
 def test_image_and_buffer_in_one_kernel(mgr):
     @python2shader
-    def row_sums(index=("input", "GlobalInvocationId", ivec3),  # noqa: F821
-                 img=("image", 0, Image2D("r32f")), sums=("buffer", 1, Array(f32))):  # noqa: F821
+    def row_sums(index=("input", "GlobalInvocationId", ivec3),
+                 img=("image", 0, Image2D("r32f")), sums=("buffer", 1, Array(f32))):
         total = 0.0
         for x in range(4):
-            total += img[ivec2(x, index.x)].x  # noqa: F821
+            total += img[ivec2(x, index.x)].x
         sums[index.x] = total
 
     data = np.arange(12, dtype=np.float32)
