@@ -39,6 +39,22 @@ Parameters are declared by their defaults
     The tensor at ``binding`` of descriptor set 0, as ``mgr.algorithm([t0, t1, ...])``
     binds them. ``T`` is a numeric scalar or a 2- or 4-vector; ``len(buffer)`` is its
     number of elements.
+``("image", binding, Image2D(format))``
+    The ``kp.Image`` at ``binding`` (buffers and images share the bindings), a 2-D
+    storage image of ``format`` as GLSL spells it: ``"r32f" "rg32f" "rgba32f"``,
+    ``"r32i" "rg32i" "rgba32i"`` and the 16- and 8-bit ``"r16i" ... "rgba8i"``,
+    ``"r32ui" ... "rgba8ui"`` (Kompute's image types), or the normalized ``"r8"
+    "rg8" "rgba8"``. ``img[ivec2(x, y)]`` reads a texel as a ``vec4`` (``ivec4``,
+    ``uvec4`` for integer formats; channels the format lacks read as 0, alpha as 1)
+    and assigning to it writes one (a scalar fills every channel)::
+
+        @python2shader
+        def axpy(index=("input", "GlobalInvocationId", ivec3),
+                 a=("image", 0, Image2D("rgba32f")), b=("image", 1, Image2D("rgba32f")),
+                 out=("image", 2, Image2D("rgba32f")), alpha=("push_constant", 0, f32)):
+            p = index.xy
+            out[p] = alpha * a[p] + b[p]
+
 ``("push_constant", index, T)``
     Push constant number ``index`` (numeric scalar or vector). Members are laid out
     in index order at std430 offsets, so 4-byte scalars sit at byte ``4 * index``:

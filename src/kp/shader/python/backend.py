@@ -18,8 +18,8 @@ from .opcodes import (
     GroupOperation, MemorySemantics, Op, Scope, StorageClass,
 )
 from .types import (
-    BASIC_IMAGE_FORMATS, IMAGE_FORMATS, ArrayType, ImageType, Matrix, Scalar, ShaderType, Vector, boolean, elem_of, i32, scalar_type, u32,
-    uvec3, with_elem,
+    BASIC_IMAGE_FORMATS, IMAGE_FORMATS, ArrayType, ImageType, Matrix, Scalar, ShaderType, Vector,
+    boolean, elem_of, i32, scalar_type, u32, uvec3, with_elem,
 )
 
 _STORAGE = {

@@ -20,7 +20,7 @@ from ..spirv import AUTO_GLOBAL_SIZE_IDS
 from . import ir
 from .builtins import (
     ATOMICS, CASTS, DETERMINANT, MATH, MATH_MODULE_OTHER, MATH_MODULE_SAME, MATRIX_INVERSE,
-    SUBGROUP_ARITHMETIC, SUBGROUP_FUNCTIONS, MathFunction,
+    SUBGROUP_FUNCTIONS, MathFunction,
 )
 from .source import MISSING, Source, read
 from .types import (
