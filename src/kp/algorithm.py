@@ -16,11 +16,13 @@ import numpy as np
 from .errors import DataTypeError, DestroyedError, InvalidArgumentError, ShaderError
 from .log import logger
 from .shader.glsl import as_spirv
-from .shader.spirv import Binding, PushConstant, ShaderInfo, SpecConstant, SpecValue, reflect
+from .shader.spirv import (
+    AUTO_GLOBAL_SIZE_IDS, AUTO_LOCAL_SIZE_IDS, Binding, PushConstant, ShaderInfo, SpecConstant, SpecValue, reflect,
+)
 from .shader.validate import validate
 from .tensor import Tensor, as_host_array
 from .vk import ComputePipeline
-from .vk.instance import EXTENSION_FEATURES, FEATURE_EXTENSIONS
+from .vk.instance import FEATURE_EXTENSIONS
 
 if TYPE_CHECKING:
     from .manager import Manager
@@ -37,6 +39,15 @@ CAPABILITY_FEATURES = {
     "AtomicFloat16AddEXT": "shaderBufferFloat16AtomicAdd", "AtomicFloat16MinMaxEXT": "shaderBufferFloat16AtomicMinMax",
     "AtomicFloat32MinMaxEXT": "shaderBufferFloat32AtomicMinMax",
     "AtomicFloat64MinMaxEXT": "shaderBufferFloat64AtomicMinMax",
+}
+
+# SPIR-V capabilities of subgroup operations, by the device's name for the operations
+# (VkPhysicalDeviceSubgroupProperties.supportedOperations).
+CAPABILITY_SUBGROUP_OPERATIONS = {
+    "GroupNonUniform": "basic", "GroupNonUniformVote": "vote", "GroupNonUniformArithmetic": "arithmetic",
+    "GroupNonUniformBallot": "ballot", "GroupNonUniformShuffle": "shuffle",
+    "GroupNonUniformShuffleRelative": "shuffle_relative", "GroupNonUniformClustered": "clustered",
+    "GroupNonUniformQuad": "quad",
 }
 
 _SPEC_DTYPES = {("float", 32): np.float32, ("float", 64): np.float64, ("float", 16): np.float16,
@@ -124,6 +135,15 @@ def _spec_entry(constant: SpecConstant, value: Any) -> tuple[int, bytes]:
         raise InvalidArgumentError(f"specialisation constant {constant.id} needs a number, got {value!r}") from None
 
 
+def _auto_size_entries(info: ShaderInfo, requested: tuple[int, int, int]) -> list[tuple[int, bytes]]:
+    """The local size kp chooses for a shader that leaves it to kp (64 invocations,
+    within every Vulkan device's minimum limits), and the global size asked for."""
+    local = (4, 4, 4) if requested[2] > 1 else (8, 8, 1) if requested[1] > 1 else (64, 1, 1)
+    declared = {c.id: c for c in info.spec_constants}
+    return [_spec_entry(declared[i], v) for i, v in zip((*AUTO_LOCAL_SIZE_IDS, *AUTO_GLOBAL_SIZE_IDS),
+                                                        (*local, *requested))]
+
+
 class Algorithm:
     """A compute shader with its tensors, workgroup count and constants, built into
     a pipeline once. Make it with ``mgr.algorithm(...)``.
@@ -179,11 +199,19 @@ class Algorithm:
             validate(code)
         self._check_interface(info, tensors, device)
         spec = self._spec_entries(info, tensors, spec_consts, implicit_spec_consts)
+        limit = device.physical.properties["max_work_group_count"]
+        requested = None
+        if {c.id for c in info.spec_constants}.issuperset(AUTO_GLOBAL_SIZE_IDS):
+            # The shader leaves its local size to kp: workgroup counts invocations.
+            requested = self._workgroup(workgroup, tensors, (1, 1, 1), None)
+            spec += _auto_size_entries(info, requested)
         spec_values = _spec_values(info, spec)
         push = push_constants_bytes(push_consts, info)
         local_size = self._local_size(info, spec_values, device)
         self._check_shared_memory(info, spec_values, device)
-        groups = self._workgroup(workgroup, tensors, local_size, device)
+        if requested is not None:
+            workgroup = [-(-count // size) for count, size in zip(requested, local_size)]
+        groups = self._workgroup(workgroup, tensors, local_size, limit)
         pipeline = ComputePipeline(device, code, len(tensors), len(push), spec, info.entry_point)
         # a tensor's own size: the shader's .length() counts the range, and an
         # allocation may be rounded up
@@ -210,14 +238,16 @@ class Algorithm:
                                            f"{device.physical.properties['device_name']}")
         for capability in sorted(info.capabilities):
             feature = CAPABILITY_FEATURES.get(capability)
+            # (kp enables every feature the device has, extensions' features included)
             if feature and not device.features.get(feature):
                 extension = FEATURE_EXTENSIONS.get(feature)
-                if extension and device.physical.features.get(feature):
-                    needed = [*EXTENSION_FEATURES[extension].requires, extension]
-                    raise ShaderError(f"the shader needs {capability} ({feature} of {extension}), which is not "
-                                      f"enabled: create the manager with kp.Manager(desired_extensions={needed})")
-                raise ShaderError(f"the shader needs {capability}, which "
+                raise ShaderError(f"the shader needs {capability} ({feature}"
+                                  f"{f' of {extension}' if extension else ''}), which "
                                   f"{device.physical.properties['device_name']} does not support")
+            operation = CAPABILITY_SUBGROUP_OPERATIONS.get(capability)
+            if operation and operation not in device.physical.properties["subgroup_operations"]:
+                raise ShaderError(f"the shader needs {capability} (subgroup {operation} operations in compute "
+                                  f"shaders), which {device.physical.properties['device_name']} does not support")
 
     @staticmethod
     def _check_shared_memory(info: ShaderInfo, spec_values: dict[int, SpecValue], device) -> None:
@@ -257,15 +287,16 @@ class Algorithm:
         return tuple(size)
 
     @staticmethod
-    def _workgroup(workgroup, tensors: list[Tensor], local_size, device) -> tuple[int, int, int]:
-        limit = device.physical.properties["max_work_group_count"]
+    def _workgroup(workgroup, tensors: list[Tensor], local_size, limit) -> tuple[int, int, int]:
+        """The workgroup counts ``workgroup`` asks for, within the device's ``limit``
+        (None: unchecked)."""
         values = [] if workgroup is None else list(workgroup)
         if workgroup is not None and (not 1 <= len(values) <= 3 or not all(
                 isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in values)):
             raise InvalidArgumentError(f"workgroup must be up to 3 integers, got {workgroup!r}")
         if not any(values):
             x = -(-tensors[0].size() // local_size[0]) if tensors else 1
-            if x > limit[0]:
+            if limit and x > limit[0]:
                 # Not split: no dispatch may reach the limit, vkCmdDispatchBase's base
                 # included (VUID-vkCmdDispatchBase-baseGroupX-00421, -groupCountX-00424).
                 raise InvalidArgumentError(
@@ -278,7 +309,7 @@ class Algorithm:
             raise InvalidArgumentError(f"workgroup {tuple(values)} is invalid: x must be at least 1 and y, z "
                                        f"at least 0 (0 means 1); (0, 0, 0) or None means the default")
         groups = tuple(v or 1 for v in values)
-        for axis, (v, m) in enumerate(zip(groups, limit)):
+        for axis, (v, m) in enumerate(zip(groups, limit or groups)):
             if v > m:
                 raise InvalidArgumentError(f"workgroup {groups}: component {axis} is {v}, over the "
                                            f"device's limit of {m}")

@@ -121,6 +121,13 @@ class ShaderInfo:
                     for terms in self.workgroup_memory), default=0)
 
 
+# Specialization constants by which a shader leaves its local size to kp and gets
+# the global size that was asked for (python2shader's kernels that read only
+# GlobalInvocationId): the algorithm picks the local size, dispatches enough
+# workgroups to cover the requested invocations, and the shader skips those past it.
+AUTO_LOCAL_SIZE_IDS = (0x6B700000, 0x6B700001, 0x6B700002)
+AUTO_GLOBAL_SIZE_IDS = (0x6B700003, 0x6B700004, 0x6B700005)
+
 # Opcodes, enumerants and decorations from the SPIR-V 1.6 specification.
 _OP_NAME = 5
 _OP_MEMBER_NAME = 6

@@ -341,6 +341,23 @@ def _driver_version(vendor_id: int, version: int) -> str:
     return version_string(version)
 
 
+# VkSubgroupFeatureFlagBits by the names kp reports them with.
+_SUBGROUP_OPERATIONS = {
+    "basic": C.VK_SUBGROUP_FEATURE_BASIC_BIT, "vote": C.VK_SUBGROUP_FEATURE_VOTE_BIT,
+    "arithmetic": C.VK_SUBGROUP_FEATURE_ARITHMETIC_BIT, "ballot": C.VK_SUBGROUP_FEATURE_BALLOT_BIT,
+    "shuffle": C.VK_SUBGROUP_FEATURE_SHUFFLE_BIT,
+    "shuffle_relative": C.VK_SUBGROUP_FEATURE_SHUFFLE_RELATIVE_BIT,
+    "clustered": C.VK_SUBGROUP_FEATURE_CLUSTERED_BIT, "quad": C.VK_SUBGROUP_FEATURE_QUAD_BIT,
+}
+
+
+def _subgroup_operations(subgroup) -> list[str]:
+    """The subgroup operations compute shaders may use."""
+    if not subgroup.supportedStages & C.VK_SHADER_STAGE_COMPUTE_BIT:
+        return []
+    return [name for name, bit in _SUBGROUP_OPERATIONS.items() if subgroup.supportedOperations & bit]
+
+
 def _describe(handle, index: int) -> PhysicalDevice:
     ids = new("VkPhysicalDeviceIDProperties *", {"sType": C.VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_ID_PROPERTIES})
     subgroup = new("VkPhysicalDeviceSubgroupProperties *", {"sType": C.VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SUBGROUP_PROPERTIES,
@@ -395,6 +412,7 @@ def _describe(handle, index: int) -> PhysicalDevice:
         "max_storage_buffer_range": limits.maxStorageBufferRange,
         "max_memory_allocation_count": limits.maxMemoryAllocationCount,
         "subgroup_size": subgroup.subgroupSize,
+        "subgroup_operations": _subgroup_operations(subgroup),
         "timestamps_supported": timestamps,
         "timestamp_period": limits.timestampPeriod,
         "memory_heaps": [{"size": size, "device_local": bool(flags & C.VK_MEMORY_HEAP_DEVICE_LOCAL_BIT)}
