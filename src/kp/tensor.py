@@ -1,7 +1,9 @@
 """Tensors: NumPy data on a Vulkan device.
 
 ``mgr.tensor(...)`` / ``mgr.tensor_t(...)`` make tensors that live on the device at
-once; their ``data()`` is a writable zero-copy NumPy view of the host-visible memory.
+once; their ``data()`` is a writable zero-copy flat (1-D) NumPy view of the
+host-visible memory, as in Kompute, and ``numpy()`` the same memory in the shape the
+data was given in (``shape``).
 ``kp.Tensor([...])`` is the seed API's tensor: it holds its data until a manager
 creates it on the device, and its ``data()`` returns a Python list.
 """
@@ -170,12 +172,14 @@ class Tensor:
     def __array_interface__(self) -> dict:
         if self._array is None or self._destroyed:
             raise AttributeError("tensor has no host data")
-        return {"data": (self._array.ctypes.data, False), "shape": self._shape, "typestr": self._dtype.str,
-                "version": 3}
+        return {"data": (self._array.ctypes.data, False), "shape": (self._array.size,),
+                "typestr": self._dtype.str, "version": 3}
 
     def data(self) -> Any:
-        """The tensor's host data: a writable zero-copy NumPy view (``mgr.tensor``), or
-        a list copy for seed-API tensors (``kp.Tensor([...])``)."""
+        """The tensor's host data, flat as in Kompute: a writable zero-copy 1-D NumPy
+        view of ``size()`` elements (``mgr.tensor``), or a flat list copy for seed-API
+        tensors (``kp.Tensor([...])``). ``numpy()`` (or ``data().reshape(t.shape)``)
+        gives it in the tensor's shape."""
         if self._list_data:
             return self._array.tolist()
         if self._destroyed or not self.is_init():
@@ -186,10 +190,16 @@ class Tensor:
         return np.asarray(self)
 
     def numpy(self) -> np.ndarray:
-        """A copy of the host data as a NumPy array of the tensor's shape."""
-        if self._array is None:
-            raise KomputeError("storage tensors have no host data")
-        return self._array.reshape(self._shape).copy()
+        """The host data in the tensor's ``shape``: for ``mgr.tensor`` tensors a writable
+        zero-copy view of the same memory as ``data()``, for seed-API tensors an array
+        copy.
+
+        >>> mgr.tensor(np.zeros((16, 8))).numpy().shape
+        (16, 8)
+        """
+        if self._list_data:
+            return np.array(self._array).reshape(self._shape)
+        return self.data().reshape(self._shape)
 
     def set_data(self, data: Any) -> None:
         """Replace the host data (same element count; the device copy changes on the
@@ -236,6 +246,8 @@ class Tensor:
 
     @property
     def shape(self) -> tuple[int, ...]:
+        """The shape of the data the tensor was made from (``data()`` is flat; it has
+        ``math.prod(shape)`` elements)."""
         return self._shape
 
     @property
