@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, Any, Iterator
 import numpy as np
 
 from .errors import DataTypeError, DestroyedError, InvalidArgumentError, KomputeError, OutOfDeviceMemoryError
-from .types import DTYPE_FEATURES, DataTypes, MemoryTypes, data_type_of
-from . import vk
+from .memory import Memory
+from .types import DTYPE_FEATURES, MemoryTypes, data_type_of
 
 if TYPE_CHECKING:
     from .manager import Manager
@@ -53,8 +53,10 @@ def as_host_array(data: Any, dtype: Any = None) -> np.ndarray:
                                      f"native byte order") from None
 
 
-class Tensor:
+class Tensor(Memory):
     """A 1-D or N-D array of one dtype on a Vulkan device."""
+
+    _noun = "tensor"
 
     def __init__(self, data: Any, tensor_type: MemoryTypes = MemoryTypes.device):
         """Seed API: ``kp.Tensor([1, 2, 3])`` is float32 data waiting to be created on a
@@ -113,68 +115,6 @@ class Tensor:
         self._manager = manager
         manager.adopt(self)
 
-    # -- state ---------------------------------------------------------------------
-    def is_init(self) -> bool:
-        """True while the tensor has device memory (created and not destroyed)."""
-        return self._primary is not None and not self._destroyed and self._manager.vk_device is not None
-
-    def check_usable(self, manager: "Manager | None" = None) -> None:
-        """Raise unless the tensor has device memory (of ``manager``, where given); for
-        kp's operations."""
-        if self._manager is None:
-            raise KomputeError("tensor has not been created on a device yet "
-                               "(use mgr.eval_tensor_create_def([t]) or mgr.tensor(...))")
-        if not self.is_init():
-            raise DestroyedError("tensor was destroyed (or its manager was)")
-        if manager is not None and manager is not self._manager:
-            raise InvalidArgumentError("tensor belongs to another kp.Manager")
-
-    def destroy(self) -> None:
-        """Free the tensor's device memory (once the GPU has finished any work that
-        uses it; this does not wait). Views from ``data()`` stay readable: the host
-        memory behind them is released when the last of them is gone."""
-        primary = self._primary
-        if self._destroyed or primary is None:
-            self._destroyed = True
-            return
-        device = primary.block.device
-        with device.lock:
-            self._destroyed = True
-            device.retire(*(a for a in (primary, self._staging) if a is not None))
-        if primary is not self._host:
-            self._primary = None
-            primary.release()
-        vk.drain()
-
-    def allocations(self) -> list["Allocation"]:
-        """The device memory ranges behind the tensor, for kp's operations."""
-        return [a for a in (self._primary, self._staging) if a is not None]
-
-    @property
-    def primary_allocation(self) -> "Allocation | None":
-        """The memory shaders bind and copies use, None before the tensor is created; for kp's
-        operations."""
-        return self._primary
-
-    @property
-    def staging_allocation(self) -> "Allocation | None":
-        """The host-visible copy that syncs copy to and from the primary memory, None
-        where the tensor has none (host-mapped and storage tensors); for kp's operations."""
-        return self._staging
-
-    @property
-    def manager(self) -> "Manager | None":
-        """The manager the tensor was created on, None before; for kp's operations."""
-        return self._manager
-
-    # -- data ----------------------------------------------------------------------
-    @property
-    def __array_interface__(self) -> dict:
-        if self._array is None or self._destroyed:
-            raise AttributeError("tensor has no host data")
-        return {"data": (self._array.ctypes.data, False), "shape": (self._array.size,),
-                "typestr": self._dtype.str, "version": 3}
-
     def data(self) -> Any:
         """The tensor's host data, flat as in Kompute: a writable zero-copy 1-D NumPy
         view of ``size()`` elements (``mgr.tensor``), or a flat list copy for seed-API
@@ -182,12 +122,7 @@ class Tensor:
         gives it in the tensor's shape."""
         if self._list_data:
             return self._array.tolist()
-        if self._destroyed or not self.is_init():
-            raise DestroyedError("tensor was destroyed (or its manager was): it has no data")
-        if self._array is None:
-            raise KomputeError("storage tensors live on the device only and have no host data; "
-                               "copy them into a device or host tensor to read them")
-        return np.asarray(self)
+        return super().data()
 
     def numpy(self) -> np.ndarray:
         """The host data in the tensor's ``shape``: for ``mgr.tensor`` tensors a writable
@@ -223,12 +158,6 @@ class Tensor:
     def map_data_into_host(self) -> None:
         """Seed API: push local data into host-visible memory (already there in kp)."""
 
-    def size(self) -> int:
-        return int(self._array.size if self._array is not None else np.prod(self._shape))
-
-    def __len__(self) -> int:
-        return self.size()
-
     def __getitem__(self, index):
         return self._local()[index].tolist()
 
@@ -244,27 +173,8 @@ class Tensor:
     def __reversed__(self) -> list:
         return self._local()[::-1].tolist()
 
-    @property
-    def shape(self) -> tuple[int, ...]:
-        """The shape of the data the tensor was made from (``data()`` is flat; it has
-        ``math.prod(shape)`` elements)."""
-        return self._shape
-
-    @property
-    def dtype(self) -> np.dtype:
-        return self._dtype
-
-    @property
-    def nbytes(self) -> int:
-        return self.size() * self._dtype.itemsize
-
-    def data_type(self) -> DataTypes:
-        return self._data_type
-
-    def memory_type(self) -> MemoryTypes:
+    def tensor_type(self) -> MemoryTypes:
         return self._memory_type
-
-    tensor_type = memory_type
 
     def __repr__(self) -> str:
         state = "on device" if self.is_init() else ("destroyed" if self._destroyed else "not created")
