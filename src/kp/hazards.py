@@ -163,21 +163,22 @@ class Hazards:
             src_stage = state.write_stage
             for read_stage in state.reads:
                 src_stage |= read_stage
+            # without accesses of its own (an operation's explicit barrier), for any access after
             found[allocation] = (old, layout, src_stage or _TRANSFER | _COMPUTE, state.write_access, stage,
-                                 bits)
+                                 bits or _READ[stage] | _WRITE[stage])
         return found
 
     def transitioned(self, transitions: dict) -> None:
         """After ``transitions`` were recorded: the layout transition (a write) is
         visible to accesses in its destination stage."""
-        for image, (_, layout, _, _, stage, _) in transitions.items():
+        for image, (_, layout, _, _, stage, visible) in transitions.items():
             if layout == vk.GENERAL:
                 self.layouts.pop(image, None)
             else:
                 self.layouts[image] = layout
             state = self._state(image)
             state.write_stage, state.write_access = stage, _WRITE[stage]
-            state.visible, state.reads = {stage: _READ[stage] | _WRITE[stage]}, {}
+            state.visible, state.reads = {stage: visible}, {}
             self.wrote_stages |= stage
             self.wrote_access |= _WRITE[stage]
 
