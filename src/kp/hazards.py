@@ -214,6 +214,7 @@ class Hazards:
         before need, if any (all the analysis is done here, none at evaluation)."""
         accesses = _declared_accesses(op)
         if accesses is None:
+            self.home(commands)  # the operation's own commands find images where the user expects them
             commands.barrier(*_FULL)
             op.record(commands)
             commands.barrier(*_FULL)
