@@ -34,7 +34,8 @@ globals().update({member.name: member for member in DataTypes})
 
 __all__ = [
     "AccessFlags", "Algorithm", "DataTypeError", "DataTypes", "DestroyedError", "DeviceLostError",
-    "DeviceNotFoundError", "Image", "InvalidArgumentError", "KomputeError", "Manager", "Memory", "MemoryTypes", "OpAlgoDispatch",
+    "DeviceNotFoundError", "Image", "InvalidArgumentError", "KomputeError", "Manager", "Memory", "MemoryTypes",
+    "OpAlgoDispatch",
     "OpBase", "OpCopy", "OpMemoryBarrier", "OpMult", "OpSyncDevice", "OpSyncLocal", "OpTensorCopy",
     "OpTensorSyncDevice", "OpTensorSyncLocal", "OutOfDeviceMemoryError", "PipelineStages", "Sequence",
     "SequenceStateError", "ShaderCompileError", "ShaderError", "Tensor", "TensorTypes", "VulkanError",

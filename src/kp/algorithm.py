@@ -214,8 +214,8 @@ class Algorithm:
             if binding.kind == "storage_image":
                 _check_image(binding, given)
             elif isinstance(given, Image):
-                raise InvalidArgumentError(f"binding {binding.binding} ({binding.name or 'unnamed'}) is a storage buffer "
-                                           f"in the shader, but an image was given for it: give a tensor")
+                raise InvalidArgumentError(f"binding {binding.binding} ({binding.name or 'unnamed'}) is a storage "
+                                           f"buffer in the shader, but an image was given for it: give a tensor")
             else:
                 _check_element_type(binding, given)
         limit = device.physical.properties["max_storage_buffer_range"]
@@ -374,7 +374,8 @@ def _check_image(binding: Binding, image: Memory) -> None:
     what = f"binding {binding.binding} ({binding.name or 'unnamed'})"
     if not isinstance(image, Image):
         raise InvalidArgumentError(f"{what} is a storage image ({binding.image_format}) in the shader, but a "
-                                   f"{type(image).__name__} was given for it: give a kp.Image (mgr.image / mgr.image_t)")
+                                   f"{type(image).__name__} was given for it: give a kp.Image "
+                                   f"(mgr.image / mgr.image_t)")
     if binding.image_dim != "2d":
         raise ShaderError(f"{what} is a {binding.image_dim} image in the shader; kp images are 2-D "
                           f"(image2D, iimage2D, uimage2D)")

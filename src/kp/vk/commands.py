@@ -244,7 +244,8 @@ class Commands(Owned):
             buffers = [a for a in ranges if isinstance(a, Allocation)]
             images = [a for a in ranges if not isinstance(a, Allocation)]
             common = {"srcAccessMask": src_access, "dstAccessMask": dst_access,
-                      "srcQueueFamilyIndex": C.VK_QUEUE_FAMILY_IGNORED, "dstQueueFamilyIndex": C.VK_QUEUE_FAMILY_IGNORED}
+                      "srcQueueFamilyIndex": C.VK_QUEUE_FAMILY_IGNORED,
+                      "dstQueueFamilyIndex": C.VK_QUEUE_FAMILY_IGNORED}
             buffer_barriers = new("VkBufferMemoryBarrier[]", [{
                 "sType": C.VK_STRUCTURE_TYPE_BUFFER_MEMORY_BARRIER, **common, "buffer": a.buffer, "offset": a.offset,
                 "size": a.size} for a in buffers])

@@ -113,9 +113,10 @@ class ComputePipeline(Owned):
             {} if isinstance(r, Allocation) else {"imageView": r.view, "imageLayout": GENERAL} for r in resources])
         writes = new("VkWriteDescriptorSet[]", [
             {"sType": C.VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET, "dstSet": self.descriptor_set, "dstBinding": i,
-             "descriptorCount": 1, **({"descriptorType": C.VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, "pBufferInfo": buffers + i}
-                                      if isinstance(r, Allocation) else
-                                      {"descriptorType": C.VK_DESCRIPTOR_TYPE_STORAGE_IMAGE, "pImageInfo": images + i})}
+             "descriptorCount": 1,
+             **({"descriptorType": C.VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, "pBufferInfo": buffers + i}
+                if isinstance(r, Allocation) else
+                {"descriptorType": C.VK_DESCRIPTOR_TYPE_STORAGE_IMAGE, "pImageInfo": images + i})}
             for i, r in enumerate(resources)])
         lib.vkUpdateDescriptorSets(self.device.handle, len(resources), writes, 0, NULL)
 
