@@ -335,3 +335,20 @@ def test_reflection_reads_image_formats_and_dimensions():
     assert (a.kind, a.image_format, a.image_dim, a.element_scalar, a.readonly) == (
         "storage_image", "r32f", "2d", ("float", 32), True)
     assert (b.image_format, b.element_scalar, b.readonly) == ("rgba8ui", ("uint", 32), False)
+
+
+# -- barriers ----------------------------------------------------------------------
+def test_layout_transitions_go_in_the_barriers_the_hazards_need(mgr):
+    """One barrier at the start, one moving ``a`` to the transfer layout for its sync,
+    one moving it back for the shaders (with the read-after-write), none between the
+    two shaders that only read it, one to the source layout for the copy out, one back
+    to GENERAL at the end, one to the host."""
+    a = mgr.image([1, 2], 2, 1, 1)
+    b = mgr.image([10, 20], 2, 1, 1, kp.MemoryTypes.host)
+    outs = [mgr.image([0, 0], 2, 1, 1, kp.MemoryTypes.host) for _ in range(2)]
+    back = mgr.tensor([0, 0])
+    shader = axpy_shader(np.float32, 1)
+    seq = run(mgr, kp.OpSyncDevice([a]), *(kp.OpAlgoDispatch(mgr.algorithm([a, b, out], shader, workgroup=(2, 1, 1)))
+                                          for out in outs), kp.OpCopy([a, back]))
+    assert seq._commands.barriers_recorded == 1 + 1 + 1 + 0 + 1 + 1 + 1
+    assert [out.data().tolist() for out in outs] == [[21, 42]] * 2 and back.data().tolist() == [1, 2]
