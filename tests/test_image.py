@@ -352,3 +352,10 @@ def test_layout_transitions_go_in_the_barriers_the_hazards_need(mgr):
                                           for out in outs), kp.OpCopy([a, back]))
     assert seq._commands.barriers_recorded == 1 + 1 + 1 + 0 + 1 + 1 + 1
     assert [out.data().tolist() for out in outs] == [[21, 42]] * 2 and back.data().tolist() == [1, 2]
+
+
+def test_no_images_on_a_destroyed_manager(memory_mode):
+    mgr = kp.Manager()
+    mgr.destroy()
+    with pytest.raises(kp.DestroyedError):
+        mgr.image([1], 1, 1, 1)

@@ -64,15 +64,20 @@ class Image(Owned):
         dev = device.handle
         handles = {"image": NULL, "view": NULL, "memory": NULL}
         self._own("VkImage", _destroy_image, device, handles)
-        out = new("VkImage *")
-        check(lib.vkCreateImage(dev, new("VkImageCreateInfo *", {
+        families = new("uint32_t[]", device.queue_families)
+        info = new("VkImageCreateInfo *", {
             "sType": C.VK_STRUCTURE_TYPE_IMAGE_CREATE_INFO, "imageType": C.VK_IMAGE_TYPE_2D, "format": format,
             "extent": {"width": width, "height": height, "depth": 1}, "mipLevels": 1, "arrayLayers": 1,
             "samples": C.VK_SAMPLE_COUNT_1_BIT, "tiling": tiling, "usage": USAGE,
             "sharingMode": C.VK_SHARING_MODE_EXCLUSIVE,
             # host-written texels of a linear image survive only the PREINITIALIZED layout
-            "initialLayout": C.VK_IMAGE_LAYOUT_PREINITIALIZED if self.linear else C.VK_IMAGE_LAYOUT_UNDEFINED}),
-            NULL, out), "vkCreateImage")
+            "initialLayout": C.VK_IMAGE_LAYOUT_PREINITIALIZED if self.linear else C.VK_IMAGE_LAYOUT_UNDEFINED})
+        if len(device.queue_families) > 1:
+            # as the memory blocks: used from queues of several families without ownership transfers
+            info.sharingMode = C.VK_SHARING_MODE_CONCURRENT
+            info.queueFamilyIndexCount, info.pQueueFamilyIndices = len(device.queue_families), families
+        out = new("VkImage *")
+        check(lib.vkCreateImage(dev, info, NULL, out), "vkCreateImage")
         handles["image"] = self.handle = out[0]
         self.offset = 0
         if self.linear:
