@@ -5,9 +5,10 @@ import gc
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 import kp
-from conftest import run
+from conftest import examples, run
 from kp.shader.glsl import compile_source
 from kp.shader.spirv import reflect
 
@@ -359,3 +360,72 @@ def test_no_images_on_a_destroyed_manager(memory_mode):
     mgr.destroy()
     with pytest.raises(kp.DestroyedError):
         mgr.image([1], 1, 1, 1)
+
+
+# -- any mix of operations on tensors and images: the numbers of a model, and no hazard --
+def _declare(binding, memory, name):
+    if isinstance(memory, kp.Image):
+        return f"layout(set = 0, binding = {binding}, r32f) uniform image2D {name};"
+    return f"layout(set = 0, binding = {binding}) buffer B{binding} {{ float {name}[]; }};"
+
+
+def _load(memory, name):
+    return f"imageLoad({name}, ivec2(x, 0)).x" if isinstance(memory, kp.Image) else f"{name}[x]"
+
+
+def _store(memory, name, value):
+    return f"imageStore({name}, ivec2(x, 0), vec4({value}));" if isinstance(memory, kp.Image) \
+        else f"{name}[x] = {value};"
+
+
+def plus_one(mgr, source, target):
+    """target = source + 1 (target = target + 1 where they are one object), element-wise."""
+    objects = [source] if source is target else [source, target]
+    shader = "\n".join(["#version 450", "layout(local_size_x = 1) in;",
+                        *(_declare(k, m, f"m{k}") for k, m in enumerate(objects)),
+                        "void main() {", "    int x = int(gl_GlobalInvocationID.x);",
+                        "    " + _store(target, f"m{len(objects) - 1}", _load(source, "m0") + " + 1.0"), "}"])
+    return mgr.algorithm(objects, compile_source(shader), workgroup=(4, 1, 1))
+
+
+@settings(max_examples=examples(25), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(program=st.lists(st.tuples(st.sampled_from(["up", "down", "copy", "plus", "barrier"]),
+                                  st.integers(0, 3), st.integers(0, 3)), min_size=1, max_size=12))
+def test_any_mix_of_tensor_and_image_operations_computes_what_a_model_says(mgr, program):
+    """Objects 0 and 1 are tensors, 2 and 3 images; ``plus`` i -> i increments in place."""
+    memory = [mgr.tensor(np.zeros(4)), mgr.tensor(np.full(4, 10)), mgr.image(np.full(4, 20), 4, 1, 1),
+              mgr.image(np.full(4, 30), 4, 1, 1)]
+    staged = [m.staging_allocation is not None for m in memory]
+    mgr.sequence().eval(kp.OpSyncDevice(memory))
+    host = [np.array(m.data(), np.float64) for m in memory]
+    device = [h.copy() for h in host]
+    algorithms = {}
+    seq = mgr.sequence()
+    for kind, i, j in program:
+        if kind == "up":
+            seq.record(kp.OpSyncDevice([memory[i]]))
+            device[i] = host[i].copy()
+        elif kind == "down":
+            seq.record(kp.OpSyncLocal([memory[i]]))
+            host[i] = device[i].copy()
+        elif kind == "copy" and i != j:
+            seq.record(kp.OpCopy([memory[i], memory[j]]))
+            device[j] = device[i].copy()
+            host[j] = device[i].copy()
+        elif kind == "plus":
+            if (i, j) not in algorithms:
+                algorithms[i, j] = plus_one(mgr, memory[i], memory[j])
+            seq.record(kp.OpAlgoDispatch(algorithms[i, j]))
+            device[j] = device[i] + 1
+        elif kind == "barrier":
+            seq.record(kp.OpMemoryBarrier([memory[i]]))
+        for k in range(4):
+            if not staged[k]:
+                host[k] = device[k]
+    seq.eval()
+    for m, expected in zip(memory, host):
+        assert m.data().tolist() == expected.tolist()
+    mgr.sequence().eval(kp.OpSyncLocal(memory))
+    for m, expected in zip(memory, device):
+        assert m.data().tolist() == expected.tolist()
+    assert not kp.vk.take_validation_messages()  # here, so that hypothesis finds the smallest program
