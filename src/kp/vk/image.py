@@ -88,7 +88,7 @@ class Image(Owned):
                 raise InvalidArgumentError(
                     f"{name} lays out a host-visible {what} with rows of {layout.rowPitch} bytes, not the "
                     f"{width * texel_size} its data() would need to be one flat array: use memory_type=device "
-                    f"(or storage), or a width whose rows fill {layout.rowPitch}-byte multiples")
+                    f"(or storage), or a width that makes each row a multiple of {layout.rowPitch} bytes")
             self.offset = layout.offset
         req = new("VkMemoryRequirements *")
         lib.vkGetImageMemoryRequirements(dev, self.handle, req)
