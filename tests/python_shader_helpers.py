@@ -41,7 +41,7 @@ def dispatch(mgr: kp.Manager, shader, *arrays, workgroup=None, spec_consts=(),
         .record(kp.OpAlgoDispatch(algo))
         .record(kp.OpSyncLocal(tensors))
         .eval())
-    return [t.data().copy() for t in tensors]
+    return [t.numpy().copy() for t in tensors]
 
 
 def shader_from_source(source: str, local_size=(1, 1, 1), namespace: dict | None = None):

@@ -14,7 +14,9 @@ from typing import TYPE_CHECKING, Any, Sequence
 import numpy as np
 
 from .errors import DataTypeError, DestroyedError, InvalidArgumentError, ShaderError
+from .image import Image
 from .log import logger
+from .memory import Memory
 from .shader.glsl import as_spirv
 from .shader.spirv import (
     AUTO_GLOBAL_SIZE_IDS, AUTO_LOCAL_SIZE_IDS, Binding, PushConstant, ShaderInfo, SpecConstant, SpecValue, reflect,
@@ -39,6 +41,10 @@ CAPABILITY_FEATURES = {
     "AtomicFloat16AddEXT": "shaderBufferFloat16AtomicAdd", "AtomicFloat16MinMaxEXT": "shaderBufferFloat16AtomicMinMax",
     "AtomicFloat32MinMaxEXT": "shaderBufferFloat32AtomicMinMax",
     "AtomicFloat64MinMaxEXT": "shaderBufferFloat64AtomicMinMax",
+    # 8- and 16-bit and two-channel image formats, and images without a format qualifier
+    "StorageImageExtendedFormats": "shaderStorageImageExtendedFormats",
+    "StorageImageReadWithoutFormat": "shaderStorageImageReadWithoutFormat",
+    "StorageImageWriteWithoutFormat": "shaderStorageImageWriteWithoutFormat",
 }
 
 # SPIR-V capabilities of subgroup operations, by the device's name for the operations
@@ -169,7 +175,7 @@ class Algorithm:
                  workgroup: Sequence[int] | None = None, spec_consts: Any = (), push_consts: Any = (),
                  *, implicit_spec_consts: bool = False):
         self._manager = manager
-        self._tensors: list[Tensor] = list(tensors)
+        self._tensors: list[Memory] = list(tensors)
         self._pipeline: ComputePipeline | None = None
         self._info: ShaderInfo | None = None
         self._push = b""
@@ -188,8 +194,9 @@ class Algorithm:
         tensors = list(tensors)
         device = self._manager.live_vk_device()
         for i, tensor in enumerate(tensors):
-            if not isinstance(tensor, Tensor):
-                raise InvalidArgumentError(f"algorithm tensor {i} is a {type(tensor).__name__}, not a kp.Tensor")
+            if not isinstance(tensor, Memory):
+                raise InvalidArgumentError(f"algorithm tensor {i} is a {type(tensor).__name__}, "
+                                           f"not a kp.Tensor or kp.Image")
             tensor.check_usable(self._manager)
         code = as_spirv(spirv)
         info = reflect(code)
@@ -212,7 +219,8 @@ class Algorithm:
         if requested is not None:
             workgroup = [-(-count // size) for count, size in zip(requested, local_size)]
         groups = self._workgroup(workgroup, tensors, local_size, limit)
-        pipeline = ComputePipeline(device, code, len(tensors), len(push), spec, info.entry_point)
+        kinds = ["storage_image" if isinstance(t, Image) else "storage_buffer" for t in tensors]
+        pipeline = ComputePipeline(device, code, kinds, len(push), spec, info.entry_point)
         # a tensor's own size: the shader's .length() counts the range, and an
         # allocation may be rounded up
         pipeline.bind([t.primary_allocation for t in tensors], [t.nbytes for t in tensors])
@@ -221,18 +229,26 @@ class Algorithm:
             pipeline, info, tensors, push, groups)
 
     @staticmethod
-    def _check_interface(info: ShaderInfo, tensors: list[Tensor], device) -> None:
+    def _check_interface(info: ShaderInfo, tensors: list[Memory], device) -> None:
         for binding in info.bindings:
-            if binding.set != 0 or binding.kind != "storage_buffer":
+            if binding.set != 0 or binding.kind not in ("storage_buffer", "storage_image"):
                 raise ShaderError(f"shader binding {binding.binding} of set {binding.set} ({binding.name or 'unnamed'}) "
-                                  f"is a {binding.kind}; kp binds tensors as storage buffers in set 0")
+                                  f"is a {binding.kind}; kp binds tensors as storage buffers and images as storage "
+                                  f"images in set 0")
             if binding.binding >= len(tensors):
                 raise InvalidArgumentError(f"the shader uses binding {binding.binding} but only {len(tensors)} "
                                            f"tensor(s) were given")
-            _check_element_type(binding, tensors[binding.binding])
+            given = tensors[binding.binding]
+            if binding.kind == "storage_image":
+                _check_image(binding, given)
+            elif isinstance(given, Image):
+                raise InvalidArgumentError(f"binding {binding.binding} ({binding.name or 'unnamed'}) is a storage "
+                                           f"buffer in the shader, but an image was given for it: give a tensor")
+            else:
+                _check_element_type(binding, given)
         limit = device.physical.properties["max_storage_buffer_range"]
         for i, tensor in enumerate(tensors):
-            if tensor.nbytes > limit:
+            if isinstance(tensor, Tensor) and tensor.nbytes > limit:
                 raise InvalidArgumentError(f"tensor {i} holds {tensor.nbytes} bytes but a shader can bind at most "
                                            f"{limit} bytes (maxStorageBufferRange) on "
                                            f"{device.physical.properties['device_name']}")
@@ -355,10 +371,11 @@ class Algorithm:
         self._push = push
 
     # -- public API ----------------------------------------------------------------
-    def get_tensors(self) -> list[Tensor]:
+    def get_mem_objects(self) -> list[Memory]:
+        """The tensors and images bound to the shader, binding i = item i."""
         return list(self._tensors)
 
-    get_mem_objects = get_tensors
+    get_tensors = get_mem_objects
 
     def get_workgroup(self) -> tuple[int, int, int]:
         return self._groups
@@ -380,6 +397,29 @@ class Algorithm:
 
     def __repr__(self) -> str:
         return f"kp.Algorithm(tensors={len(self._tensors)}, workgroup={self._groups}, init={self.is_init()})"
+
+
+def _check_image(binding: Binding, image: Memory) -> None:
+    """An image for a storage-image binding: a 2-D image whose format is the one the
+    shader declares (or, without a format qualifier, of its texel kind)."""
+    what = f"binding {binding.binding} ({binding.name or 'unnamed'})"
+    if not isinstance(image, Image):
+        raise InvalidArgumentError(f"{what} is a storage image ({binding.image_format}) in the shader, but a "
+                                   f"{type(image).__name__} was given for it: give a kp.Image "
+                                   f"(mgr.image / mgr.image_t)")
+    if binding.image_dim != "2d":
+        raise ShaderError(f"{what} is a {binding.image_dim} image in the shader; kp images are 2-D "
+                          f"(image2D, iimage2D, uimage2D)")
+    given = image.format_name()
+    if binding.image_format == "unknown":
+        kind = {"f": "float", "i": "int", "u": "uint"}[image.dtype.kind]
+        if binding.element_scalar is not None and binding.element_scalar[0] != kind:
+            raise DataTypeError(f"{what} reads {binding.element_scalar[0]} texels in the shader, but the image "
+                                f"holds {image.dtype} ({given})")
+    elif binding.image_format is not None and binding.image_format != given:
+        raise DataTypeError(f"{what} is a {binding.image_format} image in the shader, but the image given is {given} "
+                            f"({image.get_num_channels()} channel(s) of {image.dtype}): make the image with the dtype "
+                            f"and channel count of the shader's format, or change the shader's format qualifier")
 
 
 def _check_element_type(binding: Binding, tensor: Tensor) -> None:

@@ -12,7 +12,9 @@ import numpy as np
 from . import vk
 from .algorithm import Algorithm
 from .errors import DestroyedError, InvalidArgumentError
+from .image import Image
 from .log import logger
+from .memory import Memory
 from .seed import SeedManagerAPI
 from .sequence import Sequence
 from .tensor import Tensor, as_host_array
@@ -81,7 +83,7 @@ class Manager(SeedManagerAPI):
         return self._allocator
 
     def adopt(self, obj: Any) -> None:
-        """Track a tensor, algorithm or sequence made on this device, so that ``destroy()``
+        """Track a tensor, image, algorithm or sequence made on this device, so that ``destroy()``
         destroys it; for kp's objects, which call it as they are made."""
         with self._objects_lock:
             self._objects.add(obj)
@@ -98,18 +100,32 @@ class Manager(SeedManagerAPI):
         return self._make_tensor(as_host_array(data), memory_type, tensor_type)
 
     def _make_tensor(self, array: np.ndarray, memory_type, tensor_type) -> Tensor:
-        kind = memory_type if memory_type is not None else tensor_type
-        try:
-            kind = MemoryTypes(MemoryTypes.device if kind is None else kind)
-        except ValueError:
-            raise InvalidArgumentError(f"unknown memory type {kind!r}; use kp.MemoryTypes") from None
+        kind = _memory_type(memory_type if memory_type is not None else tensor_type)
         self.live_vk_device()
         return Tensor.create_on(self, array, kind)
 
-    def algorithm(self, tensors: SequenceOf[Tensor] = (), spirv: Any = b"", workgroup: SequenceOf[int] | None = None,
+    def image(self, data: Any, width: int, height: int, num_channels: int,
+              memory_type: MemoryTypes = MemoryTypes.device) -> Image:
+        """A float32 ``width`` x ``height`` image of ``num_channels`` (1, 2 or 4) channels
+        holding ``data`` (``width * height * num_channels`` numbers, row after row)."""
+        return self._make_image(as_host_array(data, np.float32), width, height, num_channels, memory_type)
+
+    def image_t(self, data: Any, width: int, height: int, num_channels: int,
+                memory_type: MemoryTypes = MemoryTypes.device) -> Image:
+        """An image keeping ``data``'s dtype (float32, int32, uint32, int16, uint16, int8
+        or uint8); otherwise as ``image``."""
+        return self._make_image(as_host_array(data), width, height, num_channels, memory_type)
+
+    def _make_image(self, array: np.ndarray, width, height, num_channels, memory_type) -> Image:
+        kind = _memory_type(memory_type)
+        self.live_vk_device()
+        return Image.create_on(self, array, width, height, num_channels, kind)
+
+    def algorithm(self, tensors: SequenceOf[Memory] = (), spirv: Any = b"", workgroup: SequenceOf[int] | None = None,
                   spec_consts: Any = (), push_consts: Any = ()) -> Algorithm:
         """A compute shader (SPIR-V bytes, GLSL source or a python2shader function)
-        bound to ``tensors`` (binding i = tensor i). ``workgroup`` is the number of
+        bound to ``tensors`` (binding i = tensor or image i: a storage buffer or a
+        storage image). ``workgroup`` is the number of
         workgroups (default: one invocation per element of ``tensors[0]``)."""
         self.live_vk_device()
         return Algorithm(self, tensors, spirv, workgroup, spec_consts, push_consts)
@@ -149,7 +165,7 @@ class Manager(SeedManagerAPI):
     def _destroy_objects(self) -> None:
         with self._objects_lock:
             objects = list(self._objects)
-        for kind in (Sequence, Algorithm, Tensor):
+        for kind in (Sequence, Algorithm, Memory):
             for obj in objects:
                 if isinstance(obj, kind):
                     obj.destroy()
@@ -167,3 +183,10 @@ class Manager(SeedManagerAPI):
         if self.vk_device is None:
             return "kp.Manager(destroyed)"
         return f"kp.Manager({self.vk_device.physical.properties['device_name']!r})"
+
+
+def _memory_type(kind: Any) -> MemoryTypes:
+    try:
+        return MemoryTypes(MemoryTypes.device if kind is None else kind)
+    except ValueError:
+        raise InvalidArgumentError(f"unknown memory type {kind!r}; use kp.MemoryTypes") from None

@@ -259,7 +259,8 @@ def shared_instance() -> Instance:
         return _shared
 
 
-_FEATURES_10 = ("shaderFloat64", "shaderInt64", "shaderInt16")
+_FEATURES_10 = ("shaderFloat64", "shaderInt64", "shaderInt16", "shaderStorageImageExtendedFormats",
+                "shaderStorageImageReadWithoutFormat", "shaderStorageImageWriteWithoutFormat")
 _FEATURES_11 = ("storageBuffer16BitAccess", "uniformAndStorageBuffer16BitAccess")
 _FEATURES_12 = ("storageBuffer8BitAccess", "uniformAndStorageBuffer8BitAccess", "shaderFloat16", "shaderInt8",
                 "timelineSemaphore", "shaderBufferInt64Atomics", "vulkanMemoryModel", "vulkanMemoryModelDeviceScope",
