@@ -32,7 +32,7 @@ def read(mgr, tensor):
     """The tensor's device data, through a host tensor on its own manager."""
     host = mgr.tensor_t(np.zeros(tensor.shape, tensor.dtype), kp.MemoryTypes.host)
     run(mgr, kp.OpCopy([tensor, host]))
-    return host.data().copy()
+    return host.numpy().copy()
 
 
 def test_to_another_manager_moves_the_device_data(mgr, other):
@@ -40,12 +40,12 @@ def test_to_another_manager_moves_the_device_data(mgr, other):
     part = product_on(mgr, a, b)
     moved = part.to(other)
     assert moved.manager is other and moved.shape == (2, 3) and moved.memory_type() == kp.MemoryTypes.device
-    np.testing.assert_array_equal(moved.data(), a * b)  # no sync needed
+    np.testing.assert_array_equal(moved.numpy(), a * b)  # no sync needed
     np.testing.assert_array_equal(read(other, moved), a * b)
     # ready for the other manager's work without a sync
     two, twice = other.tensor(np.full((2, 3), 2)), other.tensor(np.zeros((2, 3)))
     run(other, kp.OpSyncDevice([two]), kp.OpMult([moved, two, twice], other.algorithm()), kp.OpSyncLocal([twice]))
-    np.testing.assert_array_equal(twice.data(), a * b * 2)
+    np.testing.assert_array_equal(twice.numpy(), a * b * 2)
 
 
 @pytest.mark.parametrize("source_kind", KINDS, ids=[k.name for k in KINDS])
@@ -58,7 +58,7 @@ def test_to_keeps_or_changes_the_memory_type(mgr, other, source_kind, kind):
     assert moved.memory_type() == kind and moved.dtype == np.int32
     np.testing.assert_array_equal(read(other, moved), values)
     if kind != kp.MemoryTypes.storage:
-        np.testing.assert_array_equal(moved.data(), values)
+        np.testing.assert_array_equal(moved.numpy(), values)
     assert source.to(other).memory_type() == source_kind
 
 
@@ -66,17 +66,17 @@ def test_to_the_same_manager_is_an_independent_copy(mgr):
     part = product_on(mgr, np.array([1, 2, 3], np.float32), np.array([5, 5, 5], np.float32))
     copy = part.to(mgr)
     assert copy is not part and copy.manager is mgr
-    np.testing.assert_array_equal(copy.data(), [5, 10, 15])
-    copy.data()[:] = 0
+    np.testing.assert_array_equal(copy.numpy(), [5, 10, 15])
+    copy.numpy()[:] = 0
     run(mgr, kp.OpSyncDevice([copy]))
     np.testing.assert_array_equal(read(mgr, part), [5, 10, 15])
 
 
 def test_to_leaves_the_source_as_it_was(mgr, other):
     part = product_on(mgr, np.array([1, 2], np.float32), np.array([4, 4], np.float32))
-    before = part.data().copy()  # zeros in staging mode: the product is on the device only
+    before = part.numpy().copy()  # zeros in staging mode: the product is on the device only
     part.to(other)
-    np.testing.assert_array_equal(part.data(), before)
+    np.testing.assert_array_equal(part.numpy(), before)
 
 
 def test_to_refuses_what_is_not_a_manager_or_not_usable(mgr, other):
@@ -113,6 +113,6 @@ def test_managers_in_threads_compute_parts_and_gather_them(memory_mode):
     for thread in threads:
         thread.join()
     gathered = [part.to(managers[0]) for part in parts]
-    np.testing.assert_array_equal(np.concatenate([g.data() for g in gathered]), a * a)
+    np.testing.assert_array_equal(np.concatenate([g.numpy() for g in gathered]), a * a)
     for mgr in managers:
         mgr.destroy()

@@ -96,9 +96,9 @@ def run_block(*blocks: np.ndarray, spirv: bytes, out_dtype: Any, constants: tupl
     with _manager() as mgr:
         inputs, out, _algorithm, sequence = _prepare(mgr, blocks, spirv, np.dtype(out_dtype), constants)
         for tensor, block in zip(inputs, blocks):
-            tensor.data()[...] = block
+            tensor.numpy()[...] = block
         sequence.eval()
-        return out.numpy()
+        return out.numpy().copy()
 
 
 def worker_managers() -> list[Manager]:

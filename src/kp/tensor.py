@@ -145,10 +145,10 @@ class Tensor(Memory):
         try:
             _evaluate(self._manager, OpCopy([self, host]))
             if kind != MemoryTypes.storage:
-                out = manager.tensor_t(host.data(), kind)
+                out = manager.tensor_t(host.numpy(), kind)
                 _evaluate(manager, OpSyncDevice([out]))
                 return out
-            staged = manager.tensor_t(host.data(), MemoryTypes.host)
+            staged = manager.tensor_t(host.numpy(), MemoryTypes.host)
             try:
                 out = manager.tensor_t(empty, kind)
                 _evaluate(manager, OpCopy([staged, out]))
