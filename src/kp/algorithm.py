@@ -28,6 +28,7 @@ from .vk.instance import FEATURE_EXTENSIONS
 
 if TYPE_CHECKING:
     from .manager import Manager
+    from .vk import Device
 
 # SPIR-V capabilities a device must support through the named feature.
 CAPABILITY_FEATURES = {
@@ -171,7 +172,7 @@ class Algorithm:
     and the same width pass as raw bits, and a bool tensor is 8-bit integers.
     """
 
-    def __init__(self, manager: "Manager", tensors: Sequence[Tensor] = (), spirv: Any = b"",
+    def __init__(self, manager: "Manager", tensors: Sequence[Memory] = (), spirv: Any = b"",
                  workgroup: Sequence[int] | None = None, spec_consts: Any = (), push_consts: Any = (),
                  *, implicit_spec_consts: bool = False):
         self._manager = manager
@@ -186,7 +187,7 @@ class Algorithm:
             self.rebuild(self._tensors, spirv, workgroup, spec_consts, push_consts,
                          implicit_spec_consts=implicit_spec_consts)
 
-    def rebuild(self, tensors: Sequence[Tensor], spirv: Any, workgroup: Sequence[int] | None = None,
+    def rebuild(self, tensors: Sequence[Memory], spirv: Any, workgroup: Sequence[int] | None = None,
                 spec_consts: Any = (), push_consts: Any = (), *, implicit_spec_consts: bool = False) -> None:
         """(Re)build the pipeline for these tensors and this shader."""
         if self._destroyed:
@@ -229,7 +230,7 @@ class Algorithm:
             pipeline, info, tensors, push, groups)
 
     @staticmethod
-    def _check_interface(info: ShaderInfo, tensors: list[Memory], device) -> None:
+    def _check_interface(info: ShaderInfo, tensors: list[Memory], device: "Device") -> None:
         for binding in info.bindings:
             if binding.set != 0 or binding.kind not in ("storage_buffer", "storage_image"):
                 raise ShaderError(f"shader binding {binding.binding} of set {binding.set} ({binding.name or 'unnamed'}) "
@@ -266,7 +267,7 @@ class Algorithm:
                                   f"shaders), which {device.physical.properties['device_name']} does not support")
 
     @staticmethod
-    def _check_shared_memory(info: ShaderInfo, spec_values: dict[int, SpecValue], device) -> None:
+    def _check_shared_memory(info: ShaderInfo, spec_values: dict[int, SpecValue], device: "Device") -> None:
         used = info.workgroup_memory_size(spec_values)
         limit = device.physical.properties["max_shared_memory_size"]
         if used > limit:
@@ -275,7 +276,7 @@ class Algorithm:
                                        f"(maxComputeSharedMemorySize)")
 
     @staticmethod
-    def _spec_entries(info: ShaderInfo, tensors: list[Tensor], spec_consts: Any,
+    def _spec_entries(info: ShaderInfo, tensors: list[Memory], spec_consts: Any,
                       implicit: bool) -> list[tuple[int, bytes]]:
         declared = {c.id: c for c in info.spec_constants}
         if implicit:
@@ -289,7 +290,7 @@ class Algorithm:
         return [_spec_entry(declared[i], value) for i, value in enumerate(values)]
 
     @staticmethod
-    def _local_size(info: ShaderInfo, spec_values: dict[int, SpecValue], device) -> tuple[int, int, int]:
+    def _local_size(info: ShaderInfo, spec_values: dict[int, SpecValue], device: "Device") -> tuple[int, int, int]:
         size = list(info.local_size)
         for axis, spec_id in enumerate(info.local_size_spec_ids):
             if spec_id in spec_values:
@@ -300,10 +301,11 @@ class Algorithm:
             raise InvalidArgumentError(f"the shader's local size {tuple(size)} exceeds the device's limits "
                                        f"(max size {props['max_work_group_size']}, "
                                        f"max invocations {props['max_work_group_invocations']})")
-        return tuple(size)
+        return size[0], size[1], size[2]
 
     @staticmethod
-    def _workgroup(workgroup, tensors: list[Tensor], local_size, limit) -> tuple[int, int, int]:
+    def _workgroup(workgroup: Sequence[int] | None, tensors: list[Memory], local_size: Sequence[int],
+                   limit: Sequence[int] | None) -> tuple[int, int, int]:
         """The workgroup counts ``workgroup`` asks for, within the device's ``limit``
         (None: unchecked)."""
         values = [] if workgroup is None else list(workgroup)
@@ -324,7 +326,7 @@ class Algorithm:
         if values[0] == 0 or min(values) < 0:
             raise InvalidArgumentError(f"workgroup {tuple(values)} is invalid: x must be at least 1 and y, z "
                                        f"at least 0 (0 means 1); (0, 0, 0) or None means the default")
-        groups = tuple(v or 1 for v in values)
+        groups = (values[0] or 1, values[1] or 1, values[2] or 1)
         for axis, (v, m) in enumerate(zip(groups, limit or groups)):
             if v > m:
                 raise InvalidArgumentError(f"workgroup {groups}: component {axis} is {v}, over the "
@@ -422,7 +424,7 @@ def _check_image(binding: Binding, image: Memory) -> None:
                             f"and channel count of the shader's format, or change the shader's format qualifier")
 
 
-def _check_element_type(binding: Binding, tensor: Tensor) -> None:
+def _check_element_type(binding: Binding, tensor: Memory) -> None:
     if binding.element_scalar is None:  # a struct element, or no runtime array
         return
     kind, width = binding.element_scalar

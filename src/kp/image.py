@@ -89,7 +89,9 @@ class Image(Memory):
         height, width, channels = self._shape
         kind, itemsize = IMAGE_DTYPES[self._dtype][0], self._dtype.itemsize
         what = f"{width} x {height} {self.format_name()} image"
-        primary = vk.Image(device, allocator, width, height, vk.image_format(kind, itemsize * 8, channels),
+        format = vk.image_format(kind, itemsize * 8, channels)
+        assert format is not None  # every dtype and channel count create_on accepts has one
+        primary = vk.Image(device, allocator, width, height, format,
                            channels * itemsize, _VK_KINDS[self._memory_type], what)
         if self._memory_type == MemoryTypes.device:
             self._staging = self._host = allocator.allocate("host", self.nbytes)

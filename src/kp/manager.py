@@ -21,7 +21,7 @@ from .tensor import Tensor, as_host_array
 from .types import MemoryTypes
 
 
-def list_devices() -> list[dict]:
+def list_devices() -> list[dict[str, Any]]:
     """Every Vulkan device kp sees, in order: its ``index`` (what ``kp.Manager(device=...)``
     takes), ``device_name``, ``device_type``, ``vendor``, ``driver``, ``uuid`` and the rest of
     ``Manager.get_device_properties``. ``KP_VISIBLE_DEVICES`` (indices or UUIDs,
@@ -61,7 +61,7 @@ class Manager(SeedManagerAPI):
         # The manager owns the allocator, whose blocks hold the device: dropping the
         # manager lets go of all three without a reference cycle.
         self._allocator: vk.Allocator | None = vk.Allocator(self.vk_device)
-        self._objects: weakref.WeakSet = weakref.WeakSet()
+        self._objects: weakref.WeakSet[Any] = weakref.WeakSet()
         self._objects_lock = threading.Lock()
         self._init_seed_api()
         logger.info("Using physical device index %d found %s", self._index, physical.properties["device_name"])
@@ -80,7 +80,9 @@ class Manager(SeedManagerAPI):
         """The device memory allocator, for kp's tensors; raises DestroyedError once the
         manager is destroyed."""
         self.live_vk_device()
-        return self._allocator
+        allocator = self._allocator
+        assert allocator is not None  # cleared only after vk_device
+        return allocator
 
     def adopt(self, obj: Any) -> None:
         """Track a tensor, image, algorithm or sequence made on this device, so that ``destroy()``
@@ -99,7 +101,7 @@ class Manager(SeedManagerAPI):
         """A tensor keeping ``data``'s NumPy dtype (float16/32/64, int8..64, uint8..64, bool)."""
         return self._make_tensor(as_host_array(data), memory_type, tensor_type)
 
-    def _make_tensor(self, array: np.ndarray, memory_type, tensor_type) -> Tensor:
+    def _make_tensor(self, array: np.ndarray, memory_type: Any, tensor_type: Any) -> Tensor:
         kind = _memory_type(memory_type if memory_type is not None else tensor_type)
         self.live_vk_device()
         return Tensor.create_on(self, array, kind)
@@ -116,7 +118,8 @@ class Manager(SeedManagerAPI):
         or uint8); otherwise as ``image``."""
         return self._make_image(as_host_array(data), width, height, num_channels, memory_type)
 
-    def _make_image(self, array: np.ndarray, width, height, num_channels, memory_type) -> Image:
+    def _make_image(self, array: np.ndarray, width: Any, height: Any, num_channels: Any,
+                    memory_type: Any) -> Image:
         kind = _memory_type(memory_type)
         self.live_vk_device()
         return Image.create_on(self, array, width, height, num_channels, kind)
@@ -134,10 +137,10 @@ class Manager(SeedManagerAPI):
         """A sequence on queue ``queue_index`` (position in ``family_queue_indices``)."""
         return Sequence(self, queue_index, total_timestamps)
 
-    def list_devices(self) -> list[dict]:
+    def list_devices(self) -> list[dict[str, Any]]:
         return list_devices()
 
-    def get_device_properties(self) -> dict:
+    def get_device_properties(self) -> dict[str, Any]:
         """Index (in ``kp.list_devices()`` when the manager was made), name, type, vendor,
         driver, UUID, API version, limits, subgroup size, timestamp support, memory
         heaps, queue families and features."""
@@ -157,6 +160,7 @@ class Manager(SeedManagerAPI):
             self.vk_device = None
         device.wait_idle()
         self._destroy_objects()
+        assert self._allocator is not None  # set until now
         self._allocator.close()
         self._allocator = None
         del device
@@ -176,7 +180,7 @@ class Manager(SeedManagerAPI):
     def __enter__(self) -> "Manager":
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.destroy()
 
     def __repr__(self) -> str:

@@ -41,7 +41,8 @@ class Memory:
     # -- state ---------------------------------------------------------------------
     def is_init(self) -> bool:
         """True while it has device memory (created and not destroyed)."""
-        return self._primary is not None and not self._destroyed and self._manager.vk_device is not None
+        return (self._primary is not None and not self._destroyed and self._manager is not None
+                and self._manager.vk_device is not None)
 
     def check_usable(self, manager: "Manager | None" = None) -> None:
         """Raise unless it has device memory (of ``manager``, where given); for kp's
@@ -71,7 +72,7 @@ class Memory:
             primary.release()
         vk.drain()
 
-    def allocations(self) -> list:
+    def allocations(self) -> list[Any]:
         """The device memory behind it (buffer ranges, images), for kp's operations."""
         return [a for a in (self._primary, self._staging) if a is not None]
 
@@ -94,7 +95,7 @@ class Memory:
 
     # -- data ----------------------------------------------------------------------
     @property
-    def __array_interface__(self) -> dict:
+    def __array_interface__(self) -> dict[str, Any]:
         if self._array is None or self._destroyed:
             raise AttributeError(f"{self._noun} has no host data")
         return {"data": (self._array.ctypes.data, False), "shape": (self._array.size,),

@@ -20,6 +20,7 @@ from .types import DTYPE_FEATURES, MemoryTypes, data_type_of
 
 if TYPE_CHECKING:
     from .manager import Manager
+    from .operations import OpBase
     from .vk import Allocation
 
 
@@ -96,7 +97,9 @@ class Tensor(Memory):
         if missing:
             raise DataTypeError(f"{device.physical.properties['device_name']} cannot hold {self._dtype} tensors "
                                 f"(missing device feature {', '.join(missing)})")
-        allocator, size = manager.live_vk_allocator(), self._array.nbytes
+        array = self._array
+        assert array is not None  # it holds its data until it is created
+        allocator, size = manager.live_vk_allocator(), array.nbytes
         kind = self._memory_type
         if kind == MemoryTypes.device and not allocator.uma:
             self._primary = allocator.allocate("device", size)
@@ -107,8 +110,8 @@ class Tensor(Memory):
             self._primary = self._host = allocator.allocate(
                 "host" if kind == MemoryTypes.host else "device_host", size)
         if self._host is not None:
-            mapped = np.frombuffer(self._host.host_buffer(), dtype=self._dtype, count=self._array.size)
-            np.copyto(mapped.reshape(self._shape), self._array.reshape(self._shape))
+            mapped = np.frombuffer(self._host.host_buffer(), dtype=self._dtype, count=array.size)
+            np.copyto(mapped.reshape(self._shape), array.reshape(self._shape))
             self._array = mapped
         elif not self._list_data:
             self._array = None  # storage tensors of the current API have no host copy
@@ -141,9 +144,11 @@ class Tensor(Memory):
             _evaluate(manager, OpCopy([self, out]))
             return out
         # Read the device data into a host tensor here, then write it on the other device.
-        host = self._manager.tensor_t(empty, MemoryTypes.host)
+        source = self._manager
+        assert source is not None  # check_usable
+        host = source.tensor_t(empty, MemoryTypes.host)
         try:
-            _evaluate(self._manager, OpCopy([self, host]))
+            _evaluate(source, OpCopy([self, host]))
             if kind != MemoryTypes.storage:
                 out = manager.tensor_t(host.numpy(), kind)
                 _evaluate(manager, OpSyncDevice([out]))
@@ -164,6 +169,7 @@ class Tensor(Memory):
         tensors (``kp.Tensor([...])``). ``numpy()`` (or ``data().reshape(t.shape)``)
         gives it in the tensor's shape."""
         if self._list_data:
+            assert self._array is not None  # seed-API tensors keep their data
             return self._array.tolist()
         return super().data()
 
@@ -177,7 +183,8 @@ class Tensor(Memory):
         """
         if self._list_data:
             return np.array(self._array).reshape(self._shape)
-        return self.data().reshape(self._shape)
+        view: np.ndarray = self.data()
+        return view.reshape(self._shape)
 
     def set_data(self, data: Any) -> None:
         """Replace the host data (same element count; the device copy changes on the
@@ -201,20 +208,21 @@ class Tensor(Memory):
     def map_data_into_host(self) -> None:
         """Seed API: push local data into host-visible memory (already there in kp)."""
 
-    def __getitem__(self, index):
+    def __getitem__(self, index: Any) -> Any:
         return self._local()[index].tolist()
 
-    def __setitem__(self, index, value) -> None:
+    def __setitem__(self, index: Any, value: Any) -> None:
         self._local()[index] = value
 
-    def __iter__(self) -> Iterator:
+    def __iter__(self) -> Iterator[Any]:
         return iter(self._local().tolist())
 
-    def __contains__(self, value) -> bool:
+    def __contains__(self, value: object) -> bool:
         return value in self._local()
 
-    def __reversed__(self) -> list:
-        return self._local()[::-1].tolist()
+    def __reversed__(self) -> list[Any]:
+        reversed_data: list[Any] = self._local()[::-1].tolist()
+        return reversed_data
 
     def tensor_type(self) -> MemoryTypes:
         return self._memory_type
@@ -225,7 +233,7 @@ class Tensor(Memory):
                 f"memory_type={self._memory_type.name}, {state})")
 
 
-def _evaluate(manager: "Manager", op) -> None:
+def _evaluate(manager: "Manager", op: "OpBase") -> None:
     """Run ``op`` on a sequence of its own on ``manager`` and wait for it."""
     sequence = manager.sequence()
     try:

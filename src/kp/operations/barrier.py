@@ -4,9 +4,10 @@ earlier one, except where the user's own ``OpMemoryBarrier`` already covers it."
 from __future__ import annotations
 
 import enum
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Sequence
 
-from .base import Barrier, TensorOp
+from ..memory import Memory
+from .base import Access, Barrier, TensorOp
 
 if TYPE_CHECKING:
     from ..vk import Commands
@@ -48,7 +49,7 @@ class OpMemoryBarrier(TensorOp):
     ...     kp.PipelineStages.transfer, kp.PipelineStages.compute_shader))
     """
 
-    def __init__(self, tensors, src_access: int = AccessFlags.shader_write | AccessFlags.transfer_write,
+    def __init__(self, tensors: Sequence[Memory], src_access: int = AccessFlags.shader_write | AccessFlags.transfer_write,
                  dst_access: int = AccessFlags.shader_read | AccessFlags.transfer_read,
                  src_stage: int = PipelineStages.compute_shader | PipelineStages.transfer,
                  dst_stage: int = PipelineStages.compute_shader | PipelineStages.transfer,
@@ -59,17 +60,17 @@ class OpMemoryBarrier(TensorOp):
         self.barrier_on_primary = bool(barrier_on_primary)
 
     def _barrier(self) -> Barrier | None:
-        ranges = tuple(t.primary_allocation if self.barrier_on_primary else t.staging_allocation
-                       for t in self._unique())
-        ranges = tuple(a for a in ranges if a is not None)
+        candidates = tuple(t.primary_allocation if self.barrier_on_primary else t.staging_allocation
+                           for t in self._unique())
+        ranges = tuple(a for a in candidates if a is not None)
         return Barrier(*self.stages, *self.access, ranges) if ranges else None
 
     def record(self, commands: "Commands") -> None:
         barrier = self._barrier()
         if barrier is not None:
-            commands.barrier(*barrier[:4], list(barrier.ranges))
+            commands.barrier(*barrier[:4], list(barrier.ranges or ()))
 
-    def accesses(self) -> list:
+    def accesses(self) -> list[Access]:
         return []
 
     def barriers(self) -> list[Barrier]:

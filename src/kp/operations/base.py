@@ -79,13 +79,13 @@ def tensor_list(tensors: Any, op: str, minimum: int = 1) -> list[Memory]:
         tensors = [tensors]
     if not isinstance(tensors, Sequence) or isinstance(tensors, (str, bytes)):
         raise InvalidArgumentError(f"{op} takes a list of kp.Tensor or kp.Image, got {type(tensors).__name__}")
-    tensors = list(tensors)
-    for i, tensor in enumerate(tensors):
+    items: list[Memory] = list(tensors)
+    for i, tensor in enumerate(items):
         if not isinstance(tensor, Memory):
             raise InvalidArgumentError(f"{op}: item {i} is a {type(tensor).__name__}, not a kp.Tensor or kp.Image")
-    if len(tensors) < minimum:
-        raise InvalidArgumentError(f"{op} needs at least {minimum} tensor(s) or image(s), got {len(tensors)}")
-    return tensors
+    if len(items) < minimum:
+        raise InvalidArgumentError(f"{op} needs at least {minimum} tensor(s) or image(s), got {len(items)}")
+    return items
 
 
 class TensorOp(OpBase):

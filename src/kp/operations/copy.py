@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Sequence
 
 from .. import vk
 from ..errors import InvalidArgumentError
 from ..image import Image
+from ..memory import Memory
 from .base import Access, TensorOp
 
 if TYPE_CHECKING:
@@ -29,7 +30,7 @@ class OpCopy(TensorOp):
 
     minimum = 2
 
-    def __init__(self, tensors):
+    def __init__(self, tensors: Sequence[Memory]):
         super().__init__(tensors)
         source = self.tensors[0]
         for i, tensor in enumerate(self.tensors[1:], 1):
@@ -47,7 +48,7 @@ class OpCopy(TensorOp):
         for target in self._targets():
             commands.copy(source.primary_allocation, target, source.nbytes)
 
-    def _targets(self) -> list:
+    def _targets(self) -> list[Any]:
         """Each destination's device memory and host copy, once each; the source's
         own device memory is what is copied (a copy onto itself is invalid)."""
         source = self.tensors[0]

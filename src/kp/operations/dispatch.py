@@ -7,12 +7,13 @@ from typing import TYPE_CHECKING, Any
 from .. import vk
 from ..algorithm import Algorithm, push_constants_bytes
 from ..errors import DestroyedError, InvalidArgumentError
+from ..memory import Memory
 from .base import Access, OpBase
 
 if TYPE_CHECKING:
     from ..manager import Manager
     from ..shader.spirv import ShaderInfo
-    from ..vk import Commands
+    from ..vk import Commands, ComputePipeline
 
 
 class OpAlgoDispatch(OpBase):
@@ -26,7 +27,7 @@ class OpAlgoDispatch(OpBase):
             raise InvalidArgumentError(f"OpAlgoDispatch takes a kp.Algorithm, got {type(algorithm).__name__}")
         self.algorithm = algorithm
         self.push_consts = push_consts
-        self._pipeline = None
+        self._pipeline: "ComputePipeline | None" = None
         # (shader interface, push_consts as bytes for it): this op's own bytes, never
         # read back from the algorithm that other threads' dispatches share
         self._converted: tuple["ShaderInfo", bytes] | None = None
@@ -47,13 +48,15 @@ class OpAlgoDispatch(OpBase):
 
     def record(self, commands: "Commands") -> None:
         algorithm = self.algorithm
+        info, pipeline = algorithm.shader_info, algorithm.pipeline
+        assert info is not None and pipeline is not None  # check() refuses an algorithm never built
         if self.push_consts is None:
             push = algorithm.push_constants
         else:
-            push = self._own_push(algorithm.shader_info)
+            push = self._own_push(info)
             algorithm.store_push_constants(push)
-        self._pipeline = algorithm.pipeline
-        commands.dispatch(self._pipeline, push, algorithm.get_workgroup())
+        self._pipeline = pipeline
+        commands.dispatch(pipeline, push, algorithm.get_workgroup())
 
     def accesses(self) -> list[Access]:
         """Each bound tensor's device memory, read and written by the shader, or
@@ -65,7 +68,7 @@ class OpAlgoDispatch(OpBase):
         return [Access(tensors[b.binding].primary_allocation, vk.COMPUTE, True, not b.readonly)
                 for b in info.bindings if b.set == 0 and b.binding < len(tensors)]
 
-    def memory_objects(self) -> list:
+    def memory_objects(self) -> list[Memory]:
         return self.algorithm.get_tensors()
 
     def __repr__(self) -> str:

@@ -8,7 +8,7 @@ from .. import vk
 from .base import Access, TensorOp
 
 if TYPE_CHECKING:
-    from ..tensor import Tensor
+    from ..memory import Memory
     from ..vk import Allocation, Commands
 
 
@@ -16,12 +16,13 @@ class _StagingSync(TensorOp):
     """A transfer between each tensor's staging copy and its device memory, in the
     direction ``_ends`` gives; nothing for tensors without a staging copy."""
 
-    def _ends(self, tensor: "Tensor") -> tuple["Allocation", "Allocation"]:
-        """(source, destination) of ``tensor``'s copy."""
+    def _ends(self, primary: "Allocation", staging: "Allocation") -> tuple["Allocation", "Allocation"]:
+        """(source, destination) of the copy between a tensor's ``primary`` memory and its ``staging`` copy."""
         raise NotImplementedError
 
-    def _copies(self) -> list[tuple["Tensor", "Allocation", "Allocation"]]:
-        return [(t, *self._ends(t)) for t in self._unique() if t.staging_allocation is not None]
+    def _copies(self) -> list[tuple["Memory", "Allocation", "Allocation"]]:
+        return [(t, *self._ends(t.primary_allocation, staging)) for t in self._unique()
+                if (staging := t.staging_allocation) is not None]
 
     def record(self, commands: "Commands") -> None:
         for tensor, source, destination in self._copies():
@@ -36,15 +37,15 @@ class OpSyncDevice(_StagingSync):
     """Copy each tensor's or image's host data (``data()``) to its device memory. A
     no-op for those the device reads directly (host, deviceAndHost, unified memory)."""
 
-    def _ends(self, tensor: "Tensor") -> tuple["Allocation", "Allocation"]:
-        return tensor.staging_allocation, tensor.primary_allocation
+    def _ends(self, primary: "Allocation", staging: "Allocation") -> tuple["Allocation", "Allocation"]:
+        return staging, primary
 
 
 class OpSyncLocal(_StagingSync):
     """Copy each tensor's or image's device memory back to its host data (``data()``)."""
 
-    def _ends(self, tensor: "Tensor") -> tuple["Allocation", "Allocation"]:
-        return tensor.primary_allocation, tensor.staging_allocation
+    def _ends(self, primary: "Allocation", staging: "Allocation") -> tuple["Allocation", "Allocation"]:
+        return primary, staging
 
 
 OpTensorSyncDevice = OpSyncDevice
