@@ -25,7 +25,7 @@ import contextlib
 import pickle
 import queue
 import threading
-from typing import Any, Iterator
+from typing import TYPE_CHECKING, Any, Iterator
 
 import numpy as np
 
@@ -35,18 +35,28 @@ from .operations import OpAlgoDispatch, OpSyncDevice, OpSyncLocal
 from .shader import as_spirv, reflect
 from .types import MemoryTypes
 
+if TYPE_CHECKING:
+    import dask.array
+
+    from .algorithm import Algorithm
+    from .sequence import Sequence
+    from .tensor import Tensor
+
+    # a block kind's input tensors, output tensor, algorithm and recorded sequence on one manager
+    _Prepared = tuple[list[Tensor], Tensor, Algorithm, Sequence]
+
 # What each block's kernel runs on a manager is kept for this many kinds of block
 # (shapes, dtypes, constants) per manager; a dask array has few distinct block shapes.
 PREPARED_PER_MANAGER = 4
 
 _lock = threading.Lock()
 _managers: list[Manager] = []
-_free: queue.SimpleQueue = queue.SimpleQueue()
-_prepared: dict[int, collections.OrderedDict] = {}
+_free: queue.SimpleQueue[Manager] = queue.SimpleQueue()
+_prepared: dict[int, collections.OrderedDict[tuple[Any, ...], _Prepared]] = {}
 
 
 def map_blocks(kernel: Any, *arrays: Any, dtype: Any = None, workgroup: Any = None, spec_consts: Any = (),
-               push_consts: Any = ()):
+               push_consts: Any = ()) -> dask.array.Array:
     """A dask array whose every block is ``kernel`` run by kp on the matching blocks
     of ``arrays``.
 
@@ -81,11 +91,12 @@ def map_blocks(kernel: Any, *arrays: Any, dtype: Any = None, workgroup: Any = No
                                    f"{len(arrays)} (the last for the output), it has {bindings}")
     constants = (workgroup, spec_consts, push_consts)
     meta = np.empty((0,) * arrays[0].ndim, out_dtype)
-    return da.map_blocks(run_block, *arrays, dtype=out_dtype, meta=meta, spirv=spirv, out_dtype=out_dtype,
-                         constants=constants)
+    mapped: dask.array.Array = da.map_blocks(run_block, *arrays, dtype=out_dtype, meta=meta, spirv=spirv,
+                                             out_dtype=out_dtype, constants=constants)
+    return mapped
 
 
-def run_block(*blocks: np.ndarray, spirv: bytes, out_dtype: Any, constants: tuple = (None, (), ())) -> np.ndarray:
+def run_block(*blocks: np.ndarray, spirv: bytes, out_dtype: Any, constants: tuple[Any, Any, Any] = (None, (), ())) -> np.ndarray:
     """``spirv`` run on one of this process's managers over ``blocks`` (bindings 0..n-1)
     into a new array of ``out_dtype`` (binding n); what ``map_blocks`` runs per block."""
     shape = blocks[0].shape
@@ -98,7 +109,8 @@ def run_block(*blocks: np.ndarray, spirv: bytes, out_dtype: Any, constants: tupl
         for tensor, block in zip(inputs, blocks):
             tensor.numpy()[...] = block
         sequence.eval()
-        return out.numpy().copy()
+        result: np.ndarray = out.numpy().copy()
+        return result
 
 
 def worker_managers() -> list[Manager]:
@@ -155,7 +167,8 @@ def _manager() -> Iterator[Manager]:
         _free.put(mgr)
 
 
-def _prepare(mgr: Manager, blocks: tuple, spirv: bytes, out_dtype: np.dtype, constants: tuple):
+def _prepare(mgr: Manager, blocks: tuple[np.ndarray, ...], spirv: bytes, out_dtype: np.dtype,
+             constants: tuple[Any, Any, Any]) -> _Prepared:
     """The input tensors, output tensor and recorded sequence for blocks like these on
     ``mgr``: made for the first such block, reused by the next ones (only the thread
     holding ``mgr`` uses them)."""
@@ -173,6 +186,7 @@ def _prepare(mgr: Manager, blocks: tuple, spirv: bytes, out_dtype: np.dtype, con
     cache[key] = (inputs, out, algorithm, sequence)
     if len(cache) > PREPARED_PER_MANAGER:
         old_inputs, old_out, old_algorithm, old_sequence = cache.popitem(last=False)[1]
-        for thing in (old_sequence, old_algorithm, *old_inputs, old_out):
+        old: list[Sequence | Algorithm | Tensor] = [old_sequence, old_algorithm, *old_inputs, old_out]
+        for thing in old:
             thing.destroy()
     return cache[key]

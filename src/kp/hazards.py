@@ -14,10 +14,16 @@ the command buffer ends, which is where each submission finds them."""
 from __future__ import annotations
 
 import weakref
+from typing import Any
 
 from . import vk
 from .operations.barrier import AccessFlags, PipelineStages
 from .operations.base import Access, Barrier, OpBase
+
+# (buffer range or image, stage) -> access bits: what an operation does to each range.
+_Key = tuple[Any, int]
+# (old layout, new layout, source stages, source access, destination stage, destination access)
+_Transition = tuple[int, int, int, int, int, int]
 
 # At the start of a command buffer: every transfer or shader write of earlier
 # submissions to the queue is visible to every transfer or shader access after.
@@ -61,7 +67,7 @@ class _Range:
         self.reads: dict[int, int] = {}
         self.seen = seen
 
-    def apply(self, allocation, barrier: Barrier) -> None:
+    def apply(self, allocation: Any, barrier: Barrier) -> None:
         src, dst = _stages(barrier.src_stage), _stages(barrier.dst_stage)
         for stage in self.reads:  # an execution dependency covers all memory
             if stage & src:
@@ -81,13 +87,13 @@ class Hazards:
     and nothing where it conflicts with none. Barriers are applied to a range
     when it is next used, so a long chain costs nothing for ranges it leaves alone."""
 
-    def __init__(self):
-        self.ranges: dict = {}
+    def __init__(self) -> None:
+        self.ranges: dict[Any, _Range] = {}
         self.log: list[Barrier] = []  # barriers recorded since the last full one
         self.wrote_stages = self.wrote_access = 0  # for the barrier to the host
-        self.layouts: dict = {}  # images not in GENERAL: their layout now
+        self.layouts: dict[Any, int] = {}  # images not in GENERAL: their layout now
 
-    def _state(self, allocation) -> _Range:
+    def _state(self, allocation: Any) -> _Range:
         state = self.ranges.get(allocation)
         if state is None:
             state = self.ranges[allocation] = _Range(len(self.log))
@@ -107,7 +113,7 @@ class Hazards:
         self.wrote_stages |= _FULL.src_stage
         self.wrote_access |= _FULL.src_access
 
-    def needed(self, accesses: dict, transitions: dict | None = None) -> Barrier | None:
+    def needed(self, accesses: dict[_Key, int], transitions: dict[Any, _Transition] | None = None) -> Barrier | None:
         """The one global barrier that these accesses (``_merged``) need, if any,
         besides the ``transitions`` (images whose own barrier orders them)."""
         src_stage = dst_stage = src_access = dst_access = 0
@@ -135,7 +141,7 @@ class Hazards:
     def barrier(self, barrier: Barrier) -> None:
         self.log.append(barrier)
 
-    def accessed(self, accesses: dict) -> None:
+    def accessed(self, accesses: dict[_Key, int]) -> None:
         for (allocation, stage), bits in accesses.items():
             state = self._state(allocation)
             if bits & _WRITES:
@@ -146,12 +152,12 @@ class Hazards:
             else:
                 state.reads[stage] = 0
 
-    def transitions(self, accesses: dict) -> dict:
+    def transitions(self, accesses: dict[_Key, int]) -> dict[Any, _Transition]:
         """{image: (old layout, new layout, source stages, source access, destination
         stage, destination access)} for the images these accesses need in another
         layout: each after every earlier access of the image in this recording, or
         after the start of the command buffer."""
-        found: dict = {}
+        found: dict[Any, _Transition] = {}
         for (allocation, stage), bits in accesses.items():
             if not isinstance(allocation, vk.Image):
                 continue
@@ -168,7 +174,7 @@ class Hazards:
                                  bits or _READ[stage] | _WRITE[stage])
         return found
 
-    def transitioned(self, transitions: dict) -> None:
+    def transitioned(self, transitions: dict[Any, _Transition]) -> None:
         """After ``transitions`` were recorded: the layout transition (a write) is
         visible to accesses in its destination stage."""
         for image, (_, layout, _, _, stage, visible) in transitions.items():
@@ -182,7 +188,8 @@ class Hazards:
             self.wrote_stages |= stage
             self.wrote_access |= _WRITE[stage]
 
-    def record_transitions(self, commands: "vk.Commands", transitions: dict, barrier: Barrier | None) -> None:
+    def record_transitions(self, commands: "vk.Commands", transitions: dict[Any, _Transition],
+                           barrier: Barrier | None) -> None:
         """Record ``transitions`` with the global ``barrier`` (if any) in one pipeline barrier."""
         src_stage = dst_stage = src_access = dst_access = 0
         if barrier is not None:
@@ -203,7 +210,7 @@ class Hazards:
             self.record_transitions(commands, self.transitions({
                 (image, _COMPUTE): _READ[_COMPUTE] | _WRITE[_COMPUTE] for image in self.layouts}), None)
 
-    def to_host(self) -> tuple | None:
+    def to_host(self) -> tuple[int, int, int, int] | None:
         """The barrier that makes the device's writes visible to the host, if any wrote."""
         if not self.wrote_stages:
             return None
@@ -212,17 +219,17 @@ class Hazards:
     def record(self, op: OpBase, commands: "vk.Commands") -> None:
         """Record ``op`` after the one barrier its dependencies on the operations
         before need, if any (all the analysis is done here, none at evaluation)."""
-        accesses = _declared_accesses(op)
-        if accesses is None:
+        declared = _declared_accesses(op)
+        if declared is None:
             self.home(commands)  # the operation's own commands find images where the user expects them
             commands.barrier(*_FULL)
             op.record(commands)
             commands.barrier(*_FULL)
             self.unknown()
             return
-        accesses = _merged(accesses)
-        for barrier in op.barriers():  # an operation's own image barriers take images in GENERAL
-            for image in barrier.ranges or ():
+        accesses = _merged(declared)
+        for own in op.barriers():  # an operation's own image barriers take images in GENERAL
+            for image in own.ranges or ():
                 if image in self.layouts:
                     accesses.setdefault((image, _COMPUTE), 0)
         transitions = self.transitions(accesses)
@@ -233,8 +240,8 @@ class Hazards:
             commands.barrier(*barrier)
             self.barrier(barrier)
         op.record(commands)
-        for barrier in op.barriers():
-            self.barrier(barrier)
+        for own in op.barriers():
+            self.barrier(own)
         self.accessed(accesses)
 
 
@@ -245,9 +252,9 @@ def _layout(stage: int, bits: int) -> int:
     return vk.GENERAL
 
 
-def _merged(accesses: list[Access]) -> dict:
+def _merged(accesses: list[Access]) -> dict[_Key, int]:
     """{(allocation, stage): access bits} over an operation's accesses."""
-    merged: dict = {}
+    merged: dict[_Key, int] = {}
     for allocation, stage, reads, writes in accesses:
         bits = (_READ[stage] if reads else 0) | (_WRITE[stage] if writes else 0)
         key = (allocation, stage)
