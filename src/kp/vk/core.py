@@ -12,7 +12,9 @@ import threading
 import weakref
 from typing import Any, Callable
 
-import vulkan as C  # the constants; calls go straight through ``lib``
+import vulkan
+
+C = vulkan  # the constants; calls go straight through ``lib``
 
 from ..errors import DeviceLostError, OutOfDeviceMemoryError, VulkanError
 
@@ -71,7 +73,7 @@ class Life:
 
     __slots__ = ("kind", "destroy", "args", "last_use", "retired", "__weakref__")
 
-    def __init__(self, kind: str | None, destroy: Callable[..., Any], args: tuple):
+    def __init__(self, kind: str | None, destroy: Callable[..., Any], args: tuple[Any, ...]):
         self.kind = kind  # a Vulkan handle kind counted by live_handles(), or None
         self.destroy = destroy
         self.args = args
@@ -133,7 +135,7 @@ class Owned:
     the handles) goes in ``args``, which also keeps the parents alive until then.
     """
 
-    _finalizer: weakref.finalize
+    _finalizer: weakref.finalize[[Life], Owned]
     life: Life
 
     def _own(self, kind: str | None, destroy: Callable[..., Any], *args: Any) -> None:
@@ -167,7 +169,8 @@ def cstring(text: str) -> Any:
 
 
 def string(cdata: Any) -> str:
-    return ffi.string(cdata).decode(errors="replace")
+    text: str = ffi.string(cdata).decode(errors="replace")
+    return text
 
 
 def version_string(version: int) -> str:

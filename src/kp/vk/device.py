@@ -6,6 +6,7 @@ import hashlib
 import logging
 import threading
 from collections import Counter
+from typing import Any, Iterable, Sequence
 
 from .. import cache
 from ..errors import InvalidArgumentError
@@ -19,7 +20,7 @@ log = logging.getLogger("kp")
 class Queue:
     """A VkQueue (submissions to it hold its device's lock)."""
 
-    def __init__(self, handle, family: int, index: int):
+    def __init__(self, handle: Any, family: int, index: int):
         self.handle = handle
         self.family = family
         self.index = index
@@ -31,7 +32,7 @@ class DeviceFunctions:
 
     NAMES = ("vkQueueSubmit", "vkGetFenceStatus", "vkResetFences", "vkWaitForFences")
 
-    def __init__(self, device):
+    def __init__(self, device: Any) -> None:
         for name in self.NAMES:
             setattr(self, name, ffi.cast(f"PFN_{name}", lib.vkGetDeviceProcAddr(device, name.encode())))
 
@@ -46,14 +47,16 @@ class Device(Owned):
     destroyed (through ``core.drain``) only after all of it.
     """
 
-    def __init__(self, instance: Instance, physical: PhysicalDevice, family_queue_indices=(),
-                 extensions=()):
+    def __init__(self, instance: Instance, physical: PhysicalDevice, family_queue_indices: Sequence[int] = (),
+                 extensions: Iterable[str] = ()):
         self.instance = instance
         self.physical = physical
-        families = list(family_queue_indices) or [next(
-            (f.index for f in physical.queue_families if f.compute), None)]
-        if families == [None]:
-            raise InvalidArgumentError(f"{physical.properties['device_name']} has no compute queue")
+        families = list(family_queue_indices)
+        if not families:
+            default = next((f.index for f in physical.queue_families if f.compute), None)
+            if default is None:
+                raise InvalidArgumentError(f"{physical.properties['device_name']} has no compute queue")
+            families = [default]
         for family in families:
             self._check_family(family)
         wanted = Counter(families)
@@ -112,7 +115,7 @@ class Device(Owned):
         self._cache_saved = -1
         self._own("VkDevice", _destroy_device, self.handle, self.pipeline_cache, instance)
 
-    def _check_family(self, family) -> None:
+    def _check_family(self, family: Any) -> None:
         count = len(self.physical.queue_families)
         if not isinstance(family, int) or isinstance(family, bool) or not 0 <= family < count:
             raise InvalidArgumentError(f"queue family {family!r} does not exist on "
@@ -128,9 +131,10 @@ class Device(Owned):
         req = new("VkMemoryRequirements *")
         lib.vkGetBufferMemoryRequirements(self.handle, out[0], req)
         lib.vkDestroyBuffer(self.handle, out[0], NULL)
-        return req.memoryTypeBits
+        bits: int = req.memoryTypeBits
+        return bits
 
-    def _load_pipeline_cache(self):
+    def _load_pipeline_cache(self) -> tuple[Any, str]:
         props = self.physical.properties
         key = hashlib.sha256(f"{props['vendor_id']}:{props['device_id']}:{props['driver_version']}:"
                              f"{props['device_name']}".encode()).hexdigest()[:24]
@@ -145,7 +149,7 @@ class Device(Owned):
             check(lib.vkCreatePipelineCache(self.handle, info, NULL, out), "vkCreatePipelineCache")
         return out[0], name
 
-    def retire(self, *things) -> None:
+    def retire(self, *things: Any) -> None:
         """Retire ``things`` (objects with ``retire()``) so that no submission uses
         them from now on: recorded commands that do are refused."""
         with self.lock:
@@ -171,7 +175,7 @@ class Device(Owned):
             self._cache_saved = size[0]
 
 
-def _destroy_device(handle, pipeline_cache, instance: Instance) -> None:
+def _destroy_device(handle: Any, pipeline_cache: Any, instance: Instance) -> None:
     """Destroy the device once nothing made on it is left; ``instance`` is passed
     only to outlive it."""
     lib.vkDeviceWaitIdle(handle)

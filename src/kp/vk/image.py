@@ -14,7 +14,7 @@ mapped, and offered to the host only where its rows are tightly packed.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ..errors import InvalidArgumentError
 from .commands import COLOR_RANGE, GENERAL, Commands
@@ -113,10 +113,10 @@ class Image(Owned):
         handles["view"] = self.view = out[0]
 
     @property
-    def extent(self) -> dict:
+    def extent(self) -> dict[str, int]:
         return {"width": self.width, "height": self.height, "depth": 1}
 
-    def host_buffer(self):
+    def host_buffer(self) -> Any:
         """A writable Python buffer over the mapped texels (linear images only)."""
         return ffi.buffer(self.pointer + self.offset, self.size)
 
@@ -141,7 +141,7 @@ class Image(Owned):
         commands.release()
 
 
-def _destroy_image(device: "Device", handles: dict) -> None:
+def _destroy_image(device: "Device", handles: dict[str, Any]) -> None:
     """Runs once the last submission that used the image has finished."""
     dev = device.handle
     lib.vkDestroyImageView(dev, handles["view"], NULL)

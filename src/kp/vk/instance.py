@@ -9,7 +9,7 @@ import os
 import threading
 import uuid
 from dataclasses import dataclass, field
-from typing import Iterable
+from typing import Any, Callable, Iterable, Mapping
 
 from ..errors import DeviceNotFoundError
 from .core import NULL, C, Owned, check, cstring, ffi, lib, new, string, version_string
@@ -39,9 +39,7 @@ def take_validation_messages() -> list[str]:
     return taken
 
 
-@ffi.callback("VkBool32(VkDebugUtilsMessageSeverityFlagBitsEXT, VkDebugUtilsMessageTypeFlagsEXT,"
-              " const VkDebugUtilsMessengerCallbackDataEXT *, void *)")
-def _on_debug_message(severity, kinds, data, user):
+def _debug_message(severity: int, kinds: int, data: Any, user: Any) -> int:
     try:
         text = string(data.pMessage) if data.pMessage != NULL else "(no message)"
         _messages.append(text)
@@ -52,7 +50,11 @@ def _on_debug_message(severity, kinds, data, user):
     return 0
 
 
-def _available(enumerate_fn, struct: str, name_field: str, *prefix) -> set[str]:
+_on_debug_message = ffi.callback("VkBool32(VkDebugUtilsMessageSeverityFlagBitsEXT, VkDebugUtilsMessageTypeFlagsEXT,"
+                                 " const VkDebugUtilsMessengerCallbackDataEXT *, void *)")(_debug_message)
+
+
+def _available(enumerate_fn: Callable[..., int], struct: str, name_field: str, *prefix: Any) -> set[str]:
     count = new("uint32_t *")
     check(enumerate_fn(*prefix, count, NULL), "enumerating Vulkan layers/extensions")
     items = new(f"{struct}[]", count[0])
@@ -92,13 +94,13 @@ class PhysicalDevice:
 
     handle: object
     index: int
-    properties: dict
+    properties: dict[str, Any]
     queue_families: list[QueueFamily]
     memory_types: list[tuple[int, int]]  # (property flags, heap index)
     memory_heaps: list[tuple[int, int]]  # (size, flags)
     extensions: set[str]
     features: dict[str, bool] = field(default_factory=dict)
-    limits: dict = field(default_factory=dict)
+    limits: dict[str, Any] = field(default_factory=dict)
 
 
 class Instance(Owned):
@@ -237,7 +239,7 @@ def _names(devices: list[PhysicalDevice]) -> str:
                      for i, d in enumerate(devices))
 
 
-def _destroy_instance(handle, messenger) -> None:
+def _destroy_instance(handle: Any, messenger: Any) -> None:
     if messenger != NULL:
         destroy = ffi.cast("PFN_vkDestroyDebugUtilsMessengerEXT",
                            lib.vkGetInstanceProcAddr(handle, b"vkDestroyDebugUtilsMessengerEXT"))
@@ -301,7 +303,8 @@ EXTENSION_FEATURES = {
 FEATURE_EXTENSIONS = {name: extension for extension, table in EXTENSION_FEATURES.items() for name in table.names}
 
 
-def feature_chain(values: dict[str, bool] | None = None, extensions: Iterable[str] = ()):
+def feature_chain(values: Mapping[str, bool] | None = None,
+                  extensions: Iterable[str] = ()) -> tuple[Any, list[tuple[tuple[str, ...], Any]]]:
     """A VkPhysicalDeviceFeatures2 chain with the 1.1 and 1.2 feature structs kp uses
     and the feature structs of those ``extensions`` that ``EXTENSION_FEATURES``
     lists, filled from ``values`` (or empty, for querying). Returns the head and
@@ -325,7 +328,7 @@ def feature_chain(values: dict[str, bool] | None = None, extensions: Iterable[st
     return head, structs
 
 
-def _read_features(handle, api_version: int, extensions: set[str]) -> dict[str, bool]:
+def _read_features(handle: Any, api_version: int, extensions: set[str]) -> dict[str, bool]:
     if api_version < C.VK_MAKE_VERSION(1, 2, 0):
         features = new("VkPhysicalDeviceFeatures *")
         lib.vkGetPhysicalDeviceFeatures(handle, features)
@@ -352,14 +355,14 @@ _SUBGROUP_OPERATIONS = {
 }
 
 
-def _subgroup_operations(subgroup) -> list[str]:
+def _subgroup_operations(subgroup: Any) -> list[str]:
     """The subgroup operations compute shaders may use."""
     if not subgroup.supportedStages & C.VK_SHADER_STAGE_COMPUTE_BIT:
         return []
     return [name for name, bit in _SUBGROUP_OPERATIONS.items() if subgroup.supportedOperations & bit]
 
 
-def _describe(handle, index: int) -> PhysicalDevice:
+def _describe(handle: Any, index: int) -> PhysicalDevice:
     ids = new("VkPhysicalDeviceIDProperties *", {"sType": C.VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_ID_PROPERTIES})
     subgroup = new("VkPhysicalDeviceSubgroupProperties *", {"sType": C.VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SUBGROUP_PROPERTIES,
                                                             "pNext": ids})

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 from .commands import GENERAL
 from .core import NULL, C, Owned, check, ffi, lib, new
@@ -28,7 +28,7 @@ class ComputePipeline(Owned):
         types = [DESCRIPTOR_TYPES[kind] for kind in kinds]
         self.device = device
         self.push_size = push_size
-        self.bound: tuple = ()  # the Lives of the buffer ranges the descriptor set points at
+        self.bound: tuple[Any, ...] = ()  # the Lives of the buffer ranges the descriptor set points at
         dev = device.handle
         handles = {"module": NULL, "set_layout": NULL, "pool": NULL, "layout": NULL, "pipeline": NULL}
         self._own("VkPipeline", _destroy_pipeline, device, handles)
@@ -121,7 +121,7 @@ class ComputePipeline(Owned):
         lib.vkUpdateDescriptorSets(self.device.handle, len(resources), writes, 0, NULL)
 
 
-def _destroy_pipeline(device: "Device", handles: dict) -> None:
+def _destroy_pipeline(device: "Device", handles: dict[str, Any]) -> None:
     """Runs once the last submission that used the pipeline has finished."""
     dev = device.handle
     lib.vkDestroyPipeline(dev, handles["pipeline"], NULL)
