@@ -208,6 +208,7 @@ with ``file:line: message`` saying what to do.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import overload
 
 from ...errors import ShaderCompileError
 from .compiler import compile_function
@@ -228,7 +229,7 @@ __all__ = [
 class PythonShader:
     """A Python function compiled to a SPIR-V compute shader by ``python2shader``."""
 
-    def __init__(self, func: Callable, local_size: int | Sequence[int] | None = None):
+    def __init__(self, func: Callable[..., object], local_size: int | Sequence[int] | None = None):
         self.name: str = func.__name__
         # None: not declared (kp may choose it, see python2shader)
         self.local_size: tuple[int, int, int] | None = (
@@ -243,8 +244,19 @@ class PythonShader:
         return f"<PythonShader {self.name} local_size={self.local_size}>"
 
 
-def python2shader(func: Callable | None = None, /, *,
-                  local_size: int | Sequence[int] | None = None) -> PythonShader | Callable:
+@overload
+def python2shader(func: Callable[..., object], /, *, local_size: int | Sequence[int] | None = None) -> PythonShader:
+    ...
+
+
+@overload
+def python2shader(func: None = None, /, *, local_size: int | Sequence[int] | None = None
+                  ) -> Callable[[Callable[..., object]], PythonShader]:
+    ...
+
+
+def python2shader(func: Callable[..., object] | None = None, /, *, local_size: int | Sequence[int] | None = None
+                  ) -> PythonShader | Callable[[Callable[..., object]], PythonShader]:
     """Compile ``func`` to a compute shader: ``@python2shader`` or
     ``@python2shader(local_size=(256, 1, 1))``."""
     if func is None:
@@ -255,10 +267,11 @@ def python2shader(func: Callable | None = None, /, *,
     return PythonShader(func, local_size)
 
 
-def _local_size(func: Callable, size: int | Sequence[int]) -> tuple[int, int, int]:
+def _local_size(func: Callable[..., object], size: int | Sequence[int]) -> tuple[int, int, int]:
     dims = (size,) if isinstance(size, int) else tuple(size)
     if not 1 <= len(dims) <= 3 or not all(isinstance(d, int) and d >= 1 for d in dims):
         code = func.__code__
         raise ShaderCompileError(f"{code.co_filename}:{code.co_firstlineno}: local_size must be "
                                  f"1 to 3 positive ints, not {size!r}")
-    return (*dims, 1, 1)[:3]
+    padded = (*dims, 1, 1)
+    return padded[0], padded[1], padded[2]

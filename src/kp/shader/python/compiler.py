@@ -12,11 +12,11 @@ from .source import read, where
 from .types import ShaderType
 
 # Compiled modules by (source, local size, parameter defaults, outer values used).
-_CACHE: dict[tuple, bytes] = {}
+_CACHE: dict[tuple[object, ...], bytes] = {}
 _CACHE_SIZE = 256
 
 
-def compile_function(func: Callable, local_size: tuple[int, int, int]) -> bytes:
+def compile_function(func: Callable[..., object], local_size: tuple[int, int, int] | None) -> bytes:
     """The SPIR-V module of ``func``; raises ``ShaderCompileError``."""
     source = read(func)
     code = func.__code__
@@ -26,6 +26,7 @@ def compile_function(func: Callable, local_size: tuple[int, int, int]) -> bytes:
                  for name in (*code.co_names, *code.co_freevars)
                  if isinstance(value := source.outer(name),
                                (int, float, ShaderType, types.FunctionType, types.ModuleType)))
+    key: tuple[object, ...] | None
     key = (source.text, local_size, tuple(source.defaults.items()), used)
     try:
         spirv = _CACHE.get(key)

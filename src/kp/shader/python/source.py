@@ -20,7 +20,7 @@ class Source:
     line numbers gives lines of ``filename``; ``defaults`` are its evaluated
     parameter defaults by name; ``outer(name)`` is a global or closure value."""
 
-    func: Callable
+    func: Callable[..., object]
     text: str
     tree: ast.FunctionDef
     filename: str
@@ -32,13 +32,13 @@ class Source:
         return self.closure[name] if name in self.closure else self.func.__globals__.get(name, MISSING)
 
 
-def where(func: Callable) -> str:
+def where(func: Callable[..., object]) -> str:
     """``file:line`` of ``func``'s definition."""
     code = func.__code__
     return f"{code.co_filename}:{code.co_firstlineno}"
 
 
-def read(func: Callable) -> Source:
+def read(func: Callable[..., object]) -> Source:
     """The source of ``func``; raises ``ShaderCompileError`` where there is none."""
     code = func.__code__
     try:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sys
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, cast
 
 from ...errors import ShaderCompileError
 
@@ -17,7 +18,11 @@ class ShaderType:
     """Base of every shader type; its ``repr`` is the name a shader spells it by."""
 
     __slots__ = ()
-    name: str
+
+    if TYPE_CHECKING:
+        # a dataclass field in Scalar, a property elsewhere
+        @property
+        def name(self) -> str: ...
 
     def __repr__(self) -> str:
         return self.name
@@ -110,7 +115,8 @@ def Array(elem: ShaderType, length: int | None = None) -> ArrayType:  # noqa: N8
     tensor bound to it, ``Array(f32, 256)`` a fixed length (required for shared and
     local arrays)."""
     if not isinstance(elem, (Scalar, Vector)) or elem_of(elem) == boolean:
-        hint = {float: "f32", int: "i32", bool: "u32"}.get(elem, "f32, i32, u32, vec4, ...")
+        hints: dict[object, str] = {float: "f32", int: "i32", bool: "u32"}
+        hint = hints.get(elem, "f32, i32, u32, vec4, ...")
         raise ShaderCompileError(f"{caller()}: Array elements must be numeric shader types, not "
                                  f"{getattr(elem, '__name__', repr(elem))}; write Array({hint})")
     if length is not None and (isinstance(length, bool) or not isinstance(length, int) or length < 1):
@@ -192,7 +198,7 @@ def scalar_type(kind: str, width: int) -> Scalar:
 
 def elem_of(t: ShaderType) -> Scalar:
     """The scalar type of a scalar, vector or matrix."""
-    return t if isinstance(t, Scalar) else t.elem
+    return t if isinstance(t, Scalar) else cast("Vector | Matrix", t).elem
 
 
 def with_elem(t: ShaderType, elem: Scalar) -> ShaderType:
