@@ -20,7 +20,7 @@ import struct
 import sys
 from array import array
 from dataclasses import dataclass
-from typing import Iterator, Union
+from typing import Iterable, Iterator, Union, cast
 
 from ..errors import ShaderError
 
@@ -284,7 +284,7 @@ _CAPABILITIES = {
 }
 
 
-def words(spirv: bytes | bytearray | memoryview) -> array:
+def words(spirv: bytes | bytearray | memoryview) -> array[int]:
     """The 32-bit words of a SPIR-V module in host byte order.
 
     Checks the length and the magic number; a module written in the other byte
@@ -322,7 +322,7 @@ def _reflect_cached(spirv: bytes) -> ShaderInfo:
     return _Module(words(spirv)).info()
 
 
-def _string(code: array, start: int, end: int) -> str:
+def _string(code: array[int], start: int, end: int) -> str:
     """Decode the nul-terminated literal string that starts at ``code[start]``."""
     raw = code[start:end].tobytes()
     if sys.byteorder == "big":
@@ -340,7 +340,7 @@ class _Module:
     """Tables filled by one pass over the instructions, then combined into a
     ``ShaderInfo``."""
 
-    def __init__(self, code: array):
+    def __init__(self, code: array[int]):
         self.names: dict[int, str] = {}
         self.member_names: dict[tuple[int, int], str] = {}
         self.decorations: dict[int, dict[int, tuple[int, ...]]] = {}
@@ -356,7 +356,7 @@ class _Module:
         self.local_sizes: dict[tuple[int, int], tuple[int, ...]] = {}
         self._parse(code)
 
-    def _parse(self, code: array) -> None:
+    def _parse(self, code: array[int]) -> None:
         end = len(code)
         i = _HEADER_WORDS
         min_words = _MIN_WORDS
@@ -380,7 +380,7 @@ class _Module:
                 self._instruction(op, code, i, nxt)
             i = nxt
 
-    def _instruction(self, op: int, code: array, i: int, nxt: int) -> None:
+    def _instruction(self, op: int, code: array[int], i: int, nxt: int) -> None:
         if op == _OP_DECORATE:
             self.decorations.setdefault(code[i + 1], {})[code[i + 2]] = tuple(code[i + 3:nxt])
         elif op == _OP_MEMBER_DECORATE:
@@ -446,7 +446,7 @@ class _Module:
             workgroup_memory=self._workgroup_memory(),
         )
 
-    def _workgroup_size(self, entry: int) -> tuple[tuple[int, ...], tuple[int | None, ...]]:
+    def _workgroup_size(self, entry: int) -> tuple[tuple[int, int, int], tuple[int | None, int | None, int | None]]:
         # The WorkgroupSize built-in overrides LocalSize and LocalSizeId
         # (SPIR-V specification, BuiltIn WorkgroupSize).
         ids = None
@@ -458,11 +458,14 @@ class _Module:
         if ids is None:
             ids = self.local_sizes.get((entry, _MODE_LOCAL_SIZE_ID))
         if ids is None:
-            return self.local_sizes.get((entry, _MODE_LOCAL_SIZE), (1, 1, 1)), (None, None, None)
+            # LocalSize has three operands (x, y, z)
+            size = cast("tuple[int, int, int]", self.local_sizes.get((entry, _MODE_LOCAL_SIZE), (1, 1, 1)))
+            return size, (None, None, None)
         if len(ids) != 3:
             raise ShaderError(f"WorkgroupSize has {len(ids)} components, expected 3")
-        return (tuple(int(self._scalar(c)[2]) for c in ids),
-                tuple(self._spec_id(c) for c in ids))
+        x, y, z = ids
+        return ((int(self._scalar(x)[2]), int(self._scalar(y)[2]), int(self._scalar(z)[2])),
+                (self._spec_id(x), self._spec_id(y), self._spec_id(z)))
 
     def _spec_id(self, cid: int) -> int | None:
         value = self.decorations.get(cid, {}).get(_DEC_SPEC_ID)
@@ -637,8 +640,8 @@ class _Module:
         if op == _OP_TYPE_VECTOR:
             return type_[2] * self._size(type_[1], self._type_of(type_[1]), None, False)
         if op == _OP_TYPE_MATRIX:
-            column = self._matrix_column(tid, type_, matrix_stride)
-            return matrix_stride * (column[2] if row_major else type_[2])
+            column, column_stride = self._matrix_column(tid, type_, matrix_stride)
+            return column_stride * (column[2] if row_major else type_[2])
         if op == _OP_TYPE_ARRAY:
             return self._array_stride(tid) * int(self._scalar(type_[2])[2])
         if op == _OP_TYPE_STRUCT:
@@ -652,13 +655,15 @@ class _Module:
             return 8
         raise ShaderError(f"type %{tid} (opcode {op}) has no size in an explicit layout")
 
-    def _matrix_column(self, tid: int, type_: tuple[int, ...], matrix_stride: int | None) -> tuple[int, ...]:
+    def _matrix_column(self, tid: int, type_: tuple[int, ...],
+                       matrix_stride: int | None) -> tuple[tuple[int, ...], int]:
+        """The column type of matrix ``tid`` and its matrix stride (which it must have)."""
         if matrix_stride is None:
             raise ShaderError(f"matrix %{tid} in an explicit layout has no MatrixStride")
         column = self._type_of(type_[1])
         if column[0] != _OP_TYPE_VECTOR:
             raise ShaderError(f"matrix %{tid} has a column type that is not a vector")
-        return column
+        return column, matrix_stride
 
     def _array_stride(self, tid: int) -> int:
         stride = self.decorations.get(tid, {}).get(_DEC_ARRAY_STRIDE)
@@ -700,11 +705,11 @@ class _Module:
             for i in range(type_[2]):
                 yield from self._scalars(type_[1], component, f"{name}[{i}]", offset + i * step, None, False)
         elif op == _OP_TYPE_MATRIX:
-            column = self._matrix_column(tid, type_, matrix_stride)
+            column, column_stride = self._matrix_column(tid, type_, matrix_stride)
             component = self._type_of(column[1])
             step = self._size(column[1], component, None, False)
             for c, r in itertools.product(range(type_[2]), range(column[2])):
-                at = offset + (r * matrix_stride + c * step if row_major else c * matrix_stride + r * step)
+                at = offset + (r * column_stride + c * step if row_major else c * column_stride + r * step)
                 yield from self._scalars(column[1], component, f"{name}[{c}][{r}]", at, None, False)
         elif op == _OP_TYPE_ARRAY:
             stride, element = self._array_stride(tid), self._type_of(type_[1])
@@ -713,11 +718,11 @@ class _Module:
                                          matrix_stride, row_major)
         elif op == _OP_TYPE_STRUCT:
             for index, member in enumerate(type_[1:]):
-                member_offset, stride, member_row_major = self._member_layout(tid, index)
+                member_offset, member_stride, member_row_major = self._member_layout(tid, index)
                 member_name = self.member_names.get((tid, index)) or f"member{index}"
                 yield from self._scalars(member, self._type_of(member),
                                          f"{name}.{member_name}" if name else member_name,
-                                         offset + member_offset, stride, member_row_major)
+                                         offset + member_offset, member_stride, member_row_major)
         elif op == _OP_TYPE_POINTER and type_[1] == _SC_PHYSICAL_STORAGE_BUFFER:
             yield PushConstant(name, offset, "uint", 64)  # a buffer device address
         else:
@@ -753,8 +758,8 @@ class _Module:
             length = type_[2]
             if length not in self.constants:
                 return ()
-            if self.constants[length][0] == _OP_SPEC_CONSTANT and self._spec_id(length) is not None:
-                return _combine((size, (*ids, self._spec_id(length))) for size, ids in element)
+            if self.constants[length][0] == _OP_SPEC_CONSTANT and (spec_id := self._spec_id(length)) is not None:
+                return _combine((size, (*ids, spec_id)) for size, ids in element)
             count = int(self._scalar(length)[2])
             return tuple((size * count, ids) for size, ids in element)
         if op == _OP_TYPE_STRUCT:
@@ -771,7 +776,7 @@ def _scalar_kind(type_: tuple[int, ...]) -> tuple[str, int]:
     return ("int" if type_[2] else "uint"), type_[1]
 
 
-def _combine(terms) -> SizeTerms:
+def _combine(terms: Iterable[tuple[int, tuple[int, ...]]]) -> SizeTerms:
     """Size terms with equal constant ids added up (a struct of many members
     stays a handful of terms)."""
     combined: dict[tuple[int, ...], int] = {}
