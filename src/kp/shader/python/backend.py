@@ -8,6 +8,7 @@ math built-ins are GLSL.std.450 extended instructions.
 from __future__ import annotations
 
 import struct
+from typing import cast
 
 from ..spirv import AUTO_LOCAL_SIZE_IDS
 from . import ir
@@ -123,7 +124,7 @@ def _layout_align(t: ShaderType) -> int:
     """std430 alignment: a 3-vector aligns like a 4-vector."""
     if isinstance(t, Vector):
         return t.elem.size * (4 if t.length == 3 else t.length)
-    return t.size
+    return cast(Scalar, t).size  # push-constant members are scalars and vectors
 
 
 def emit(shader: ir.Shader) -> bytes:
@@ -211,6 +212,7 @@ class _Emitter:
         if isinstance(t, Matrix):
             return self.declare(t, Op.TypeMatrix, self.type(t.column), t.cols)
         if isinstance(t, ArrayType):
+            assert t.length is not None  # runtime-sized arrays are buffers (layout_array)
             return self.declare(t, Op.TypeArray, self.type(t.elem), self.const(u32, t.length))
         if isinstance(t, ImageType):  # a 2-D storage image (Sampled 2) of its format
             format_id, scalar = IMAGE_FORMATS[t.format]
@@ -256,7 +258,7 @@ class _Emitter:
         return self.declare_value((t, component), Op.ConstantComposite, t, *[component] * t.length)
 
     def splat_const(self, t: ShaderType, value: bool | int | float) -> int:
-        return self.composite_const(t, value) if isinstance(t, Vector) else self.const(t, value)
+        return self.composite_const(t, value) if isinstance(t, Vector) else self.const(cast(Scalar, t), value)
 
     def spec_const(self, e: ir.SpecConst) -> int:
         key = ("spec", e.spec_id)
@@ -353,20 +355,22 @@ class _Emitter:
     def interface_variable(self, var: ir.Variable) -> None:
         storage = _STORAGE[var.storage]
         if var.storage == "buffer":
-            array = self.layout_array(var.type)
+            array = self.layout_array(cast(ArrayType, var.type))
             pointee = self.block_struct(("buffer", array), [array], [0])
         elif var.storage == "push":
-            pointee = self.push_struct(var.type)
+            pointee = self.push_struct(cast(ir.Struct, var.type))
         else:
             pointee = self.type(var.type)
         result = self.new_id()
         self.inst(self.globals, Op.Variable, self.pointer(storage, pointee), result, storage)
         self.name(result, var.name)
         if var.storage == "input":
+            assert var.builtin is not None  # inputs are built-ins
             self.decorate(result, Decoration.BuiltIn, BUILTIN[var.builtin])
             if var.builtin in SUBGROUP_BUILTINS:
                 self.capabilities.add(Capability.GroupNonUniform)
         elif var.storage in ("buffer", "image"):
+            assert var.binding is not None  # buffers and images have bindings
             self.decorate(result, Decoration.DescriptorSet, 0)
             self.decorate(result, Decoration.Binding, var.binding)
         self.vars[var] = result
@@ -378,7 +382,7 @@ class _Emitter:
                 self.capabilities.add(Capability.StoragePushConstant16)
             offset += -offset % _layout_align(member)
             offsets.append(offset)
-            offset += member.size
+            offset += cast("Scalar | Vector", member).size
         return self.block_struct(("push", t), [self.type(m) for m in t.members], offsets)
 
     # --- Blocks --------------------------------------------------------------------
@@ -485,7 +489,8 @@ class _Emitter:
     # --- Expressions ---------------------------------------------------------------
 
     def value(self, e: ir.Expr) -> int:
-        return getattr(self, "expr_" + type(e).__name__)(e)
+        result: int = getattr(self, "expr_" + type(e).__name__)(e)
+        return result
 
     def expr_Const(self, e: ir.Const) -> int:
         return self.const(e.type, e.value)
@@ -684,7 +689,7 @@ class _Emitter:
         if len(e.indices) == 1:
             return self.op(Op.CompositeInsert, e.type, value, base, e.indices[0])
         # Shuffle operands: base components are 0..n-1, value components n.. .
-        n = e.type.length
+        n = cast(Vector, e.type).length  # several indices: a vector
         selection = [n + e.indices.index(k) if k in e.indices else k for k in range(n)]
         return self.op(Op.VectorShuffle, e.type, base, value, *selection)
 

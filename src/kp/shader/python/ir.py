@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .types import ShaderType
+from .types import Scalar, ShaderType, Vector
 
 
 # --- Storage ------------------------------------------------------------------
@@ -75,6 +75,7 @@ class Expr:
 class Const(Expr):
     """A scalar constant; ``abstract`` marks a Python literal whose type adapts to its use."""
 
+    type: Scalar
     value: bool | int | float
     abstract: bool = False
 
@@ -88,6 +89,7 @@ class Zero(Expr):
 class SpecConst(Expr):
     """A specialisation constant, set when the pipeline is made."""
 
+    type: Scalar
     name: str
     spec_id: int
     default: bool | int | float
@@ -170,6 +172,7 @@ class Convert(Expr):
 class Splat(Expr):
     """A vector with every component ``value``."""
 
+    type: Vector
     value: Expr
 
 
@@ -213,6 +216,7 @@ class Atomic(Expr):
     ``op``: "add" "sub" "min" "max" "and" "or" "xor" "exchange" "compare_exchange"
     (args: comparator, value)."""
 
+    type: Scalar
     op: str
     place: Place
     args: list[Expr]
