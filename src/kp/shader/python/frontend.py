@@ -13,7 +13,7 @@ import sys
 import types
 from collections.abc import Callable, Sequence
 from dataclasses import replace
-from typing import NoReturn
+from typing import Any, NoReturn, TypeGuard, cast
 
 from ...errors import ShaderCompileError
 from ..spirv import AUTO_GLOBAL_SIZE_IDS
@@ -54,7 +54,7 @@ _SYMBOL = {
     "eq": "==", "ne": "!=", "lt": "<", "le": "<=", "gt": ">", "ge": ">=",
 }
 # Python's own semantics, for folding operations on literals.
-_FOLD: dict[str, Callable] = {
+_FOLD: dict[str, Callable[[Any, Any], Any]] = {
     "add": operator.add, "sub": operator.sub, "mul": operator.mul, "div": operator.truediv,
     "floordiv": operator.floordiv, "mod": operator.mod, "pow": operator.pow,
     "lshift": operator.lshift, "rshift": operator.rshift, "and": operator.and_,
@@ -88,13 +88,13 @@ class FrontEnd:
         self.filename = source.filename
         self.line_offset = source.line_offset
         self.outer = source.outer
-        self.shader = caller.shader if caller else ir.Shader(self.tree.name, local_size, [], [])
+        self.shader: ir.Shader = caller.shader if caller else ir.Shader(self.tree.name, local_size, [], [])
         self.function = function
         self.locals = function.locals if function else self.shader.locals
         # The functions being compiled, outermost first (to refuse recursion), and
         # those compiled, by (function, argument types and arrays).
-        self.calling: list[Callable] = [*caller.calling, source.func] if caller else [source.func]
-        self.compiled: dict[tuple, ir.Function] = caller.compiled if caller else {}
+        self.calling: list[Callable[..., object]] = [*caller.calling, source.func] if caller else [source.func]
+        self.compiled: dict[tuple[object, ...], ir.Function] = caller.compiled if caller else {}
         # What each name in the function stands for: a value (inputs, push and
         # specialisation constants) or a variable (locals, buffers, shared memory).
         self.names: dict[str, ir.Expr | ir.Variable] = {}
@@ -168,14 +168,14 @@ class FrontEnd:
         if push:
             self.push_block(push)
 
-    def indexed_spec(self, arg: ast.arg, spec: tuple, max_len: int,
+    def indexed_spec(self, arg: ast.arg, spec: tuple[Any, ...], max_len: int,
                      form: str) -> tuple[int, ShaderType]:
         if not 3 <= len(spec) <= max_len or not isinstance(spec[1], int) or spec[1] < 0 \
                 or not isinstance(spec[2], ShaderType):
             self.fail(arg, f"parameter '{arg.arg}' must be {form}, got {spec!r}")
         return spec[1], spec[2]
 
-    def input_parameter(self, arg: ast.arg, spec: tuple) -> None:
+    def input_parameter(self, arg: ast.arg, spec: tuple[Any, ...]) -> None:
         if len(spec) != 3 or spec[1] not in INPUTS:
             self.fail(arg, f"input '{arg.arg}' must be ('input', name, type) with name one of "
                            f"{', '.join(INPUTS)}; got {spec!r}")
@@ -190,7 +190,7 @@ class FrontEnd:
         value = ir.Load(canonical, ir.VarRef(var))
         self.names[arg.arg] = value if declared == canonical else ir.Convert(declared, value)
 
-    def buffer_parameter(self, arg: ast.arg, spec: tuple) -> int:
+    def buffer_parameter(self, arg: ast.arg, spec: tuple[Any, ...]) -> int:
         """A buffer, or an image: a descriptor at a binding of set 0."""
         if spec[0] == "image":
             if len(spec) != 3 or not isinstance(spec[1], int) or spec[1] < 0 \
@@ -213,7 +213,7 @@ class FrontEnd:
         self.names[arg.arg] = var
         return spec[1]
 
-    def shared_parameter(self, arg: ast.arg, spec: tuple) -> None:
+    def shared_parameter(self, arg: ast.arg, spec: tuple[Any, ...]) -> None:
         t = spec[1] if len(spec) == 2 else None
         if not isinstance(t, (Scalar, Vector, Matrix, ArrayType)) or (
                 isinstance(t, ArrayType) and t.length is None):
@@ -291,7 +291,7 @@ class FrontEnd:
             function.result = None if value is None else value.type
         elif (value is None) != (function.result is None):
             self.fail(node, f"'{function.name}' returns a value on one path and none on another")
-        elif value is not None:
+        elif value is not None and function.result is not None:
             value = self.coerce(value, function.result, node, f"'{function.name}' returns")
         self.returns += 1
         return ir.Return(value)
@@ -348,13 +348,17 @@ class FrontEnd:
             self.fail(node, f"a for loop must iterate over range(...) or an array, not `{_source(it)}`")
         if not isinstance(node.target, ast.Name):
             self.fail(node.target, f"the loop variable must be a name, not `{_source(node.target)}`")
+        arg_nodes: list[ast.expr]
         if is_range:
-            if not 1 <= len(it.args) <= 3 or it.keywords:
+            call = cast(ast.Call, it)
+            if not 1 <= len(call.args) <= 3 or call.keywords:
                 self.fail(it, "range() takes 1 to 3 positional arguments")
-            args = [self.expr(a) for a in it.args]
+            args = [self.expr(a) for a in call.args]
+            arg_nodes = call.args
         else:
-            args = [self.array_length(array)]
-        for arg, arg_node in zip(args, it.args if is_range else [it]):
+            args = [self.array_length(cast(ir.Variable, array))]  # an array, checked above
+            arg_nodes = [it]
+        for arg, arg_node in zip(args, arg_nodes):
             if not isinstance(arg.type, Scalar) or arg.type.kind not in ("int", "uint"):
                 self.fail(arg_node, f"range() needs integers, got {arg.type!r} `{_source(arg_node)}`")
         t = self.common_elem(args, it)
@@ -371,6 +375,7 @@ class FrontEnd:
         current = ir.Load(t, ir.VarRef(counter))
         below = ir.Binary(boolean, "lt", current, stop)
         above = ir.Binary(boolean, "gt", current, stop)
+        cond: ir.Expr
         if isinstance(step, ir.Const):
             if step.value == 0:
                 self.fail(it, "range() step must not be zero")
@@ -383,8 +388,9 @@ class FrontEnd:
 
         index = ir.Load(t, ir.VarRef(counter))
         if array is not None:
-            element = array.type.elem
-            index = ir.Load(element, ir.Element(ir.VarRef(array), index, element))
+            array_var = cast(ir.Variable, array)  # an array, checked above
+            element = cast(ArrayType, array_var.type).elem
+            index = ir.Load(element, ir.Element(ir.VarRef(array_var), index, element))
         body: list[ir.Stmt] = []
         self.store_target(node.target, index, body)
         body += self.block(node.body)
@@ -434,18 +440,18 @@ class FrontEnd:
             if not _abstract(count) or not isinstance(count.value, int) or count.value < 1:
                 self.fail(count_node, f"the length of a local array must be a positive number "
                                       f"known when compiling, not `{_source(count_node)}`")
-            repeat, node = count.value, items
+            repeat, node = count.value, cast(ast.List, items)  # assigned_value saw a list on one side
         if not node.elts:
             self.fail(node, "a local array needs at least one element: `acc = [0.0] * 4`")
         values = self.unify([self.expr(e) for e in node.elts], node, "a list")
         if not isinstance(values[0].type, (Scalar, Vector)) or elem_of(values[0].type).kind == "bool":
             self.fail(node, f"a local array holds numbers or vectors, not {values[0].type!r}")
-        temps = [v if isinstance(v, ir.Const) else ir.Temp(v.type) for v in values]
+        temps: list[ir.Expr] = [v if isinstance(v, ir.Const) else ir.Temp(v.type) for v in values]
         t = ArrayType(values[0].type, len(values) * repeat)
         result: ir.Expr = ir.Construct(t, temps * repeat)
         for temp, value in zip(temps, values):
             if temp is not value:  # each element is evaluated once, as in Python
-                result = ir.Let(t, temp, value, result)
+                result = ir.Let(t, cast(ir.Temp, temp), value, result)
         return result
 
     def unpack(self, target: ast.Tuple, value: ast.expr, out: list[ir.Stmt]) -> None:
@@ -453,7 +459,7 @@ class FrontEnd:
             # A function returning a tuple: keep it, then assign its members.
             result = self.once(self.call(value, results=len(target.elts)), "result", out)
             for k, t in enumerate(target.elts):
-                self.store_target(t, ir.Swizzle(result.type.members[k], result, (k,)), out)
+                self.store_target(t, ir.Swizzle(cast(ir.Struct, result.type).members[k], result, (k,)), out)
             return
         if not isinstance(value, ast.Tuple) or len(value.elts) != len(target.elts):
             self.fail(target, f"`{_source(target)} = {_source(value)}` needs a tuple of "
@@ -487,10 +493,9 @@ class FrontEnd:
                                   f"assignment) and cannot take a {value.type!r}; start it as a "
                                   f"float (`{target.id} = 0.0`) or write {var.type!r}(...)")
             out.append(ir.Store(ir.VarRef(var), self.coerce(value, var.type, target, f"'{target.id}'")))
-        elif isinstance(target, ast.Subscript) and self.image(target.value) is not None:
-            image = self.image(target.value)
+        elif isinstance(target, ast.Subscript) and (image := self.image(target.value)) is not None:
             coord = self.image_coord(target.slice)
-            texel = self.coerce(value, image.type.texel, target, f"`{_source(target)}`")
+            texel = self.coerce(value, _texel(image), target, f"`{_source(target)}`")
             out.append(ir.ImageWrite(image, coord, texel))
         elif isinstance(target, ast.Subscript):
             place = self.place(target)
@@ -516,13 +521,13 @@ class FrontEnd:
         target = node.target
         if isinstance(target, ast.Name) and target.id not in self.names:
             self.fail(target, f"undefined name '{target.id}'")
-        image = self.image(target.value) if isinstance(target, ast.Subscript) else None
-        if image is not None:
+        current: ir.Expr
+        if isinstance(target, ast.Subscript) and (image := self.image(target.value)) is not None:
             # Read and write the same texel: evaluate the coordinate once.
             coord = self.once(self.image_coord(target.slice), "coord", out)
-            current = ir.ImageRead(image.type.texel, image, coord)
+            current = ir.ImageRead(_texel(image), image, coord)
             value = self.binop(_BINOPS[type(node.op)], current, self.expr(node.value), node)
-            texel = self.coerce(value, image.type.texel, target, f"`{_source(target)}`")
+            texel = self.coerce(value, _texel(image), target, f"`{_source(target)}`")
             out.append(ir.ImageWrite(image, coord, texel))
             return
         if isinstance(target, ast.Subscript):
@@ -568,7 +573,7 @@ class FrontEnd:
         if node.value is not None:
             self.store_target(node.target, self.assigned_value(node.value), out)
         elif isinstance(t, ArrayType):
-            out.append(ir.Store(ir.VarRef(self.names[name]), ir.Zero(t)))
+            out.append(ir.Store(ir.VarRef(cast(ir.Variable, self.names[name])), ir.Zero(t)))  # declared above
 
     def type_name(self, node: ast.expr) -> ShaderType:
         """The type of a declaration: ``f32``, ``vec3``... or ``Array(f32, 4)``."""
@@ -659,8 +664,8 @@ class FrontEnd:
         if isinstance(node, ast.BoolOp):
             op = "and" if isinstance(node.op, ast.And) else "or"
             result = self.condition(node.values[0])
-            for value in node.values[1:]:
-                result = ir.Logical(boolean, op, result, self.condition(value))
+            for operand in node.values[1:]:
+                result = ir.Logical(boolean, op, result, self.condition(operand))
             return result
         if isinstance(node, ast.Compare):
             return self.compare(node)
@@ -720,13 +725,16 @@ class FrontEnd:
         self.fail(node, f"{t!r} has no attribute '{attr}'")
 
     @staticmethod
-    def swizzle_type(t: Vector, indices: tuple[int, ...]) -> ShaderType:
-        return t.elem if len(indices) == 1 else Vector(t.elem, len(indices))
+    def swizzle_type(t: ShaderType, indices: tuple[int, ...]) -> ShaderType:
+        """The type of components ``indices`` of vector type ``t`` (``swizzle_indices``
+        accepts only vectors)."""
+        vector = cast(Vector, t)
+        return vector.elem if len(indices) == 1 else Vector(vector.elem, len(indices))
 
     def subscript(self, node: ast.Subscript) -> ir.Expr:
         image = self.image(node.value)
         if image is not None:
-            return ir.ImageRead(image.type.texel, image, self.image_coord(node.slice))
+            return ir.ImageRead(_texel(image), image, self.image_coord(node.slice))
         if self.is_place(node.value):
             place = self.place(node)
             return ir.Load(place.type, place)
@@ -734,7 +742,7 @@ class FrontEnd:
         index = self.index(node.slice)
         t = self.element_type(value.type, index, node)
         if isinstance(index, ir.Const):
-            return ir.Swizzle(t, value, (index.value,))
+            return ir.Swizzle(t, value, (cast(int, index.value),))  # element_type checked it
         if isinstance(value.type, Matrix):
             self.fail(node, "a matrix value can only be indexed by a constant; "
                             "assign it to a variable first")
@@ -768,33 +776,35 @@ class FrontEnd:
             if elem_of(value.type).kind == "float":
                 self.fail(node, f"`{_source(node)}`: ~ needs integers, not {value.type!r}")
             if _abstract(value):
-                return ir.Const(i32, ~value.value, True)
+                return ir.Const(i32, ~cast(int, value.value), True)  # an integer, checked above
             return ir.Unary(value.type, "invert", value)
         if _abstract(value):
             return ir.Const(value.type, -value.value, True)
         return ir.Unary(value.type, "neg", value)
 
     def compare(self, node: ast.Compare) -> ir.Expr:
-        for op in node.ops:
-            if type(op) not in _COMPARE:
+        for cmp in node.ops:
+            if type(cmp) not in _COMPARE:
                 self.fail(node, f"unsupported comparison `{_source(node)}`")
         ops = [_COMPARE[type(op)] for op in node.ops]
         operands = [self.expr(node.left), *(self.expr(c) for c in node.comparators)]
         if len(ops) == 1:
-            return self.binop(ops[0], *operands, node)
+            return self.binop(ops[0], operands[0], operands[1], node)
         # The middle operands of a chain are evaluated once, as in Python.
         lets: list[tuple[ir.Temp, ir.Expr]] = []
         for i in range(1, len(operands) - 1):
             if not isinstance(operands[i], ir.Const):
                 value = self.concrete(operands[i], node)
-                operands[i] = ir.Temp(value.type)
-                lets.append((operands[i], value))
+                temp = ir.Temp(value.type)
+                operands[i] = temp
+                lets.append((temp, value))
         result: ir.Expr | None = None
         for op, left, right in zip(ops, operands, operands[1:]):
             test = self.binop(op, left, right, node)
             if test.type != boolean:
                 self.fail(node, f"`{_source(node)}` chains vector comparisons; use any() or all()")
             result = test if result is None else ir.Logical(boolean, "and", result, test)
+        assert result is not None  # a chain has at least two comparisons
         for temp, value in reversed(lets):
             result = ir.Let(boolean, temp, value, result)
         return result
@@ -968,9 +978,10 @@ class FrontEnd:
         ta, tb = a.type, b.type
         if isinstance(ta, Vector) and isinstance(tb, Vector):
             a, b = self.unify([a, b], node, what)
-            if a.type.elem.kind != "float":
+            elem = cast(Vector, a.type).elem  # unified vectors
+            if elem.kind != "float":
                 self.fail(node, f"{what}: @ (dot) needs float vectors, not {a.type!r}")
-            return ir.Binary(a.type.elem, "matmul", a, b)
+            return ir.Binary(elem, "matmul", a, b)
         if isinstance(ta, Vector):
             a = self.coerce(a, Vector(f32, ta.length), node, what)
         if isinstance(tb, Vector):
@@ -1015,8 +1026,8 @@ class FrontEnd:
         name = func.id
         if name in self.names:
             self.fail(node, f"'{name}' is a variable, not a function")
-        if isinstance(self.outer(name), types.FunctionType):
-            return self.python_call(node, self.outer(name), results)
+        if isinstance(function := self.outer(name), types.FunctionType):
+            return self.python_call(node, function, results)
         if results > 1:
             self.fail(node, f"{name}() returns one value, not {results}")
         if node.keywords:
@@ -1051,7 +1062,7 @@ class FrontEnd:
     def python_call(self, node: ast.Call, func: types.FunctionType, results: int) -> ir.Expr:
         """A call of a Python function: compiled, for these argument types, into a
         function of the shader (arrays are passed by reference, as in Python)."""
-        name = node.func.id
+        name = cast(ast.Name, node.func).id  # call() checked it
         if func in self.calling:
             chain = " -> ".join(f.__name__ for f in self.calling[self.calling.index(func):])
             self.fail(node, f"{name}() is recursive ({chain} -> {name}); a shader cannot recurse: "
@@ -1074,8 +1085,8 @@ class FrontEnd:
         for param in names:
             if param in given:
                 bound.append(self.argument(given[param], name))
-            elif _python_constant(source.defaults.get(param)) is not None:
-                bound.append(self.concrete(_python_constant(source.defaults[param]), node))
+            elif (default := _python_constant(source.defaults.get(param))) is not None:
+                bound.append(self.concrete(default, node))
             else:
                 self.fail(node, f"{name}() is missing argument '{param}' (defaults must be numbers)")
         key = (func, tuple(b if isinstance(b, ir.Variable) else b.type for b in bound))
@@ -1097,7 +1108,8 @@ class FrontEnd:
         if results and count != results:
             self.fail(node, f"{name}() returns {count or 'no'} value{'s' * (count != 1)}, "
                             f"not {results}" + ("; unpack them: `a, b = ...`" if count > 1 else ""))
-        return ir.Call(function.result, function, [b for b in bound if isinstance(b, ir.Expr)])
+        # a function without a result is called for its effect: the back end types the call void
+        return ir.Call(cast(ShaderType, function.result), function, [b for b in bound if isinstance(b, ir.Expr)])
 
     def argument(self, node: ast.expr, function: str) -> ir.Expr | ir.Variable:
         """An argument of a Python function: a value, or a buffer or shared array."""
@@ -1106,7 +1118,7 @@ class FrontEnd:
             return var
         if isinstance(var, ir.Variable) and isinstance(var.type, ArrayType):
             if var.storage == "function":
-                self.fail(node, f"the local array '{node.id}' cannot be passed to {function}(); "
+                self.fail(node, f"the local array '{cast(ast.Name, node).id}' cannot be passed to {function}(); "
                                 f"pass buffers and shared arrays, or its elements")
             return var
         value = self.concrete(self.expr(node), node)
@@ -1135,7 +1147,7 @@ class FrontEnd:
             self.fail(node, f"{t!r}() of a string: only float(\"inf\"), float(\"-inf\") and "
                             f"float(\"nan\") (or another float literal) are supported")
         try:
-            value = float(node.value)
+            value = float(cast(str, node.value))  # the caller passes strings
         except ValueError:
             value = None
         if value is None:
@@ -1178,7 +1190,7 @@ class FrontEnd:
             if len(args) not in (1, 2):
                 self.fail(node, f"math.log() takes 1 or 2 arguments, got {len(args)}")
             logs = [self.math_call("log", MATH["log"], [a], node) for a in args]
-            return logs[0] if len(logs) == 1 else self.binop("div", *logs, node)
+            return logs[0] if len(logs) == 1 else self.binop("div", logs[0], logs[1], node)
         self.arity(f"math.{name}", args, 2 if name in ("hypot", "fmod") else 1, node)
         if name == "log10":
             log2 = self.math_call("log2", MATH["log2"], args, node)
@@ -1197,7 +1209,7 @@ class FrontEnd:
         x, y = self.unify(args, node, "math.fmod()")  # fmod
         return ir.Binary(x.type, "fmod", x, y)
 
-    def arity(self, name: str, args: list, count: int, node: ast.AST) -> None:
+    def arity(self, name: str, args: Sequence[object], count: int, node: ast.AST) -> None:
         if len(args) != count:
             self.fail(node, f"{name}() takes {count} argument{'s' * (count != 1)}, got {len(args)}")
 
@@ -1238,7 +1250,7 @@ class FrontEnd:
             # mat3(s) is s on the diagonal, as in GLSL.
             temp = ir.Temp(f32)
             zero = ir.Const(f32, 0.0)
-            columns = [ir.Construct(t.column, [temp if r == c else zero for r in range(t.rows)])
+            columns: list[ir.Expr] = [ir.Construct(t.column, [temp if r == c else zero for r in range(t.rows)])
                        for c in range(t.cols)]
             return ir.Let(t, temp, self.convert(args[0], f32, node), ir.Construct(t, columns))
         if all(_same_shape(a.type, t.column) for a in args) and len(args) == t.cols:
@@ -1326,15 +1338,17 @@ class FrontEnd:
 
     @staticmethod
     def array_length(var: ir.Variable) -> ir.Expr:
-        if var.type.length is not None:
-            return ir.Const(i32, var.type.length)
+        """The length of array variable ``var``."""
+        length = cast(ArrayType, var.type).length
+        if length is not None:
+            return ir.Const(i32, length)
         return ir.ArrayLength(i32, var)
 
     def atomic(self, op: str, node: ast.Call) -> ir.Expr:
         name = f"atomic_{op}"
         self.arity(name, node.args, 4 if op == "compare_exchange" else 3, node)
         var = self.array_arg(node.args[0], f"{name}()")
-        elem = var.type.elem
+        elem = cast(ArrayType, var.type).elem
         if var.storage == "function":
             self.fail(node, f"{name}() needs a buffer or shared array; '{var.name}' is local to "
                             f"each invocation: update it directly")
@@ -1401,7 +1415,12 @@ def _ends_with_return(body: list[ast.stmt]) -> bool:
     return isinstance(last, ast.Return)
 
 
-def _abstract(value: ir.Expr) -> bool:
+def _texel(image: ir.Variable) -> Vector:
+    """The texel type of an image variable."""
+    return cast(ImageType, image.type).texel
+
+
+def _abstract(value: ir.Expr) -> TypeGuard[ir.Const]:
     return isinstance(value, ir.Const) and value.abstract
 
 
