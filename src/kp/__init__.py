@@ -10,6 +10,8 @@
 array([ 4., 10., 18.], dtype=float32)
 """
 
+from typing import TYPE_CHECKING
+
 from .algorithm import Algorithm
 from .errors import (DataTypeError, DestroyedError, DeviceLostError, DeviceNotFoundError, InvalidArgumentError,
                      KomputeError, OutOfDeviceMemoryError, SequenceStateError, ShaderCompileError, ShaderError,
@@ -31,6 +33,11 @@ __version__ = "0.9.0"
 device, host, storage, deviceAndHost, staging = (MemoryTypes.device, MemoryTypes.host, MemoryTypes.storage,
                                                  MemoryTypes.deviceAndHost, MemoryTypes.staging)
 globals().update({member.name: member for member in DataTypes})
+if TYPE_CHECKING:  # the names the line above defines, spelled out for type checkers
+    (bool, int, uint, float, double, custom, short, ushort, char, uchar,  # noqa: A001 (Kompute's names)
+     long, ulong, half) = (DataTypes.bool, DataTypes.int, DataTypes.uint, DataTypes.float, DataTypes.double,
+                           DataTypes.custom, DataTypes.short, DataTypes.ushort, DataTypes.char, DataTypes.uchar,
+                           DataTypes.long, DataTypes.ulong, DataTypes.half)
 
 __all__ = [
     "AccessFlags", "Algorithm", "DataTypeError", "DataTypes", "DestroyedError", "DeviceLostError",
