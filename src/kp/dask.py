@@ -96,7 +96,8 @@ def map_blocks(kernel: Any, *arrays: Any, dtype: Any = None, workgroup: Any = No
     return mapped
 
 
-def run_block(*blocks: np.ndarray, spirv: bytes, out_dtype: Any, constants: tuple[Any, Any, Any] = (None, (), ())) -> np.ndarray:
+def run_block(*blocks: np.ndarray, spirv: bytes, out_dtype: Any,
+              constants: tuple[Any, Any, Any] = (None, (), ())) -> np.ndarray:
     """``spirv`` run on one of this process's managers over ``blocks`` (bindings 0..n-1)
     into a new array of ``out_dtype`` (binding n); what ``map_blocks`` runs per block."""
     shape = blocks[0].shape
