@@ -1,7 +1,7 @@
 """kp's benchmarks side by side with the peers that are installed (CuPy, PyTorch,
 NumPy on the CPU). Prints a table, writes JSON and (with matplotlib) a PNG chart.
 
-    python benchmarks/run_all.py [--quick] [--out DIR]
+    python benchmarks/run_all.py [--quick] [--out DIR] [--only NAME ...]
 """
 
 from __future__ import annotations
@@ -236,6 +236,87 @@ def logistic(results: list, peers: dict, n: int, iterations: int) -> None:
         results.append((label, "PyTorch (GPU)", round(iterations / (time.perf_counter() - start), 1), "it/s"))
 
 
+def _fast_example():
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "examples"))
+    import logistic_regression_fast
+
+    return logistic_regression_fast
+
+
+def logistic_fast(results: list, peers: dict, n: int, iterations: int, repeats: int) -> None:
+    """examples/logistic_regression_fast.py (``iterations`` steps recorded in one
+    sequence) against the same float32 step in CuPy and PyTorch: eager (``iterations``
+    steps, one synchronize), and PyTorch's step captured in a CUDA graph (replayed
+    ``iterations`` times, or ``iterations`` steps captured in one graph)."""
+    fast = _fast_example()
+    x_i, x_j, y = fast.samples(n)
+    lr = 0.1
+    label = f"logistic regression 2^{n.bit_length() - 1} samples, {iterations} steps per run"
+    with kp.Manager() as mgr:
+        seq, w = fast.training(mgr, x_i, x_j, y, iterations, lr)
+        seq.eval()
+        if not np.allclose(w.data(), fast.reference(x_i, x_j, y, iterations, lr), atol=1e-4):
+            raise RuntimeError(f"the fast logistic regression gave {w.data()}")
+        seconds = best_of(seq.eval, repeats)
+        results.append((label, "kp, all on the GPU (examples/logistic_regression_fast.py)",
+                        round(iterations / seconds, 1), "it/s"))
+    x = np.stack([x_i, x_j, np.ones(n, np.float32)])  # (3, n): w @ x is w_i x_i + w_j x_j + b
+
+    def rate(run) -> float:
+        return round(iterations / best_of(run, repeats), 1)
+
+    if peers.get("cupy"):
+        cp = peers["cupy"]
+        xd, yd, wd = cp.asarray(x), cp.asarray(y), cp.asarray([0.001, 0.001, 0.0], dtype=cp.float32)
+
+        def cupy_run():
+            for _ in range(iterations):
+                d_z = 1 / (1 + cp.exp(-(wd @ xd))) - yd
+                wd[...] -= (lr / n) * (xd @ d_z)
+            cp.cuda.Device().synchronize()
+
+        results.append((label, "CuPy eager", rate(cupy_run), "it/s"))
+        del xd, yd, wd
+    if peers.get("torch"):
+        torch = peers["torch"]
+        xd, yd = torch.tensor(x, device="cuda"), torch.tensor(y, device="cuda")
+        wd = torch.tensor([0.001, 0.001, 0.0], device="cuda")
+
+        def step():
+            d_z = torch.sigmoid(wd @ xd) - yd
+            wd.sub_(xd @ d_z, alpha=lr / n)
+
+        def eager():
+            for _ in range(iterations):
+                step()
+            torch.cuda.synchronize()
+
+        results.append((label, "PyTorch eager", rate(eager), "it/s"))
+        side = torch.cuda.Stream()
+        side.wait_stream(torch.cuda.current_stream())
+        with torch.cuda.stream(side):  # warm up outside the capture, as CUDA graphs need
+            for _ in range(3):
+                step()
+        torch.cuda.current_stream().wait_stream(side)
+        one, whole = torch.cuda.CUDAGraph(), torch.cuda.CUDAGraph()
+        with torch.cuda.graph(one):
+            step()
+        with torch.cuda.graph(whole):
+            for _ in range(iterations):
+                step()
+
+        def replay_steps():
+            for _ in range(iterations):
+                one.replay()
+            torch.cuda.synchronize()
+
+        results.append((label, "PyTorch CUDA graph of one step", rate(replay_steps), "it/s"))
+        results.append((label, f"PyTorch CUDA graph of {iterations} steps",
+                        rate(lambda: (whole.replay(), torch.cuda.synchronize())), "it/s"))
+        del one, whole, xd, yd, wd
+        torch.cuda.empty_cache()
+
+
 PIPELINE_PROBE = """
 import time, sys, numpy as np, kp
 from kp.shader import compile_source
@@ -299,6 +380,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes (for CPU devices)")
     parser.add_argument("--out", default="benchmark-results", help="folder for JSON and PNG")
+    parser.add_argument("--only", nargs="+", metavar="NAME", help="run only these benchmarks (by name)")
     args = parser.parse_args(argv)
     peers = {name: _peer(name) for name in ("cupy", "torch")}
     for name, module in peers.items():
@@ -306,17 +388,23 @@ def main(argv: list[str] | None = None) -> int:
             print(f"note: {name} with a GPU is not available here; its column is skipped")
     quick = args.quick
     results: list = []
-    benchmarks = [
-        lambda: latency(results, peers, 500 if quick else 5000),
-        lambda: barriers(results, 1000, 5 if quick else 20),
-        lambda: multiply(results, peers, 1 << (22 if quick else 28), 5 if quick else 20),
-        lambda: sync(results, peers, (64 << 20) if quick else GiB, 3 if quick else 10),
-        lambda: logistic(results, peers, 1 << (15 if quick else 20), 20 if quick else 100),
-        lambda: pipeline_cache(results),
-        lambda: small_tensors(results),
-    ]
+    benchmarks = {
+        "latency": lambda: latency(results, peers, 500 if quick else 5000),
+        "barriers": lambda: barriers(results, 1000, 5 if quick else 20),
+        "multiply": lambda: multiply(results, peers, 1 << (22 if quick else 28), 5 if quick else 20),
+        "sync": lambda: sync(results, peers, (64 << 20) if quick else GiB, 3 if quick else 10),
+        "logistic": lambda: logistic(results, peers, 1 << (15 if quick else 20), 20 if quick else 100),
+        "logistic_fast": lambda: logistic_fast(results, peers, 1 << (15 if quick else 20), 100, 3 if quick else 20),
+        "pipeline_cache": lambda: pipeline_cache(results),
+        "small_tensors": lambda: small_tensors(results),
+    }
+    unknown = set(args.only or ()) - set(benchmarks)
+    if unknown:
+        parser.error(f"unknown benchmark(s) {sorted(unknown)}; known: {', '.join(benchmarks)}")
     failed = 0
-    for benchmark in benchmarks:
+    for name, benchmark in benchmarks.items():
+        if args.only and name not in args.only:
+            continue
         done = len(results)
         try:
             benchmark()
