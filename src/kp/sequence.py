@@ -184,12 +184,12 @@ class Sequence(SeedSequenceAPI):
             return False
         for op in self._pre:
             op.pre_eval()
-        with commands.device.lock:
-            try:
-                commands.submit()
-            except DestroyedError:
+        try:
+            commands.submit()  # under the device lock, which it takes
+        except DestroyedError:
+            with commands.device.lock:
                 self._check_recorded()
-                raise
+            raise
         self._running = True
         return True
 
