@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -44,16 +45,9 @@ def latency(results: list, peers: dict, iterations: int) -> None:
     results.append(("eval() round trip", "kp", r["kp_eval_median_us"], "us"))
     results.append(("eval() round trip", "raw Vulkan, blocking wait", r["raw_cffi_median_us"], "us"))
     results.append(("eval() round trip", "raw Vulkan, spinning wait", r["raw_cffi_spinning_median_us"], "us"))
-    import statistics
 
-    def median_us(fn, n=iterations):
-        fn()
-        samples = []
-        for _ in range(n):
-            start = time.perf_counter()
-            fn()
-            samples.append(time.perf_counter() - start)
-        return round(statistics.median(samples) * 1e6, 2)
+    def median_us(fn):
+        return _median_us(fn, iterations)
 
     if peers.get("cupy"):
         cp = peers["cupy"]
@@ -65,6 +59,85 @@ def latency(results: list, peers: dict, iterations: int) -> None:
         x = torch.zeros(64, device="cuda")
         results.append(("eval() round trip", "PyTorch launch + synchronize",
                         median_us(lambda: (x.add_(1), torch.cuda.synchronize())), "us"))
+
+
+def _median_us(fn, n: int) -> float:
+    fn()
+    samples = []
+    for _ in range(n):
+        start = time.perf_counter()
+        fn()
+        samples.append(time.perf_counter() - start)
+    return round(statistics.median(samples) * 1e6, 2)
+
+
+MULTIPLY_GLSL = """
+#version 450
+layout(local_size_x = 64) in;
+layout(binding = 0) buffer A { float a[]; };
+layout(binding = 1) buffer B { float b[]; };
+layout(binding = 2) buffer C { float c[]; };
+void main() { uint i = gl_GlobalInvocationID.x; if (i < c.length()) c[i] = a[i] * b[i]; }
+"""
+
+
+def def_calls(results: list, peers: dict, iterations: int) -> None:
+    """The seed API's anonymous ``mgr.eval_algo_data_def(tensors, spirv)`` in a loop,
+    next to the same dispatch recorded once and evaluated, and the peers' launch of
+    the same multiply with a synchronize."""
+    label = "one 64-element multiply per call, in a loop"
+    spirv = kp.shader.compile_source(MULTIPLY_GLSL)
+    with kp.Manager() as mgr:
+        tensors = [kp.Tensor(np.full(64, v, np.float32)) for v in (2, 3, 0)]
+        mgr.eval_tensor_create_def(tensors)
+        results.append((label, "kp seed API eval_algo_data_def", _median_us(
+            lambda: mgr.eval_algo_data_def(tensors, spirv), iterations), "us"))
+        seq = mgr.sequence().record(kp.OpAlgoDispatch(mgr.algorithm(tensors, spirv)))
+        results.append((label, "kp recorded sequence eval()", _median_us(seq.eval, iterations), "us"))
+    if peers.get("cupy"):
+        cp = peers["cupy"]
+        a, b, c = cp.full(64, 2, cp.float32), cp.full(64, 3, cp.float32), cp.empty(64, cp.float32)
+        sync = cp.cuda.Device().synchronize
+        results.append((label, "CuPy multiply + synchronize",
+                        _median_us(lambda: (cp.multiply(a, b, out=c), sync()), iterations), "us"))
+    if peers.get("torch"):
+        torch = peers["torch"]
+        a, b, c = (torch.full((64,), v, device="cuda") for v in (2.0, 3.0, 0.0))
+        results.append((label, "PyTorch mul + synchronize", _median_us(
+            lambda: (torch.mul(a, b, out=c), torch.cuda.synchronize()), iterations), "us"))
+
+
+def read_data(results: list, peers: dict, n: int, repeats: int) -> None:
+    """NumPy sums over three tensors' ``data()`` right after the GPU wrote them (an
+    OpSyncLocal on discrete GPUs), next to the same sums over ordinary NumPy arrays
+    and over PyTorch's pinned host tensors after their copy from the GPU."""
+    label = f"NumPy sums over 3 x {4 * n >> 20} MiB of results"
+    with kp.Manager() as mgr:
+        tensors = [mgr.tensor(np.full(n, v, np.float32)) for v in (1, 2, 3)]
+        to_host = mgr.sequence().record(kp.OpSyncLocal(tensors))
+        to_host.eval()
+        seconds = best_of(lambda: [t.data().sum() for t in tensors], repeats)
+        results.append((label, "kp data()", round(seconds * 1e3, 3), "ms"))
+        seconds = best_of(lambda: (to_host.eval(), [t.data().sum() for t in tensors]), repeats)
+        results.append((label, "kp OpSyncLocal + data()", round(seconds * 1e3, 3), "ms"))
+    arrays = [np.full(n, v, np.float32) for v in (1, 2, 3)]
+    seconds = best_of(lambda: [a.sum() for a in arrays], repeats)
+    results.append((label, "ordinary NumPy arrays", round(seconds * 1e3, 3), "ms"))
+    if peers.get("torch"):
+        torch = peers["torch"]
+        device = [torch.full((n,), float(v), device="cuda") for v in (1, 2, 3)]
+        host = [torch.empty(n).pin_memory() for _ in range(3)]
+
+        def copy_and_sum():
+            for h, d in zip(host, device):
+                h.copy_(d)
+            torch.cuda.synchronize()
+            return [h.numpy().sum() for h in host]
+
+        results.append((label, "PyTorch copy to pinned + numpy()", round(best_of(copy_and_sum, repeats) * 1e3, 3),
+                        "ms"))
+        del device, host
+        torch.cuda.empty_cache()
 
 
 def barriers(results: list, count: int, repeats: int) -> None:
@@ -390,6 +463,8 @@ def main(argv: list[str] | None = None) -> int:
     results: list = []
     benchmarks = {
         "latency": lambda: latency(results, peers, 500 if quick else 5000),
+        "def_calls": lambda: def_calls(results, peers, 500 if quick else 5000),
+        "read_data": lambda: read_data(results, peers, 1 << 20, 5 if quick else 20),
         "barriers": lambda: barriers(results, 1000, 5 if quick else 20),
         "multiply": lambda: multiply(results, peers, 1 << (22 if quick else 28), 5 if quick else 20),
         "sync": lambda: sync(results, peers, (64 << 20) if quick else GiB, 3 if quick else 10),
