@@ -176,7 +176,8 @@ class Sequence(SeedSequenceAPI):
         commands = self._live_commands()
         if self._running:
             raise SequenceStateError("sequence is already running: call eval_await() first")
-        self._end()
+        if self._recording:
+            self._end()
         if self._stale:
             self._check_recorded()
         if not self._recorded:

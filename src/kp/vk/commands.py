@@ -170,6 +170,7 @@ class Commands(Owned):
         self.timeline = Timeline(device, queue, self._fences, semaphore)
         # what submit() asks each time, as plain bools
         self._several_queues, self._signals = len(device.queues) > 1, semaphore != NULL
+        self._queue_submit, self._queue_handle = device.fn.vkQueueSubmit, queue.handle
         self._begin_info = new("VkCommandBufferBeginInfo *", {"sType": C.VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO})
         self._barrier = new("VkMemoryBarrier *", {"sType": C.VK_STRUCTURE_TYPE_MEMORY_BARRIER})
         self.timestamps_written = 0
@@ -270,7 +271,7 @@ class Commands(Owned):
             serial = timeline.submitted + 1
             if self._signals:
                 self._signal_value[0] = serial
-            result = device.fn.vkQueueSubmit(self.queue.handle, 1, info, timeline.fence)
+            result = self._queue_submit(self._queue_handle, 1, info, timeline.fence)
             if keep is not None:
                 info.waitSemaphoreCount = self._timeline_info.waitSemaphoreValueCount = 0
             if result:
