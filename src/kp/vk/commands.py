@@ -266,7 +266,8 @@ class Commands(Owned):
         nothing) if something it uses was destroyed."""
         device, info, timeline = self.device, self._submit_info, self.timeline
         with device.lock:
-            self.check_uses()
+            if self.life.retired or device.retire_serial != self._checked:
+                self.check_uses()
             keep = self._wait_for_other_queues() if self._several_queues else None
             serial = timeline.submitted + 1
             if self._signals:
