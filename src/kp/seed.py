@@ -12,9 +12,10 @@ reuse, so loops of ``_def`` calls run in constant memory. Reuse matters: making
 a sequence costs about a millisecond on some drivers, evaluating one tens of
 microseconds.
 
-A synchronous ``eval_<op>_def`` call goes further: its recorded sequence (with
-the algorithm's pipeline) is cached, keyed by the operation, the tensors and the
-shader and other arguments, so the same call in a loop only evaluates it again.
+A synchronous ``eval_<op>_def`` call made again goes further: its recorded
+sequence (with the algorithm's pipeline) is cached, keyed by the operation, the
+tensors and the shader and other arguments, so the same call in a loop only
+evaluates it again.
 The cache holds the tensors weakly: an entry goes when one of its tensors is
 collected, and is not used (but recorded anew, which raises as usual) once one
 is destroyed; at most ``CACHED_CALLS`` entries are kept, the oldest dropped first.
@@ -22,6 +23,7 @@ is destroyed; at most ``CACHED_CALLS`` entries are kept, the oldest dropped firs
 
 from __future__ import annotations
 
+import collections
 import functools
 import os
 import threading
@@ -173,10 +175,11 @@ class _CachedCall:
     """A recorded ``eval_<op>_def`` call: the sequence, which holds only the memory
     and pipelines its commands use, and the tensors, weakly."""
 
-    __slots__ = ("sequence", "tensors")
+    __slots__ = ("sequence", "kept", "tensors")
 
-    def __init__(self, sequence: "Sequence", tensors: list[weakref.ref]):
+    def __init__(self, sequence: "Sequence", kept: list, tensors: list[weakref.ref]):
         self.sequence = sequence
+        self.kept = kept  # what the sequence holds (Sequence.hold_only)
         self.tensors = tensors
 
     def usable(self) -> bool:
@@ -189,9 +192,13 @@ class _CachedCall:
         return True
 
 
-def _forget(cache: dict, key: tuple, _ref: weakref.ref) -> None:
-    """A cached call's tensor was collected (a weakref callback: no lock, no Vulkan)."""
-    cache.pop(key, None)
+def _forget(cache: dict, forgotten: collections.deque, key: tuple, _ref: weakref.ref) -> None:
+    """A cached call's tensor was collected (a weakref callback: no lock, no Vulkan):
+    its sequence waits in ``forgotten`` for the pool of anonymous sequences."""
+    entry = cache.pop(key, None)
+    if entry is not None:
+        entry.kept.clear()  # the memory and pipeline go now
+        forgotten.append(entry.sequence)
 
 
 def _kept_objects(ops: list[OpBase]) -> list:
@@ -212,6 +219,8 @@ class SeedManagerAPI:
         # Weak: the last one may be the user's (create_sequence()) or already destroyed.
         self._last_anonymous: Callable[[], Sequence | None] = lambda: None
         self._cached_calls: dict[tuple, _CachedCall] = {}  # see CACHED_CALLS
+        self._forgotten_calls: collections.deque[Sequence] = collections.deque()  # see _forget
+        self._seen_calls: dict[tuple, tuple] = {}  # recent uncached calls: key -> its tensors, weakly
 
     def create_sequence(self, name: str = "", queue_index: int = 0) -> Sequence:
         """A sequence stored under ``name``; without a name, an anonymous one that
@@ -286,8 +295,11 @@ class SeedManagerAPI:
 
     def _run_anonymous(self, name: str, tensors: Any, args: tuple, wait: bool) -> None:
         key = self._call_key(name, tensors, args) if wait else None
-        if key is not None and self._run_cached(key):
-            return
+        if key is not None:
+            if self._run_cached(key):
+                return
+            if not self._seen_before(key, tensors):
+                key = None  # a call made once (as on new tensors each time) keeps using the pool
         self._reap()
         with self._anonymous_lock:
             sequence = self._idle_anonymous.pop() if self._idle_anonymous else None
@@ -315,6 +327,20 @@ class SeedManagerAPI:
         except TypeError:
             return None
 
+    def _seen_before(self, key: tuple, tensors: list[Tensor]) -> bool:
+        """Whether this call was made lately on these very tensors (then its recording
+        is cached); remembers it, holding the tensors weakly (a new tensor may get a
+        collected one's id)."""
+        seen = self._seen_calls
+        with self._anonymous_lock:
+            refs = seen.pop(key, None)
+            if refs is not None and all(ref() is tensor for ref, tensor in zip(refs, tensors)):
+                return True
+            if len(seen) >= 2 * CACHED_CALLS:
+                seen.pop(next(iter(seen)))
+            seen[key] = tuple(weakref.ref(t) for t in tensors)
+        return False
+
     def _run_cached(self, key: tuple) -> bool:
         """Evaluate the cached recording of this call; False where there is none
         usable (a tensor destroyed, the sequence busy), so that it is recorded anew."""
@@ -338,18 +364,28 @@ class SeedManagerAPI:
         tensors = {id(t): t for op in ops for t in op.memory_objects()}
         if set(key[1]) - set(tensors):
             return  # an operation did not keep a tensor it was given: no way to watch it
+        kept = _kept_objects(ops)
         with sequence.lock:
-            sequence.hold_only(_kept_objects(ops))
+            sequence.hold_only(kept)
         cache = self._cached_calls
         with self._anonymous_lock:
             while len(cache) >= CACHED_CALLS:
                 cache.pop(next(iter(cache)), None)  # the oldest
-            cache[key] = _CachedCall(sequence, [weakref.ref(t, functools.partial(_forget, cache, key))
-                                                for t in tensors.values()])
+            forget = functools.partial(_forget, cache, self._forgotten_calls, key)
+            cache[key] = _CachedCall(sequence, kept, [weakref.ref(t, forget) for t in tensors.values()])
 
     def _reap(self) -> None:
         """Complete the asynchronous anonymous sequences that have finished (running
-        their host work) and pool them for reuse."""
+        their host work) and pool them for reuse, with the sequences of cached calls
+        whose tensors were collected (which hold nothing any more)."""
+        forgotten = self._forgotten_calls
+        while forgotten:
+            try:
+                sequence = forgotten.popleft()
+            except IndexError:  # another thread took the last one
+                break
+            with self._anonymous_lock:
+                self._release(sequence)
         with self._anonymous_lock:
             started = self._started_anonymous
             finished = [s for s in started if not s.is_running() or _await(s, 0)]

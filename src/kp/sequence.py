@@ -157,18 +157,19 @@ class Sequence(SeedSequenceAPI):
         return self
 
     def hold_only(self, keep: list) -> "Sequence":
-        """Stop recording and hold ``keep`` (what the recorded commands use: memory
-        ranges, pipelines) in place of the recorded operations, which hold their
-        tensors and algorithms, so that those can be collected while the command
-        buffer stays submittable. The caller evaluates it only while the tensors it
-        uses live (destroyed ones are refused as usual); ``record`` or ``clear``
-        starts afresh. For kp's seed-API cache; operations with host work
+        """Stop recording and hold the list ``keep`` (what the recorded commands use:
+        memory ranges, pipelines) in place of the recorded operations, which hold
+        their tensors and algorithms, so that those can be collected while the
+        command buffer stays submittable. The caller evaluates it only while the
+        tensors it uses live (destroyed ones are refused as usual), and may empty
+        ``keep`` once it will not evaluate it again; ``record`` or ``clear`` starts
+        afresh. For kp's seed-API cache; operations with host work
         (``pre_eval``/``post_eval``) cannot be dropped and raise."""
         with self._lock:
             if self._pre or self._post:
                 raise KomputeError("hold_only: the recorded operations have host work to run at each evaluation")
             self._end()
-            self._recorded, self._ops = list(keep), []
+            self._recorded, self._ops = keep, []
         return self
 
     # -- evaluation ------------------------------------------------------------------
