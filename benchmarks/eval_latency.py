@@ -42,7 +42,7 @@ def measure(iterations: int = 2000, device: int = 0) -> dict:
 
     commands = seq._commands
     dev, queue = commands.device.handle, commands.queue.handle
-    submit_info, fences, fence = commands._submit_info, commands._fences, commands.fence
+    submit_info, fences, fence = commands._submit_info, commands._fences, commands.timeline.fence
     forever = 2**63 - 1
 
     not_ready = kp.vk.core.C.VK_NOT_READY

@@ -1,7 +1,7 @@
 """kp's benchmarks side by side with the peers that are installed (CuPy, PyTorch,
 NumPy on the CPU). Prints a table, writes JSON and (with matplotlib) a PNG chart.
 
-    python benchmarks/run_all.py [--quick] [--out DIR]
+    python benchmarks/run_all.py [--quick] [--out DIR] [--only NAME ...]
 """
 
 from __future__ import annotations
@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -44,16 +45,9 @@ def latency(results: list, peers: dict, iterations: int) -> None:
     results.append(("eval() round trip", "kp", r["kp_eval_median_us"], "us"))
     results.append(("eval() round trip", "raw Vulkan, blocking wait", r["raw_cffi_median_us"], "us"))
     results.append(("eval() round trip", "raw Vulkan, spinning wait", r["raw_cffi_spinning_median_us"], "us"))
-    import statistics
 
-    def median_us(fn, n=iterations):
-        fn()
-        samples = []
-        for _ in range(n):
-            start = time.perf_counter()
-            fn()
-            samples.append(time.perf_counter() - start)
-        return round(statistics.median(samples) * 1e6, 2)
+    def median_us(fn):
+        return _median_us(fn, iterations)
 
     if peers.get("cupy"):
         cp = peers["cupy"]
@@ -65,6 +59,85 @@ def latency(results: list, peers: dict, iterations: int) -> None:
         x = torch.zeros(64, device="cuda")
         results.append(("eval() round trip", "PyTorch launch + synchronize",
                         median_us(lambda: (x.add_(1), torch.cuda.synchronize())), "us"))
+
+
+def _median_us(fn, n: int) -> float:
+    fn()
+    samples = []
+    for _ in range(n):
+        start = time.perf_counter()
+        fn()
+        samples.append(time.perf_counter() - start)
+    return round(statistics.median(samples) * 1e6, 2)
+
+
+MULTIPLY_GLSL = """
+#version 450
+layout(local_size_x = 64) in;
+layout(binding = 0) buffer A { float a[]; };
+layout(binding = 1) buffer B { float b[]; };
+layout(binding = 2) buffer C { float c[]; };
+void main() { uint i = gl_GlobalInvocationID.x; if (i < c.length()) c[i] = a[i] * b[i]; }
+"""
+
+
+def def_calls(results: list, peers: dict, iterations: int) -> None:
+    """The seed API's anonymous ``mgr.eval_algo_data_def(tensors, spirv)`` in a loop,
+    next to the same dispatch recorded once and evaluated, and the peers' launch of
+    the same multiply with a synchronize."""
+    label = "one 64-element multiply per call, in a loop"
+    spirv = kp.shader.compile_source(MULTIPLY_GLSL)
+    with kp.Manager() as mgr:
+        tensors = [kp.Tensor(np.full(64, v, np.float32)) for v in (2, 3, 0)]
+        mgr.eval_tensor_create_def(tensors)
+        results.append((label, "kp seed API eval_algo_data_def", _median_us(
+            lambda: mgr.eval_algo_data_def(tensors, spirv), iterations), "us"))
+        seq = mgr.sequence().record(kp.OpAlgoDispatch(mgr.algorithm(tensors, spirv)))
+        results.append((label, "kp recorded sequence eval()", _median_us(seq.eval, iterations), "us"))
+    if peers.get("cupy"):
+        cp = peers["cupy"]
+        a, b, c = cp.full(64, 2, cp.float32), cp.full(64, 3, cp.float32), cp.empty(64, cp.float32)
+        sync = cp.cuda.Device().synchronize
+        results.append((label, "CuPy multiply + synchronize",
+                        _median_us(lambda: (cp.multiply(a, b, out=c), sync()), iterations), "us"))
+    if peers.get("torch"):
+        torch = peers["torch"]
+        a, b, c = (torch.full((64,), v, device="cuda") for v in (2.0, 3.0, 0.0))
+        results.append((label, "PyTorch mul + synchronize", _median_us(
+            lambda: (torch.mul(a, b, out=c), torch.cuda.synchronize()), iterations), "us"))
+
+
+def read_data(results: list, peers: dict, n: int, repeats: int) -> None:
+    """NumPy sums over three tensors' ``data()`` right after the GPU wrote them (an
+    OpSyncLocal on discrete GPUs), next to the same sums over ordinary NumPy arrays
+    and over PyTorch's pinned host tensors after their copy from the GPU."""
+    label = f"NumPy sums over 3 x {4 * n >> 20} MiB of results"
+    with kp.Manager() as mgr:
+        tensors = [mgr.tensor(np.full(n, v, np.float32)) for v in (1, 2, 3)]
+        to_host = mgr.sequence().record(kp.OpSyncLocal(tensors))
+        to_host.eval()
+        seconds = best_of(lambda: [t.data().sum() for t in tensors], repeats)
+        results.append((label, "kp data()", round(seconds * 1e3, 3), "ms"))
+        seconds = best_of(lambda: (to_host.eval(), [t.data().sum() for t in tensors]), repeats)
+        results.append((label, "kp OpSyncLocal + data()", round(seconds * 1e3, 3), "ms"))
+    arrays = [np.full(n, v, np.float32) for v in (1, 2, 3)]
+    seconds = best_of(lambda: [a.sum() for a in arrays], repeats)
+    results.append((label, "ordinary NumPy arrays", round(seconds * 1e3, 3), "ms"))
+    if peers.get("torch"):
+        torch = peers["torch"]
+        device = [torch.full((n,), float(v), device="cuda") for v in (1, 2, 3)]
+        host = [torch.empty(n).pin_memory() for _ in range(3)]
+
+        def copy_and_sum():
+            for h, d in zip(host, device):
+                h.copy_(d)
+            torch.cuda.synchronize()
+            return [h.numpy().sum() for h in host]
+
+        results.append((label, "PyTorch copy to pinned + numpy()", round(best_of(copy_and_sum, repeats) * 1e3, 3),
+                        "ms"))
+        del device, host
+        torch.cuda.empty_cache()
 
 
 def barriers(results: list, count: int, repeats: int) -> None:
@@ -236,6 +309,87 @@ def logistic(results: list, peers: dict, n: int, iterations: int) -> None:
         results.append((label, "PyTorch (GPU)", round(iterations / (time.perf_counter() - start), 1), "it/s"))
 
 
+def _fast_example():
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "examples"))
+    import logistic_regression_fast
+
+    return logistic_regression_fast
+
+
+def logistic_fast(results: list, peers: dict, n: int, iterations: int, repeats: int) -> None:
+    """examples/logistic_regression_fast.py (``iterations`` steps recorded in one
+    sequence) against the same float32 step in CuPy and PyTorch: eager (``iterations``
+    steps, one synchronize), and PyTorch's step captured in a CUDA graph (replayed
+    ``iterations`` times, or ``iterations`` steps captured in one graph)."""
+    fast = _fast_example()
+    x_i, x_j, y = fast.samples(n)
+    lr = 0.1
+    label = f"logistic regression 2^{n.bit_length() - 1} samples, {iterations} steps per run"
+    with kp.Manager() as mgr:
+        seq, w = fast.training(mgr, x_i, x_j, y, iterations, lr)
+        seq.eval()
+        if not np.allclose(w.data(), fast.reference(x_i, x_j, y, iterations, lr), atol=1e-4):
+            raise RuntimeError(f"the fast logistic regression gave {w.data()}")
+        seconds = best_of(seq.eval, repeats)
+        results.append((label, "kp, all on the GPU (examples/logistic_regression_fast.py)",
+                        round(iterations / seconds, 1), "it/s"))
+    x = np.stack([x_i, x_j, np.ones(n, np.float32)])  # (3, n): w @ x is w_i x_i + w_j x_j + b
+
+    def rate(run) -> float:
+        return round(iterations / best_of(run, repeats), 1)
+
+    if peers.get("cupy"):
+        cp = peers["cupy"]
+        xd, yd, wd = cp.asarray(x), cp.asarray(y), cp.asarray([0.001, 0.001, 0.0], dtype=cp.float32)
+
+        def cupy_run():
+            for _ in range(iterations):
+                d_z = 1 / (1 + cp.exp(-(wd @ xd))) - yd
+                wd[...] -= (lr / n) * (xd @ d_z)
+            cp.cuda.Device().synchronize()
+
+        results.append((label, "CuPy eager", rate(cupy_run), "it/s"))
+        del xd, yd, wd
+    if peers.get("torch"):
+        torch = peers["torch"]
+        xd, yd = torch.tensor(x, device="cuda"), torch.tensor(y, device="cuda")
+        wd = torch.tensor([0.001, 0.001, 0.0], device="cuda")
+
+        def step():
+            d_z = torch.sigmoid(wd @ xd) - yd
+            wd.sub_(xd @ d_z, alpha=lr / n)
+
+        def eager():
+            for _ in range(iterations):
+                step()
+            torch.cuda.synchronize()
+
+        results.append((label, "PyTorch eager", rate(eager), "it/s"))
+        side = torch.cuda.Stream()
+        side.wait_stream(torch.cuda.current_stream())
+        with torch.cuda.stream(side):  # warm up outside the capture, as CUDA graphs need
+            for _ in range(3):
+                step()
+        torch.cuda.current_stream().wait_stream(side)
+        one, whole = torch.cuda.CUDAGraph(), torch.cuda.CUDAGraph()
+        with torch.cuda.graph(one):
+            step()
+        with torch.cuda.graph(whole):
+            for _ in range(iterations):
+                step()
+
+        def replay_steps():
+            for _ in range(iterations):
+                one.replay()
+            torch.cuda.synchronize()
+
+        results.append((label, "PyTorch CUDA graph of one step", rate(replay_steps), "it/s"))
+        results.append((label, f"PyTorch CUDA graph of {iterations} steps",
+                        rate(lambda: (whole.replay(), torch.cuda.synchronize())), "it/s"))
+        del one, whole, xd, yd, wd
+        torch.cuda.empty_cache()
+
+
 PIPELINE_PROBE = """
 import time, sys, numpy as np, kp
 from kp.shader import compile_source
@@ -299,6 +453,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes (for CPU devices)")
     parser.add_argument("--out", default="benchmark-results", help="folder for JSON and PNG")
+    parser.add_argument("--only", nargs="+", metavar="NAME", help="run only these benchmarks (by name)")
     args = parser.parse_args(argv)
     peers = {name: _peer(name) for name in ("cupy", "torch")}
     for name, module in peers.items():
@@ -306,17 +461,25 @@ def main(argv: list[str] | None = None) -> int:
             print(f"note: {name} with a GPU is not available here; its column is skipped")
     quick = args.quick
     results: list = []
-    benchmarks = [
-        lambda: latency(results, peers, 500 if quick else 5000),
-        lambda: barriers(results, 1000, 5 if quick else 20),
-        lambda: multiply(results, peers, 1 << (22 if quick else 28), 5 if quick else 20),
-        lambda: sync(results, peers, (64 << 20) if quick else GiB, 3 if quick else 10),
-        lambda: logistic(results, peers, 1 << (15 if quick else 20), 20 if quick else 100),
-        lambda: pipeline_cache(results),
-        lambda: small_tensors(results),
-    ]
+    benchmarks = {
+        "latency": lambda: latency(results, peers, 500 if quick else 5000),
+        "def_calls": lambda: def_calls(results, peers, 500 if quick else 5000),
+        "read_data": lambda: read_data(results, peers, 1 << 20, 5 if quick else 20),
+        "barriers": lambda: barriers(results, 1000, 5 if quick else 20),
+        "multiply": lambda: multiply(results, peers, 1 << (22 if quick else 28), 5 if quick else 20),
+        "sync": lambda: sync(results, peers, (64 << 20) if quick else GiB, 3 if quick else 10),
+        "logistic": lambda: logistic(results, peers, 1 << (15 if quick else 20), 20 if quick else 100),
+        "logistic_fast": lambda: logistic_fast(results, peers, 1 << (15 if quick else 20), 100, 3 if quick else 20),
+        "pipeline_cache": lambda: pipeline_cache(results),
+        "small_tensors": lambda: small_tensors(results),
+    }
+    unknown = set(args.only or ()) - set(benchmarks)
+    if unknown:
+        parser.error(f"unknown benchmark(s) {sorted(unknown)}; known: {', '.join(benchmarks)}")
     failed = 0
-    for benchmark in benchmarks:
+    for name, benchmark in benchmarks.items():
+        if args.only and name not in args.only:
+            continue
         done = len(results)
         try:
             benchmark()

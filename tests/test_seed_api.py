@@ -8,13 +8,14 @@ import logging
 import os
 import subprocess
 import sys
+import weakref
 
 import numpy as np
 import pytest
 
 import kp
 from conftest import MULTIPLY_GLSL, child_env, run
-from kp.seed import IDLE_ANONYMOUS
+from kp.seed import CACHED_CALLS, IDLE_ANONYMOUS
 
 DOUBLE_GLSL = """
 #version 450
@@ -479,6 +480,83 @@ def test_async_def_calls_release_their_sequences_once_awaited(any_mgr):
     assert after == handles
     any_mgr.eval_tensor_sync_local_def([out])
     assert out.data() == [2.0, 4.0, 6.0]
+
+
+def test_repeated_def_calls_give_the_numbers_of_fresh_ones_and_follow_the_data(any_mgr, multiply_spirv):
+    """A repeated ``eval_<op>_def`` call runs its cached recording: the same numbers,
+    with the tensors' current data, and another shader or tensor is another call."""
+    a, b, out = (kp.Tensor(np.zeros(5)) for _ in range(3))
+    any_mgr.eval_tensor_create_def([a, b, out])
+    double = kp.shader.compile_source(DOUBLE_GLSL)
+    rng = np.random.default_rng(1)
+    for _ in range(4):
+        x, y = rng.random(5, dtype=np.float32), rng.random(5, dtype=np.float32)
+        a.set_data(x)
+        b.set_data(y)
+        any_mgr.eval_tensor_sync_device_def([a, b])
+        any_mgr.eval_algo_data_def([a, b, out], multiply_spirv)
+        any_mgr.eval_tensor_sync_local_def([out])
+        assert out.data() == (x * y).tolist()
+        any_mgr.eval_algo_data_def([a, out], double)
+        any_mgr.eval_tensor_sync_local_def([out])
+        assert out.data() == (2 * x).tolist()
+        any_mgr.eval_algo_str_def([b, out], DOUBLE_GLSL)  # same shader, other tensors
+        any_mgr.eval_tensor_sync_local_def([out])
+        assert out.data() == (2 * y).tolist()
+        any_mgr.eval_algo_str_def([b, out], DOUBLE_GLSL.replace("2.0 *", "3.0 *"))  # same tensors, another shader
+        any_mgr.eval_tensor_sync_local_def([out])
+        assert out.data() == (np.float32(3) * y).tolist()
+
+
+def test_a_cached_def_call_keeps_no_tensor_alive(any_mgr, multiply_spirv):
+    """Once its tensors are gone, a cached call holds no tensor, memory, pipeline
+    or command buffer; a loop over new tensors stays flat."""
+    def call():
+        a, b, out = (kp.Tensor([2.0, 3.0]) for _ in range(3))
+        any_mgr.eval_tensor_create_def([a, b, out])
+        any_mgr.eval_algo_data_def([a, b, out], multiply_spirv)
+        any_mgr.eval_algo_data_def([a, b, out], multiply_spirv)
+        any_mgr.eval_tensor_sync_local_def([out])
+        assert out.data() == [4.0, 9.0]
+        return weakref.ref(a)
+
+    for _ in range(100):
+        call()
+    rss, handles = _rss(), _live_handles()
+    refs = [call() for _ in range(1000)]
+    assert all(ref() is None for ref in refs)  # no garbage collection needed
+    assert kp.vk.live_handles() == handles
+    assert _rss() - rss < 2 * 2**20  # the sequences are reused, not made anew
+
+
+def test_a_cached_def_call_on_a_destroyed_tensor_raises(any_mgr, multiply_spirv):
+    a, b, out = (kp.Tensor([2.0, 3.0]) for _ in range(3))
+    any_mgr.eval_tensor_create_def([a, b, out])
+    for _ in range(2):
+        any_mgr.eval_algo_data_def([a, b, out], multiply_spirv)
+    b.destroy()
+    with pytest.raises(kp.DestroyedError):
+        any_mgr.eval_algo_data_def([a, b, out], multiply_spirv)
+    c = kp.Tensor([5.0, 7.0])
+    any_mgr.eval_tensor_create_def([c])
+    any_mgr.eval_algo_data_def([a, c, out], multiply_spirv)
+    any_mgr.eval_tensor_sync_local_def([out])
+    assert out.data() == [10.0, 21.0]
+
+
+def test_the_cache_of_def_calls_is_bounded(mgr):
+    """Many different calls on long-lived tensors keep at most CACHED_CALLS recordings."""
+    tensor = mgr.build_tensor([1.0])
+    mgr.eval_tensor_sync_local_def([tensor])
+    handles = _live_handles()
+    sources = [DOUBLE_GLSL.replace("2.0 *", f"{i}.0 *") for i in range(CACHED_CALLS + 10)]
+    for source in sources:
+        for _ in range(2):  # the second call is cached
+            mgr.eval_algo_str_def([tensor, tensor], source)
+    after = kp.vk.live_handles()
+    assert after.pop("VkPipeline", 0) - handles.pop("VkPipeline", 0) <= CACHED_CALLS
+    assert after.pop("VkCommandPool", 0) - handles.pop("VkCommandPool", 0) <= CACHED_CALLS + IDLE_ANONYMOUS
+    assert after == handles
 
 
 def test_a_destroyed_manager_releases_its_device_without_the_garbage_collector(memory_mode):

@@ -11,17 +11,29 @@ call finds it finished) it goes back to a small pool that later ``_def`` calls
 reuse, so loops of ``_def`` calls run in constant memory. Reuse matters: making
 a sequence costs about a millisecond on some drivers, evaluating one tens of
 microseconds.
+
+A synchronous ``eval_<op>_def`` call made again goes further: its recorded
+sequence (with the algorithm's pipeline) is cached, keyed by the operation, the
+tensors and the shader and other arguments, so the same call in a loop only
+evaluates it again.
+The cache holds the tensors weakly: an entry goes when one of its tensors is
+collected, and is not used (but recorded anew, which raises as usual) once one
+is destroyed; at most ``CACHED_CALLS`` entries are kept, the oldest dropped first.
 """
 
 from __future__ import annotations
 
+import collections
+import functools
 import os
 import threading
 import weakref
 from typing import TYPE_CHECKING, Any, Callable
 
+import numpy as np
+
 from .algorithm import Algorithm
-from .errors import InvalidArgumentError, KomputeError, SequenceStateError, WaitTimeoutError
+from .errors import DestroyedError, InvalidArgumentError, KomputeError, SequenceStateError, WaitTimeoutError
 from .log import logger
 from .operations import OpAlgoDispatch, OpCopy, OpMult, OpSyncDevice, OpSyncLocal
 from .operations.base import OpBase, tensor_list
@@ -141,6 +153,59 @@ for _name in SEED_OPS:
 
 
 IDLE_ANONYMOUS = 4  # finished anonymous sequences kept for reuse by _def calls
+CACHED_CALLS = 32  # recorded eval_<op>_def calls kept for the same call again
+_UNCACHED = {"tensor_create", "algo_file"}  # allocates; reads a file that may change
+
+
+def _frozen(value: Any) -> Any:
+    """``value`` as a hashable cache-key part that equals another only for the same
+    contents; raises TypeError for what cannot be keyed (then nothing is cached)."""
+    if value is None or isinstance(value, (bytes, str, int, float)):
+        return value
+    if isinstance(value, (bytearray, memoryview)):
+        return bytes(value)
+    if isinstance(value, (list, tuple)):
+        return tuple(_frozen(v) for v in value)
+    if isinstance(value, np.ndarray):
+        return value.dtype.str, value.shape, value.tobytes()
+    raise TypeError(type(value).__name__)
+
+
+class _CachedCall:
+    """A recorded ``eval_<op>_def`` call: the sequence, which holds only the memory
+    and pipelines its commands use, and the tensors, weakly."""
+
+    __slots__ = ("sequence", "kept", "tensors")
+
+    def __init__(self, sequence: "Sequence", kept: list, tensors: list[weakref.ref]):
+        self.sequence = sequence
+        self.kept = kept  # what the sequence holds (Sequence.hold_only)
+        self.tensors = tensors
+
+    def usable(self) -> bool:
+        if not self.sequence.is_init() or self.sequence.is_running():
+            return False
+        for ref in self.tensors:
+            tensor = ref()
+            if tensor is None or not tensor.is_init():
+                return False
+        return True
+
+
+def _forget(cache: dict, forgotten: collections.deque, key: tuple, _ref: weakref.ref) -> None:
+    """A cached call's tensor was collected (a weakref callback: no lock, no Vulkan):
+    its sequence waits in ``forgotten`` for the pool of anonymous sequences."""
+    entry = cache.pop(key, None)
+    if entry is not None:
+        entry.kept.clear()  # the memory and pipeline go now
+        forgotten.append(entry.sequence)
+
+
+def _kept_objects(ops: list[OpBase]) -> list:
+    """What the commands of ``ops`` use: their tensors' memory and their pipelines."""
+    keep: list = [a for op in ops for tensor in op.memory_objects() for a in tensor.allocations()]
+    keep += [op.algorithm.pipeline for op in ops if isinstance(op, OpAlgoDispatch)]
+    return keep
 
 
 class SeedManagerAPI:
@@ -153,6 +218,9 @@ class SeedManagerAPI:
         self._started_anonymous: list[Sequence] = []  # submitted by eval_async_*_def, not yet awaited
         # Weak: the last one may be the user's (create_sequence()) or already destroyed.
         self._last_anonymous: Callable[[], Sequence | None] = lambda: None
+        self._cached_calls: dict[tuple, _CachedCall] = {}  # see CACHED_CALLS
+        self._forgotten_calls: collections.deque[Sequence] = collections.deque()  # see _forget
+        self._seen_calls: dict[tuple, tuple] = {}  # recent uncached calls: key -> its tensors, weakly
 
     def create_sequence(self, name: str = "", queue_index: int = 0) -> Sequence:
         """A sequence stored under ``name``; without a name, an anonymous one that
@@ -203,7 +271,7 @@ class SeedManagerAPI:
         return True
 
     # -- how the eval_* methods run ------------------------------------------------------
-    def _run_seed(self, name: str, sequence: Sequence, tensors: Any, args: tuple, wait: bool) -> None:
+    def _run_seed(self, name: str, sequence: Sequence, tensors: Any, args: tuple, wait: bool) -> list[OpBase]:
         with sequence.lock:
             if sequence.is_running():
                 raise SequenceStateError(f"eval_{name}: the sequence is still running; await it first")
@@ -211,7 +279,8 @@ class SeedManagerAPI:
             sequence.clear()
             sequence.begin()
             try:
-                for op in _seed_ops(self, name, tensors, args):
+                ops = _seed_ops(self, name, tensors, args)
+                for op in ops:
                     sequence.record(op)
             finally:
                 sequence.end()
@@ -219,11 +288,18 @@ class SeedManagerAPI:
                 sequence.eval()
             else:
                 sequence.eval_async()
+        return ops
 
     def _run_named(self, name: str, sequence_name: str, tensors: Any, args: tuple, wait: bool) -> None:
         self._run_seed(name, self.get_create_sequence(sequence_name), tensors, args, wait)
 
     def _run_anonymous(self, name: str, tensors: Any, args: tuple, wait: bool) -> None:
+        key = self._call_key(name, tensors, args) if wait else None
+        if key is not None:
+            if self._run_cached(key):
+                return
+            if not self._seen_before(key, tensors):
+                key = None  # a call made once (as on new tensors each time) keeps using the pool
         self._reap()
         with self._anonymous_lock:
             sequence = self._idle_anonymous.pop() if self._idle_anonymous else None
@@ -231,17 +307,85 @@ class SeedManagerAPI:
             sequence = self.sequence()
         self._last_anonymous = weakref.ref(sequence)
         try:
-            self._run_seed(name, sequence, tensors, args, wait)
+            ops = self._run_seed(name, sequence, tensors, args, wait)
         finally:
             with self._anonymous_lock:
                 if sequence.is_running():
                     self._started_anonymous.append(sequence)
-                else:
+                elif key is None:
                     self._release(sequence)
+        if key is not None:
+            self._cache_call(key, sequence, ops)
+
+    @staticmethod
+    def _call_key(name: str, tensors: Any, args: tuple) -> tuple | None:
+        """The cache key of a synchronous ``_def`` call, None where it is not cached."""
+        if name in _UNCACHED or not isinstance(tensors, (list, tuple)):
+            return None
+        try:
+            return name, tuple(id(t) for t in tensors), _frozen(args)
+        except TypeError:
+            return None
+
+    def _seen_before(self, key: tuple, tensors: list[Tensor]) -> bool:
+        """Whether this call was made lately on these very tensors (then its recording
+        is cached); remembers it, holding the tensors weakly (a new tensor may get a
+        collected one's id)."""
+        seen = self._seen_calls
+        with self._anonymous_lock:
+            refs = seen.pop(key, None)
+            if refs is not None and all(ref() is tensor for ref, tensor in zip(refs, tensors)):
+                return True
+            if len(seen) >= 2 * CACHED_CALLS:
+                seen.pop(next(iter(seen)))
+            seen[key] = tuple(weakref.ref(t) for t in tensors)
+        return False
+
+    def _run_cached(self, key: tuple) -> bool:
+        """Evaluate the cached recording of this call; False where there is none
+        usable (a tensor destroyed, the sequence busy), so that it is recorded anew."""
+        entry = self._cached_calls.get(key)
+        if entry is None:
+            return False
+        sequence = entry.sequence
+        with sequence.lock:
+            if not entry.usable():
+                self._cached_calls.pop(key, None)
+                return False
+            self._last_anonymous = weakref.ref(sequence)
+            try:
+                sequence.eval()
+            except DestroyedError:  # destroyed meanwhile: recording anew raises as usual
+                self._cached_calls.pop(key, None)
+                return False
+        return True
+
+    def _cache_call(self, key: tuple, sequence: Sequence, ops: list[OpBase]) -> None:
+        tensors = {id(t): t for op in ops for t in op.memory_objects()}
+        if set(key[1]) - set(tensors):
+            return  # an operation did not keep a tensor it was given: no way to watch it
+        kept = _kept_objects(ops)
+        with sequence.lock:
+            sequence.hold_only(kept)
+        cache = self._cached_calls
+        with self._anonymous_lock:
+            while len(cache) >= CACHED_CALLS:
+                cache.pop(next(iter(cache)), None)  # the oldest
+            forget = functools.partial(_forget, cache, self._forgotten_calls, key)
+            cache[key] = _CachedCall(sequence, kept, [weakref.ref(t, forget) for t in tensors.values()])
 
     def _reap(self) -> None:
         """Complete the asynchronous anonymous sequences that have finished (running
-        their host work) and pool them for reuse."""
+        their host work) and pool them for reuse, with the sequences of cached calls
+        whose tensors were collected (which hold nothing any more)."""
+        forgotten = self._forgotten_calls
+        while forgotten:
+            try:
+                sequence = forgotten.popleft()
+            except IndexError:  # another thread took the last one
+                break
+            with self._anonymous_lock:
+                self._release(sequence)
         with self._anonymous_lock:
             started = self._started_anonymous
             finished = [s for s in started if not s.is_running() or _await(s, 0)]

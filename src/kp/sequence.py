@@ -157,12 +157,29 @@ class Sequence(SeedSequenceAPI):
                 self.record(op)
         return self
 
+    def hold_only(self, keep: list) -> "Sequence":
+        """Stop recording and hold the list ``keep`` (what the recorded commands use:
+        memory ranges, pipelines) in place of the recorded operations, which hold
+        their tensors and algorithms, so that those can be collected while the
+        command buffer stays submittable. The caller evaluates it only while the
+        tensors it uses live (destroyed ones are refused as usual), and may empty
+        ``keep`` once it will not evaluate it again; ``record`` or ``clear`` starts
+        afresh. For kp's seed-API cache; operations with host work
+        (``pre_eval``/``post_eval``) cannot be dropped and raise."""
+        with self._lock:
+            if self._pre or self._post:
+                raise KomputeError("hold_only: the recorded operations have host work to run at each evaluation")
+            self._end()
+            self._recorded, self._ops = keep, []
+        return self
+
     # -- evaluation ------------------------------------------------------------------
     def _submit(self) -> bool:
         commands = self._live_commands()
         if self._running:
             raise SequenceStateError("sequence is already running: call eval_await() first")
-        self._end()
+        if self._recording:
+            self._end()
         if self._stale:
             self._check_recorded()
         if not self._recorded:
@@ -170,12 +187,12 @@ class Sequence(SeedSequenceAPI):
             return False
         for op in self._pre:
             op.pre_eval()
-        with commands.device.lock:
-            try:
-                commands.submit()
-            except DestroyedError:
+        try:
+            commands.submit()  # under the device lock, which it takes
+        except DestroyedError:
+            with commands.device.lock:
                 self._check_recorded()
-                raise
+            raise
         self._running = True
         return True
 

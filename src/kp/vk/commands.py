@@ -176,6 +176,9 @@ class Commands(Owned):
             info.pNext = self._timeline_info
             info.signalSemaphoreCount, info.pSignalSemaphores = 1, self._signal
         self.timeline = Timeline(device, queue, self._fences, semaphore)
+        # what submit() asks each time, as plain bools
+        self._several_queues, self._signals = len(device.queues) > 1, semaphore != NULL
+        self._queue_submit, self._queue_handle = device.fn.vkQueueSubmit, queue.handle
         self._begin_info = new("VkCommandBufferBeginInfo *", {"sType": C.VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO})
         self._barrier = new("VkMemoryBarrier *", {"sType": C.VK_STRUCTURE_TYPE_MEMORY_BARRIER})
         self.timestamps_written = 0
@@ -308,12 +311,13 @@ class Commands(Owned):
         nothing) if something it uses was destroyed."""
         device, info, timeline = self.device, self._submit_info, self.timeline
         with device.lock:
-            self.check_uses()
-            keep = self._wait_for_other_queues() if len(device.queues) > 1 else None
+            if self.life.retired or device.retire_serial != self._checked:
+                self.check_uses()
+            keep = self._wait_for_other_queues() if self._several_queues else None
             serial = timeline.submitted + 1
-            if timeline.semaphore != NULL:
+            if self._signals:
                 self._signal_value[0] = serial
-            result = device.fn.vkQueueSubmit(self.queue.handle, 1, info, timeline.fence)
+            result = self._queue_submit(self._queue_handle, 1, info, timeline.fence)
             if keep is not None:
                 info.waitSemaphoreCount = self._timeline_info.waitSemaphoreValueCount = 0
             if result:
