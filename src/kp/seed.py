@@ -28,7 +28,8 @@ import functools
 import os
 import threading
 import weakref
-from typing import TYPE_CHECKING, Any, Callable
+from collections.abc import Sequence as SequenceOf
+from typing import TYPE_CHECKING, Any, Callable, cast
 
 import numpy as np
 
@@ -42,7 +43,14 @@ from .types import MemoryTypes
 
 if TYPE_CHECKING:
     from .manager import Manager
+    from .memory import Memory
     from .sequence import Sequence
+    from .vk import Commands
+
+    _Tensors = Tensor | SequenceOf[Tensor]  # what the seed API's operations take
+    _Workgroup = SequenceOf[int] | None
+    _Path = str | os.PathLike[str]
+    _Key = tuple[Any, ...]  # a cached call's key: (op name, tensor ids, arguments)
 
 
 def _create(mgr: "Manager", tensors: list[Tensor]) -> list[OpBase]:
@@ -91,7 +99,7 @@ SEED_OPS: dict[str, Callable[..., list[OpBase]]] = {
 }
 
 
-def _seed_ops(mgr: "Manager", name: str, tensors: Any, args: tuple) -> list[OpBase]:
+def _seed_ops(mgr: "Manager", name: str, tensors: Any, args: tuple[Any, ...]) -> list[OpBase]:
     return SEED_OPS[name](mgr, tensor_list(tensors, name), *args)
 
 
@@ -101,6 +109,26 @@ class SeedSequenceAPI:
     _manager: "Manager"
     _recording: bool
     _running: bool
+
+    if TYPE_CHECKING:  # for type checkers: the Sequence's methods these use
+        _lock: threading.RLock
+
+        def _live_commands(self) -> Commands: ...
+        def _begin(self, commands: Commands) -> None: ...
+        def _end(self) -> None: ...
+        def clear(self) -> Sequence: ...
+        def record(self, op: OpBase) -> Sequence: ...
+
+        # the record_<op> methods added for each op of SEED_OPS (below), spelled out
+        def record_tensor_create(self, tensors: _Tensors) -> bool: ...
+        def record_tensor_copy(self, tensors: _Tensors) -> bool: ...
+        def record_tensor_sync_device(self, tensors: _Tensors) -> bool: ...
+        def record_tensor_sync_local(self, tensors: _Tensors) -> bool: ...
+        def record_algo_mult(self, tensors: _Tensors) -> bool: ...
+        def record_algo_file(self, tensors: _Tensors, path: _Path, workgroup: _Workgroup = None) -> bool: ...
+        def record_algo_str(self, tensors: _Tensors, shader: Any, workgroup: _Workgroup = None) -> bool: ...
+        def record_algo_data(self, tensors: _Tensors, shader: Any, workgroup: _Workgroup = None) -> bool: ...
+        def record_algo_lro(self, tensors: _Tensors, shader: Any, workgroup: _Workgroup = None) -> bool: ...
 
     def begin(self) -> bool:
         """Start recording afresh, forgetting earlier operations. False (with a
@@ -139,8 +167,8 @@ class SeedSequenceAPI:
         return True
 
 
-def _sequence_method(name: str):
-    def record_op(self, tensors, *args):
+def _sequence_method(name: str) -> Callable[..., bool]:
+    def record_op(self: SeedSequenceAPI, tensors: Any, *args: Any) -> bool:
         return self._record_seed(name, tensors, *args)
 
     record_op.__name__ = f"record_{name}"
@@ -177,7 +205,7 @@ class _CachedCall:
 
     __slots__ = ("sequence", "kept", "tensors")
 
-    def __init__(self, sequence: "Sequence", kept: list, tensors: list[weakref.ref]):
+    def __init__(self, sequence: "Sequence", kept: list[Any], tensors: list[weakref.ref[Memory]]):
         self.sequence = sequence
         self.kept = kept  # what the sequence holds (Sequence.hold_only)
         self.tensors = tensors
@@ -192,7 +220,8 @@ class _CachedCall:
         return True
 
 
-def _forget(cache: dict, forgotten: collections.deque, key: tuple, _ref: weakref.ref) -> None:
+def _forget(cache: dict[_Key, _CachedCall], forgotten: collections.deque[Sequence], key: _Key,
+            _ref: weakref.ref[Memory]) -> None:
     """A cached call's tensor was collected (a weakref callback: no lock, no Vulkan):
     its sequence waits in ``forgotten`` for the pool of anonymous sequences."""
     entry = cache.pop(key, None)
@@ -201,15 +230,65 @@ def _forget(cache: dict, forgotten: collections.deque, key: tuple, _ref: weakref
         forgotten.append(entry.sequence)
 
 
-def _kept_objects(ops: list[OpBase]) -> list:
+def _kept_objects(ops: list[OpBase]) -> list[Any]:
     """What the commands of ``ops`` use: their tensors' memory and their pipelines."""
-    keep: list = [a for op in ops for tensor in op.memory_objects() for a in tensor.allocations()]
+    keep: list[Any] = [a for op in ops for tensor in op.memory_objects() for a in tensor.allocations()]
     keep += [op.algorithm.pipeline for op in ops if isinstance(op, OpAlgoDispatch)]
     return keep
 
 
 class SeedManagerAPI:
     """The seed API's Manager methods (mixed into ``kp.Manager``)."""
+
+    if TYPE_CHECKING:
+        # The eval_<op> methods _manager_methods adds for each op of SEED_OPS (below),
+        # spelled out for type checkers, with the Manager's method these methods use.
+        def sequence(self, queue_index: int = 0, total_timestamps: int = 0) -> Sequence: ...
+
+        def eval_tensor_create(self, tensors: _Tensors, sequence_name: str) -> None: ...
+        def eval_tensor_create_def(self, tensors: _Tensors) -> None: ...
+        def eval_async_tensor_create(self, tensors: _Tensors, sequence_name: str) -> None: ...
+        def eval_async_tensor_create_def(self, tensors: _Tensors) -> None: ...
+        def eval_tensor_copy(self, tensors: _Tensors, sequence_name: str) -> None: ...
+        def eval_tensor_copy_def(self, tensors: _Tensors) -> None: ...
+        def eval_async_tensor_copy(self, tensors: _Tensors, sequence_name: str) -> None: ...
+        def eval_async_tensor_copy_def(self, tensors: _Tensors) -> None: ...
+        def eval_tensor_sync_device(self, tensors: _Tensors, sequence_name: str) -> None: ...
+        def eval_tensor_sync_device_def(self, tensors: _Tensors) -> None: ...
+        def eval_async_tensor_sync_device(self, tensors: _Tensors, sequence_name: str) -> None: ...
+        def eval_async_tensor_sync_device_def(self, tensors: _Tensors) -> None: ...
+        def eval_tensor_sync_local(self, tensors: _Tensors, sequence_name: str) -> None: ...
+        def eval_tensor_sync_local_def(self, tensors: _Tensors) -> None: ...
+        def eval_async_tensor_sync_local(self, tensors: _Tensors, sequence_name: str) -> None: ...
+        def eval_async_tensor_sync_local_def(self, tensors: _Tensors) -> None: ...
+        def eval_algo_mult(self, tensors: _Tensors, sequence_name: str) -> None: ...
+        def eval_algo_mult_def(self, tensors: _Tensors) -> None: ...
+        def eval_async_algo_mult(self, tensors: _Tensors, sequence_name: str) -> None: ...
+        def eval_async_algo_mult_def(self, tensors: _Tensors) -> None: ...
+        def eval_algo_file(self, tensors: _Tensors, sequence_name: str,
+                           path: _Path, workgroup: _Workgroup = None) -> None: ...
+        def eval_algo_file_def(self, tensors: _Tensors, path: _Path, workgroup: _Workgroup = None) -> None: ...
+        def eval_async_algo_file(self, tensors: _Tensors, sequence_name: str,
+                                 path: _Path, workgroup: _Workgroup = None) -> None: ...
+        def eval_async_algo_file_def(self, tensors: _Tensors, path: _Path, workgroup: _Workgroup = None) -> None: ...
+        def eval_algo_str(self, tensors: _Tensors, sequence_name: str,
+                          shader: Any, workgroup: _Workgroup = None) -> None: ...
+        def eval_algo_str_def(self, tensors: _Tensors, shader: Any, workgroup: _Workgroup = None) -> None: ...
+        def eval_async_algo_str(self, tensors: _Tensors, sequence_name: str,
+                                shader: Any, workgroup: _Workgroup = None) -> None: ...
+        def eval_async_algo_str_def(self, tensors: _Tensors, shader: Any, workgroup: _Workgroup = None) -> None: ...
+        def eval_algo_data(self, tensors: _Tensors, sequence_name: str,
+                           shader: Any, workgroup: _Workgroup = None) -> None: ...
+        def eval_algo_data_def(self, tensors: _Tensors, shader: Any, workgroup: _Workgroup = None) -> None: ...
+        def eval_async_algo_data(self, tensors: _Tensors, sequence_name: str,
+                                 shader: Any, workgroup: _Workgroup = None) -> None: ...
+        def eval_async_algo_data_def(self, tensors: _Tensors, shader: Any, workgroup: _Workgroup = None) -> None: ...
+        def eval_algo_lro(self, tensors: _Tensors, sequence_name: str,
+                          shader: Any, workgroup: _Workgroup = None) -> None: ...
+        def eval_algo_lro_def(self, tensors: _Tensors, shader: Any, workgroup: _Workgroup = None) -> None: ...
+        def eval_async_algo_lro(self, tensors: _Tensors, sequence_name: str,
+                                shader: Any, workgroup: _Workgroup = None) -> None: ...
+        def eval_async_algo_lro_def(self, tensors: _Tensors, shader: Any, workgroup: _Workgroup = None) -> None: ...
 
     def _init_seed_api(self) -> None:
         self._sequences: dict[str, Sequence] = {}
@@ -218,9 +297,10 @@ class SeedManagerAPI:
         self._started_anonymous: list[Sequence] = []  # submitted by eval_async_*_def, not yet awaited
         # Weak: the last one may be the user's (create_sequence()) or already destroyed.
         self._last_anonymous: Callable[[], Sequence | None] = lambda: None
-        self._cached_calls: dict[tuple, _CachedCall] = {}  # see CACHED_CALLS
+        self._cached_calls: dict[_Key, _CachedCall] = {}  # see CACHED_CALLS
         self._forgotten_calls: collections.deque[Sequence] = collections.deque()  # see _forget
-        self._seen_calls: dict[tuple, tuple] = {}  # recent uncached calls: key -> its tensors, weakly
+        # recent uncached calls: key -> its tensors, weakly
+        self._seen_calls: dict[_Key, tuple[weakref.ref[Tensor], ...]] = {}
 
     def create_sequence(self, name: str = "", queue_index: int = 0) -> Sequence:
         """A sequence stored under ``name``; without a name, an anonymous one that
@@ -271,7 +351,8 @@ class SeedManagerAPI:
         return True
 
     # -- how the eval_* methods run ------------------------------------------------------
-    def _run_seed(self, name: str, sequence: Sequence, tensors: Any, args: tuple, wait: bool) -> list[OpBase]:
+    def _run_seed(self, name: str, sequence: Sequence, tensors: Any, args: tuple[Any, ...],
+                  wait: bool) -> list[OpBase]:
         with sequence.lock:
             if sequence.is_running():
                 raise SequenceStateError(f"eval_{name}: the sequence is still running; await it first")
@@ -279,7 +360,7 @@ class SeedManagerAPI:
             sequence.clear()
             sequence.begin()
             try:
-                ops = _seed_ops(self, name, tensors, args)
+                ops = _seed_ops(cast("Manager", self), name, tensors, args)  # the class this is mixed into
                 for op in ops:
                     sequence.record(op)
             finally:
@@ -290,10 +371,11 @@ class SeedManagerAPI:
                 sequence.eval_async()
         return ops
 
-    def _run_named(self, name: str, sequence_name: str, tensors: Any, args: tuple, wait: bool) -> None:
+    def _run_named(self, name: str, sequence_name: str, tensors: Any, args: tuple[Any, ...],
+                   wait: bool) -> None:
         self._run_seed(name, self.get_create_sequence(sequence_name), tensors, args, wait)
 
-    def _run_anonymous(self, name: str, tensors: Any, args: tuple, wait: bool) -> None:
+    def _run_anonymous(self, name: str, tensors: Any, args: tuple[Any, ...], wait: bool) -> None:
         key = self._call_key(name, tensors, args) if wait else None
         if key is not None:
             if self._run_cached(key):
@@ -318,7 +400,7 @@ class SeedManagerAPI:
             self._cache_call(key, sequence, ops)
 
     @staticmethod
-    def _call_key(name: str, tensors: Any, args: tuple) -> tuple | None:
+    def _call_key(name: str, tensors: Any, args: tuple[Any, ...]) -> _Key | None:
         """The cache key of a synchronous ``_def`` call, None where it is not cached."""
         if name in _UNCACHED or not isinstance(tensors, (list, tuple)):
             return None
@@ -327,7 +409,7 @@ class SeedManagerAPI:
         except TypeError:
             return None
 
-    def _seen_before(self, key: tuple, tensors: list[Tensor]) -> bool:
+    def _seen_before(self, key: _Key, tensors: list[Tensor]) -> bool:
         """Whether this call was made lately on these very tensors (then its recording
         is cached); remembers it, holding the tensors weakly (a new tensor may get a
         collected one's id)."""
@@ -341,7 +423,7 @@ class SeedManagerAPI:
             seen[key] = tuple(weakref.ref(t) for t in tensors)
         return False
 
-    def _run_cached(self, key: tuple) -> bool:
+    def _run_cached(self, key: _Key) -> bool:
         """Evaluate the cached recording of this call; False where there is none
         usable (a tensor destroyed, the sequence busy), so that it is recorded anew."""
         entry = self._cached_calls.get(key)
@@ -360,7 +442,7 @@ class SeedManagerAPI:
                 return False
         return True
 
-    def _cache_call(self, key: tuple, sequence: Sequence, ops: list[OpBase]) -> None:
+    def _cache_call(self, key: _Key, sequence: Sequence, ops: list[OpBase]) -> None:
         tensors = {id(t): t for op in ops for t in op.memory_objects()}
         if set(key[1]) - set(tensors):
             return  # an operation did not keep a tensor it was given: no way to watch it
@@ -409,16 +491,16 @@ def _await(sequence: Sequence, wait_for: int | None) -> bool:
 
 
 def _manager_methods(name: str) -> None:
-    def eval_op(self, tensors, sequence_name, *args):
+    def eval_op(self: SeedManagerAPI, tensors: Any, sequence_name: str, *args: Any) -> None:
         self._run_named(name, sequence_name, tensors, args, wait=True)
 
-    def eval_op_def(self, tensors, *args):
+    def eval_op_def(self: SeedManagerAPI, tensors: Any, *args: Any) -> None:
         self._run_anonymous(name, tensors, args, wait=True)
 
-    def eval_async_op(self, tensors, sequence_name, *args):
+    def eval_async_op(self: SeedManagerAPI, tensors: Any, sequence_name: str, *args: Any) -> None:
         self._run_named(name, sequence_name, tensors, args, wait=False)
 
-    def eval_async_op_def(self, tensors, *args):
+    def eval_async_op_def(self: SeedManagerAPI, tensors: Any, *args: Any) -> None:
         self._run_anonymous(name, tensors, args, wait=False)
 
     methods = {

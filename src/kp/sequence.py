@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from typing import TYPE_CHECKING, Generator
+from typing import TYPE_CHECKING, Any, Generator
 
 from . import vk
 from .errors import DestroyedError, InvalidArgumentError, KomputeError, SequenceStateError, WaitTimeoutError
@@ -89,7 +89,7 @@ class Sequence(SeedSequenceAPI):
                 op.check(self._manager)
                 if self._stale:  # a recording refused for using something destroyed: start anew
                     self._ops, self._pre, self._post, self._stale = [], [], [], False
-                self._check_recorded()
+                self._check_recorded(commands)
                 if not self._recording:
                     self._begin(commands)
                 self._hazards.record(op, commands)
@@ -105,17 +105,17 @@ class Sequence(SeedSequenceAPI):
                 self._post.append(op)
         return self
 
-    def _check_recorded(self) -> None:
+    def _check_recorded(self, commands: vk.Commands) -> None:
         """Refuse a recording that uses something destroyed since it was recorded:
         its command buffer is discarded (nothing may be added to it or submit it)
         and every later evaluation raises too, until ``clear()`` or ``record()``
         starts a new recording. Called with the device lock held."""
         if not self._stale:
             try:
-                self._commands.check_uses()
+                commands.check_uses()
                 return
             except DestroyedError:
-                self._commands.reset()
+                commands.reset()
                 self._recording = False
                 self._recorded = []
                 self._stale = True
@@ -125,8 +125,9 @@ class Sequence(SeedSequenceAPI):
     def _end(self) -> None:
         if self._recording:
             commands = self._commands
+            assert commands is not None  # destroy() stops the recording
             with commands.device.lock:
-                self._check_recorded()
+                self._check_recorded(commands)
                 self._hazards.home(commands)
                 to_host = self._hazards.to_host()
                 if to_host is not None:
@@ -157,7 +158,7 @@ class Sequence(SeedSequenceAPI):
                 self.record(op)
         return self
 
-    def hold_only(self, keep: list) -> "Sequence":
+    def hold_only(self, keep: list[Any]) -> "Sequence":
         """Stop recording and hold the list ``keep`` (what the recorded commands use:
         memory ranges, pipelines) in place of the recorded operations, which hold
         their tensors and algorithms, so that those can be collected while the
@@ -181,7 +182,7 @@ class Sequence(SeedSequenceAPI):
         if self._recording:
             self._end()
         if self._stale:
-            self._check_recorded()
+            self._check_recorded(commands)
         if not self._recorded:
             logger.warning("evaluating a sequence with nothing recorded does nothing")
             return False
@@ -191,13 +192,15 @@ class Sequence(SeedSequenceAPI):
             commands.submit()  # under the device lock, which it takes
         except DestroyedError:
             with commands.device.lock:
-                self._check_recorded()
+                self._check_recorded(commands)
             raise
         self._running = True
         return True
 
     def _finish(self, timeout_ns: int | None) -> None:
-        if not self._commands.wait(timeout_ns):
+        commands = self._commands
+        assert commands is not None  # running: destroy() stops that
+        if not commands.wait(timeout_ns):
             raise WaitTimeoutError(f"the sequence did not finish within {timeout_ns} ns; it is still "
                                    f"running and a later eval_await() completes it")
         self._running = False
@@ -252,7 +255,7 @@ class Sequence(SeedSequenceAPI):
             delay = min(max(2 * delay, 20e-6), 1e-3)  # poll often at first, then back off
         return self.eval_await()
 
-    def __await__(self) -> Generator:
+    def __await__(self) -> Generator[Any, None, "Sequence"]:
         return self.wait().__await__()
 
     # -- state -----------------------------------------------------------------------

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Iterable, Sequence, cast
 
 from ..errors import DestroyedError
 from .core import NULL, C, Life, Owned, check, ffi, lib, new
@@ -22,27 +22,29 @@ if TYPE_CHECKING:
     from .image import Image
     from .pipeline import ComputePipeline
 
-COMPUTE = C.VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT
-TRANSFER = C.VK_PIPELINE_STAGE_TRANSFER_BIT
-HOST = C.VK_PIPELINE_STAGE_HOST_BIT
-ALL_COMMANDS = C.VK_PIPELINE_STAGE_ALL_COMMANDS_BIT
-WRITES = C.VK_ACCESS_SHADER_WRITE_BIT | C.VK_ACCESS_TRANSFER_WRITE_BIT
-READS_WRITES = (C.VK_ACCESS_SHADER_READ_BIT | C.VK_ACCESS_SHADER_WRITE_BIT | C.VK_ACCESS_TRANSFER_READ_BIT
+COMPUTE: int = C.VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT
+TRANSFER: int = C.VK_PIPELINE_STAGE_TRANSFER_BIT
+HOST: int = C.VK_PIPELINE_STAGE_HOST_BIT
+ALL_COMMANDS: int = C.VK_PIPELINE_STAGE_ALL_COMMANDS_BIT
+WRITES: int = C.VK_ACCESS_SHADER_WRITE_BIT | C.VK_ACCESS_TRANSFER_WRITE_BIT
+READS_WRITES: int = (C.VK_ACCESS_SHADER_READ_BIT | C.VK_ACCESS_SHADER_WRITE_BIT | C.VK_ACCESS_TRANSFER_READ_BIT
                 | C.VK_ACCESS_TRANSFER_WRITE_BIT)
-HOST_READ = C.VK_ACCESS_HOST_READ_BIT
+HOST_READ: int = C.VK_ACCESS_HOST_READ_BIT
 # Images stay in this layout (see ``image``); one mip level, one layer, colour.
-GENERAL = C.VK_IMAGE_LAYOUT_GENERAL
-TRANSFER_SRC_LAYOUT = C.VK_IMAGE_LAYOUT_TRANSFER_SRC_OPTIMAL
-TRANSFER_DST_LAYOUT = C.VK_IMAGE_LAYOUT_TRANSFER_DST_OPTIMAL
-COLOR_RANGE = {"aspectMask": C.VK_IMAGE_ASPECT_COLOR_BIT, "baseMipLevel": 0, "levelCount": 1, "baseArrayLayer": 0,
-               "layerCount": 1}
-COLOR_LAYERS = {"aspectMask": C.VK_IMAGE_ASPECT_COLOR_BIT, "mipLevel": 0, "baseArrayLayer": 0, "layerCount": 1}
+GENERAL: int = C.VK_IMAGE_LAYOUT_GENERAL
+TRANSFER_SRC_LAYOUT: int = C.VK_IMAGE_LAYOUT_TRANSFER_SRC_OPTIMAL
+TRANSFER_DST_LAYOUT: int = C.VK_IMAGE_LAYOUT_TRANSFER_DST_OPTIMAL
+COLOR_RANGE: dict[str, int] = {"aspectMask": C.VK_IMAGE_ASPECT_COLOR_BIT, "baseMipLevel": 0, "levelCount": 1,
+                               "baseArrayLayer": 0, "layerCount": 1}
+COLOR_LAYERS: dict[str, int] = {"aspectMask": C.VK_IMAGE_ASPECT_COLOR_BIT, "mipLevel": 0, "baseArrayLayer": 0,
+                                "layerCount": 1}
 
 # How long a wait spins on the fence before it blocks in the driver: a blocking
 # wait costs a thread wake-up (tens of microseconds), which dominates short work.
 SPIN_NS = int(os.environ.get("KP_SPIN_NS", 200_000))
 
-_NOT_READY, _TIMEOUT = C.VK_NOT_READY, C.VK_TIMEOUT
+_NOT_READY: int = C.VK_NOT_READY
+_TIMEOUT: int = C.VK_TIMEOUT
 _ONE_DAY_NS = 86_400 * 10**9
 
 
@@ -55,7 +57,7 @@ class Timeline:
 
     __slots__ = ("device", "queue", "fences", "fence", "semaphore", "submitted", "completed")
 
-    def __init__(self, device: "Device", queue: "Queue", fences, semaphore):
+    def __init__(self, device: "Device", queue: "Queue", fences: Any, semaphore: Any):
         self.device = device
         self.queue = queue
         self.fences = fences  # VkFence[1], for vkWaitForFences / vkResetFences
@@ -200,7 +202,7 @@ class Commands(Owned):
         check(lib.vkResetCommandBuffer(self.cmd, 0), "vkResetCommandBuffer")
         self.uses = {}
 
-    def use(self, lives) -> None:
+    def use(self, lives: Iterable[Life]) -> None:
         """Note that the recorded commands use these (checked and stamped at submission)."""
         for life in lives:
             self.uses[life] = None
@@ -223,7 +225,8 @@ class Commands(Owned):
         check(lib.vkEndCommandBuffer(self.cmd), "vkEndCommandBuffer")
 
     def barrier(self, src_stage: int, dst_stage: int, src_access: int, dst_access: int,
-                ranges: "list[Allocation | Image] | None" = None, transitions=()) -> None:
+                ranges: "Sequence[Allocation | Image] | None" = None,
+                transitions: "Sequence[tuple[Image, int, int, int, int]]" = ()) -> None:
         """A pipeline barrier: a global memory barrier, or one buffer or image barrier
         per buffer range or image of ``ranges``; without access masks, an execution
         dependency only. ``transitions`` adds layout transitions of images, as
@@ -274,8 +277,9 @@ class Commands(Owned):
             region = new("VkBufferCopy *", {"srcOffset": src.offset, "dstOffset": dst.offset, "size": size})
             lib.vkCmdCopyBuffer(cmd, src.buffer, dst.buffer, 1, region)
         elif isinstance(src, Allocation):
-            lib.vkCmdCopyBufferToImage(cmd, src.buffer, dst.handle, TRANSFER_DST_LAYOUT, 1,
-                                       _buffer_image_copy(src, dst))
+            image = cast("Image", dst)  # not both buffer ranges
+            lib.vkCmdCopyBufferToImage(cmd, src.buffer, image.handle, TRANSFER_DST_LAYOUT, 1,
+                                       _buffer_image_copy(src, image))
         elif isinstance(dst, Allocation):
             lib.vkCmdCopyImageToBuffer(cmd, src.handle, TRANSFER_SRC_LAYOUT, dst.buffer, 1,
                                        _buffer_image_copy(dst, src))
@@ -328,7 +332,7 @@ class Commands(Owned):
                 life.last_use = submission
         return submission
 
-    def _wait_for_other_queues(self) -> list | None:
+    def _wait_for_other_queues(self) -> list[Any] | None:
         """Make the next submission wait for the unfinished submissions of other
         queues that used what it uses; returns what must stay alive until it is
         submitted (None when nothing needs a semaphore)."""
@@ -381,12 +385,12 @@ class Commands(Owned):
         return list(data)
 
 
-def _buffer_image_copy(buffer: Allocation, image: "Image"):
+def _buffer_image_copy(buffer: Allocation, image: "Image") -> Any:
     return new("VkBufferImageCopy *", {"bufferOffset": buffer.offset, "imageSubresource": COLOR_LAYERS,
                                        "imageExtent": image.extent})
 
 
-def _destroy_commands(device: "Device", handles: dict) -> None:
+def _destroy_commands(device: "Device", handles: dict[str, Any]) -> None:
     """Runs once the last submission has finished (see ``core.drain``); under the
     device lock, since a submission on another queue may be about to wait on the
     semaphore."""

@@ -6,7 +6,7 @@ import hashlib
 import logging
 import threading
 from collections import Counter
-from typing import Any, Iterable, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
 from .. import cache
 from ..errors import InvalidArgumentError
@@ -31,6 +31,10 @@ class DeviceFunctions:
     loader's dispatch trampolines."""
 
     NAMES = ("vkQueueSubmit", "vkGetFenceStatus", "vkResetFences", "vkWaitForFences")
+    vkQueueSubmit: Callable[..., int]
+    vkGetFenceStatus: Callable[..., int]
+    vkResetFences: Callable[..., int]
+    vkWaitForFences: Callable[..., int]
 
     def __init__(self, device: Any) -> None:
         for name in self.NAMES:

@@ -14,7 +14,7 @@ import bisect
 import os
 import threading
 import weakref
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ..errors import InvalidArgumentError, OutOfDeviceMemoryError
 from .core import NULL, C, Life, Owned, _release, check, ffi, lib, new
@@ -109,7 +109,7 @@ class Block(Owned):
         return self._free == [(0, self.size)]
 
 
-def _free_block(device: "Device", buffer, memory) -> None:
+def _free_block(device: "Device", buffer: Any, memory: Any) -> None:
     """No submission uses the block any more: its ranges went back only after
     their last use."""
     lib.vkDestroyBuffer(device.handle, buffer, NULL)
@@ -141,7 +141,7 @@ class Allocation:
         self._finalizer()
 
     @property
-    def buffer(self):
+    def buffer(self) -> Any:
         return self.block.buffer
 
     @property
@@ -153,7 +153,7 @@ class Allocation:
         """Host address of the range (host-visible blocks only)."""
         return int(ffi.cast("uintptr_t", self.block.pointer)) + self.offset
 
-    def host_buffer(self):
+    def host_buffer(self) -> Any:
         """A writable Python buffer over the mapped range."""
         return ffi.buffer(self.block.pointer + self.offset, self.size)
 
@@ -190,16 +190,19 @@ class Allocator:
     def supports(self, kind: str) -> bool:
         return self._types[kind] is not None
 
-    def heap_size(self, kind: str) -> int:
-        memory_type = self._types[kind]
-        heap = self._physical.memory_types[memory_type][1]
-        return self._physical.memory_heaps[heap][0]
-
-    def allocate(self, kind: str, size: int) -> Allocation:
+    def _memory_type(self, kind: str) -> int:
         memory_type = self._types[kind]
         if memory_type is None:
             raise InvalidArgumentError(f"this device has no {kind.replace('_', '-')} memory "
                                        f"(required property flags {MEMORY_KINDS[kind][0]:#x})")
+        return memory_type
+
+    def heap_size(self, kind: str) -> int:
+        heap = self._physical.memory_types[self._memory_type(kind)][1]
+        return self._physical.memory_heaps[heap][0]
+
+    def allocate(self, kind: str, size: int) -> Allocation:
+        memory_type = self._memory_type(kind)
         size = max(size, 4)
         heap = self.heap_size(kind)
         if size > heap:
@@ -210,7 +213,9 @@ class Allocator:
             # A block of its own, not listed for reuse, so that it is freed with the
             # tensor instead of holding that much memory until a later allocation.
             block = Block(self._device, kind, memory_type, -(-size // self.alignment) * self.alignment, mapped)
-            return Allocation(block, block.take(size, self.alignment), size)
+            offset = block.take(size, self.alignment)
+            assert offset is not None  # a block of its size
+            return Allocation(block, offset, size)
         with self._lock:
             for block in self._blocks[kind]:
                 offset = block.take(size, self.alignment)
@@ -220,6 +225,7 @@ class Allocator:
             block = Block(self._device, kind, memory_type, min(BLOCK_SIZE, heap), mapped)
             self._blocks[kind].append(block)
             offset = block.take(size, self.alignment)
+            assert offset is not None  # a new block of at least size bytes (size <= heap, checked above)
             return Allocation(block, offset, size)
 
     def _drop_empty(self, kind: str) -> None:
