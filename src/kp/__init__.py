@@ -23,7 +23,9 @@ from .tensor import Tensor
 from .types import DataTypes, MemoryTypes, TensorTypes
 from . import shader
 
-__version__ = "0.9.0"
+# Kompute's API level (0.9.0) with this implementation's own release after the "+":
+# Kompute's C++ package on PyPI, also named kp, is plain 0.9.0.
+__version__ = "0.9.0+pure.1"
 
 Memory = Tensor
 
