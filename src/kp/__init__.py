@@ -4,7 +4,7 @@
 >>> mgr = kp.Manager()
 >>> a, b = mgr.tensor([1, 2, 3]), mgr.tensor([4, 5, 6])
 >>> out = mgr.tensor(np.zeros(3))
->>> mgr.sequence().record(kp.OpSyncDevice([a, b])).record(kp.OpMult([a, b, out], mgr.algorithm())) \\
+>>> seq = mgr.sequence().record(kp.OpSyncDevice([a, b])).record(kp.OpMult([a, b, out], mgr.algorithm())) \\
 ...     .record(kp.OpSyncLocal([out])).eval()
 >>> out.data()
 array([ 4., 10., 18.], dtype=float32)
