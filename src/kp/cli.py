@@ -87,11 +87,11 @@ def _devices(args: argparse.Namespace, extra: list[str]) -> int:
 
 
 def _size(size: int) -> str:
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if size < 1024 or unit == "GiB":
-            return f"{size:g} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024
-    raise AssertionError("unreachable")
+    units = ("B", "KiB", "MiB", "GiB", "TiB")
+    power = 0
+    while size >= 1024 ** (power + 1) and power < len(units) - 1:
+        power += 1
+    return f"{size} B" if power == 0 else f"{size / 1024 ** power:.1f} {units[power]}"
 
 
 def _value(value: Any) -> str:
