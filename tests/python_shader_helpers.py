@@ -41,13 +41,23 @@ def dispatch(mgr: kp.Manager, shader, *arrays, workgroup=None, spec_consts=(),
         .record(kp.OpAlgoDispatch(algo))
         .record(kp.OpSyncLocal(tensors))
         .eval())
-    return [t.data().copy() for t in tensors]
+    return [t.numpy().copy() for t in tensors]
 
 
 def shader_from_source(source: str, local_size=(1, 1, 1), namespace: dict | None = None):
     """Compile the one function defined in ``source`` (which may use every name
     ``kp.shader`` exports, and those of ``namespace``), as if written in a module."""
     source = textwrap.dedent(source)
+    (func,) = _define(source, namespace)
+    return kp.shader.python2shader(func, local_size=local_size)
+
+
+def shaders_from_source(source: str, namespace: dict | None = None) -> list:
+    """The ``@python2shader`` functions that ``source`` (a module's text) defines."""
+    return [v for v in _define(source, namespace) if isinstance(v, kp.shader.PythonShader)]
+
+
+def _define(source: str, namespace: dict | None) -> list:
     filename = f"<python-shader-{next(_generated)}>"
     # inspect.getsource finds the text of code compiled from a string in linecache.
     linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
@@ -55,5 +65,4 @@ def shader_from_source(source: str, local_size=(1, 1, 1), namespace: dict | None
     module.update(namespace or {})
     defined = set(module)
     exec(compile(source, filename, "exec"), module)
-    (func,) = [v for k, v in module.items() if k not in defined and k != "__builtins__"]
-    return kp.shader.python2shader(func, local_size=local_size)
+    return [v for k, v in module.items() if k not in defined and k != "__builtins__"]

@@ -4,6 +4,7 @@ and gives the numbers it should."""
 import contextlib
 import io
 import runpy
+import subprocess
 import sys
 from pathlib import Path
 
@@ -111,3 +112,30 @@ def test_logistic_regression(run_example):
     y_hat = 1.0 / (1.0 + np.exp(-(w_last[0] * x_i + w_last[1] * x_j + b_last)))
     loss = -(y * np.log(y_hat) + (1.0 + y) * np.log(1.0 - y_hat))
     assert result["tensor_l_out"].data() == pytest.approx(loss.tolist(), rel=1e-3)
+
+
+@pytest.mark.parametrize("visible", [None, "0,0"], ids=["every-device", "two-managers-on-device-0"])
+def test_multi_gpu(memory_mode, monkeypatch, visible):
+    """The example splits the work over every visible device and gathers it; with
+    KP_VISIBLE_DEVICES=0,0 that is two managers on one device."""
+    if visible is not None:
+        monkeypatch.setenv("KP_VISIBLE_DEVICES", visible)
+    example = runpy.run_path(str(EXAMPLES / "multi_gpu.py"))
+    with contextlib.redirect_stdout(io.StringIO()) as out:
+        result, managers = example["main"](size=1001, scale=2.0)
+    x = np.linspace(-1, 1, 1001, dtype=np.float32)
+    np.testing.assert_allclose(result, 2 * x * x + 2, rtol=1e-6)
+    assert len(managers) == len(kp.list_devices()) and out.getvalue().count("computed") == len(managers)
+    for manager in managers:
+        manager.destroy()
+
+
+@pytest.mark.memory_modes("staging")
+def test_dask_cluster(memory_mode):
+    """The example starts a LocalCluster of two worker processes and checks the kernel's
+    result against NumPy (tests/test_dask.py runs kp.dask in both memory modes)."""
+    from conftest import child_env
+    done = subprocess.run([sys.executable, str(EXAMPLES / "dask_cluster.py"), "--size", "100000", "--chunk", "30000"],
+                          env=child_env(), capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "4 blocks of up to 30000 elements on 2 worker(s): equal to NumPy's" in done.stdout

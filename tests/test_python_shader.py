@@ -1,6 +1,8 @@
 """python2shader without a device: the SPIR-V it makes, its errors and its cache."""
 
+import math
 import re
+import textwrap
 import time
 
 import pytest
@@ -9,7 +11,7 @@ import kp
 from kp.shader import (
     Array, f32, f64, i32, ivec3, python2shader, reflect, u32, vec2, vec4,
 )
-from python_shader_helpers import shader_from_source, spirv_val
+from python_shader_helpers import shader_from_source, shaders_from_source, spirv_val
 
 
 def kernel(body: str, params: str = "") -> str:
@@ -102,21 +104,51 @@ def test_compiles_in_milliseconds():
 
 ERRORS = [
     (kernel("data[i] = y"), 4, "undefined name 'y'"),
-    (kernel("x = 0\nx = data[i]"), 5, "'x': cannot use a f32 as i32; write i32(...)"),
+    (kernel("x = 0\nx = data[i]"), 5, "'x' holds integers (i32, from its first assignment)"),
+    (kernel("acc = 0\nacc += data[i]"), 5, "start it as a float (`acc = 0.0`)"),
+    (kernel("x = u32(1)\nx = 2.5 * data[i]"), 5, "'x' holds integers (u32"),
     (kernel("x = 1\nx = 2.5"), 5, "'x': cannot use the float 2.5 as i32"),
     (kernel("v = vec2(1.0, 2.0) + vec3(1.0, 2.0, 3.0)"), 4, "vec2 and vec3 have different lengths"),
     (kernel("import math"), 4, "unsupported statement `import math`"),
     (kernel("try:\n    pass\nexcept Exception:\n    pass"), 4, "unsupported statement `try:`"),
-    (kernel("x = [1, 2]"), 4, "unsupported expression `[1, 2]`"),
+    (kernel("x = [1, 2] + [3]"), 4, "unsupported expression `[1, 2]`"),
+    (kernel("x = min(i, u32(3))"), 4, "min() of signed and unsigned integers (i32, u32): convert"),
+    (kernel("x = max(-1, u32(3))"), 4, "max() of signed and unsigned integers"),
+    (kernel("x = subgroup_broadcast(data[i], i)"), 4, "subgroup_broadcast() needs a constant invocation id"),
+    (kernel("x = subgroup_and(data[i])"), 4, "subgroup_and() is not defined for f32"),
+    (kernel("x = subgroup_inclusive_add(data[i] > 0.0)"), 4, "subgroup_inclusive_add() is not defined for boolean"),
+    (kernel("x = subgroup_elect(1)"), 4, "subgroup_elect() takes 0 arguments, got 1"),
+    (kernel("x = [0.0] * i"), 4, "the length of a local array must be a positive number known"),
+    (kernel("x = []"), 4, "a local array needs at least one element"),
+    (kernel("x = [vec2(1.0) > 0.0]"), 4, "a local array holds numbers or vectors, not bvec2"),
+    (kernel("x = [0.0] * 4\nx = [0] * 4"), 5, "'x' is a Array(f32, 4); cannot assign a Array(i32, 4)"),
+    (kernel("x: Array(f32, i)"), 4, "Array(type, length) with a length known when compiling"),
+    (kernel("x = [0.0] * 4\ndata[i] = square(x)"), 5, "the local array 'x' cannot be passed to square()"),
     (kernel("data[i] = foo(1.0)"), 4, "unknown function 'foo'"),
+    (kernel("data[i] = math.gcd(1, 2)"), 4, "math.gcd() is not available in shaders; use one of"),
+    (kernel("data[i] = math.sqrt(vec2(1.0, 2.0) > 1.0).x"), 4, "math.sqrt() needs numbers, not bvec2"),
+    (kernel("data[i] = math.hypot(vec2(1.0), vec2(2.0)).x"), 4, "math.hypot() needs scalars"),
+    (kernel("data[i] = math.sqrt"), 4, "`math.sqrt` is not a number"),
+    (kernel('data[i] = float("one")'), 4, "could not convert 'one' to a float"),
+    (kernel('data[i] = int("1")'), 4, 'only float("inf"), float("-inf") and float("nan")'),
+    (kernel("data[i] = recurse(1.0)"), None, "recurse() is recursive (recurse -> recurse)"),
+    (kernel("data[i] = ping(1.0)"), None, "ping() is recursive (ping -> pong -> ping)"),
+    (kernel("data[i] = pair(1.0)"), 4, "pair() returns 2 values, not 1; unpack them"),
+    (kernel("a, b, c = pair(1.0)"), 4, "pair() returns 2 values, not 3"),
+    (kernel("data[i] = nothing(1.0)"), 4, "nothing() returns no value"),
+    (kernel("data[i] = square()"), 4, "square() is missing argument 'x'"),
+    (kernel("data[i] = square(1.0, 2.0)"), 4, "square() takes 1 arguments, got 2"),
+    (kernel("data[i] = square(y=1.0)"), 4, "square() got an unexpected or repeated argument 'y'"),
+    (kernel("data[i] = mixed(data[i])"), None, "'mixed' returns a value on one path and none"),
     (kernel("data = 1.0"), 4, "cannot assign to parameter 'data'"),
     (kernel("index.x = 1"), 4, "cannot assign to 'index', a read-only parameter"),
     (kernel("return 1"), 4, "a shader returns no value"),
-    (kernel("for x in data:\n    pass"), 4, "a for loop must iterate over range(...), not `data`"),
+    (kernel("for x in i:\n    pass"), 4, "a for loop must iterate over range(...) or an array, not `i`"),
     (kernel("data[i] = sqrt(1.0, 2.0)"), 4, "sqrt() takes 1 argument, got 2"),
     (kernel("if vec2(1.0, 2.0) > 1.0:\n    pass"), 4, "is a bvec2, not a condition; use any() or all()"),
     (kernel("data[i] = vec2(1.0, 2.0).q"), 4, "vec2 has no attribute 'q'"),
-    (kernel("atomic_add(data, i, 1.0)"), 4, "atomic_add() needs an array of i32 or u32"),
+    (kernel("atomic_and(data, i, 1.0)"), 4, "atomic_and() needs an array of i32 or u32; float arrays have atomic_add"),
+    (kernel("x = [0] * 4\natomic_add(x, 0, 1)"), 5, "atomic_add() needs a buffer or shared array; 'x' is local"),
     (kernel("data[i] = True + 1"), 4, "cannot use 1 as a boolean"),
     (kernel("data[i] = data"), 4, "the array 'data' can only be indexed"),
     (kernel("x = u32(1) + -1"), 4, "-1 does not fit in u32"),
@@ -142,11 +174,46 @@ ERRORS = [
 ]
 
 
+def recurse(x):
+    return recurse(x - 1.0) if x > 0.0 else x
+
+
+def ping(x):
+    return pong(x)
+
+
+def pong(x):
+    return ping(x)
+
+
+def pair(x):
+    return x, x
+
+
+def nothing(x):
+    pass
+
+
+def square(x):
+    return x * x
+
+
+def mixed(x):
+    if x > 0.0:
+        return x
+
+
+HELPERS = {f.__name__: f for f in (recurse, ping, pong, pair, nothing, square, mixed)}
+HELPERS["math"] = math
+
+
 @pytest.mark.parametrize("source, line, message", ERRORS, ids=[e[2][:40] for e in ERRORS])
 def test_errors_name_file_line_and_construct(source, line, message):
     with pytest.raises(kp.ShaderCompileError) as error:
-        shader_from_source(source)
-    assert re.fullmatch(rf"<python-shader-\d+>:{line}: .*", str(error.value)), str(error.value)
+        shader_from_source(source, namespace=HELPERS)
+    # line None: the mistake is in a function of this file that the kernel calls.
+    where = rf"<python-shader-\d+>:{line}" if line else rf"{re.escape(__file__)}:\d+"
+    assert re.fullmatch(rf"{where}: .*", str(error.value)), str(error.value)
     assert message in str(error.value)
     # Raised by the compiler's checks, not translated from an exception inside it.
     assert error.value.__cause__ is None and error.value.__context__ is None
@@ -161,8 +228,45 @@ def test_error_points_into_the_module_file():
     assert str(error.value) == f"{__file__}:{line}: undefined name 'undefined_name'"
 
 
+def test_decorator_misuse_and_bad_types_are_compile_errors():
+    line = test_decorator_misuse_and_bad_types_are_compile_errors.__code__.co_firstlineno
+    with pytest.raises(kp.ShaderCompileError) as error:
+        python2shader(64)
+    assert str(error.value) == (f"{__file__}:{line + 3}: python2shader(64) takes a function; "
+                                f"write @python2shader(local_size=64)")
+    with pytest.raises(kp.ShaderCompileError) as error:
+        Array(float)
+    assert str(error.value) == (f"{__file__}:{line + 7}: Array elements must be numeric shader "
+                                f"types, not float; write Array(f32)")
+    with pytest.raises(kp.ShaderCompileError, match=r"Array length must be a positive int, not 0"):
+        Array(f32, 0)
+
+
+def test_called_function_errors_point_into_its_source():
+    def helper(x):
+        return x.nope
+
+    line = helper.__code__.co_firstlineno + 1
+    with pytest.raises(kp.ShaderCompileError) as error:
+        @python2shader
+        def calls(index=("input", "GlobalInvocationId", ivec3), data=("buffer", 0, Array(f32))):
+            data[index.x] = helper(data[index.x])
+    assert str(error.value) == f"{__file__}:{line}: f32 has no attribute 'nope'"
+
+
 def test_source_must_be_available():
     namespace = {"ivec3": ivec3, "Array": Array, "f32": f32}
     exec("def nosource(index=('input', 'GlobalInvocationId', ivec3)):\n    pass\n", namespace)
     with pytest.raises(kp.ShaderCompileError, match="cannot read the source of nosource"):
         python2shader(namespace["nosource"])
+
+
+def test_module_docstring_examples_compile():
+    import kp.shader.python as module
+    examples = re.findall(r"::\n\n((?:(?: {4,}.*)?\n)+)", module.__doc__)
+    kernels = [textwrap.dedent(e) for e in examples if "@python2shader" in e and "mgr." not in e]
+    assert len(kernels) >= 5
+    for n, source in enumerate(kernels):
+        shaders = shaders_from_source(source, namespace={"math": math})
+        for shader in shaders:
+            spirv_val(shader.to_spirv())

@@ -158,3 +158,44 @@ def test_i32_expressions_match_numpy(device, tree, a, b):
     *_, out = dispatch(device, shader, a, b, np.zeros(N, np.int32))
     # Wrapping arithmetic and Python's floor semantics, as NumPy's int32 has them.
     np.testing.assert_array_equal(out, np.broadcast_to(expected, (N,)))
+
+
+COMPARE_TEMPLATE = """
+def compare(index=("input", "GlobalInvocationId", ivec3), xs=("buffer", 0, Array(i32)),
+            xu=("buffer", 1, Array(u32)), out=("buffer", 2, Array(i32))):
+    s = xs[index.x]
+    u = xu[index.x]
+    out[index.x] = i32({expression})
+"""
+COMPARISONS = ["<", "<=", ">", ">=", "==", "!="]
+
+
+@PROPERTY_SETTINGS
+@given(op=st.sampled_from(COMPARISONS), unsigned_first=st.booleans(),
+       s=st.lists(st.integers(-2**31, 2**31 - 1) | st.integers(-3, 3), min_size=N, max_size=N),
+       u=st.lists(st.integers(0, 2**32 - 1) | st.integers(0, 3), min_size=N, max_size=N))
+def test_signed_unsigned_comparisons_match_python(device, op, unsigned_first, s, u):
+    expression = f"u {op} s" if unsigned_first else f"s {op} u"
+    shader = shader_from_source(COMPARE_TEMPLATE.format(expression=expression))
+    *_, out = dispatch(device, shader, np.array(s, np.int32), np.array(u, np.uint32),
+                       np.zeros(N, np.int32))
+    expected = [eval(expression, {"s": a, "u": b}) for a, b in zip(s, u)]
+    assert out.tolist() == [int(e) for e in expected]
+
+
+@PROPERTY_SETTINGS
+@given(x=st.lists(st.floats(-4, 4, width=32), min_size=N, max_size=N),
+       y=st.lists(st.integers(-6, 6).map(float) | st.floats(-3, 3, width=32), min_size=N, max_size=N))
+def test_pow_matches_python(device, x, y):
+    shader = shader_from_source(TEMPLATE.format(t="f32", expression="a ** b"))
+    x, y = np.array(x, np.float32), np.array(y, np.float32)
+    *_, out = dispatch(device, shader, x, y, np.zeros(N, np.float32))
+    for a, b, got in zip(x.tolist(), y.tolist(), out.tolist()):
+        try:
+            want = a ** b
+        except ZeroDivisionError:  # 0.0 ** negative: the device gives inf
+            continue
+        if isinstance(want, complex):  # a negative base and a fractional exponent
+            assert np.isnan(got), (a, b, got)
+        elif abs(want) < 1e30:
+            assert got == pytest.approx(want, rel=1e-4, abs=1e-30), (a, b, got)

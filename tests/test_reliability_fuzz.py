@@ -47,7 +47,7 @@ def round_trip(mgr, tensor):
     """Device memory of ``tensor`` copied into a new tensor and read back."""
     copy = mgr.tensor_t(np.zeros(tensor.shape, tensor.dtype))
     run(mgr, kp.OpSyncDevice([tensor]), kp.OpCopy([tensor, copy]), kp.OpSyncLocal([copy]))
-    return copy.data()
+    return copy.numpy()
 
 
 @FUZZ

@@ -107,6 +107,16 @@ def test_items_iteration_and_numpy_read_and_write_the_local_data():
     assert tensor[0] == 1.0
 
 
+def test_seed_tensor_data_is_flat_and_shape_keeps_the_shape(memory_mode):
+    tensor = kp.Tensor(np.arange(6).reshape(2, 3))
+    assert tensor.data() == [0, 1, 2, 3, 4, 5] and tensor.shape == (2, 3) and len(tensor) == 6
+    assert tensor.numpy().tolist() == [[0, 1, 2], [3, 4, 5]]
+    mgr = kp.Manager()
+    mgr.eval_tensor_create_def([tensor])
+    assert tensor.data() == [0, 1, 2, 3, 4, 5] and tensor.shape == (2, 3)
+    mgr.destroy()
+
+
 def test_set_data_replaces_the_values_and_checks_the_size():
     tensor = kp.Tensor([1, 2, 3])
     tensor.set_data([4, 5, 6])

@@ -25,24 +25,36 @@ def sample(dtype, shape, seed=0):
 def through_device(mgr, tensor, memory_type=kp.MemoryTypes.device):
     """``tensor``'s data after host -> device -> storage tensor -> fresh tensor ->
     host. The storage tensor has no host copy, so only device copies carry the data."""
-    zeros = np.zeros_like(tensor.data())
+    zeros = np.zeros_like(tensor.numpy())
     on_device = mgr.tensor_t(zeros, kp.MemoryTypes.storage)
     back = mgr.tensor_t(zeros, memory_type)
     run(mgr, kp.OpSyncDevice([tensor]), kp.OpCopy([tensor, on_device]), kp.OpCopy([on_device, back]),
         kp.OpSyncLocal([back]))
-    return back.data()
+    return back.numpy()
 
 
 def round_trip(mgr, source):
     return through_device(mgr, mgr.tensor_t(source))
 
 
-def test_data_is_a_view_with_the_input_shape(mgr):
+def test_data_is_a_flat_view_and_numpy_has_the_input_shape(mgr):
     t = mgr.tensor(np.arange(6).reshape(2, 3))
     view = t.data()
-    assert view.shape == (2, 3) and view.dtype == np.float32
-    assert view.tolist() == [[0, 1, 2], [3, 4, 5]]
-    assert t.size() == len(t) == 6
+    assert view.shape == (6,) and view.dtype == np.float32
+    assert view.tolist() == [0, 1, 2, 3, 4, 5]
+    assert t.size() == len(t) == len(view) == 6
+    assert t.shape == (2, 3)
+    shaped = t.numpy()
+    assert shaped.tolist() == [[0, 1, 2], [3, 4, 5]]
+    shaped[1, 2] = 50  # the same memory as data()
+    assert view[5] == 50 and np.shares_memory(shaped, view)
+
+
+def test_data_of_a_16_by_8_tensor_has_size_elements(mgr):
+    """Kompute's test_workgroup relies on it: len(t.data()) == t.size()."""
+    t = mgr.tensor_t(np.zeros((16, 8), dtype=np.uint32))
+    assert len(t.data()) == t.size() == 128 and t.data().ndim == 1
+    assert t.data().reshape(t.shape).shape == (16, 8)
 
 
 def test_data_is_writable_and_zero_copy(mgr):

@@ -14,20 +14,20 @@ from .algorithm import Algorithm
 from .errors import (DataTypeError, DestroyedError, DeviceLostError, DeviceNotFoundError, InvalidArgumentError,
                      KomputeError, OutOfDeviceMemoryError, SequenceStateError, ShaderCompileError, ShaderError,
                      VulkanError, WaitTimeoutError)
+from .image import Image
 from .log import log_level
 from .manager import Manager, list_devices
+from .memory import Memory
 from .operations import (AccessFlags, OpAlgoDispatch, OpBase, OpCopy, OpMemoryBarrier, OpMult, OpSyncDevice,
                          OpSyncLocal, OpTensorCopy, OpTensorSyncDevice, OpTensorSyncLocal, PipelineStages)
 from .sequence import Sequence
 from .tensor import Tensor
 from .types import DataTypes, MemoryTypes, TensorTypes
-from . import shader
+from . import dask, shader
 
 # Kompute's API level (0.9.0) with this implementation's own release after the "+":
 # Kompute's C++ package on PyPI, also named kp, is plain 0.9.0.
 __version__ = "0.9.0+pure.1"
-
-Memory = Tensor
 
 # Kompute exports its enum values at module level (kp.device, kp.float, ...).
 device, host, storage, deviceAndHost, staging = (MemoryTypes.device, MemoryTypes.host, MemoryTypes.storage,
@@ -36,9 +36,10 @@ globals().update({member.name: member for member in DataTypes})
 
 __all__ = [
     "AccessFlags", "Algorithm", "DataTypeError", "DataTypes", "DestroyedError", "DeviceLostError",
-    "DeviceNotFoundError", "InvalidArgumentError", "KomputeError", "Manager", "Memory", "MemoryTypes", "OpAlgoDispatch",
+    "DeviceNotFoundError", "Image", "InvalidArgumentError", "KomputeError", "Manager", "Memory", "MemoryTypes",
+    "OpAlgoDispatch",
     "OpBase", "OpCopy", "OpMemoryBarrier", "OpMult", "OpSyncDevice", "OpSyncLocal", "OpTensorCopy",
     "OpTensorSyncDevice", "OpTensorSyncLocal", "OutOfDeviceMemoryError", "PipelineStages", "Sequence",
     "SequenceStateError", "ShaderCompileError", "ShaderError", "Tensor", "TensorTypes", "VulkanError",
-    "WaitTimeoutError", "list_devices", "log_level", "shader",
+    "WaitTimeoutError", "dask", "list_devices", "log_level", "shader",
 ]

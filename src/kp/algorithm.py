@@ -14,13 +14,17 @@ from typing import TYPE_CHECKING, Any, Sequence
 import numpy as np
 
 from .errors import DataTypeError, DestroyedError, InvalidArgumentError, ShaderError
+from .image import Image
 from .log import logger
+from .memory import Memory
 from .shader.glsl import as_spirv
-from .shader.spirv import Binding, PushConstant, ShaderInfo, SpecConstant, SpecValue, reflect
+from .shader.spirv import (
+    AUTO_GLOBAL_SIZE_IDS, AUTO_LOCAL_SIZE_IDS, Binding, PushConstant, ShaderInfo, SpecConstant, SpecValue, reflect,
+)
 from .shader.validate import validate
 from .tensor import Tensor, as_host_array
 from .vk import ComputePipeline
-from .vk.instance import EXTENSION_FEATURES, FEATURE_EXTENSIONS
+from .vk.instance import FEATURE_EXTENSIONS
 
 if TYPE_CHECKING:
     from .manager import Manager
@@ -37,6 +41,19 @@ CAPABILITY_FEATURES = {
     "AtomicFloat16AddEXT": "shaderBufferFloat16AtomicAdd", "AtomicFloat16MinMaxEXT": "shaderBufferFloat16AtomicMinMax",
     "AtomicFloat32MinMaxEXT": "shaderBufferFloat32AtomicMinMax",
     "AtomicFloat64MinMaxEXT": "shaderBufferFloat64AtomicMinMax",
+    # 8- and 16-bit and two-channel image formats, and images without a format qualifier
+    "StorageImageExtendedFormats": "shaderStorageImageExtendedFormats",
+    "StorageImageReadWithoutFormat": "shaderStorageImageReadWithoutFormat",
+    "StorageImageWriteWithoutFormat": "shaderStorageImageWriteWithoutFormat",
+}
+
+# SPIR-V capabilities of subgroup operations, by the device's name for the operations
+# (VkPhysicalDeviceSubgroupProperties.supportedOperations).
+CAPABILITY_SUBGROUP_OPERATIONS = {
+    "GroupNonUniform": "basic", "GroupNonUniformVote": "vote", "GroupNonUniformArithmetic": "arithmetic",
+    "GroupNonUniformBallot": "ballot", "GroupNonUniformShuffle": "shuffle",
+    "GroupNonUniformShuffleRelative": "shuffle_relative", "GroupNonUniformClustered": "clustered",
+    "GroupNonUniformQuad": "quad",
 }
 
 _SPEC_DTYPES = {("float", 32): np.float32, ("float", 64): np.float64, ("float", 16): np.float16,
@@ -124,6 +141,15 @@ def _spec_entry(constant: SpecConstant, value: Any) -> tuple[int, bytes]:
         raise InvalidArgumentError(f"specialisation constant {constant.id} needs a number, got {value!r}") from None
 
 
+def _auto_size_entries(info: ShaderInfo, requested: tuple[int, int, int]) -> list[tuple[int, bytes]]:
+    """The local size kp chooses for a shader that leaves it to kp (64 invocations,
+    within every Vulkan device's minimum limits), and the global size asked for."""
+    local = (4, 4, 4) if requested[2] > 1 else (8, 8, 1) if requested[1] > 1 else (64, 1, 1)
+    declared = {c.id: c for c in info.spec_constants}
+    return [_spec_entry(declared[i], v) for i, v in zip((*AUTO_LOCAL_SIZE_IDS, *AUTO_GLOBAL_SIZE_IDS),
+                                                        (*local, *requested))]
+
+
 class Algorithm:
     """A compute shader with its tensors, workgroup count and constants, built into
     a pipeline once. Make it with ``mgr.algorithm(...)``.
@@ -149,7 +175,7 @@ class Algorithm:
                  workgroup: Sequence[int] | None = None, spec_consts: Any = (), push_consts: Any = (),
                  *, implicit_spec_consts: bool = False):
         self._manager = manager
-        self._tensors: list[Tensor] = list(tensors)
+        self._tensors: list[Memory] = list(tensors)
         self._pipeline: ComputePipeline | None = None
         self._info: ShaderInfo | None = None
         self._push = b""
@@ -168,8 +194,9 @@ class Algorithm:
         tensors = list(tensors)
         device = self._manager.live_vk_device()
         for i, tensor in enumerate(tensors):
-            if not isinstance(tensor, Tensor):
-                raise InvalidArgumentError(f"algorithm tensor {i} is a {type(tensor).__name__}, not a kp.Tensor")
+            if not isinstance(tensor, Memory):
+                raise InvalidArgumentError(f"algorithm tensor {i} is a {type(tensor).__name__}, "
+                                           f"not a kp.Tensor or kp.Image")
             tensor.check_usable(self._manager)
         code = as_spirv(spirv)
         info = reflect(code)
@@ -179,12 +206,21 @@ class Algorithm:
             validate(code)
         self._check_interface(info, tensors, device)
         spec = self._spec_entries(info, tensors, spec_consts, implicit_spec_consts)
+        limit = device.physical.properties["max_work_group_count"]
+        requested = None
+        if {c.id for c in info.spec_constants}.issuperset(AUTO_GLOBAL_SIZE_IDS):
+            # The shader leaves its local size to kp: workgroup counts invocations.
+            requested = self._workgroup(workgroup, tensors, (1, 1, 1), None)
+            spec += _auto_size_entries(info, requested)
         spec_values = _spec_values(info, spec)
         push = push_constants_bytes(push_consts, info)
         local_size = self._local_size(info, spec_values, device)
         self._check_shared_memory(info, spec_values, device)
-        groups = self._workgroup(workgroup, tensors, local_size, device)
-        pipeline = ComputePipeline(device, code, len(tensors), len(push), spec, info.entry_point)
+        if requested is not None:
+            workgroup = [-(-count // size) for count, size in zip(requested, local_size)]
+        groups = self._workgroup(workgroup, tensors, local_size, limit)
+        kinds = ["storage_image" if isinstance(t, Image) else "storage_buffer" for t in tensors]
+        pipeline = ComputePipeline(device, code, kinds, len(push), spec, info.entry_point)
         # a tensor's own size: the shader's .length() counts the range, and an
         # allocation may be rounded up
         pipeline.bind([t.primary_allocation for t in tensors], [t.nbytes for t in tensors])
@@ -193,31 +229,41 @@ class Algorithm:
             pipeline, info, tensors, push, groups)
 
     @staticmethod
-    def _check_interface(info: ShaderInfo, tensors: list[Tensor], device) -> None:
+    def _check_interface(info: ShaderInfo, tensors: list[Memory], device) -> None:
         for binding in info.bindings:
-            if binding.set != 0 or binding.kind != "storage_buffer":
+            if binding.set != 0 or binding.kind not in ("storage_buffer", "storage_image"):
                 raise ShaderError(f"shader binding {binding.binding} of set {binding.set} ({binding.name or 'unnamed'}) "
-                                  f"is a {binding.kind}; kp binds tensors as storage buffers in set 0")
+                                  f"is a {binding.kind}; kp binds tensors as storage buffers and images as storage "
+                                  f"images in set 0")
             if binding.binding >= len(tensors):
                 raise InvalidArgumentError(f"the shader uses binding {binding.binding} but only {len(tensors)} "
                                            f"tensor(s) were given")
-            _check_element_type(binding, tensors[binding.binding])
+            given = tensors[binding.binding]
+            if binding.kind == "storage_image":
+                _check_image(binding, given)
+            elif isinstance(given, Image):
+                raise InvalidArgumentError(f"binding {binding.binding} ({binding.name or 'unnamed'}) is a storage "
+                                           f"buffer in the shader, but an image was given for it: give a tensor")
+            else:
+                _check_element_type(binding, given)
         limit = device.physical.properties["max_storage_buffer_range"]
         for i, tensor in enumerate(tensors):
-            if tensor.nbytes > limit:
+            if isinstance(tensor, Tensor) and tensor.nbytes > limit:
                 raise InvalidArgumentError(f"tensor {i} holds {tensor.nbytes} bytes but a shader can bind at most "
                                            f"{limit} bytes (maxStorageBufferRange) on "
                                            f"{device.physical.properties['device_name']}")
         for capability in sorted(info.capabilities):
             feature = CAPABILITY_FEATURES.get(capability)
+            # (kp enables every feature the device has, extensions' features included)
             if feature and not device.features.get(feature):
                 extension = FEATURE_EXTENSIONS.get(feature)
-                if extension and device.physical.features.get(feature):
-                    needed = [*EXTENSION_FEATURES[extension].requires, extension]
-                    raise ShaderError(f"the shader needs {capability} ({feature} of {extension}), which is not "
-                                      f"enabled: create the manager with kp.Manager(desired_extensions={needed})")
-                raise ShaderError(f"the shader needs {capability}, which "
+                raise ShaderError(f"the shader needs {capability} ({feature}"
+                                  f"{f' of {extension}' if extension else ''}), which "
                                   f"{device.physical.properties['device_name']} does not support")
+            operation = CAPABILITY_SUBGROUP_OPERATIONS.get(capability)
+            if operation and operation not in device.physical.properties["subgroup_operations"]:
+                raise ShaderError(f"the shader needs {capability} (subgroup {operation} operations in compute "
+                                  f"shaders), which {device.physical.properties['device_name']} does not support")
 
     @staticmethod
     def _check_shared_memory(info: ShaderInfo, spec_values: dict[int, SpecValue], device) -> None:
@@ -257,15 +303,16 @@ class Algorithm:
         return tuple(size)
 
     @staticmethod
-    def _workgroup(workgroup, tensors: list[Tensor], local_size, device) -> tuple[int, int, int]:
-        limit = device.physical.properties["max_work_group_count"]
+    def _workgroup(workgroup, tensors: list[Tensor], local_size, limit) -> tuple[int, int, int]:
+        """The workgroup counts ``workgroup`` asks for, within the device's ``limit``
+        (None: unchecked)."""
         values = [] if workgroup is None else list(workgroup)
         if workgroup is not None and (not 1 <= len(values) <= 3 or not all(
                 isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in values)):
             raise InvalidArgumentError(f"workgroup must be up to 3 integers, got {workgroup!r}")
         if not any(values):
             x = -(-tensors[0].size() // local_size[0]) if tensors else 1
-            if x > limit[0]:
+            if limit and x > limit[0]:
                 # Not split: no dispatch may reach the limit, vkCmdDispatchBase's base
                 # included (VUID-vkCmdDispatchBase-baseGroupX-00421, -groupCountX-00424).
                 raise InvalidArgumentError(
@@ -278,7 +325,7 @@ class Algorithm:
             raise InvalidArgumentError(f"workgroup {tuple(values)} is invalid: x must be at least 1 and y, z "
                                        f"at least 0 (0 means 1); (0, 0, 0) or None means the default")
         groups = tuple(v or 1 for v in values)
-        for axis, (v, m) in enumerate(zip(groups, limit)):
+        for axis, (v, m) in enumerate(zip(groups, limit or groups)):
             if v > m:
                 raise InvalidArgumentError(f"workgroup {groups}: component {axis} is {v}, over the "
                                            f"device's limit of {m}")
@@ -324,10 +371,11 @@ class Algorithm:
         self._push = push
 
     # -- public API ----------------------------------------------------------------
-    def get_tensors(self) -> list[Tensor]:
+    def get_mem_objects(self) -> list[Memory]:
+        """The tensors and images bound to the shader, binding i = item i."""
         return list(self._tensors)
 
-    get_mem_objects = get_tensors
+    get_tensors = get_mem_objects
 
     def get_workgroup(self) -> tuple[int, int, int]:
         return self._groups
@@ -349,6 +397,29 @@ class Algorithm:
 
     def __repr__(self) -> str:
         return f"kp.Algorithm(tensors={len(self._tensors)}, workgroup={self._groups}, init={self.is_init()})"
+
+
+def _check_image(binding: Binding, image: Memory) -> None:
+    """An image for a storage-image binding: a 2-D image whose format is the one the
+    shader declares (or, without a format qualifier, of its texel kind)."""
+    what = f"binding {binding.binding} ({binding.name or 'unnamed'})"
+    if not isinstance(image, Image):
+        raise InvalidArgumentError(f"{what} is a storage image ({binding.image_format}) in the shader, but a "
+                                   f"{type(image).__name__} was given for it: give a kp.Image "
+                                   f"(mgr.image / mgr.image_t)")
+    if binding.image_dim != "2d":
+        raise ShaderError(f"{what} is a {binding.image_dim} image in the shader; kp images are 2-D "
+                          f"(image2D, iimage2D, uimage2D)")
+    given = image.format_name()
+    if binding.image_format == "unknown":
+        kind = {"f": "float", "i": "int", "u": "uint"}[image.dtype.kind]
+        if binding.element_scalar is not None and binding.element_scalar[0] != kind:
+            raise DataTypeError(f"{what} reads {binding.element_scalar[0]} texels in the shader, but the image "
+                                f"holds {image.dtype} ({given})")
+    elif binding.image_format is not None and binding.image_format != given:
+        raise DataTypeError(f"{what} is a {binding.image_format} image in the shader, but the image given is {given} "
+                            f"({image.get_num_channels()} channel(s) of {image.dtype}): make the image with the dtype "
+                            f"and channel count of the shader's format, or change the shader's format qualifier")
 
 
 def _check_element_type(binding: Binding, tensor: Tensor) -> None:

@@ -3,7 +3,13 @@ per buffer range the last write and the reads since, and before each operation
 records the one barrier its read-after-write, write-after-read and
 write-after-write dependencies on earlier operations need (none for independent
 work). A user's ``OpMemoryBarrier`` counts as resolving what it covers; an
-operation that declares nothing kp knows gets a full barrier on each side."""
+operation that declares nothing kp knows gets a full barrier on each side.
+
+An image is one range, with a layout besides: GENERAL for shaders, the transfer
+source or destination layout for copies. Where an operation needs another layout
+than the image has, the barrier before it transitions the image (ordered after
+every earlier access of it); ``home`` moves every image back to GENERAL before
+the command buffer ends, which is where each submission finds them."""
 
 from __future__ import annotations
 
@@ -79,6 +85,7 @@ class Hazards:
         self.ranges: dict = {}
         self.log: list[Barrier] = []  # barriers recorded since the last full one
         self.wrote_stages = self.wrote_access = 0  # for the barrier to the host
+        self.layouts: dict = {}  # images not in GENERAL: their layout now
 
     def _state(self, allocation) -> _Range:
         state = self.ranges.get(allocation)
@@ -100,10 +107,13 @@ class Hazards:
         self.wrote_stages |= _FULL.src_stage
         self.wrote_access |= _FULL.src_access
 
-    def needed(self, accesses: dict) -> Barrier | None:
-        """The one global barrier that these accesses (``_merged``) need, if any."""
+    def needed(self, accesses: dict, transitions: dict | None = None) -> Barrier | None:
+        """The one global barrier that these accesses (``_merged``) need, if any,
+        besides the ``transitions`` (images whose own barrier orders them)."""
         src_stage = dst_stage = src_access = dst_access = 0
         for (allocation, stage), bits in accesses.items():
+            if transitions and allocation in transitions:
+                continue
             state = self._state(allocation)
             writes = bits & _WRITES
             if state.write_stage:
@@ -136,6 +146,63 @@ class Hazards:
             else:
                 state.reads[stage] = 0
 
+    def transitions(self, accesses: dict) -> dict:
+        """{image: (old layout, new layout, source stages, source access, destination
+        stage, destination access)} for the images these accesses need in another
+        layout: each after every earlier access of the image in this recording, or
+        after the start of the command buffer."""
+        found: dict = {}
+        for (allocation, stage), bits in accesses.items():
+            if not isinstance(allocation, vk.Image):
+                continue
+            layout = _layout(stage, bits)
+            old = self.layouts.get(allocation, vk.GENERAL)
+            if layout == old:
+                continue
+            state = self._state(allocation)
+            src_stage = state.write_stage
+            for read_stage in state.reads:
+                src_stage |= read_stage
+            # without accesses of its own (an operation's explicit barrier), for any access after
+            found[allocation] = (old, layout, src_stage or _TRANSFER | _COMPUTE, state.write_access, stage,
+                                 bits or _READ[stage] | _WRITE[stage])
+        return found
+
+    def transitioned(self, transitions: dict) -> None:
+        """After ``transitions`` were recorded: the layout transition (a write) is
+        visible to accesses in its destination stage."""
+        for image, (_, layout, _, _, stage, visible) in transitions.items():
+            if layout == vk.GENERAL:
+                self.layouts.pop(image, None)
+            else:
+                self.layouts[image] = layout
+            state = self._state(image)
+            state.write_stage, state.write_access = stage, _WRITE[stage]
+            state.visible, state.reads = {stage: visible}, {}
+            self.wrote_stages |= stage
+            self.wrote_access |= _WRITE[stage]
+
+    def record_transitions(self, commands: "vk.Commands", transitions: dict, barrier: Barrier | None) -> None:
+        """Record ``transitions`` with the global ``barrier`` (if any) in one pipeline barrier."""
+        src_stage = dst_stage = src_access = dst_access = 0
+        if barrier is not None:
+            src_stage, dst_stage, src_access, dst_access = barrier[:4]
+        for _, _, src, _, dst, _ in transitions.values():
+            src_stage, dst_stage = src_stage | src, dst_stage | dst
+        commands.barrier(src_stage, dst_stage, src_access, dst_access, transitions=[
+            (image, old, new, old_access, new_access)
+            for image, (old, new, _, old_access, _, new_access) in transitions.items()])
+        if barrier is not None:
+            self.barrier(barrier)
+        self.transitioned(transitions)
+
+    def home(self, commands: "vk.Commands") -> None:
+        """Move every image this recording left in a transfer layout back to GENERAL,
+        where the next submission (of any sequence) expects it."""
+        if self.layouts:
+            self.record_transitions(commands, self.transitions({
+                (image, _COMPUTE): _READ[_COMPUTE] | _WRITE[_COMPUTE] for image in self.layouts}), None)
+
     def to_host(self) -> tuple | None:
         """The barrier that makes the device's writes visible to the host, if any wrote."""
         if not self.wrote_stages:
@@ -147,20 +214,35 @@ class Hazards:
         before need, if any (all the analysis is done here, none at evaluation)."""
         accesses = _declared_accesses(op)
         if accesses is None:
+            self.home(commands)  # the operation's own commands find images where the user expects them
             commands.barrier(*_FULL)
             op.record(commands)
             commands.barrier(*_FULL)
             self.unknown()
             return
         accesses = _merged(accesses)
-        barrier = self.needed(accesses)
-        if barrier is not None:
+        for barrier in op.barriers():  # an operation's own image barriers take images in GENERAL
+            for image in barrier.ranges or ():
+                if image in self.layouts:
+                    accesses.setdefault((image, _COMPUTE), 0)
+        transitions = self.transitions(accesses)
+        barrier = self.needed(accesses, transitions)
+        if transitions:
+            self.record_transitions(commands, transitions, barrier)
+        elif barrier is not None:
             commands.barrier(*barrier)
             self.barrier(barrier)
         op.record(commands)
         for barrier in op.barriers():
             self.barrier(barrier)
         self.accessed(accesses)
+
+
+def _layout(stage: int, bits: int) -> int:
+    """The layout an image access in ``stage`` needs."""
+    if stage == _TRANSFER:
+        return vk.TRANSFER_DST_LAYOUT if bits & _WRITES else vk.TRANSFER_SRC_LAYOUT
+    return vk.GENERAL
 
 
 def _merged(accesses: list[Access]) -> dict:

@@ -12,7 +12,9 @@ import numpy as np
 from . import vk
 from .algorithm import Algorithm
 from .errors import DestroyedError, InvalidArgumentError
+from .image import Image
 from .log import logger
+from .memory import Memory
 from .seed import SeedManagerAPI
 from .sequence import Sequence
 from .tensor import Tensor, as_host_array
@@ -20,8 +22,15 @@ from .types import MemoryTypes
 
 
 def list_devices() -> list[dict]:
-    """The properties of every Vulkan device (see ``Manager.get_device_properties``)."""
-    return [copy.deepcopy(d.properties) for d in vk.shared_instance().physical_devices]
+    """Every Vulkan device kp sees, in order: its ``index`` (what ``kp.Manager(device=...)``
+    takes), ``device_name``, ``device_type``, ``vendor``, ``driver``, ``uuid`` and the rest of
+    ``Manager.get_device_properties``. ``KP_VISIBLE_DEVICES`` (indices or UUIDs,
+    comma-separated, like ``CUDA_VISIBLE_DEVICES``) chooses and orders them; indices
+    then count in that list.
+
+    >>> [(d["index"], d["device_name"], d["uuid"]) for d in kp.list_devices()]
+    """
+    return [{"index": i, **copy.deepcopy(d.properties)} for i, d in enumerate(vk.shared_instance().visible_devices())]
 
 
 class Manager(SeedManagerAPI):
@@ -30,17 +39,18 @@ class Manager(SeedManagerAPI):
     >>> with kp.Manager() as mgr:
     ...     t = mgr.tensor([1, 2, 3])
 
-    ``device`` is the index into ``kp.list_devices()``; ``family_queue_indices``
+    ``device`` is an index into ``kp.list_devices()`` or a device's UUID (or a unique
+    start of it, with or without ``GPU-``); ``family_queue_indices``
     gives one queue per entry (a family repeated gives several queues of it), by
     default one queue of the first compute family; ``desired_extensions`` are
     enabled where the device supports them. ``vk_device`` (the ``kp.vk.Device``,
     None once destroyed) is for kp's objects and operations, and read-only.
     """
 
-    def __init__(self, device: int = 0, family_queue_indices: SequenceOf[int] = (),
+    def __init__(self, device: int | str = 0, family_queue_indices: SequenceOf[int] = (),
                  desired_extensions: SequenceOf[str] = ()):
         instance = vk.shared_instance()
-        physical = instance.physical_device(device)
+        self._index, physical = instance.find_device(device)
         if isinstance(family_queue_indices, (str, bytes)) or not all(
                 isinstance(f, int) for f in family_queue_indices):
             raise InvalidArgumentError(f"family_queue_indices must be a list of ints, got {family_queue_indices!r}")
@@ -54,7 +64,7 @@ class Manager(SeedManagerAPI):
         self._objects: weakref.WeakSet = weakref.WeakSet()
         self._objects_lock = threading.Lock()
         self._init_seed_api()
-        logger.info("Using physical device index %d found %s", device, physical.properties["device_name"])
+        logger.info("Using physical device index %d found %s", self._index, physical.properties["device_name"])
 
     # -- for kp's tensors, algorithms, sequences and operations ------------------------
     def live_vk_device(self) -> vk.Device:
@@ -73,7 +83,7 @@ class Manager(SeedManagerAPI):
         return self._allocator
 
     def adopt(self, obj: Any) -> None:
-        """Track a tensor, algorithm or sequence made on this device, so that ``destroy()``
+        """Track a tensor, image, algorithm or sequence made on this device, so that ``destroy()``
         destroys it; for kp's objects, which call it as they are made."""
         with self._objects_lock:
             self._objects.add(obj)
@@ -90,18 +100,32 @@ class Manager(SeedManagerAPI):
         return self._make_tensor(as_host_array(data), memory_type, tensor_type)
 
     def _make_tensor(self, array: np.ndarray, memory_type, tensor_type) -> Tensor:
-        kind = memory_type if memory_type is not None else tensor_type
-        try:
-            kind = MemoryTypes(MemoryTypes.device if kind is None else kind)
-        except ValueError:
-            raise InvalidArgumentError(f"unknown memory type {kind!r}; use kp.MemoryTypes") from None
+        kind = _memory_type(memory_type if memory_type is not None else tensor_type)
         self.live_vk_device()
         return Tensor.create_on(self, array, kind)
 
-    def algorithm(self, tensors: SequenceOf[Tensor] = (), spirv: Any = b"", workgroup: SequenceOf[int] | None = None,
+    def image(self, data: Any, width: int, height: int, num_channels: int,
+              memory_type: MemoryTypes = MemoryTypes.device) -> Image:
+        """A float32 ``width`` x ``height`` image of ``num_channels`` (1, 2 or 4) channels
+        holding ``data`` (``width * height * num_channels`` numbers, row after row)."""
+        return self._make_image(as_host_array(data, np.float32), width, height, num_channels, memory_type)
+
+    def image_t(self, data: Any, width: int, height: int, num_channels: int,
+                memory_type: MemoryTypes = MemoryTypes.device) -> Image:
+        """An image keeping ``data``'s dtype (float32, int32, uint32, int16, uint16, int8
+        or uint8); otherwise as ``image``."""
+        return self._make_image(as_host_array(data), width, height, num_channels, memory_type)
+
+    def _make_image(self, array: np.ndarray, width, height, num_channels, memory_type) -> Image:
+        kind = _memory_type(memory_type)
+        self.live_vk_device()
+        return Image.create_on(self, array, width, height, num_channels, kind)
+
+    def algorithm(self, tensors: SequenceOf[Memory] = (), spirv: Any = b"", workgroup: SequenceOf[int] | None = None,
                   spec_consts: Any = (), push_consts: Any = ()) -> Algorithm:
         """A compute shader (SPIR-V bytes, GLSL source or a python2shader function)
-        bound to ``tensors`` (binding i = tensor i). ``workgroup`` is the number of
+        bound to ``tensors`` (binding i = tensor or image i: a storage buffer or a
+        storage image). ``workgroup`` is the number of
         workgroups (default: one invocation per element of ``tensors[0]``)."""
         self.live_vk_device()
         return Algorithm(self, tensors, spirv, workgroup, spec_consts, push_consts)
@@ -114,9 +138,10 @@ class Manager(SeedManagerAPI):
         return list_devices()
 
     def get_device_properties(self) -> dict:
-        """Name, type, vendor, driver and API versions, limits, subgroup size,
-        timestamp support, memory heaps, queue families and features."""
-        return copy.deepcopy(self.live_vk_device().physical.properties)
+        """Index (in ``kp.list_devices()`` when the manager was made), name, type, vendor,
+        driver, UUID, API version, limits, subgroup size, timestamp support, memory
+        heaps, queue families and features."""
+        return {"index": self._index, **copy.deepcopy(self.live_vk_device().physical.properties)}
 
     # -- lifetime ---------------------------------------------------------------------
     def destroy(self) -> None:
@@ -140,7 +165,7 @@ class Manager(SeedManagerAPI):
     def _destroy_objects(self) -> None:
         with self._objects_lock:
             objects = list(self._objects)
-        for kind in (Sequence, Algorithm, Tensor):
+        for kind in (Sequence, Algorithm, Memory):
             for obj in objects:
                 if isinstance(obj, kind):
                     obj.destroy()
@@ -158,3 +183,10 @@ class Manager(SeedManagerAPI):
         if self.vk_device is None:
             return "kp.Manager(destroyed)"
         return f"kp.Manager({self.vk_device.physical.properties['device_name']!r})"
+
+
+def _memory_type(kind: Any) -> MemoryTypes:
+    try:
+        return MemoryTypes(MemoryTypes.device if kind is None else kind)
+    except ValueError:
+        raise InvalidArgumentError(f"unknown memory type {kind!r}; use kp.MemoryTypes") from None

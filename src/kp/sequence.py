@@ -139,6 +139,7 @@ class Sequence(SeedSequenceAPI):
             commands = self._commands
             with commands.device.lock:
                 self._check_recorded()
+                self._hazards.home(commands)
                 to_host = self._hazards.to_host()
                 if to_host is not None:
                     commands.barrier(*to_host)

@@ -1,7 +1,9 @@
 """Tensors: NumPy data on a Vulkan device.
 
 ``mgr.tensor(...)`` / ``mgr.tensor_t(...)`` make tensors that live on the device at
-once; their ``data()`` is a writable zero-copy NumPy view of the host-visible memory.
+once; their ``data()`` is a writable zero-copy flat (1-D) NumPy view of the
+host-visible memory, as in Kompute, and ``numpy()`` the same memory in the shape the
+data was given in (``shape``).
 ``kp.Tensor([...])`` is the seed API's tensor: it holds its data until a manager
 creates it on the device, and its ``data()`` returns a Python list.
 """
@@ -13,8 +15,8 @@ from typing import TYPE_CHECKING, Any, Iterator
 import numpy as np
 
 from .errors import DataTypeError, DestroyedError, InvalidArgumentError, KomputeError, OutOfDeviceMemoryError
-from .types import DTYPE_FEATURES, DataTypes, MemoryTypes, data_type_of
-from . import vk
+from .memory import Memory
+from .types import DTYPE_FEATURES, MemoryTypes, data_type_of
 
 if TYPE_CHECKING:
     from .manager import Manager
@@ -51,8 +53,10 @@ def as_host_array(data: Any, dtype: Any = None) -> np.ndarray:
                                      f"native byte order") from None
 
 
-class Tensor:
+class Tensor(Memory):
     """A 1-D or N-D array of one dtype on a Vulkan device."""
+
+    _noun = "tensor"
 
     def __init__(self, data: Any, tensor_type: MemoryTypes = MemoryTypes.device):
         """Seed API: ``kp.Tensor([1, 2, 3])`` is float32 data waiting to be created on a
@@ -111,85 +115,69 @@ class Tensor:
         self._manager = manager
         manager.adopt(self)
 
-    # -- state ---------------------------------------------------------------------
-    def is_init(self) -> bool:
-        """True while the tensor has device memory (created and not destroyed)."""
-        return self._primary is not None and not self._destroyed and self._manager.vk_device is not None
+    # -- moving to another device --------------------------------------------------
+    def to(self, manager: "Manager", memory_type: MemoryTypes | None = None) -> "Tensor":
+        """A new tensor on ``manager`` (another device's, or this one's) holding this
+        tensor's device data, with its shape and dtype, and ``memory_type`` (by default
+        this tensor's). Both the new tensor's device memory and its ``data()`` hold the
+        copy, so it is ready for ``manager``'s sequences without a sync. Waits until the
+        copy is done; this tensor is left as it was.
 
-    def check_usable(self, manager: "Manager | None" = None) -> None:
-        """Raise unless the tensor has device memory (of ``manager``, where given); for
-        kp's operations."""
-        if self._manager is None:
-            raise KomputeError("tensor has not been created on a device yet "
-                               "(use mgr.eval_tensor_create_def([t]) or mgr.tensor(...))")
-        if not self.is_init():
-            raise DestroyedError("tensor was destroyed (or its manager was)")
-        if manager is not None and manager is not self._manager:
-            raise InvalidArgumentError("tensor belongs to another kp.Manager")
+        >>> gathered = part.to(mgr0)   # part was computed on another device's manager
 
-    def destroy(self) -> None:
-        """Free the tensor's device memory (once the GPU has finished any work that
-        uses it; this does not wait). Views from ``data()`` stay readable: the host
-        memory behind them is released when the last of them is gone."""
-        primary = self._primary
-        if self._destroyed or primary is None:
-            self._destroyed = True
-            return
-        device = primary.block.device
-        with device.lock:
-            self._destroyed = True
-            device.retire(*(a for a in (primary, self._staging) if a is not None))
-        if primary is not self._host:
-            self._primary = None
-            primary.release()
-        vk.drain()
+        Between two managers the data passes through host memory (Vulkan has no copy
+        between separate devices); on the same manager it is a copy on the device.
+        """
+        from .manager import Manager
+        from .operations import OpCopy, OpSyncDevice
 
-    def allocations(self) -> list["Allocation"]:
-        """The device memory ranges behind the tensor, for kp's operations."""
-        return [a for a in (self._primary, self._staging) if a is not None]
-
-    @property
-    def primary_allocation(self) -> "Allocation | None":
-        """The memory shaders bind and copies use, None before the tensor is created; for kp's
-        operations."""
-        return self._primary
-
-    @property
-    def staging_allocation(self) -> "Allocation | None":
-        """The host-visible copy that syncs copy to and from the primary memory, None
-        where the tensor has none (host-mapped and storage tensors); for kp's operations."""
-        return self._staging
-
-    @property
-    def manager(self) -> "Manager | None":
-        """The manager the tensor was created on, None before; for kp's operations."""
-        return self._manager
-
-    # -- data ----------------------------------------------------------------------
-    @property
-    def __array_interface__(self) -> dict:
-        if self._array is None or self._destroyed:
-            raise AttributeError("tensor has no host data")
-        return {"data": (self._array.ctypes.data, False), "shape": self._shape, "typestr": self._dtype.str,
-                "version": 3}
+        if not isinstance(manager, Manager):
+            raise InvalidArgumentError(f"Tensor.to takes a kp.Manager, got {type(manager).__name__}")
+        self.check_usable()
+        kind = self._memory_type if memory_type is None else memory_type  # the manager checks it
+        empty = np.broadcast_to(np.zeros((), self._dtype), self._shape)
+        if manager is self._manager:
+            out = manager.tensor_t(empty, kind)
+            _evaluate(manager, OpCopy([self, out]))
+            return out
+        # Read the device data into a host tensor here, then write it on the other device.
+        host = self._manager.tensor_t(empty, MemoryTypes.host)
+        try:
+            _evaluate(self._manager, OpCopy([self, host]))
+            if kind != MemoryTypes.storage:
+                out = manager.tensor_t(host.numpy(), kind)
+                _evaluate(manager, OpSyncDevice([out]))
+                return out
+            staged = manager.tensor_t(host.numpy(), MemoryTypes.host)
+            try:
+                out = manager.tensor_t(empty, kind)
+                _evaluate(manager, OpCopy([staged, out]))
+                return out
+            finally:
+                staged.destroy()
+        finally:
+            host.destroy()
 
     def data(self) -> Any:
-        """The tensor's host data: a writable zero-copy NumPy view (``mgr.tensor``), or
-        a list copy for seed-API tensors (``kp.Tensor([...])``)."""
+        """The tensor's host data, flat as in Kompute: a writable zero-copy 1-D NumPy
+        view of ``size()`` elements (``mgr.tensor``), or a flat list copy for seed-API
+        tensors (``kp.Tensor([...])``). ``numpy()`` (or ``data().reshape(t.shape)``)
+        gives it in the tensor's shape."""
         if self._list_data:
             return self._array.tolist()
-        if self._destroyed or not self.is_init():
-            raise DestroyedError("tensor was destroyed (or its manager was): it has no data")
-        if self._array is None:
-            raise KomputeError("storage tensors live on the device only and have no host data; "
-                               "copy them into a device or host tensor to read them")
-        return np.asarray(self)
+        return super().data()
 
     def numpy(self) -> np.ndarray:
-        """A copy of the host data as a NumPy array of the tensor's shape."""
-        if self._array is None:
-            raise KomputeError("storage tensors have no host data")
-        return self._array.reshape(self._shape).copy()
+        """The host data in the tensor's ``shape``: for ``mgr.tensor`` tensors a writable
+        zero-copy view of the same memory as ``data()``, for seed-API tensors an array
+        copy.
+
+        >>> mgr.tensor(np.zeros((16, 8))).numpy().shape
+        (16, 8)
+        """
+        if self._list_data:
+            return np.array(self._array).reshape(self._shape)
+        return self.data().reshape(self._shape)
 
     def set_data(self, data: Any) -> None:
         """Replace the host data (same element count; the device copy changes on the
@@ -213,12 +201,6 @@ class Tensor:
     def map_data_into_host(self) -> None:
         """Seed API: push local data into host-visible memory (already there in kp)."""
 
-    def size(self) -> int:
-        return int(self._array.size if self._array is not None else np.prod(self._shape))
-
-    def __len__(self) -> int:
-        return self.size()
-
     def __getitem__(self, index):
         return self._local()[index].tolist()
 
@@ -234,27 +216,19 @@ class Tensor:
     def __reversed__(self) -> list:
         return self._local()[::-1].tolist()
 
-    @property
-    def shape(self) -> tuple[int, ...]:
-        return self._shape
-
-    @property
-    def dtype(self) -> np.dtype:
-        return self._dtype
-
-    @property
-    def nbytes(self) -> int:
-        return self.size() * self._dtype.itemsize
-
-    def data_type(self) -> DataTypes:
-        return self._data_type
-
-    def memory_type(self) -> MemoryTypes:
+    def tensor_type(self) -> MemoryTypes:
         return self._memory_type
-
-    tensor_type = memory_type
 
     def __repr__(self) -> str:
         state = "on device" if self.is_init() else ("destroyed" if self._destroyed else "not created")
         return (f"kp.Tensor(shape={self._shape}, dtype={self._dtype}, "
                 f"memory_type={self._memory_type.name}, {state})")
+
+
+def _evaluate(manager: "Manager", op) -> None:
+    """Run ``op`` on a sequence of its own on ``manager`` and wait for it."""
+    sequence = manager.sequence()
+    try:
+        sequence.eval(op)
+    finally:
+        sequence.destroy()

@@ -37,7 +37,7 @@ class PipelineStages(enum.IntFlag):
 
 
 class OpMemoryBarrier(TensorOp):
-    """Kompute's buffer memory barrier: on each tensor's device memory (or, with
+    """Kompute's buffer (and image) memory barrier: on each tensor's or image's device memory (or, with
     ``barrier_on_primary=False``, on its host staging copy, for the tensors that
     have one), ``src_access`` in ``src_stage`` is made available and visible to
     ``dst_access`` in ``dst_stage``. The sequence adds no barrier of its own for

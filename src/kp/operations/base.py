@@ -5,18 +5,18 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, NamedTuple, Sequence
 
 from ..errors import InvalidArgumentError
-from ..tensor import Tensor
+from ..memory import Memory
 
 if TYPE_CHECKING:
     from ..manager import Manager
-    from ..vk import Allocation, Commands
+    from ..vk import Allocation, Commands, Image
 
 
 class Access(NamedTuple):
-    """How an operation's commands use one buffer range: in ``stage``
+    """How an operation's commands use one buffer range or image: in ``stage``
     (``kp.vk.TRANSFER`` or ``kp.vk.COMPUTE``), reading and/or writing it."""
 
-    allocation: "Allocation"
+    allocation: "Allocation | Image"
     stage: int
     reads: bool
     writes: bool
@@ -24,13 +24,13 @@ class Access(NamedTuple):
 
 class Barrier(NamedTuple):
     """A pipeline barrier an operation records: Vulkan stage and access masks, on
-    ``ranges`` (buffer barriers) or, where that is None, on all memory."""
+    ``ranges`` (buffer and image barriers) or, where that is None, on all memory."""
 
     src_stage: int
     dst_stage: int
     src_access: int
     dst_access: int
-    ranges: "tuple[Allocation, ...] | None" = None
+    ranges: "tuple[Allocation | Image, ...] | None" = None
 
 
 class OpBase:
@@ -59,12 +59,12 @@ class OpBase:
     def post_eval(self) -> None:
         """Host work after each completed submission."""
 
-    def memory_objects(self) -> list[Tensor]:
-        """The tensors the recorded commands read or write."""
+    def memory_objects(self) -> list[Memory]:
+        """The tensors and images the recorded commands read or write."""
         return []
 
     def accesses(self) -> "list[Access] | None":
-        """The buffer ranges the commands ``record`` appends read or write, asked
+        """The buffer ranges and images the commands ``record`` appends read or write, asked
         just before ``record``; None where unknown."""
         return []
 
@@ -73,37 +73,37 @@ class OpBase:
         return []
 
 
-def tensor_list(tensors: Any, op: str, minimum: int = 1) -> list[Tensor]:
-    """``tensors`` as a list of kp.Tensor, at least ``minimum`` long."""
-    if isinstance(tensors, Tensor):
+def tensor_list(tensors: Any, op: str, minimum: int = 1) -> list[Memory]:
+    """``tensors`` as a list of kp.Tensor or kp.Image (kp.Memory), at least ``minimum`` long."""
+    if isinstance(tensors, Memory):
         tensors = [tensors]
     if not isinstance(tensors, Sequence) or isinstance(tensors, (str, bytes)):
-        raise InvalidArgumentError(f"{op} takes a list of kp.Tensor, got {type(tensors).__name__}")
+        raise InvalidArgumentError(f"{op} takes a list of kp.Tensor or kp.Image, got {type(tensors).__name__}")
     tensors = list(tensors)
     for i, tensor in enumerate(tensors):
-        if not isinstance(tensor, Tensor):
-            raise InvalidArgumentError(f"{op}: item {i} is a {type(tensor).__name__}, not a kp.Tensor")
+        if not isinstance(tensor, Memory):
+            raise InvalidArgumentError(f"{op}: item {i} is a {type(tensor).__name__}, not a kp.Tensor or kp.Image")
     if len(tensors) < minimum:
-        raise InvalidArgumentError(f"{op} needs at least {minimum} tensor(s), got {len(tensors)}")
+        raise InvalidArgumentError(f"{op} needs at least {minimum} tensor(s) or image(s), got {len(tensors)}")
     return tensors
 
 
 class TensorOp(OpBase):
-    """An operation over a list of tensors."""
+    """An operation over a list of tensors and images (``kp.Memory``)."""
 
     minimum = 1
 
-    def __init__(self, tensors: Sequence[Tensor]):
+    def __init__(self, tensors: Sequence[Memory]):
         self.tensors = tensor_list(tensors, type(self).__name__, self.minimum)
 
     def check(self, manager: "Manager") -> None:
         for tensor in self.tensors:
             tensor.check_usable(manager)
 
-    def memory_objects(self) -> list[Tensor]:
+    def memory_objects(self) -> list[Memory]:
         return list(self.tensors)
 
-    def _unique(self) -> list[Tensor]:
+    def _unique(self) -> list[Memory]:
         """The tensors, each once (a tensor given twice is synced or copied once)."""
         return list({id(t): t for t in self.tensors}.values())
 

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 from .. import vk
 from ..errors import InvalidArgumentError
+from ..image import Image
 from .base import Access, TensorOp
 
 if TYPE_CHECKING:
@@ -14,6 +15,10 @@ if TYPE_CHECKING:
 
 class OpCopy(TensorOp):
     """Copy tensor 0's device data into every other tensor, on the device only.
+    Any of them may be images (``kp.Image``): image to image, tensor to image and
+    image to tensor copies move the texels row after row, as ``data()`` holds them;
+    both sides hold the same dtype and element count, and two images the same
+    width and height.
 
     Each destination's ``data()`` shows the copy after the evaluation, without an
     ``OpSyncLocal``: where it has a separate host copy, the device writes that too,
@@ -32,6 +37,10 @@ class OpCopy(TensorOp):
                 raise InvalidArgumentError(
                     f"OpCopy: tensor {i} has {tensor.size()} x {tensor.dtype} but the source has "
                     f"{source.size()} x {source.dtype}")
+            if isinstance(tensor, Image) and isinstance(source, Image) and tensor.shape != source.shape:
+                raise InvalidArgumentError(
+                    f"OpCopy: image {i} is {tensor.get_width()} x {tensor.get_height()} but the source image is "
+                    f"{source.get_width()} x {source.get_height()}; images copy into images of their size")
 
     def record(self, commands: "Commands") -> None:
         source = self.tensors[0]

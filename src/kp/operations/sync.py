@@ -33,15 +33,15 @@ class _StagingSync(TensorOp):
 
 
 class OpSyncDevice(_StagingSync):
-    """Copy each tensor's host data (``data()``) to its device memory. A no-op for
-    tensors the device reads directly (host, deviceAndHost, unified memory)."""
+    """Copy each tensor's or image's host data (``data()``) to its device memory. A
+    no-op for those the device reads directly (host, deviceAndHost, unified memory)."""
 
     def _ends(self, tensor: "Tensor") -> tuple["Allocation", "Allocation"]:
         return tensor.staging_allocation, tensor.primary_allocation
 
 
 class OpSyncLocal(_StagingSync):
-    """Copy each tensor's device memory back to its host data (``data()``)."""
+    """Copy each tensor's or image's device memory back to its host data (``data()``)."""
 
     def _ends(self, tensor: "Tensor") -> tuple["Allocation", "Allocation"]:
         return tensor.primary_allocation, tensor.staging_allocation

@@ -45,7 +45,10 @@ class Binding:
     ``("float", 32)`` for ``float x[]`` and ``vec4 x[]``; ``None`` without a
     runtime array, for an array of structs, or when aliased views disagree.
     Several variables at one binding (aliased views) are merged into one
-    ``Binding``.
+    ``Binding``. For an image, ``element_scalar`` is the scalar type its texels
+    are read as (``("float", 32)`` for ``image2D``), ``image_format`` its format
+    qualifier as GLSL spells it (``"r32f"``, ``"rgba8ui"``; ``"unknown"`` without
+    one) and ``image_dim`` its dimensionality (``"2d"``...); None otherwise.
     """
 
     set: int
@@ -55,6 +58,8 @@ class Binding:
     element_size: int | None
     readonly: bool
     element_scalar: tuple[str, int] | None = None
+    image_format: str | None = None
+    image_dim: str | None = None
 
 
 @dataclass(frozen=True)
@@ -125,6 +130,13 @@ class ShaderInfo:
                     for terms in self.workgroup_memory), default=0)
 
 
+# Specialization constants by which a shader leaves its local size to kp and gets
+# the global size that was asked for (python2shader's kernels that read only
+# GlobalInvocationId): the algorithm picks the local size, dispatches enough
+# workgroups to cover the requested invocations, and the shader skips those past it.
+AUTO_LOCAL_SIZE_IDS = (0x6B700000, 0x6B700001, 0x6B700002)
+AUTO_GLOBAL_SIZE_IDS = (0x6B700003, 0x6B700004, 0x6B700005)
+
 # Opcodes, enumerants and decorations from the SPIR-V 1.6 specification.
 _OP_NAME = 5
 _OP_MEMBER_NAME = 6
@@ -181,6 +193,13 @@ _SC_STORAGE_BUFFER = 12
 _SC_PHYSICAL_STORAGE_BUFFER = 5349
 
 _DIM_BUFFER = 5
+_DIMS = {0: "1d", 1: "2d", 2: "3d", 3: "cube", 4: "rect", 5: "buffer", 6: "subpass"}
+# SPIR-V's ImageFormat enumerants, spelled as GLSL's format qualifiers.
+_IMAGE_FORMATS = dict(enumerate((
+    "unknown", "rgba32f", "rgba16f", "r32f", "rgba8", "rgba8_snorm", "rg32f", "rg16f", "r11f_g11f_b10f", "r16f",
+    "rgba16", "rgb10_a2", "rg16", "rg8", "r16", "r8", "rgba16_snorm", "rg16_snorm", "rg8_snorm", "r16_snorm",
+    "r8_snorm", "rgba32i", "rgba16i", "rgba8i", "r32i", "rg32i", "rg16i", "rg8i", "r16i", "r8i", "rgba32ui",
+    "rgba16ui", "rgba8ui", "r32ui", "rgb10_a2ui", "rg32ui", "rg16ui", "rg8ui", "r16ui", "r8ui", "r64ui", "r64i")))
 
 # No device takes more than 4 KiB of push constants; a damaged array length must
 # not make reflection list billions of them.
@@ -584,7 +603,12 @@ class _Module:
                 readonly = readonly or all(
                     _DEC_NON_WRITABLE in self.member_decorations.get((tid, m), {})
                     for m in range(len(members)))
-        return Binding(set_, slot, kind, name, element_size, readonly, element_scalar)
+        image_format = image_dim = None
+        if type_[0] == _OP_TYPE_IMAGE:
+            element_scalar = self._element_scalar(type_[1])
+            image_dim = _DIMS.get(type_[2], f"Dim{type_[2]}")
+            image_format = _IMAGE_FORMATS.get(type_[7], f"ImageFormat{type_[7]}")
+        return Binding(set_, slot, kind, name, element_size, readonly, element_scalar, image_format, image_dim)
 
     def _element_scalar(self, tid: int) -> tuple[str, int] | None:
         """The scalar type a scalar, vector, matrix or array type is made of;
@@ -772,5 +796,6 @@ def _merge_aliases(first: Binding, second: Binding) -> Binding:
             f"{first.kind} ({first.name!r}) and {second.kind} ({second.name!r})")
     finer = second if (second.element_size or 1 << 62) < (first.element_size or 1 << 62) else first
     scalar = first.element_scalar if first.element_scalar == second.element_scalar else None
+    image_format = first.image_format if first.image_format == second.image_format else None
     return Binding(first.set, first.binding, first.kind, finer.name, finer.element_size,
-                   first.readonly and second.readonly, scalar)
+                   first.readonly and second.readonly, scalar, image_format, first.image_dim)

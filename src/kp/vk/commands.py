@@ -15,10 +15,11 @@ from typing import TYPE_CHECKING
 
 from ..errors import DestroyedError
 from .core import NULL, C, Life, Owned, check, ffi, lib, new
+from .memory import Allocation
 
 if TYPE_CHECKING:
     from .device import Device, Queue
-    from .memory import Allocation
+    from .image import Image
     from .pipeline import ComputePipeline
 
 COMPUTE = C.VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT
@@ -29,6 +30,13 @@ WRITES = C.VK_ACCESS_SHADER_WRITE_BIT | C.VK_ACCESS_TRANSFER_WRITE_BIT
 READS_WRITES = (C.VK_ACCESS_SHADER_READ_BIT | C.VK_ACCESS_SHADER_WRITE_BIT | C.VK_ACCESS_TRANSFER_READ_BIT
                 | C.VK_ACCESS_TRANSFER_WRITE_BIT)
 HOST_READ = C.VK_ACCESS_HOST_READ_BIT
+# Images stay in this layout (see ``image``); one mip level, one layer, colour.
+GENERAL = C.VK_IMAGE_LAYOUT_GENERAL
+TRANSFER_SRC_LAYOUT = C.VK_IMAGE_LAYOUT_TRANSFER_SRC_OPTIMAL
+TRANSFER_DST_LAYOUT = C.VK_IMAGE_LAYOUT_TRANSFER_DST_OPTIMAL
+COLOR_RANGE = {"aspectMask": C.VK_IMAGE_ASPECT_COLOR_BIT, "baseMipLevel": 0, "levelCount": 1, "baseArrayLayer": 0,
+               "layerCount": 1}
+COLOR_LAYERS = {"aspectMask": C.VK_IMAGE_ASPECT_COLOR_BIT, "mipLevel": 0, "baseArrayLayer": 0, "layerCount": 1}
 
 # How long a wait spins on the fence before it blocks in the driver: a blocking
 # wait costs a thread wake-up (tens of microseconds), which dominates short work.
@@ -212,18 +220,40 @@ class Commands(Owned):
         check(lib.vkEndCommandBuffer(self.cmd), "vkEndCommandBuffer")
 
     def barrier(self, src_stage: int, dst_stage: int, src_access: int, dst_access: int,
-                ranges: "list[Allocation] | None" = None) -> None:
-        """A pipeline barrier: a global memory barrier, or one buffer barrier per
-        range of ``ranges``; without access masks, an execution dependency only."""
+                ranges: "list[Allocation | Image] | None" = None, transitions=()) -> None:
+        """A pipeline barrier: a global memory barrier, or one buffer or image barrier
+        per buffer range or image of ``ranges``; without access masks, an execution
+        dependency only. ``transitions`` adds layout transitions of images, as
+        (image, old layout, new layout, source access, destination access)."""
         self.barriers_recorded += 1
-        if ranges is not None:
+        if transitions:
+            self.use(t[0].life for t in transitions)
+            image_barriers = new("VkImageMemoryBarrier[]", [{
+                "sType": C.VK_STRUCTURE_TYPE_IMAGE_MEMORY_BARRIER, "srcAccessMask": old_access,
+                "dstAccessMask": new_access, "oldLayout": old, "newLayout": layout,
+                "srcQueueFamilyIndex": C.VK_QUEUE_FAMILY_IGNORED, "dstQueueFamilyIndex": C.VK_QUEUE_FAMILY_IGNORED,
+                "image": image.handle, "subresourceRange": COLOR_RANGE}
+                for image, old, layout, old_access, new_access in transitions])
+            memory = self._barrier
+            memory.srcAccessMask, memory.dstAccessMask = src_access, dst_access
+            global_count = 1 if src_access or dst_access else 0
+            lib.vkCmdPipelineBarrier(self.cmd, src_stage, dst_stage, 0, global_count, memory if global_count else NULL,
+                                     0, NULL, len(transitions), image_barriers)
+        elif ranges is not None:
             self.use(a.life for a in ranges)
-            barriers = new("VkBufferMemoryBarrier[]", [{
-                "sType": C.VK_STRUCTURE_TYPE_BUFFER_MEMORY_BARRIER, "srcAccessMask": src_access,
-                "dstAccessMask": dst_access, "srcQueueFamilyIndex": C.VK_QUEUE_FAMILY_IGNORED,
-                "dstQueueFamilyIndex": C.VK_QUEUE_FAMILY_IGNORED, "buffer": a.buffer, "offset": a.offset,
-                "size": a.size} for a in ranges])
-            lib.vkCmdPipelineBarrier(self.cmd, src_stage, dst_stage, 0, 0, NULL, len(ranges), barriers, 0, NULL)
+            buffers = [a for a in ranges if isinstance(a, Allocation)]
+            images = [a for a in ranges if not isinstance(a, Allocation)]
+            common = {"srcAccessMask": src_access, "dstAccessMask": dst_access,
+                      "srcQueueFamilyIndex": C.VK_QUEUE_FAMILY_IGNORED,
+                      "dstQueueFamilyIndex": C.VK_QUEUE_FAMILY_IGNORED}
+            buffer_barriers = new("VkBufferMemoryBarrier[]", [{
+                "sType": C.VK_STRUCTURE_TYPE_BUFFER_MEMORY_BARRIER, **common, "buffer": a.buffer, "offset": a.offset,
+                "size": a.size} for a in buffers])
+            image_barriers = new("VkImageMemoryBarrier[]", [{
+                "sType": C.VK_STRUCTURE_TYPE_IMAGE_MEMORY_BARRIER, **common, "oldLayout": GENERAL,
+                "newLayout": GENERAL, "image": i.handle, "subresourceRange": COLOR_RANGE} for i in images])
+            lib.vkCmdPipelineBarrier(self.cmd, src_stage, dst_stage, 0, 0, NULL, len(buffers), buffer_barriers,
+                                     len(images), image_barriers)
         elif src_access or dst_access:
             b = self._barrier
             b.srcAccessMask, b.dstAccessMask = src_access, dst_access
@@ -231,10 +261,25 @@ class Commands(Owned):
         else:
             lib.vkCmdPipelineBarrier(self.cmd, src_stage, dst_stage, 0, 0, NULL, 0, NULL, 0, NULL)
 
-    def copy(self, src: "Allocation", dst: "Allocation", size: int) -> None:
+    def copy(self, src: "Allocation | Image", dst: "Allocation | Image", size: int) -> None:
+        """Copy ``size`` bytes between buffer ranges, or a whole image to or from a
+        buffer range (tightly packed texels) or an image of the same extent; images
+        in the transfer layouts (``kp.hazards`` moves them there)."""
         self.use((src.life, dst.life))
-        region = new("VkBufferCopy *", {"srcOffset": src.offset, "dstOffset": dst.offset, "size": size})
-        lib.vkCmdCopyBuffer(self.cmd, src.buffer, dst.buffer, 1, region)
+        cmd = self.cmd
+        if isinstance(src, Allocation) and isinstance(dst, Allocation):
+            region = new("VkBufferCopy *", {"srcOffset": src.offset, "dstOffset": dst.offset, "size": size})
+            lib.vkCmdCopyBuffer(cmd, src.buffer, dst.buffer, 1, region)
+        elif isinstance(src, Allocation):
+            lib.vkCmdCopyBufferToImage(cmd, src.buffer, dst.handle, TRANSFER_DST_LAYOUT, 1,
+                                       _buffer_image_copy(src, dst))
+        elif isinstance(dst, Allocation):
+            lib.vkCmdCopyImageToBuffer(cmd, src.handle, TRANSFER_SRC_LAYOUT, dst.buffer, 1,
+                                       _buffer_image_copy(dst, src))
+        else:
+            region = new("VkImageCopy *", {"srcSubresource": COLOR_LAYERS, "dstSubresource": COLOR_LAYERS,
+                                           "extent": src.extent})
+            lib.vkCmdCopyImage(cmd, src.handle, TRANSFER_SRC_LAYOUT, dst.handle, TRANSFER_DST_LAYOUT, 1, region)
 
     def dispatch(self, pipeline: "ComputePipeline", push: bytes, groups: tuple[int, int, int]) -> None:
         self.use((pipeline.life, *pipeline.bound))
@@ -330,6 +375,11 @@ class Commands(Owned):
         if check(result, "vkGetQueryPoolResults") == _NOT_READY:
             return []
         return list(data)
+
+
+def _buffer_image_copy(buffer: Allocation, image: "Image"):
+    return new("VkBufferImageCopy *", {"bufferOffset": buffer.offset, "imageSubresource": COLOR_LAYERS,
+                                       "imageExtent": image.extent})
 
 
 def _destroy_commands(device: "Device", handles: dict) -> None:

@@ -10,7 +10,7 @@ from collections import Counter
 from .. import cache
 from ..errors import InvalidArgumentError
 from .core import NULL, C, Owned, check, cstring, ffi, lib, new
-from .instance import FEATURE_EXTENSIONS, Instance, PhysicalDevice, feature_chain
+from .instance import EXTENSION_FEATURES, FEATURE_EXTENSIONS, Instance, PhysicalDevice, feature_chain
 from .memory import BUFFER_USAGE
 
 log = logging.getLogger("kp")
@@ -63,6 +63,10 @@ class Device(Owned):
                 raise InvalidArgumentError(f"queue family {family} has {have} queue(s) but "
                                            f"family_queue_indices asks for {count}")
 
+        # The extensions whose features kp knows (float atomics) are enabled wherever
+        # the device has them, so shaders that need those features just work.
+        extensions = [*extensions, *(e for e in EXTENSION_FEATURES
+                                     if e in physical.extensions and e not in extensions)]
         enabled_ext = [e for e in extensions if e in physical.extensions]
         for missing in set(extensions) - set(enabled_ext):
             log.error("device extension %s is not supported by %s; not enabled", missing,

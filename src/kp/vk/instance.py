@@ -7,6 +7,7 @@ import collections
 import logging
 import os
 import threading
+import uuid
 from dataclasses import dataclass, field
 from typing import Iterable
 
@@ -58,6 +59,13 @@ def _available(enumerate_fn, struct: str, name_field: str, *prefix) -> set[str]:
     check(enumerate_fn(*prefix, count, items), "enumerating Vulkan layers/extensions")
     return {string(getattr(items[i], name_field)) for i in range(count[0])}
 
+
+# PCI vendor IDs, and Khronos' IDs for vendors without one (VkVendorId).
+VENDORS = {
+    0x1002: "AMD", 0x1010: "Imagination", 0x106B: "Apple", 0x10DE: "NVIDIA", 0x13B5: "ARM", 0x14E4: "Broadcom",
+    0x5143: "Qualcomm", 0x8086: "Intel", 0x10001: "Vivante", 0x10002: "VeriSilicon", 0x10003: "Kazan",
+    0x10004: "Codeplay", 0x10005: "Mesa", 0x10006: "PoCL", 0x10007: "MobileEye",
+}
 
 DEVICE_TYPES = {
     C.VK_PHYSICAL_DEVICE_TYPE_OTHER: "other",
@@ -170,15 +178,63 @@ class Instance(Owned):
         check(lib.vkEnumeratePhysicalDevices(self.handle, count, handles), "vkEnumeratePhysicalDevices")
         return [_describe(handles[i], i) for i in range(count[0])]
 
-    def physical_device(self, index: int) -> PhysicalDevice:
+    def visible_devices(self) -> list[PhysicalDevice]:
+        """The devices kp shows, in its order: all of them, or those ``KP_VISIBLE_DEVICES``
+        names (comma-separated indices into all devices, or UUIDs as ``list_devices``
+        spells them, with or without ``GPU-``, or a unique start of one), in the order
+        named. A name may repeat, which shows one device twice."""
+        setting = os.environ.get(VISIBLE_DEVICES_VARIABLE)
+        if setting is None:
+            return list(self.physical_devices)
         devices = self.physical_devices
+        return [devices[_find(entry.strip(), devices, f"{VISIBLE_DEVICES_VARIABLE}={setting!r}")]
+                for entry in setting.split(",") if entry.strip()]
+
+    def find_device(self, device: int | str) -> tuple[int, PhysicalDevice]:
+        """The position in ``visible_devices()`` and the device that ``device`` names: an
+        index (an int, or digits) or a UUID."""
+        devices = self.visible_devices()
         if not devices:
-            raise DeviceNotFoundError("no Vulkan device found: install a Vulkan driver "
-                                      "(on Debian: apt-get install mesa-vulkan-drivers libvulkan1)")
-        if not isinstance(index, int) or isinstance(index, bool) or not 0 <= index < len(devices):
-            names = ", ".join(f"{d.index}: {d.properties['device_name']}" for d in devices)
-            raise DeviceNotFoundError(f"no Vulkan device with index {index!r}; the devices are {names}")
-        return devices[index]
+            hidden = (f" ({VISIBLE_DEVICES_VARIABLE}={os.environ[VISIBLE_DEVICES_VARIABLE]!r} hides them all)"
+                      if self.physical_devices else ": install a Vulkan driver (on Debian: "
+                      "apt-get install mesa-vulkan-drivers libvulkan1)")
+            raise DeviceNotFoundError(f"no Vulkan device found{hidden}")
+        if isinstance(device, bool) or not isinstance(device, (int, str)):
+            raise DeviceNotFoundError(f"a device is an index or a UUID string, got {device!r}")
+        if isinstance(device, int) and device < 0:
+            raise DeviceNotFoundError(f"no Vulkan device with index {device}; the devices are {_names(devices)}")
+        index = _find(str(device).strip(), devices, "the device asked for")
+        return index, devices[index]
+
+    def physical_device(self, device: int | str) -> PhysicalDevice:
+        """The visible device ``device`` names (see ``find_device``)."""
+        return self.find_device(device)[1]
+
+
+def _find(entry: str, devices: list[PhysicalDevice], source: str) -> int:
+    """The position in ``devices`` of the device that ``entry`` names: an index
+    (digits) or a UUID, or a unique start of one (its first position)."""
+    if entry.isdigit():
+        index = int(entry)
+        if index < len(devices):
+            return index
+        raise DeviceNotFoundError(f"{source}: no Vulkan device with index {index}; the devices are "
+                                  f"{_names(devices)}")
+    key = entry.lower().removeprefix("gpu-")
+    found = {d.properties["uuid"]: i for i, d in reversed(list(enumerate(devices)))
+             if key and d.properties["uuid"].startswith(key)}
+    if len(found) == 1:
+        return next(iter(found.values()))
+    what = "several devices" if found else "no Vulkan device"
+    raise DeviceNotFoundError(f"{source}: {what} with UUID {entry!r}; the devices are {_names(devices)}")
+
+
+VISIBLE_DEVICES_VARIABLE = "KP_VISIBLE_DEVICES"
+
+
+def _names(devices: list[PhysicalDevice]) -> str:
+    return ", ".join(f"{i}: {d.properties['device_name']} (UUID {d.properties['uuid']})"
+                     for i, d in enumerate(devices))
 
 
 def _destroy_instance(handle, messenger) -> None:
@@ -203,7 +259,8 @@ def shared_instance() -> Instance:
         return _shared
 
 
-_FEATURES_10 = ("shaderFloat64", "shaderInt64", "shaderInt16")
+_FEATURES_10 = ("shaderFloat64", "shaderInt64", "shaderInt16", "shaderStorageImageExtendedFormats",
+                "shaderStorageImageReadWithoutFormat", "shaderStorageImageWriteWithoutFormat")
 _FEATURES_11 = ("storageBuffer16BitAccess", "uniformAndStorageBuffer16BitAccess")
 _FEATURES_12 = ("storageBuffer8BitAccess", "uniformAndStorageBuffer8BitAccess", "shaderFloat16", "shaderInt8",
                 "timelineSemaphore", "shaderBufferInt64Atomics", "vulkanMemoryModel", "vulkanMemoryModelDeviceScope",
@@ -278,12 +335,46 @@ def _read_features(handle, api_version: int, extensions: set[str]) -> dict[str, 
     return {name: bool(getattr(struct, name)) for names, struct in structs for name in names}
 
 
+def _driver_version(vendor_id: int, version: int) -> str:
+    """The driver version as its vendor numbers it."""
+    if vendor_id == 0x10DE:
+        return f"{version >> 22}.{(version >> 14) & 0xFF}.{(version >> 6) & 0xFF}.{version & 0x3F}"
+    return version_string(version)
+
+
+# VkSubgroupFeatureFlagBits by the names kp reports them with.
+_SUBGROUP_OPERATIONS = {
+    "basic": C.VK_SUBGROUP_FEATURE_BASIC_BIT, "vote": C.VK_SUBGROUP_FEATURE_VOTE_BIT,
+    "arithmetic": C.VK_SUBGROUP_FEATURE_ARITHMETIC_BIT, "ballot": C.VK_SUBGROUP_FEATURE_BALLOT_BIT,
+    "shuffle": C.VK_SUBGROUP_FEATURE_SHUFFLE_BIT,
+    "shuffle_relative": C.VK_SUBGROUP_FEATURE_SHUFFLE_RELATIVE_BIT,
+    "clustered": C.VK_SUBGROUP_FEATURE_CLUSTERED_BIT, "quad": C.VK_SUBGROUP_FEATURE_QUAD_BIT,
+}
+
+
+def _subgroup_operations(subgroup) -> list[str]:
+    """The subgroup operations compute shaders may use."""
+    if not subgroup.supportedStages & C.VK_SHADER_STAGE_COMPUTE_BIT:
+        return []
+    return [name for name, bit in _SUBGROUP_OPERATIONS.items() if subgroup.supportedOperations & bit]
+
+
 def _describe(handle, index: int) -> PhysicalDevice:
-    subgroup = new("VkPhysicalDeviceSubgroupProperties *", {"sType": C.VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SUBGROUP_PROPERTIES})
+    ids = new("VkPhysicalDeviceIDProperties *", {"sType": C.VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_ID_PROPERTIES})
+    subgroup = new("VkPhysicalDeviceSubgroupProperties *", {"sType": C.VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SUBGROUP_PROPERTIES,
+                                                            "pNext": ids})
     props2 = new("VkPhysicalDeviceProperties2 *", {"sType": C.VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PROPERTIES_2,
                                                    "pNext": subgroup})
+    lib.vkGetPhysicalDeviceProperties(handle, ffi.addressof(props2, "properties"))
+    driver = None
+    if props2.properties.apiVersion >= C.VK_MAKE_VERSION(1, 2, 0):
+        driver = new("VkPhysicalDeviceDriverProperties *", {
+            "sType": C.VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_DRIVER_PROPERTIES, "pNext": props2.pNext})
+        props2.pNext = driver
     lib.vkGetPhysicalDeviceProperties2(handle, props2)
     p = props2.properties
+    version = _driver_version(p.vendorID, p.driverVersion)
+    driver_name = f"{string(driver.driverName)} {string(driver.driverInfo)}".strip() if driver else ""
     limits = p.limits
 
     count = new("uint32_t *")
@@ -307,8 +398,11 @@ def _describe(handle, index: int) -> PhysicalDevice:
     properties = {
         "device_name": string(p.deviceName),
         "device_type": DEVICE_TYPES.get(p.deviceType, "other"),
+        "vendor": VENDORS.get(p.vendorID, f"0x{p.vendorID:04x}"),
         "vendor_id": p.vendorID,
         "device_id": p.deviceID,
+        "uuid": str(uuid.UUID(bytes=bytes(ffi.buffer(ids.deviceUUID)))),
+        "driver": driver_name or version,
         "driver_version": p.driverVersion,
         "api_version": version_string(p.apiVersion),
         "max_work_group_count": tuple(limits.maxComputeWorkGroupCount),
@@ -319,6 +413,7 @@ def _describe(handle, index: int) -> PhysicalDevice:
         "max_storage_buffer_range": limits.maxStorageBufferRange,
         "max_memory_allocation_count": limits.maxMemoryAllocationCount,
         "subgroup_size": subgroup.subgroupSize,
+        "subgroup_operations": _subgroup_operations(subgroup),
         "timestamps_supported": timestamps,
         "timestamp_period": limits.timestampPeriod,
         "memory_heaps": [{"size": size, "device_local": bool(flags & C.VK_MEMORY_HEAP_DEVICE_LOCAL_BIT)}

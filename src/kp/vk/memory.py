@@ -145,6 +145,10 @@ class Allocation:
         return self.block.buffer
 
     @property
+    def device(self) -> "Device":
+        return self.block.device
+
+    @property
     def address(self) -> int:
         """Host address of the range (host-visible blocks only)."""
         return int(ffi.cast("uintptr_t", self.block.pointer)) + self.offset
@@ -164,15 +168,16 @@ class Allocator:
         self._buffer_bits = device.buffer_memory_type_bits
         self._blocks: dict[str, list[Block]] = {kind: [] for kind in MEMORY_KINDS}
         self._lock = threading.Lock()
-        self._types = {kind: self._choose(kind) for kind in MEMORY_KINDS}
+        self._types = {kind: self.memory_type(kind, self._buffer_bits) for kind in MEMORY_KINDS}
         self.alignment = max(16, device.physical.limits["min_storage_buffer_offset_alignment"])
         # Unified memory: the host maps the device's own memory and syncs are no-ops.
         self.uma = (device.physical.properties["device_type"] in ("cpu", "integrated_gpu")
                     and self.supports("device_host") and os.environ.get("KP_DISABLE_UMA", "") in ("", "0"))
 
-    def _choose(self, kind: str) -> int | None:
+    def memory_type(self, kind: str, bits: int) -> int | None:
+        """The best memory type of ``kind`` among those in ``bits`` (a resource's
+        memoryTypeBits), None where none fits; also for kp's images."""
         required, preferred, avoided = MEMORY_KINDS[kind]
-        bits = self._buffer_bits
         best, best_score = None, None
         for index, (flags, _heap) in enumerate(self._physical.memory_types):
             if not bits & (1 << index) or flags & required != required:

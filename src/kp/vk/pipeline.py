@@ -4,20 +4,28 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Sequence
 
+from .commands import GENERAL
 from .core import NULL, C, Owned, check, ffi, lib, new
+from .memory import Allocation
 
 if TYPE_CHECKING:
     from .device import Device
-    from .memory import Allocation
+    from .image import Image
+
+DESCRIPTOR_TYPES = {"storage_buffer": C.VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
+                    "storage_image": C.VK_DESCRIPTOR_TYPE_STORAGE_IMAGE}
 
 
 class ComputePipeline(Owned):
-    """Everything one dispatch binds: ``binding_count`` storage buffers in set 0, a
-    push-constant range of ``push_size`` bytes, specialisation constants given as
-    (constant_id, bytes) pairs."""
+    """Everything one dispatch binds: in set 0, binding i of kind ``kinds[i]``
+    (``storage_buffer`` or ``storage_image``), a push-constant range of
+    ``push_size`` bytes, specialisation constants given as (constant_id, bytes)
+    pairs."""
 
-    def __init__(self, device: "Device", spirv: bytes, binding_count: int, push_size: int,
+    def __init__(self, device: "Device", spirv: bytes, kinds: Sequence[str], push_size: int,
                  spec_constants: Sequence[tuple[int, bytes]] = (), entry_point: str = "main"):
+        binding_count = len(kinds)
+        types = [DESCRIPTOR_TYPES[kind] for kind in kinds]
         self.device = device
         self.push_size = push_size
         self.bound: tuple = ()  # the Lives of the buffer ranges the descriptor set points at
@@ -32,8 +40,8 @@ class ComputePipeline(Owned):
         handles["module"] = out[0]
 
         bindings = new("VkDescriptorSetLayoutBinding[]", [
-            {"binding": i, "descriptorType": C.VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, "descriptorCount": 1,
-             "stageFlags": C.VK_SHADER_STAGE_COMPUTE_BIT} for i in range(binding_count)])
+            {"binding": i, "descriptorType": type_, "descriptorCount": 1,
+             "stageFlags": C.VK_SHADER_STAGE_COMPUTE_BIT} for i, type_ in enumerate(types)])
         out = new("VkDescriptorSetLayout *")
         check(lib.vkCreateDescriptorSetLayout(dev, new("VkDescriptorSetLayoutCreateInfo *", {
             "sType": C.VK_STRUCTURE_TYPE_DESCRIPTOR_SET_LAYOUT_CREATE_INFO, "bindingCount": binding_count,
@@ -42,11 +50,12 @@ class ComputePipeline(Owned):
 
         self.descriptor_set = NULL
         if binding_count:
-            sizes = new("VkDescriptorPoolSize[]", [{"type": C.VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
-                                                    "descriptorCount": binding_count}])
+            counts = {type_: types.count(type_) for type_ in types}
+            sizes = new("VkDescriptorPoolSize[]", [{"type": type_, "descriptorCount": count}
+                                                   for type_, count in counts.items()])
             out = new("VkDescriptorPool *")
             check(lib.vkCreateDescriptorPool(dev, new("VkDescriptorPoolCreateInfo *", {
-                "sType": C.VK_STRUCTURE_TYPE_DESCRIPTOR_POOL_CREATE_INFO, "maxSets": 1, "poolSizeCount": 1,
+                "sType": C.VK_STRUCTURE_TYPE_DESCRIPTOR_POOL_CREATE_INFO, "maxSets": 1, "poolSizeCount": len(counts),
                 "pPoolSizes": sizes}), NULL, out), "vkCreateDescriptorPool")
             handles["pool"] = out[0]
             layouts = new("VkDescriptorSetLayout[]", [handles["set_layout"]])
@@ -90,19 +99,26 @@ class ComputePipeline(Owned):
         self.pipeline = out[0]
         device.save_pipeline_cache()
 
-    def bind(self, allocations: Sequence["Allocation"], sizes: Sequence[int]) -> None:
+    def bind(self, resources: Sequence["Allocation | Image"], sizes: Sequence[int]) -> None:
         """Point binding i of the descriptor set at the first ``sizes[i]`` bytes of
-        ``allocations[i]`` (what a shader's ``.length()`` counts)."""
-        if not allocations:
+        the buffer range ``resources[i]`` (what a shader's ``.length()`` counts), or
+        at the view of the image ``resources[i]`` (in the GENERAL layout)."""
+        if not resources:
             return
-        self.bound = tuple(a.life for a in allocations)
-        infos = new("VkDescriptorBufferInfo[]", [{"buffer": a.buffer, "offset": a.offset, "range": size}
-                                                 for a, size in zip(allocations, sizes)])
+        self.bound = tuple(r.life for r in resources)
+        buffers = new("VkDescriptorBufferInfo[]", [
+            {"buffer": r.buffer, "offset": r.offset, "range": size} if isinstance(r, Allocation) else {}
+            for r, size in zip(resources, sizes)])
+        images = new("VkDescriptorImageInfo[]", [
+            {} if isinstance(r, Allocation) else {"imageView": r.view, "imageLayout": GENERAL} for r in resources])
         writes = new("VkWriteDescriptorSet[]", [
             {"sType": C.VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET, "dstSet": self.descriptor_set, "dstBinding": i,
-             "descriptorCount": 1, "descriptorType": C.VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
-             "pBufferInfo": infos + i} for i in range(len(allocations))])
-        lib.vkUpdateDescriptorSets(self.device.handle, len(allocations), writes, 0, NULL)
+             "descriptorCount": 1,
+             **({"descriptorType": C.VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, "pBufferInfo": buffers + i}
+                if isinstance(r, Allocation) else
+                {"descriptorType": C.VK_DESCRIPTOR_TYPE_STORAGE_IMAGE, "pImageInfo": images + i})}
+            for i, r in enumerate(resources)])
+        lib.vkUpdateDescriptorSets(self.device.handle, len(resources), writes, 0, NULL)
 
 
 def _destroy_pipeline(device: "Device", handles: dict) -> None:

@@ -15,20 +15,46 @@ words (Vulkan 1.1), with no external compiler::
     algo = mgr.algorithm([tensor], scale.to_spirv(), workgroup=(n // 64, 1, 1),
                          push_consts=[2.0])
 
-``@python2shader`` and ``@python2shader(local_size=(x, y, z))`` are both accepted;
-the local (workgroup) size defaults to (1, 1, 1). Compiling takes milliseconds and
-is cached by source, arguments and the global values the source reads.
+``@python2shader`` and ``@python2shader(local_size=(x, y, z))`` are both accepted.
+Compiling takes milliseconds and is cached by source, arguments and the global
+values the source reads.
+
+A kernel that declares no local size and reads only ``GlobalInvocationId`` (no
+other input, shared memory, ``barrier()`` or subgroup operation) runs with a local
+size kp chooses (64 invocations) when it makes the algorithm: ``workgroup`` then
+counts invocations, as with a local size of 1 (the default, one per element of
+the first tensor), kp dispatches enough workgroups to cover them, and the
+invocations past them do nothing. Any other kernel without a declared local
+size has a local size of (1, 1, 1).
 
 Parameters are declared by their defaults
 ------------------------------------------
 ``("input", name, type)``
     A compute built-in: ``"GlobalInvocationId"``, ``"LocalInvocationId"``,
-    ``"WorkgroupId"``, ``"NumWorkgroups"`` (``ivec3`` or ``uvec3``) or
-    ``"LocalInvocationIndex"`` (``i32`` or ``u32``).
+    ``"WorkgroupId"``, ``"NumWorkgroups"`` (``ivec3`` or ``uvec3``),
+    ``"LocalInvocationIndex"``, or the subgroup built-ins ``"SubgroupSize"``,
+    ``"SubgroupId"``, ``"NumSubgroups"`` and ``"SubgroupInvocationId"`` (the
+    invocation's index in its subgroup) (``i32`` or ``u32``).
 ``("buffer", binding, Array(T))``
     The tensor at ``binding`` of descriptor set 0, as ``mgr.algorithm([t0, t1, ...])``
     binds them. ``T`` is a numeric scalar or a 2- or 4-vector; ``len(buffer)`` is its
     number of elements.
+``("image", binding, Image2D(format))``
+    The ``kp.Image`` at ``binding`` (buffers and images share the bindings), a 2-D
+    storage image of ``format`` as GLSL spells it: ``"r32f" "rg32f" "rgba32f"``,
+    ``"r32i" "rg32i" "rgba32i"`` and the 16- and 8-bit ``"r16i" ... "rgba8i"``,
+    ``"r32ui" ... "rgba8ui"`` (Kompute's image types), or the normalized ``"r8"
+    "rg8" "rgba8"``. ``img[ivec2(x, y)]`` reads a texel as a ``vec4`` (``ivec4``,
+    ``uvec4`` for integer formats; channels the format lacks read as 0, alpha as 1)
+    and assigning to it writes one (a scalar fills every channel)::
+
+        @python2shader
+        def axpy(index=("input", "GlobalInvocationId", ivec3),
+                 a=("image", 0, Image2D("rgba32f")), b=("image", 1, Image2D("rgba32f")),
+                 out=("image", 2, Image2D("rgba32f")), alpha=("push_constant", 0, f32)):
+            p = index.xy
+            out[p] = alpha * a[p] + b[p]
+
 ``("push_constant", index, T)``
     Push constant number ``index`` (numeric scalar or vector). Members are laid out
     in index order at std430 offsets, so 4-byte scalars sit at byte ``4 * index``:
@@ -48,6 +74,44 @@ is a cast or constructor: ``f32(i)``, ``vec4(v.xy, 0.0, 1.0)``, ``mat2(c0, c1)``
 ``mat3(1.0)`` (the identity); ``int(x)``, ``float(x)`` and ``bool(x)`` are
 ``i32(x)``, ``f32(x)`` and ``boolean(x)``. A local can be declared ``acc: f32 = 0``.
 
+Local arrays
+------------
+Each invocation has its own arrays: ``acc = [0.0] * 4``, ``w = [x, 2.0, 0.5]`` or a
+declaration ``hist: Array(i32, 8)`` (zeros), indexed, assigned to and looped over::
+
+    @python2shader
+    def moving_sum(index=("input", "GlobalInvocationId", ivec3),
+                   x=("buffer", 0, Array(f32)), out=("buffer", 1, Array(f32))):
+        acc = [0.0] * 4
+        for k in range(len(acc)):
+            acc[k] = x[index.x + k]
+        total = 0.0
+        for v in acc:
+            total += v
+        out[index.x] = total
+
+The length is a number known when compiling; an index past the end is undefined.
+
+Calling Python functions
+------------------------
+A kernel may call functions defined in its module or enclosing scope, written in the
+same subset. Each is compiled once per list of argument types (so ``halve(i)`` and
+``halve(x)`` are an i32 and an f32 function); it may return a value or a tuple, call
+other functions, and take buffers and shared arrays (by reference, as in Python).
+Recursion is refused::
+
+    def ordered(a, b):
+        return (b, a) if a > b else (a, b)
+
+    def square(x):
+        return x * x
+
+    @python2shader
+    def spread(index=("input", "GlobalInvocationId", ivec3),
+               a=("buffer", 0, Array(f32)), b=("buffer", 1, Array(f32))):
+        low, high = ordered(a[index.x], b[index.x])
+        a[index.x] = square(high - low)
+
 Statements and expressions
 --------------------------
 Assignment (also ``a, b = b, a``) and augmented assignment, ``if/elif/else``,
@@ -61,12 +125,34 @@ are constants.
 
 Semantics are Python's where Python has one: ``/`` is true division (integers
 give f32), ``//`` and ``%`` floor (the result of ``%`` has the divisor's sign),
-``round`` rounds half to even, ``**`` with a literal exponent of 0 to 16 multiplies
-(other exponents call ``pow``). Operands of mixed types promote as in GLSL
+``round`` rounds half to even, ``**`` with a literal exponent of 0 to 16 multiplies,
+and ``x ** y`` and ``pow(x, y)`` of a negative ``x`` and an integral ``y`` give
+Python's result (NaN where Python's is complex). Comparing a signed with an
+unsigned integer gives Python's answer (``-1 < u32(5)`` is True); ``min`` and
+``max`` of signed and unsigned integers are refused. An index with a side effect
+(``v[atomic_add(c, 0, 1)].x = 1.0``) runs once. Operands of mixed types promote as in GLSL
 (i32 -> u32 -> f32 -> f64, narrower to wider), and literals take the type of the
 other operand. ``*`` is component-wise, also on matrices; ``@`` is the dot product
 of vectors and the linear-algebra product with matrices. Comparing vectors gives a
 boolean vector: reduce it with ``any()`` or ``all()``.
+
+The math module
+---------------
+``math.sqrt math.exp math.exp2 math.log (1 or 2 arguments) math.log2 math.log10
+math.log1p math.expm1 math.pow math.sin math.cos math.tan math.asin math.acos
+math.atan math.atan2 math.sinh math.cosh math.tanh math.asinh math.acosh
+math.atanh math.degrees math.radians math.fabs math.hypot math.fmod math.isnan
+math.isinf math.isfinite`` and ``math.floor math.ceil math.trunc`` (which give
+ints, as in Python); the constants ``math.pi math.e math.tau math.inf math.nan``
+(any module's numbers are constants); ``float("inf")``, ``float("-inf")``,
+``float("nan")``::
+
+    import math
+
+    @python2shader
+    def gaussian(index=("input", "GlobalInvocationId", ivec3), x=("buffer", 0, Array(f32))):
+        v = x[index.x]
+        x[index.x] = math.exp(-v * v / 2.0) / math.sqrt(2.0 * math.pi) if math.isfinite(v) else 0.0
 
 Built-ins, resolved without an import
 -------------------------------------
@@ -82,11 +168,41 @@ inverse``; booleans: ``any all``; ``len(array)``.
 ``atomic_add(array, index, value)``, also ``atomic_sub``, ``atomic_min``,
 ``atomic_max``, ``atomic_and``, ``atomic_or``, ``atomic_xor``, ``atomic_exchange``
     Atomically update ``array[index]`` (an i32 or u32 buffer or shared array) and
-    return its old value.
+    return its old value. ``atomic_add``, ``atomic_sub``, ``atomic_min`` and
+    ``atomic_max`` also take f32 (and f64) arrays, through
+    VK_EXT_shader_atomic_float(2), which kp enables wherever the device has them;
+    ``mgr.algorithm`` refuses such a shader on a device without them::
+
+        @python2shader(local_size=64)
+        def total(index=("input", "GlobalInvocationId", ivec3),
+                  x=("buffer", 0, Array(f32)), out=("buffer", 1, Array(f32))):
+            atomic_add(out, 0, x[index.x])
+
 ``atomic_compare_exchange(array, index, comparator, value)``
     Store ``value`` if ``array[index] == comparator``; return the old value.
 
-Errors are ``kp.ShaderCompileError`` with ``file:line: message``.
+Subgroup operations (Vulkan 1.1)
+    ``subgroup_add(x)``, also ``_mul _min _max _and _or _xor``: ``x`` reduced over
+    the subgroup; ``subgroup_inclusive_add(x)`` and ``subgroup_exclusive_add(x)``
+    (and the same for every operation) scan it. ``subgroup_ballot(cond)`` (a
+    ``uvec4`` of bits), ``subgroup_broadcast(x, constant_id)``,
+    ``subgroup_broadcast_first(x)``, ``subgroup_shuffle(x, id)``,
+    ``subgroup_shuffle_xor(x, mask)``, ``subgroup_shuffle_up(x, delta)``,
+    ``subgroup_shuffle_down(x, delta)``, ``subgroup_elect()``, ``subgroup_all(cond)``,
+    ``subgroup_any(cond)``, ``subgroup_all_equal(x)``. ``mgr.algorithm`` refuses a
+    shader on a device without the operation (``get_device_properties()``'s
+    ``"subgroup_operations"``)::
+
+        @python2shader(local_size=64)
+        def row_sums(index=("input", "GlobalInvocationId", ivec3),
+                     first=("input", "SubgroupInvocationId", u32),
+                     x=("buffer", 0, Array(f32)), out=("buffer", 1, Array(f32))):
+            s = subgroup_add(x[index.x])
+            if first == 0:
+                atomic_add(out, 0, s)
+
+Every mistake in a kernel (and in how it is declared) is a ``kp.ShaderCompileError``
+with ``file:line: message`` saying what to do.
 """
 
 from __future__ import annotations
@@ -96,13 +212,13 @@ from collections.abc import Callable, Sequence
 from ...errors import ShaderCompileError
 from .compiler import compile_function
 from .types import (
-    Array, ArrayType, Matrix, Scalar, ShaderType, Vector, boolean, f16, f32, f64, i32, i64,
-    ivec2, ivec3, ivec4, mat2, mat3, mat4, u32, u64, uvec2, uvec3, uvec4, vec2, vec3, vec4,
+    Array, ArrayType, Image2D, ImageType, Matrix, Scalar, ShaderType, Vector, boolean, f16, f32, f64, i32, i64,
+    ivec2, ivec3, ivec4, mat2, mat3, mat4, u32, u64, uvec2, uvec3, uvec4, vec2, vec3, vec4, caller,
 )
 
 __all__ = [
     "python2shader", "PythonShader",
-    "Array", "ShaderType", "Scalar", "Vector", "Matrix", "ArrayType",
+    "Array", "Image2D", "ShaderType", "Scalar", "Vector", "Matrix", "ArrayType", "ImageType",
     "f16", "f32", "f64", "i32", "u32", "i64", "u64", "boolean",
     "vec2", "vec3", "vec4", "ivec2", "ivec3", "ivec4", "uvec2", "uvec3", "uvec4",
     "mat2", "mat3", "mat4",
@@ -112,9 +228,11 @@ __all__ = [
 class PythonShader:
     """A Python function compiled to a SPIR-V compute shader by ``python2shader``."""
 
-    def __init__(self, func: Callable, local_size: int | Sequence[int] = (1, 1, 1)):
+    def __init__(self, func: Callable, local_size: int | Sequence[int] | None = None):
         self.name: str = func.__name__
-        self.local_size: tuple[int, int, int] = _local_size(func, local_size)
+        # None: not declared (kp may choose it, see python2shader)
+        self.local_size: tuple[int, int, int] | None = (
+            None if local_size is None else _local_size(func, local_size))
         self._spirv = compile_function(func, self.local_size)
 
     def to_spirv(self) -> bytes:
@@ -126,11 +244,14 @@ class PythonShader:
 
 
 def python2shader(func: Callable | None = None, /, *,
-                  local_size: int | Sequence[int] = (1, 1, 1)) -> PythonShader | Callable:
+                  local_size: int | Sequence[int] | None = None) -> PythonShader | Callable:
     """Compile ``func`` to a compute shader: ``@python2shader`` or
     ``@python2shader(local_size=(256, 1, 1))``."""
     if func is None:
         return lambda f: PythonShader(f, local_size)
+    if not callable(func):
+        raise ShaderCompileError(f"{caller()}: python2shader({func!r}) takes a function; "
+                                 f"write @python2shader(local_size={func!r})")
     return PythonShader(func, local_size)
 
 

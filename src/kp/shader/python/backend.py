@@ -9,22 +9,24 @@ from __future__ import annotations
 
 import struct
 
+from ..spirv import AUTO_LOCAL_SIZE_IDS
 from . import ir
 from .builtins import MATH
 from .opcodes import (
     ADDRESSING_LOGICAL, BUILTIN, EXECUTION_MODE_LOCAL_SIZE, EXECUTION_MODEL_GLCOMPUTE,
-    MAGIC, MEMORY_MODEL_GLSL450, VERSION_1_3, Capability, Decoration, MemorySemantics,
-    Op, Scope, StorageClass,
+    MAGIC, MEMORY_MODEL_GLSL450, SUBGROUP_BUILTINS, VERSION_1_3, Capability, Decoration,
+    GroupOperation, MemorySemantics, Op, Scope, StorageClass,
 )
 from .types import (
-    ArrayType, Matrix, Scalar, ShaderType, Vector, boolean, elem_of, i32, scalar_type, u32,
-    with_elem,
+    BASIC_IMAGE_FORMATS, IMAGE_FORMATS, ArrayType, ImageType, Matrix, Scalar, ShaderType, Vector,
+    boolean, elem_of, i32, scalar_type, u32, uvec3, with_elem,
 )
 
 _STORAGE = {
     "function": StorageClass.Function,
     "input": StorageClass.Input,
     "buffer": StorageClass.StorageBuffer,
+    "image": StorageClass.UniformConstant,
     "shared": StorageClass.Workgroup,
     "push": StorageClass.PushConstant,
 }
@@ -38,6 +40,8 @@ _BINARY: dict[str, dict[str, int]] = {
     # OpFMod takes the sign of the divisor, as Python's % does; signed "mod" is
     # built from OpSDiv by the back end (OpSRem and OpSMod are undefined for negative operands).
     "mod": {"float": Op.FMod, "uint": Op.UMod},
+    # math.fmod: the remainder with the dividend's sign.
+    "fmod": {"float": Op.FRem},
     "lshift": {"int": Op.ShiftLeftLogical, "uint": Op.ShiftLeftLogical},
     "rshift": {"int": Op.ShiftRightArithmetic, "uint": Op.ShiftRightLogical},
     "and": {"int": Op.BitwiseAnd, "uint": Op.BitwiseAnd, "bool": Op.LogicalAnd},
@@ -55,17 +59,53 @@ _BINARY: dict[str, dict[str, int]] = {
 }
 
 _ATOMIC: dict[str, dict[str, int]] = {
-    "add": {"int": Op.AtomicIAdd, "uint": Op.AtomicIAdd},
+    "add": {"int": Op.AtomicIAdd, "uint": Op.AtomicIAdd, "float": Op.AtomicFAddEXT},
     "sub": {"int": Op.AtomicISub, "uint": Op.AtomicISub},
-    "min": {"int": Op.AtomicSMin, "uint": Op.AtomicUMin},
-    "max": {"int": Op.AtomicSMax, "uint": Op.AtomicUMax},
+    "min": {"int": Op.AtomicSMin, "uint": Op.AtomicUMin, "float": Op.AtomicFMinEXT},
+    "max": {"int": Op.AtomicSMax, "uint": Op.AtomicUMax, "float": Op.AtomicFMaxEXT},
     "and": {"int": Op.AtomicAnd, "uint": Op.AtomicAnd},
     "or": {"int": Op.AtomicOr, "uint": Op.AtomicOr},
     "xor": {"int": Op.AtomicXor, "uint": Op.AtomicXor},
     "exchange": {"int": Op.AtomicExchange, "uint": Op.AtomicExchange},
 }
 
-_INTRINSIC = {"any": Op.Any, "all": Op.All, "transpose": Op.Transpose}
+# Subgroup operations: the opcode (by scalar kind for arithmetic) and capability.
+_SUBGROUP: dict[str, tuple[dict[str, int] | int, int]] = {
+    "add": ({"int": Op.GroupNonUniformIAdd, "uint": Op.GroupNonUniformIAdd,
+             "float": Op.GroupNonUniformFAdd}, Capability.GroupNonUniformArithmetic),
+    "mul": ({"int": Op.GroupNonUniformIMul, "uint": Op.GroupNonUniformIMul,
+             "float": Op.GroupNonUniformFMul}, Capability.GroupNonUniformArithmetic),
+    "min": ({"int": Op.GroupNonUniformSMin, "uint": Op.GroupNonUniformUMin,
+             "float": Op.GroupNonUniformFMin}, Capability.GroupNonUniformArithmetic),
+    "max": ({"int": Op.GroupNonUniformSMax, "uint": Op.GroupNonUniformUMax,
+             "float": Op.GroupNonUniformFMax}, Capability.GroupNonUniformArithmetic),
+    "and": ({"int": Op.GroupNonUniformBitwiseAnd, "uint": Op.GroupNonUniformBitwiseAnd,
+             "bool": Op.GroupNonUniformLogicalAnd}, Capability.GroupNonUniformArithmetic),
+    "or": ({"int": Op.GroupNonUniformBitwiseOr, "uint": Op.GroupNonUniformBitwiseOr,
+            "bool": Op.GroupNonUniformLogicalOr}, Capability.GroupNonUniformArithmetic),
+    "xor": ({"int": Op.GroupNonUniformBitwiseXor, "uint": Op.GroupNonUniformBitwiseXor,
+             "bool": Op.GroupNonUniformLogicalXor}, Capability.GroupNonUniformArithmetic),
+    "elect": (Op.GroupNonUniformElect, Capability.GroupNonUniform),
+    "all": (Op.GroupNonUniformAll, Capability.GroupNonUniformVote),
+    "any": (Op.GroupNonUniformAny, Capability.GroupNonUniformVote),
+    "all_equal": (Op.GroupNonUniformAllEqual, Capability.GroupNonUniformVote),
+    "ballot": (Op.GroupNonUniformBallot, Capability.GroupNonUniformBallot),
+    "broadcast": (Op.GroupNonUniformBroadcast, Capability.GroupNonUniformBallot),
+    "broadcast_first": (Op.GroupNonUniformBroadcastFirst, Capability.GroupNonUniformBallot),
+    "shuffle": (Op.GroupNonUniformShuffle, Capability.GroupNonUniformShuffle),
+    "shuffle_xor": (Op.GroupNonUniformShuffleXor, Capability.GroupNonUniformShuffle),
+    "shuffle_up": (Op.GroupNonUniformShuffleUp, Capability.GroupNonUniformShuffleRelative),
+    "shuffle_down": (Op.GroupNonUniformShuffleDown, Capability.GroupNonUniformShuffleRelative),
+}
+
+# The capability of float atomic add (True) or min/max (False), by width.
+_FLOAT_ATOMIC_CAPABILITY = {
+    (True, 32): Capability.AtomicFloat32AddEXT, (True, 64): Capability.AtomicFloat64AddEXT,
+    (False, 32): Capability.AtomicFloat32MinMaxEXT, (False, 64): Capability.AtomicFloat64MinMaxEXT,
+}
+
+_INTRINSIC = {"any": Op.Any, "all": Op.All, "transpose": Op.Transpose, "isnan": Op.IsNan,
+              "isinf": Op.IsInf}
 
 # barrier(): wait for the workgroup, and make its shared and buffer writes visible.
 _BARRIER_SEMANTICS = (
@@ -96,6 +136,7 @@ class _Emitter:
         self.shader = shader
         self.bound = 1
         self.capabilities = {Capability.Shader}
+        self.extensions: set[str] = set()
         self.glsl = 0
         self.names: list[int] = []
         self.decorations: list[int] = []
@@ -171,6 +212,13 @@ class _Emitter:
             return self.declare(t, Op.TypeMatrix, self.type(t.column), t.cols)
         if isinstance(t, ArrayType):
             return self.declare(t, Op.TypeArray, self.type(t.elem), self.const(u32, t.length))
+        if isinstance(t, ImageType):  # a 2-D storage image (Sampled 2) of its format
+            format_id, scalar = IMAGE_FORMATS[t.format]
+            if t.format not in BASIC_IMAGE_FORMATS:
+                self.capabilities.add(Capability.StorageImageExtendedFormats)
+            return self.declare(t, Op.TypeImage, self.type(scalar), 1, 0, 0, 0, 2, format_id)
+        if isinstance(t, ir.Struct):  # a tuple a function returns
+            return self.declare(t, Op.TypeStruct, *[self.type(m) for m in t.members])
         raise AssertionError(f"no plain SPIR-V type for {t!r}")
 
     def layout_array(self, t: ArrayType) -> int:
@@ -228,35 +276,79 @@ class _Emitter:
     def module(self) -> bytes:
         for var in self.shader.interface:
             self.interface_variable(var)
+        if self.shader.local_size is None:
+            self.workgroup_size()
+        # Ids first: a call may come before the function it calls.
+        self.functions = {f: self.new_id() for f in self.shader.functions}
         main = self.new_id()
         self.name(main, "main")
         void = self.type(None)
-        function_type = self.declare("main()", Op.TypeFunction, void)
-        self.inst(self.code, Op.Function, void, main, 0, function_type)
+        self.inst(self.code, Op.Function, void, main, 0, self.function_type(None, []))
         self.label(self.new_id())
-        for var in self.shader.locals:
-            var_id = self.new_id()
-            pointer = self.pointer(StorageClass.Function, self.type(var.type))
-            self.inst(self.code, Op.Variable, pointer, var_id, StorageClass.Function)
-            self.name(var_id, var.name)
-            self.vars[var] = var_id
+        self.local_variables(self.shader.locals)
         self.statements(self.shader.body)
         if not self.terminated:
             self.inst(self.code, Op.Return)
         self.inst(self.code, Op.FunctionEnd)
+        for function in self.shader.functions:
+            self.function(function)
 
         head: list[int] = []
         for capability in sorted(self.capabilities):
             self.inst(head, Op.Capability, capability)
+        for extension in sorted(self.extensions):
+            self.inst(head, Op.Extension, *_string(extension))
         if self.glsl:
             self.inst(head, Op.ExtInstImport, self.glsl, *_string("GLSL.std.450"))
         self.inst(head, Op.MemoryModel, ADDRESSING_LOGICAL, MEMORY_MODEL_GLSL450)
         inputs = [self.vars[v] for v in self.shader.interface if v.storage == "input"]
         self.inst(head, Op.EntryPoint, EXECUTION_MODEL_GLCOMPUTE, main, *_string("main"), *inputs)
-        self.inst(head, Op.ExecutionMode, main, EXECUTION_MODE_LOCAL_SIZE, *self.shader.local_size)
+        self.inst(head, Op.ExecutionMode, main, EXECUTION_MODE_LOCAL_SIZE, *(self.shader.local_size or (1, 1, 1)))
         words = [MAGIC, VERSION_1_3, 0, self.bound, 0, *head, *self.names, *self.decorations,
                  *self.globals, *self.code]
         return struct.pack(f"<{len(words)}I", *words)
+
+    def workgroup_size(self) -> None:
+        """The local size as specialisation constants that kp sets (1 by default)."""
+        sizes = [self.spec_const(ir.SpecConst(u32, f"local_size_{'xyz'[axis]}", spec_id, 1))
+                 for axis, spec_id in enumerate(AUTO_LOCAL_SIZE_IDS)]
+        size = self.declare_value("WorkgroupSize", Op.SpecConstantComposite, uvec3, *sizes)
+        self.decorate(size, Decoration.BuiltIn, BUILTIN["WorkgroupSize"])
+
+    def function_type(self, result: ShaderType | None, params: list[ShaderType]) -> int:
+        types = [self.type(t) for t in params]
+        return self.declare(("function", result, *params), Op.TypeFunction, self.type(result), *types)
+
+    def local_variables(self, variables: list[ir.Variable]) -> None:
+        for var in variables:
+            var_id = self.new_id()
+            pointer = self.pointer(StorageClass.Function, self.type(var.type))
+            self.inst(self.code, Op.Variable, pointer, var_id, StorageClass.Function)
+            self.name(var_id, var.name)
+            self.vars[var] = var_id
+
+    def function(self, f: ir.Function) -> None:
+        """A Python function: its parameters are copied into locals, which Python
+        code may assign to."""
+        result = self.functions[f]
+        self.name(result, f.name)
+        self.inst(self.code, Op.Function, self.type(f.result), result, 0,
+                  self.function_type(f.result, [p.type for p in f.params]))
+        params = []
+        for param in f.params:
+            params.append(self.new_id())
+            self.inst(self.code, Op.FunctionParameter, self.type(param.type), params[-1])
+        self.label(self.new_id())
+        self.local_variables([*f.params, *f.locals])
+        for param, value in zip(f.params, params):
+            self.inst(self.code, Op.Store, self.vars[param], value)
+        self.statements(f.body)
+        if not self.terminated:
+            if f.result is None:
+                self.inst(self.code, Op.Return)
+            else:  # not reached: the front end requires a function to end with a return
+                self.inst(self.code, Op.ReturnValue, self.expr_Zero(ir.Zero(f.result)))
+        self.inst(self.code, Op.FunctionEnd)
 
     def interface_variable(self, var: ir.Variable) -> None:
         storage = _STORAGE[var.storage]
@@ -272,7 +364,9 @@ class _Emitter:
         self.name(result, var.name)
         if var.storage == "input":
             self.decorate(result, Decoration.BuiltIn, BUILTIN[var.builtin])
-        elif var.storage == "buffer":
+            if var.builtin in SUBGROUP_BUILTINS:
+                self.capabilities.add(Capability.GroupNonUniform)
+        elif var.storage in ("buffer", "image"):
             self.decorate(result, Decoration.DescriptorSet, 0)
             self.decorate(result, Decoration.Binding, var.binding)
         self.vars[var] = result
@@ -285,7 +379,7 @@ class _Emitter:
             offset += -offset % _layout_align(member)
             offsets.append(offset)
             offset += member.size
-        return self.block_struct(t, [self.type(m) for m in t.members], offsets)
+        return self.block_struct(("push", t), [self.type(m) for m in t.members], offsets)
 
     # --- Blocks --------------------------------------------------------------------
 
@@ -307,6 +401,14 @@ class _Emitter:
     def stmt_Store(self, s: ir.Store) -> None:
         pointer = self.place_pointer(s.place)
         self.inst(self.code, Op.Store, pointer, self.value(s.value))
+
+    def stmt_ImageWrite(self, s: ir.ImageWrite) -> None:
+        image = self.op(Op.Load, s.var.type, self.vars[s.var])
+        self.inst(self.code, Op.ImageWrite, image, self.value(s.coord), self.value(s.value))
+
+    def expr_ImageRead(self, e: ir.ImageRead) -> int:
+        image = self.op(Op.Load, e.var.type, self.vars[e.var])
+        return self.op(Op.ImageRead, e.type, image, self.value(e.coord))
 
     def stmt_Eval(self, s: ir.Eval) -> None:
         self.value(s.expr)
@@ -351,7 +453,10 @@ class _Emitter:
         self.branch(self.loops[-1][1])
 
     def stmt_Return(self, s: ir.Return) -> None:
-        self.inst(self.code, Op.Return)
+        if s.value is None:
+            self.inst(self.code, Op.Return)
+        else:
+            self.inst(self.code, Op.ReturnValue, self.value(s.value))
         self.terminated = True
 
     def stmt_Barrier(self, s: ir.Barrier) -> None:
@@ -384,6 +489,9 @@ class _Emitter:
 
     def expr_Const(self, e: ir.Const) -> int:
         return self.const(e.type, e.value)
+
+    def expr_Zero(self, e: ir.Zero) -> int:
+        return self.declare_value(("zero", e.type), Op.ConstantNull, e.type)
 
     def expr_SpecConst(self, e: ir.SpecConst) -> int:
         return self.spec_const(e)
@@ -499,7 +607,28 @@ class _Emitter:
         return self.op(Op.ExtInst, result, self.glsl, inst, *args)
 
     def expr_ExtInst(self, e: ir.ExtInst) -> int:
-        return self.ext_inst(e.inst, e.type, *[self.value(a) for a in e.args])
+        args = [self.value(a) for a in e.args]
+        if e.inst == MATH["pow"].float_inst:
+            return self.python_pow(e.type, *args)
+        return self.ext_inst(e.inst, e.type, *args)
+
+    def python_pow(self, t: ShaderType, x: int, y: int) -> int:
+        """Python's x ** y: GLSL's pow is undefined for x < 0, where Python gives
+        |x| ** y, negated for odd integral y (and NaN, a complex in Python, otherwise),
+        and for x ** 0, which is 1."""
+        magnitude = self.ext_inst(MATH["pow"].float_inst, t, self.ext_inst(MATH["abs"].float_inst, t, x), y)
+        bool_type = with_elem(t, boolean)
+        half = self.op(Op.FMul, t, y, self.splat_const(t, 0.5))
+        trunc = MATH["trunc"].float_inst
+        odd = self.op(Op.FOrdNotEqual, bool_type, self.ext_inst(trunc, t, half), half)
+        integral = self.op(Op.FOrdEqual, bool_type, self.ext_inst(trunc, t, y), y)
+        negative = self.op(Op.FOrdLessThan, bool_type, x, self.splat_const(t, 0.0))
+        signed = self.op(Op.Select, t, odd, self.op(Op.FNegate, t, magnitude), magnitude)
+        nan = self.splat_const(t, float("nan"))
+        result = self.op(Op.Select, t, negative,
+                         self.op(Op.Select, t, integral, signed, nan), magnitude)
+        zero = self.op(Op.FOrdEqual, bool_type, y, self.splat_const(t, 0.0))
+        return self.op(Op.Select, t, zero, self.splat_const(t, 1.0), result)
 
     def expr_Intrinsic(self, e: ir.Intrinsic) -> int:
         return self.op(_INTRINSIC[e.name], e.type, *[self.value(a) for a in e.args])
@@ -559,6 +688,20 @@ class _Emitter:
         selection = [n + e.indices.index(k) if k in e.indices else k for k in range(n)]
         return self.op(Op.VectorShuffle, e.type, base, value, *selection)
 
+    def expr_Call(self, e: ir.Call) -> int:
+        return self.op(Op.FunctionCall, e.type, self.functions[e.function],
+                       *[self.value(a) for a in e.args])
+
+    def expr_Subgroup(self, e: ir.Subgroup) -> int:
+        opcode, capability = _SUBGROUP[e.op]
+        self.capabilities.update((Capability.GroupNonUniform, capability))
+        operands = [self.const(u32, Scope.Subgroup)]
+        if isinstance(opcode, dict):
+            opcode = opcode[elem_of(e.type).kind]
+            operands.append((GroupOperation.Reduce, GroupOperation.InclusiveScan,
+                             GroupOperation.ExclusiveScan)[e.scan])
+        return self.op(opcode, e.type, *operands, *[self.value(a) for a in e.args])
+
     def expr_Atomic(self, e: ir.Atomic) -> int:
         pointer = self.place_pointer(e.place)
         root = e.place
@@ -571,6 +714,12 @@ class _Emitter:
             comparator, value = args
             return self.op(Op.AtomicCompareExchange, e.type, pointer, scope, relaxed, relaxed,
                            value, comparator)
+        if e.type.kind == "float":
+            # The capability names the device feature kp checks when making the algorithm.
+            add = e.op == "add"
+            self.capabilities.add(_FLOAT_ATOMIC_CAPABILITY[add, e.type.width])
+            self.extensions.add("SPV_EXT_shader_atomic_float_add" if add
+                                else "SPV_EXT_shader_atomic_float_min_max")
         return self.op(_ATOMIC[e.op][e.type.kind], e.type, pointer, scope, relaxed, *args)
 
 def _scalar_words(t: Scalar, value: bool | int | float) -> tuple[int, ...]:

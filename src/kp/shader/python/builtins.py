@@ -78,6 +78,18 @@ MATH: dict[str, MathFunction] = {
     "reflect": MathFunction(2, 71),
 }
 
+# Functions of Python's math module that are the GLSL.std.450 function of the same
+# name (``math.sqrt``); the front end builds the others (``math.log10``, ``math.floor``
+# returning an int, ...) from these.
+MATH_MODULE_SAME = frozenset({
+    "sqrt", "exp", "exp2", "log2", "pow", "sin", "cos", "tan", "asin", "acos", "atan", "atan2",
+    "sinh", "cosh", "tanh", "asinh", "acosh", "atanh", "degrees", "radians",
+})
+MATH_MODULE_OTHER = frozenset({
+    "fabs", "floor", "ceil", "trunc", "log", "log10", "log1p", "expm1", "hypot", "fmod",
+    "isnan", "isinf", "isfinite",
+})
+
 # Matrix functions of GLSL.std.450 (square matrices only).
 DETERMINANT = 33
 MATRIX_INVERSE = 34
@@ -91,3 +103,13 @@ ATOMICS: dict[str, str] = {
     f"atomic_{op}": op
     for op in ("add", "sub", "min", "max", "and", "or", "xor", "exchange", "compare_exchange")
 }
+
+# Subgroup operations (Vulkan 1.1): subgroup_<op>(x) reduces x over the subgroup,
+# subgroup_inclusive_<op> and subgroup_exclusive_<op> scan it.
+SUBGROUP_ARITHMETIC = ("add", "mul", "min", "max", "and", "or", "xor")
+SUBGROUP_FUNCTIONS: frozenset[str] = frozenset({
+    *(f"subgroup{scan}_{op}" for op in SUBGROUP_ARITHMETIC for scan in ("", "_inclusive", "_exclusive")),
+    "subgroup_elect", "subgroup_all", "subgroup_any", "subgroup_all_equal", "subgroup_ballot",
+    "subgroup_broadcast", "subgroup_broadcast_first", "subgroup_shuffle", "subgroup_shuffle_xor",
+    "subgroup_shuffle_up", "subgroup_shuffle_down",
+})

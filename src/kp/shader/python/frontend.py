@@ -10,16 +10,22 @@ import ast
 import math
 import operator
 import sys
+import types
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import NoReturn
 
 from ...errors import ShaderCompileError
+from ..spirv import AUTO_GLOBAL_SIZE_IDS
 from . import ir
-from .builtins import ATOMICS, CASTS, DETERMINANT, MATH, MATRIX_INVERSE, MathFunction
+from .builtins import (
+    ATOMICS, CASTS, DETERMINANT, MATH, MATH_MODULE_OTHER, MATH_MODULE_SAME, MATRIX_INVERSE,
+    SUBGROUP_FUNCTIONS, MathFunction,
+)
+from .source import MISSING, Source, read
 from .types import (
-    TYPES, ArrayType, Matrix, Scalar, ShaderType, Vector, boolean, count_of, elem_of, f32,
-    i32, u32, uvec3, with_elem,
+    TYPES, ArrayType, ImageType, Matrix, Scalar, ShaderType, Vector, boolean, count_of, elem_of, f32, f64,
+    i32, scalar_type, u32, uvec3, uvec4, with_elem,
 )
 
 # The canonical SPIR-V type of each input built-in; a shader may declare the
@@ -30,6 +36,10 @@ INPUTS: dict[str, ShaderType] = {
     "WorkgroupId": uvec3,
     "NumWorkgroups": uvec3,
     "LocalInvocationIndex": u32,
+    "SubgroupSize": u32,
+    "NumSubgroups": u32,
+    "SubgroupId": u32,
+    "SubgroupInvocationId": u32,
 }
 
 _BINOPS = {
@@ -52,36 +62,44 @@ _FOLD: dict[str, Callable] = {
     "lt": operator.lt, "le": operator.le, "gt": operator.gt, "ge": operator.ge,
 }
 _COMPARISONS = frozenset({"eq", "ne", "lt", "le", "gt", "ge"})
+# The comparison with its operands swapped: a < b is b > a.
+_MIRROR = {"eq": "eq", "ne": "ne", "lt": "gt", "le": "ge", "gt": "lt", "ge": "le"}
+# Atomic functions on float arrays (VK_EXT_shader_atomic_float and _float2).
+_FLOAT_ATOMICS = ("add", "sub", "min", "max")
 _BITWISE = frozenset({"lshift", "rshift", "and", "or", "xor"})
 _SWIZZLE_SETS = ("xyzw", "rgba")
 # Largest integer exponent that ``x ** n`` expands into multiplications.
 _MAX_EXPANDED_POWER = 16
 _FLOAT_MAX = {16: 65504.0, 32: 3.4028234663852886e38, 64: sys.float_info.max}
-# What ``outer`` returns for a name that is neither global nor a closure variable.
-MISSING = object()
 
 
 class FrontEnd:
-    """Builds the IR of one shader function.
+    """Builds the IR of one shader function, or of a function it calls.
 
-    ``tree`` is the function's ``ast.FunctionDef``; ``line_offset`` is added to its
-    line numbers to give lines of ``filename``; ``defaults`` are the evaluated
-    parameter defaults by name; ``outer`` looks up a global or closure name.
+    The kernel's front end builds the ``ir.Shader``; each Python function the
+    kernel calls is compiled by a front end of its own (``caller`` set) into an
+    ``ir.Function`` of the same shader, once per list of argument types.
     """
 
-    def __init__(self, tree: ast.FunctionDef, filename: str, line_offset: int,
-                 defaults: dict[str, object], outer: Callable[[str], object],
-                 local_size: tuple[int, int, int]):
-        self.tree = tree
-        self.filename = filename
-        self.line_offset = line_offset
-        self.defaults = defaults
-        self.outer = outer
-        self.shader = ir.Shader(tree.name, local_size, [], [])
+    def __init__(self, source: Source, local_size: tuple[int, int, int] | None,
+                 caller: FrontEnd | None = None, function: ir.Function | None = None):
+        self.source = source
+        self.tree = source.tree
+        self.filename = source.filename
+        self.line_offset = source.line_offset
+        self.outer = source.outer
+        self.shader = caller.shader if caller else ir.Shader(self.tree.name, local_size, [], [])
+        self.function = function
+        self.locals = function.locals if function else self.shader.locals
+        # The functions being compiled, outermost first (to refuse recursion), and
+        # those compiled, by (function, argument types and arrays).
+        self.calling: list[Callable] = [*caller.calling, source.func] if caller else [source.func]
+        self.compiled: dict[tuple, ir.Function] = caller.compiled if caller else {}
         # What each name in the function stands for: a value (inputs, push and
         # specialisation constants) or a variable (locals, buffers, shared memory).
         self.names: dict[str, ir.Expr | ir.Variable] = {}
         self.hidden = 0
+        self.returns = 0
 
     def fail(self, node: ast.AST, message: str) -> NoReturn:
         line = getattr(node, "lineno", self.tree.lineno) + self.line_offset
@@ -90,7 +108,24 @@ class FrontEnd:
     def build(self) -> ir.Shader:
         self.parameters()
         self.shader.body = self.block(self.tree.body)
+        if self.shader.local_size is None:
+            self.choose_local_size()
         return self.shader
+
+    def choose_local_size(self) -> None:
+        """A kernel that declares no local size: where only its global id matters,
+        kp chooses the local size and the invocations past the global size asked for
+        return at once; otherwise it keeps a local size of (1, 1, 1)."""
+        inputs = [v for v in self.shader.interface if v.storage == "input"]
+        if self.shader.group or [v.builtin for v in inputs] != ["GlobalInvocationId"]:
+            self.shader.local_size = (1, 1, 1)
+            return
+        gid = ir.Load(uvec3, ir.VarRef(inputs[0]))
+        past = [ir.Binary(boolean, "ge", ir.Swizzle(u32, gid, (axis,)),
+                          ir.SpecConst(u32, f"global_size_{'xyz'[axis]}", spec_id, 0xFFFFFFFF))
+                for axis, spec_id in enumerate(AUTO_GLOBAL_SIZE_IDS)]
+        guard = ir.Logical(boolean, "or", ir.Logical(boolean, "or", *past[:2]), past[2])
+        self.shader.body.insert(0, ir.If(guard, [ir.Return()], []))
 
     # --- Parameters ------------------------------------------------------------------
 
@@ -102,16 +137,17 @@ class FrontEnd:
         bindings: dict[int, str] = {}
         spec_ids: dict[int, str] = {}
         for arg in [*args.posonlyargs, *args.args, *args.kwonlyargs]:
-            name, spec = arg.arg, self.defaults.get(arg.arg, MISSING)
+            name, spec = arg.arg, self.source.defaults.get(arg.arg, MISSING)
             if not isinstance(spec, tuple) or not spec or spec[0] not in (
-                    "input", "buffer", "shared", "push_constant", "spec_constant"):
+                    "input", "buffer", "image", "shared", "push_constant", "spec_constant"):
                 self.fail(arg, f"parameter '{name}' needs a default like ('buffer', 0, Array(f32)), "
                                f"('input', 'GlobalInvocationId', ivec3), ('shared', Array(f32, 64)), "
-                               f"('push_constant', 0, f32) or ('spec_constant', 0, i32)")
+                               f"('image', 1, Image2D('r32f')), ('push_constant', 0, f32) or "
+                               f"('spec_constant', 0, i32)")
             kind = spec[0]
             if kind == "input":
                 self.input_parameter(arg, spec)
-            elif kind == "buffer":
+            elif kind in ("buffer", "image"):
                 binding = self.buffer_parameter(arg, spec)
                 if binding in bindings:
                     self.fail(arg, f"'{name}' and '{bindings[binding]}' both use binding {binding}")
@@ -148,12 +184,23 @@ class FrontEnd:
                 or elem_of(declared) not in (i32, u32):
             self.fail(arg, f"input {spec[1]} is a {canonical!r}; declare it as {canonical!r} or "
                            f"its signed counterpart, not {declared!r}")
+        self.shader.group |= spec[1] != "GlobalInvocationId"
         var = ir.Variable(arg.arg, canonical, "input", builtin=spec[1])
         self.shader.interface.append(var)
         value = ir.Load(canonical, ir.VarRef(var))
         self.names[arg.arg] = value if declared == canonical else ir.Convert(declared, value)
 
     def buffer_parameter(self, arg: ast.arg, spec: tuple) -> int:
+        """A buffer, or an image: a descriptor at a binding of set 0."""
+        if spec[0] == "image":
+            if len(spec) != 3 or not isinstance(spec[1], int) or spec[1] < 0 \
+                    or not isinstance(spec[2], ImageType):
+                self.fail(arg, f"image '{arg.arg}' must be ('image', binding, Image2D(format)), "
+                               f"got {spec!r}")
+            var = ir.Variable(arg.arg, spec[2], "image", binding=spec[1])
+            self.shader.interface.append(var)
+            self.names[arg.arg] = var
+            return spec[1]
         if len(spec) != 3 or not isinstance(spec[1], int) or spec[1] < 0 \
                 or not isinstance(spec[2], ArrayType):
             self.fail(arg, f"buffer '{arg.arg}' must be ('buffer', binding, Array(type)), got {spec!r}")
@@ -172,6 +219,7 @@ class FrontEnd:
                 isinstance(t, ArrayType) and t.length is None):
             self.fail(arg, f"shared '{arg.arg}' must be ('shared', Array(type, length)) or "
                            f"('shared', type), got {spec!r}")
+        self.shader.group = True
         var = ir.Variable(arg.arg, t, "shared")
         self.shader.interface.append(var)
         self.names[arg.arg] = var
@@ -224,15 +272,50 @@ class FrontEnd:
         elif isinstance(node, ast.Continue):
             out.append(ir.Continue())
         elif isinstance(node, ast.Return):
-            if node.value is not None:
-                self.fail(node, "a shader returns no value; write results to a buffer")
-            out.append(ir.Return())
+            out.append(self.return_statement(node))
         elif isinstance(node, ast.Pass):
             pass
         elif isinstance(node, ast.Expr):
             self.expression_statement(node, out)
         else:
             self.fail(node, f"unsupported statement `{_source(node)}`")
+
+    def return_statement(self, node: ast.Return) -> ir.Return:
+        if self.function is None:
+            if node.value is not None:
+                self.fail(node, "a shader returns no value; write results to a buffer")
+            return ir.Return()
+        value = None if node.value is None else self.returned_value(node.value)
+        function = self.function
+        if not self.returns:
+            function.result = None if value is None else value.type
+        elif (value is None) != (function.result is None):
+            self.fail(node, f"'{function.name}' returns a value on one path and none on another")
+        elif value is not None:
+            value = self.coerce(value, function.result, node, f"'{function.name}' returns")
+        self.returns += 1
+        return ir.Return(value)
+
+    def returned_value(self, node: ast.expr) -> ir.Expr:
+        if isinstance(node, ast.IfExp) and ast.Tuple in (type(node.body), type(node.orelse)):
+            # `return (b, a) if a > b else (a, b)`
+            cond = self.condition(node.test)
+            a, b = self.returned_value(node.body), self.returned_value(node.orelse)
+            if a.type != b.type:
+                self.fail(node, f"the two branches of `{_source(node)}` give {a.type!r} and {b.type!r}")
+            return ir.Select(a.type, cond, a, b)
+        elts = node.elts if isinstance(node, ast.Tuple) else [node]
+        values = [self.concrete(self.expr(e), e) for e in elts]
+        # A single value may be another function's tuple, passed on.
+        allowed = (Scalar, Vector, Matrix) if isinstance(node, ast.Tuple) else (
+            Scalar, Vector, Matrix, ir.Struct)
+        for value, elt in zip(values, elts):
+            if not isinstance(value.type, allowed):
+                self.fail(elt, f"a function can return numbers, vectors and matrices or a tuple of "
+                               f"them, not `{_source(elt)}`")
+        if isinstance(node, ast.Tuple):
+            return ir.Construct(ir.Struct(tuple(v.type for v in values)), values)
+        return values[0]
 
     def expression_statement(self, node: ast.Expr, out: list[ir.Stmt]) -> None:
         value = node.value
@@ -242,7 +325,11 @@ class FrontEnd:
                 and value.func.id == "barrier" and "barrier" not in self.names:
             if value.args or value.keywords:
                 self.fail(node, "barrier() takes no arguments")
+            self.shader.group = True
             out.append(ir.Barrier())
+            return
+        if isinstance(value, ast.Call):
+            out.append(ir.Eval(self.call(value, results=0)))
             return
         out.append(ir.Eval(self.concrete(self.expr(value), value)))
 
@@ -251,17 +338,23 @@ class FrontEnd:
             self.fail(node.orelse[0], "an else clause on a loop is not supported")
 
     def for_range(self, node: ast.For, out: list[ir.Stmt]) -> None:
+        """``for i in range(...)``, and ``for v in array`` over the indices of an array."""
         self.no_else(node)
         it = node.iter
-        if not (isinstance(it, ast.Call) and isinstance(it.func, ast.Name) and it.func.id == "range"
-                and "range" not in self.names):
-            self.fail(node, f"a for loop must iterate over range(...), not `{_source(it)}`")
+        array = self.names.get(it.id) if isinstance(it, ast.Name) else None
+        is_range = isinstance(it, ast.Call) and isinstance(it.func, ast.Name) \
+            and it.func.id == "range" and "range" not in self.names
+        if not is_range and not (isinstance(array, ir.Variable) and isinstance(array.type, ArrayType)):
+            self.fail(node, f"a for loop must iterate over range(...) or an array, not `{_source(it)}`")
         if not isinstance(node.target, ast.Name):
             self.fail(node.target, f"the loop variable must be a name, not `{_source(node.target)}`")
-        if not 1 <= len(it.args) <= 3 or it.keywords:
-            self.fail(it, "range() takes 1 to 3 positional arguments")
-        args = [self.expr(a) for a in it.args]
-        for arg, arg_node in zip(args, it.args):
+        if is_range:
+            if not 1 <= len(it.args) <= 3 or it.keywords:
+                self.fail(it, "range() takes 1 to 3 positional arguments")
+            args = [self.expr(a) for a in it.args]
+        else:
+            args = [self.array_length(array)]
+        for arg, arg_node in zip(args, it.args if is_range else [it]):
             if not isinstance(arg.type, Scalar) or arg.type.kind not in ("int", "uint"):
                 self.fail(arg_node, f"range() needs integers, got {arg.type!r} `{_source(arg_node)}`")
         t = self.common_elem(args, it)
@@ -288,8 +381,13 @@ class FrontEnd:
             cond = ir.Select(boolean, ir.Binary(boolean, "gt", step, ir.Const(t, 0)), below,
                              ir.Logical(boolean, "and", negative, above))
 
-        target = self.store_target(node.target, ir.Load(t, ir.VarRef(counter)))
-        body = [target, *self.block(node.body)]
+        index = ir.Load(t, ir.VarRef(counter))
+        if array is not None:
+            element = array.type.elem
+            index = ir.Load(element, ir.Element(ir.VarRef(array), index, element))
+        body: list[ir.Stmt] = []
+        self.store_target(node.target, index, body)
+        body += self.block(node.body)
         advance = ir.Store(ir.VarRef(counter), ir.Binary(t, "add", current, step))
         out.append(ir.Loop(cond, body, [advance]))
 
@@ -305,7 +403,7 @@ class FrontEnd:
     def hidden_local(self, purpose: str, t: ShaderType) -> ir.Variable:
         self.hidden += 1
         var = ir.Variable(f"_{purpose}{self.hidden}", t, "function")
-        self.shader.locals.append(var)
+        self.locals.append(var)
         return var
 
     def assign(self, node: ast.Assign, out: list[ir.Stmt]) -> None:
@@ -313,51 +411,120 @@ class FrontEnd:
         if len(targets) == 1 and isinstance(targets[0], ast.Tuple):
             self.unpack(targets[0], node.value, out)
             return
-        value = self.expr(node.value)
+        value = self.assigned_value(node.value)
         if len(targets) > 1:
             value = self.once(self.concrete(value, node.value), "value", out)
         for target in targets:
-            out.append(self.store_target(target, value))
+            self.store_target(target, value, out)
+
+    def assigned_value(self, node: ast.expr) -> ir.Expr:
+        """The value of an assignment's right side, which may be a list: a local array."""
+        if isinstance(node, ast.List) or isinstance(node, ast.BinOp) and isinstance(
+                node.op, ast.Mult) and ast.List in (type(node.left), type(node.right)):
+            return self.list_value(node)
+        return self.expr(node)
+
+    def list_value(self, node: ast.List | ast.BinOp) -> ir.Expr:
+        """``[a, b, c]`` or ``[x] * n``: a per-invocation array of n copies."""
+        repeat = 1
+        if isinstance(node, ast.BinOp):
+            items, count_node = (node.left, node.right) if isinstance(node.left, ast.List) \
+                else (node.right, node.left)
+            count = self.expr(count_node)
+            if not _abstract(count) or not isinstance(count.value, int) or count.value < 1:
+                self.fail(count_node, f"the length of a local array must be a positive number "
+                                      f"known when compiling, not `{_source(count_node)}`")
+            repeat, node = count.value, items
+        if not node.elts:
+            self.fail(node, "a local array needs at least one element: `acc = [0.0] * 4`")
+        values = self.unify([self.expr(e) for e in node.elts], node, "a list")
+        if not isinstance(values[0].type, (Scalar, Vector)) or elem_of(values[0].type).kind == "bool":
+            self.fail(node, f"a local array holds numbers or vectors, not {values[0].type!r}")
+        temps = [v if isinstance(v, ir.Const) else ir.Temp(v.type) for v in values]
+        t = ArrayType(values[0].type, len(values) * repeat)
+        result: ir.Expr = ir.Construct(t, temps * repeat)
+        for temp, value in zip(temps, values):
+            if temp is not value:  # each element is evaluated once, as in Python
+                result = ir.Let(t, temp, value, result)
+        return result
 
     def unpack(self, target: ast.Tuple, value: ast.expr, out: list[ir.Stmt]) -> None:
+        if isinstance(value, ast.Call):
+            # A function returning a tuple: keep it, then assign its members.
+            result = self.once(self.call(value, results=len(target.elts)), "result", out)
+            for k, t in enumerate(target.elts):
+                self.store_target(t, ir.Swizzle(result.type.members[k], result, (k,)), out)
+            return
         if not isinstance(value, ast.Tuple) or len(value.elts) != len(target.elts):
             self.fail(target, f"`{_source(target)} = {_source(value)}` needs a tuple of "
                               f"{len(target.elts)} values on the right")
         # All values are read before any is assigned, as in `a, b = b, a`.
         values = [self.once(self.concrete(self.expr(v), v), "value", out) for v in value.elts]
         for t, v in zip(target.elts, values):
-            out.append(self.store_target(t, v))
+            self.store_target(t, v, out)
 
-    def store_target(self, target: ast.expr, value: ir.Expr) -> ir.Stmt:
-        """The statement that assigns ``value`` to ``target``."""
+    def store_target(self, target: ast.expr, value: ir.Expr, out: list[ir.Stmt]) -> None:
+        """Assigns ``value`` to ``target``: the statements go to ``out``."""
         if isinstance(target, ast.Name):
             var = self.names.get(target.id)
             if var is None:
                 value = self.concrete(value, target)
                 var = ir.Variable(target.id, value.type, "function")
-                self.shader.locals.append(var)
+                self.locals.append(var)
                 self.names[target.id] = var
-            if not isinstance(var, ir.Variable) or isinstance(var.type, ArrayType):
+            if not isinstance(var, ir.Variable) or isinstance(var.type, ArrayType) \
+                    and var.storage != "function":
                 self.fail(target, f"cannot assign to parameter '{target.id}'")
-            return ir.Store(ir.VarRef(var), self.coerce(value, var.type, target, f"'{target.id}'"))
-        if isinstance(target, ast.Subscript):
+            if isinstance(var.type, ArrayType) or isinstance(value.type, ArrayType):
+                if value.type != var.type:
+                    self.fail(target, f"'{target.id}' is a {var.type!r}; cannot assign a "
+                                      f"{value.type!r} to it")
+                out.append(ir.Store(ir.VarRef(var), value))
+                return
+            if elem_of(var.type).kind in ("int", "uint") and elem_of(value.type).kind == "float" \
+                    and not _abstract(value):
+                self.fail(target, f"'{target.id}' holds integers ({var.type!r}, from its first "
+                                  f"assignment) and cannot take a {value.type!r}; start it as a "
+                                  f"float (`{target.id} = 0.0`) or write {var.type!r}(...)")
+            out.append(ir.Store(ir.VarRef(var), self.coerce(value, var.type, target, f"'{target.id}'")))
+        elif isinstance(target, ast.Subscript) and self.image(target.value) is not None:
+            image = self.image(target.value)
+            coord = self.image_coord(target.slice)
+            texel = self.coerce(value, image.type.texel, target, f"`{_source(target)}`")
+            out.append(ir.ImageWrite(image, coord, texel))
+        elif isinstance(target, ast.Subscript):
             place = self.place(target)
-            return ir.Store(place, self.coerce(value, place.type, target, f"`{_source(target)}`"))
-        if isinstance(target, ast.Attribute):
-            place = self.place(target.value)
-            indices = self.swizzle_indices(target, place.type)
-            if len(set(indices)) != len(indices):
-                self.fail(target, f"`{_source(target)}` assigns a component twice")
-            component = self.swizzle_type(place.type, indices)
-            value = self.coerce(value, component, target, f"`{_source(target)}`")
-            new = ir.Insert(place.type, ir.Load(place.type, place), value, indices)
-            return ir.Store(place, new)
-        self.fail(target, f"cannot assign to `{_source(target)}`")
+            out.append(ir.Store(place, self.coerce(value, place.type, target, f"`{_source(target)}`")))
+        elif isinstance(target, ast.Attribute):
+            # The vector is read and written: its place's indices are evaluated once.
+            place = self.stable(self.place(target.value), out)
+            self.store_components(target, place, value, out)
+        else:
+            self.fail(target, f"cannot assign to `{_source(target)}`")
+
+    def store_components(self, target: ast.Attribute, place: ir.Place, value: ir.Expr,
+                         out: list[ir.Stmt]) -> None:
+        """Assigns ``value`` to the swizzle ``target`` of the vector at ``place``."""
+        indices = self.swizzle_indices(target, place.type)
+        if len(set(indices)) != len(indices):
+            self.fail(target, f"`{_source(target)}` assigns a component twice")
+        component = self.swizzle_type(place.type, indices)
+        value = self.coerce(value, component, target, f"`{_source(target)}`")
+        out.append(ir.Store(place, ir.Insert(place.type, ir.Load(place.type, place), value, indices)))
 
     def augmented_assign(self, node: ast.AugAssign, out: list[ir.Stmt]) -> None:
         target = node.target
         if isinstance(target, ast.Name) and target.id not in self.names:
             self.fail(target, f"undefined name '{target.id}'")
+        image = self.image(target.value) if isinstance(target, ast.Subscript) else None
+        if image is not None:
+            # Read and write the same texel: evaluate the coordinate once.
+            coord = self.once(self.image_coord(target.slice), "coord", out)
+            current = ir.ImageRead(image.type.texel, image, coord)
+            value = self.binop(_BINOPS[type(node.op)], current, self.expr(node.value), node)
+            texel = self.coerce(value, image.type.texel, target, f"`{_source(target)}`")
+            out.append(ir.ImageWrite(image, coord, texel))
+            return
         if isinstance(target, ast.Subscript):
             # Read and write the same element: evaluate the index once.
             place = self.stable(self.place(target), out)
@@ -365,8 +532,15 @@ class FrontEnd:
             value = self.binop(_BINOPS[type(node.op)], current, self.expr(node.value), node)
             out.append(ir.Store(place, self.coerce(value, place.type, target, f"`{_source(target)}`")))
             return
+        if isinstance(target, ast.Attribute) and self.is_place(target.value):
+            place = self.stable(self.place(target.value), out)
+            indices = self.swizzle_indices(target, place.type)
+            current = ir.Swizzle(self.swizzle_type(place.type, indices), ir.Load(place.type, place), indices)
+            value = self.binop(_BINOPS[type(node.op)], current, self.expr(node.value), node)
+            self.store_components(target, place, value, out)
+            return
         value = self.binop(_BINOPS[type(node.op)], self.expr(target), self.expr(node.value), node)
-        out.append(self.store_target(target, value))
+        self.store_target(target, value, out)
 
     def stable(self, place: ir.Place, out: list[ir.Stmt]) -> ir.Place:
         if isinstance(place, ir.VarRef):
@@ -389,17 +563,29 @@ class FrontEnd:
                                 f"{getattr(declared, 'type', None)!r}, not {t!r}")
         else:
             var = ir.Variable(name, t, "function")
-            self.shader.locals.append(var)
+            self.locals.append(var)
             self.names[name] = var
         if node.value is not None:
-            out.append(self.store_target(node.target, self.expr(node.value)))
+            self.store_target(node.target, self.assigned_value(node.value), out)
+        elif isinstance(t, ArrayType):
+            out.append(ir.Store(ir.VarRef(self.names[name]), ir.Zero(t)))
 
     def type_name(self, node: ast.expr) -> ShaderType:
+        """The type of a declaration: ``f32``, ``vec3``... or ``Array(f32, 4)``."""
         if isinstance(node, ast.Name):
             t = self.shader_type(node.id)
             if isinstance(t, (Scalar, Vector, Matrix)):
                 return t
-        self.fail(node, f"`{_source(node)}` is not a scalar, vector or matrix type")
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) \
+                and node.func.id == "Array" and node.func.id not in self.names \
+                and len(node.args) == 2 and not node.keywords:
+            elem = self.type_name(node.args[0])
+            length = self.expr(node.args[1])
+            if isinstance(elem, (Scalar, Vector)) and _abstract(length) \
+                    and isinstance(length.value, int) and length.value >= 1:
+                return ArrayType(elem, length.value)
+        self.fail(node, f"`{_source(node)}` is not a scalar, vector or matrix type, or "
+                        f"Array(type, length) with a length known when compiling")
 
     def condition(self, node: ast.expr) -> ir.Expr:
         """A scalar boolean; numbers are true when not zero, as in Python."""
@@ -458,6 +644,9 @@ class FrontEnd:
         if isinstance(node, ast.Name):
             return self.name(node)
         if isinstance(node, ast.Attribute):
+            module = self.module(node.value)
+            if module is not None:
+                return self.module_constant(module, node)
             value = self.expr(node.value)
             indices = self.swizzle_indices(node, value.type)
             return ir.Swizzle(self.swizzle_type(value.type, indices), value, indices)
@@ -481,6 +670,9 @@ class FrontEnd:
             return ir.Select(a.type, cond, a, b)
         if isinstance(node, ast.Call):
             return self.call(node)
+        if isinstance(node, ast.Tuple):
+            self.fail(node, f"a tuple `{_source(node)}` can only be assigned to as many names "
+                            f"(`a, b = b, a`) or returned from a function")
         self.fail(node, f"unsupported expression `{_source(node)}`")
 
     def constant(self, node: ast.Constant) -> ir.Const:
@@ -494,6 +686,9 @@ class FrontEnd:
         if isinstance(bound, ir.Expr):
             return bound
         if isinstance(bound, ir.Variable):
+            if isinstance(bound.type, ImageType):
+                self.fail(node, f"the image '{node.id}' can only be indexed by an ivec2: "
+                                f"{node.id}[ivec2(x, y)]")
             if isinstance(bound.type, ArrayType):
                 self.fail(node, f"the array '{node.id}' can only be indexed, passed to len() "
                                 f"or to an atomic function")
@@ -529,6 +724,9 @@ class FrontEnd:
         return t.elem if len(indices) == 1 else Vector(t.elem, len(indices))
 
     def subscript(self, node: ast.Subscript) -> ir.Expr:
+        image = self.image(node.value)
+        if image is not None:
+            return ir.ImageRead(image.type.texel, image, self.image_coord(node.slice))
         if self.is_place(node.value):
             place = self.place(node)
             return ir.Load(place.type, place)
@@ -541,6 +739,19 @@ class FrontEnd:
             self.fail(node, "a matrix value can only be indexed by a constant; "
                             "assign it to a variable first")
         return ir.DynamicExtract(t, value, index)
+
+    def image(self, node: ast.expr) -> ir.Variable | None:
+        """The image variable ``node`` names, if it does."""
+        var = self.names.get(node.id) if isinstance(node, ast.Name) else None
+        return var if isinstance(var, ir.Variable) and isinstance(var.type, ImageType) else None
+
+    def image_coord(self, node: ast.expr) -> ir.Expr:
+        coord = self.expr(node)
+        if not (isinstance(coord.type, Vector) and coord.type.length == 2
+                and coord.type.elem in (i32, u32)):
+            self.fail(node, f"an image is indexed by an ivec2 (x, y), not {coord.type!r} "
+                            f"`{_source(node)}`")
+        return self.convert(coord, Vector(i32, 2), node)
 
     def unary(self, node: ast.UnaryOp) -> ir.Expr:
         if isinstance(node.op, ast.Not):
@@ -604,7 +815,7 @@ class FrontEnd:
         if isinstance(v, bool) and not explicit:
             self.fail(node, f"cannot use {v!r} as {t!r}")
         if t.kind == "float":
-            if abs(v) > _FLOAT_MAX[t.width]:
+            if math.isfinite(v) and abs(v) > _FLOAT_MAX[t.width]:
                 self.fail(node, f"{v!r} is too large for {t!r}")
             return ir.Const(t, float(v))
         if isinstance(v, float):
@@ -678,6 +889,8 @@ class FrontEnd:
             return self.matmul(a, b, node)
         if isinstance(a.type, Matrix) or isinstance(b.type, Matrix):
             return self.matrix_arith(op, a, b, node)
+        if op in _COMPARISONS and _mixed_signs(a, b):
+            return self.mixed_sign_compare(op, a, b, node)
         a, b = self.unify([a, b], node, what)
         elem = elem_of(a.type)
         if elem.kind == "bool" and op not in ("eq", "ne", "and", "or", "xor"):
@@ -690,6 +903,29 @@ class FrontEnd:
             a, b = ir.Convert(float_type, a), ir.Convert(float_type, b)
         result = with_elem(a.type, boolean) if op in _COMPARISONS else a.type
         return ir.Binary(result, op, a, b)
+
+    def mixed_sign_compare(self, op: str, a: ir.Expr, b: ir.Expr, node: ast.AST) -> ir.Expr:
+        """A signed and an unsigned integer compared as Python compares ints
+        (``-1 < u32(5)`` is True): a negative signed side decides alone."""
+        if elem_of(a.type).kind == "uint":
+            a, b, op = b, a, _MIRROR[op]
+        signed, unsigned = self.concrete(a, node), self.concrete(b, node)
+        lengths = {v.type.length for v in (signed, unsigned) if isinstance(v.type, Vector)}
+        if len(lengths) > 1:
+            self.fail(node, f"`{_source(node)}`: {a.type!r} and {b.type!r} have different lengths")
+        width = max(elem_of(signed.type).width, elem_of(unsigned.type).width)
+        shape = signed.type if isinstance(signed.type, Vector) else unsigned.type
+        signed_t, unsigned_t = (with_elem(shape, scalar_type(kind, width)) for kind in ("int", "uint"))
+        temp = ir.Temp(signed_t)
+        bool_t = with_elem(signed_t, boolean)
+        as_unsigned = ir.Binary(bool_t, op, ir.Convert(unsigned_t, temp),
+                                self.coerce(unsigned, unsigned_t, node, f"`{_source(node)}`"))
+        negative = ir.Binary(bool_t, "lt", temp, self.coerce(ir.Const(i32, 0, True), signed_t, node, ""))
+        if op in ("lt", "le", "ne"):  # true wherever the signed side is negative
+            result = ir.Binary(bool_t, "or", negative, as_unsigned)
+        else:
+            result = ir.Binary(bool_t, "and", ir.Unary(bool_t, "not", negative), as_unsigned)
+        return ir.Let(bool_t, temp, self.coerce(signed, signed_t, node, f"`{_source(node)}`"), result)
 
     def fold(self, op: str, a: ir.Const, b: ir.Const, node: ast.AST) -> ir.Const:
         if op == "matmul":
@@ -768,20 +1004,33 @@ class FrontEnd:
 
     # --- Calls ---------------------------------------------------------------------------------
 
-    def call(self, node: ast.Call) -> ir.Expr:
+    def call(self, node: ast.Call, results: int = 1) -> ir.Expr:
+        """A call; ``results``: how many values the caller takes (0: a statement;
+        more than 1: a tuple, which only a function defined in Python returns)."""
         func = node.func
+        if isinstance(func, ast.Attribute) and self.module(func.value) is math:
+            return self.math_module_call(func.attr, node)
         if not isinstance(func, ast.Name):
-            self.fail(node, f"only built-in functions and types can be called, not `{_source(func)}`")
+            self.fail(node, f"only functions and types can be called, not `{_source(func)}`")
         name = func.id
-        if node.keywords:
-            self.fail(node, f"{name}() takes no keyword arguments")
         if name in self.names:
             self.fail(node, f"'{name}' is a variable, not a function")
+        if isinstance(self.outer(name), types.FunctionType):
+            return self.python_call(node, self.outer(name), results)
+        if results > 1:
+            self.fail(node, f"{name}() returns one value, not {results}")
+        if node.keywords:
+            self.fail(node, f"{name}() takes no keyword arguments")
         t = self.shader_type(name)
+        if t is not None and len(node.args) == 1 and isinstance(node.args[0], ast.Constant) \
+                and isinstance(node.args[0].value, str):
+            return self.parsed_number(t, node.args[0])
         if t is not None:
             return self.construct(t, [self.expr(a) for a in node.args], node)
         if name in ATOMICS:
             return self.atomic(ATOMICS[name], node)
+        if name in SUBGROUP_FUNCTIONS:
+            return self.subgroup(name.removeprefix("subgroup_"), node)
         if name == "len":
             return self.length(node)
         if name in ("range", "barrier"):
@@ -798,6 +1047,155 @@ class FrontEnd:
         if name in MATH:
             return self.math_call(name, MATH[name], args, node)
         self.fail(node, f"unknown function '{name}'")
+
+    def python_call(self, node: ast.Call, func: types.FunctionType, results: int) -> ir.Expr:
+        """A call of a Python function: compiled, for these argument types, into a
+        function of the shader (arrays are passed by reference, as in Python)."""
+        name = node.func.id
+        if func in self.calling:
+            chain = " -> ".join(f.__name__ for f in self.calling[self.calling.index(func):])
+            self.fail(node, f"{name}() is recursive ({chain} -> {name}); a shader cannot recurse: "
+                            f"write a loop instead")
+        source = read(func)
+        params = source.tree.args
+        if params.vararg or params.kwarg or params.kwonlyargs:
+            self.fail(node, f"{name}() is called from a shader, so its parameters must be plain "
+                            f"names (no *args, **kwargs or keyword-only parameters)")
+        names = [a.arg for a in (*params.posonlyargs, *params.args)]
+        if len(node.args) > len(names) or any(isinstance(a, ast.Starred) for a in node.args):
+            self.fail(node, f"{name}() takes {len(names)} arguments, got {len(node.args)}")
+        given: dict[str, ast.expr] = dict(zip(names, node.args))
+        for keyword in node.keywords:
+            if keyword.arg not in names or keyword.arg in given:
+                self.fail(node, f"{name}() got an unexpected or repeated argument "
+                                f"'{keyword.arg or '**'}'")
+            given[keyword.arg] = keyword.value
+        bound: list[ir.Expr | ir.Variable] = []
+        for param in names:
+            if param in given:
+                bound.append(self.argument(given[param], name))
+            elif _python_constant(source.defaults.get(param)) is not None:
+                bound.append(self.concrete(_python_constant(source.defaults[param]), node))
+            else:
+                self.fail(node, f"{name}() is missing argument '{param}' (defaults must be numbers)")
+        key = (func, tuple(b if isinstance(b, ir.Variable) else b.type for b in bound))
+        function = self.compiled.get(key)
+        if function is None:
+            values = [(p, b) for p, b in zip(names, bound) if isinstance(b, ir.Expr)]
+            function = ir.Function(name, [ir.Variable(p, b.type, "function") for p, b in values])
+            callee = FrontEnd(source, self.shader.local_size, self, function)
+            callee.names.update({p: b for p, b in zip(names, bound) if isinstance(b, ir.Variable)})
+            callee.names.update({v.name: v for v in function.params})
+            function.body = callee.block(source.tree.body)
+            if function.result is not None and not _ends_with_return(source.tree.body):
+                callee.fail(source.tree.body[-1], f"'{name}' returns a value on one path and none "
+                                                  f"at its end; end it with a return")
+            self.compiled[key] = function
+            self.shader.functions.append(function)
+        count = 0 if function.result is None else (
+            len(function.result.members) if isinstance(function.result, ir.Struct) else 1)
+        if results and count != results:
+            self.fail(node, f"{name}() returns {count or 'no'} value{'s' * (count != 1)}, "
+                            f"not {results}" + ("; unpack them: `a, b = ...`" if count > 1 else ""))
+        return ir.Call(function.result, function, [b for b in bound if isinstance(b, ir.Expr)])
+
+    def argument(self, node: ast.expr, function: str) -> ir.Expr | ir.Variable:
+        """An argument of a Python function: a value, or a buffer or shared array."""
+        var = self.names.get(node.id) if isinstance(node, ast.Name) else None
+        if isinstance(var, ir.Variable) and isinstance(var.type, ImageType):
+            return var
+        if isinstance(var, ir.Variable) and isinstance(var.type, ArrayType):
+            if var.storage == "function":
+                self.fail(node, f"the local array '{node.id}' cannot be passed to {function}(); "
+                                f"pass buffers and shared arrays, or its elements")
+            return var
+        value = self.concrete(self.expr(node), node)
+        if not isinstance(value.type, (Scalar, Vector, Matrix)):
+            self.fail(node, f"cannot pass `{_source(node)}` to {function}()")
+        return value
+
+    def module(self, node: ast.expr) -> types.ModuleType | None:
+        """The module a name refers to (``math``), if it does."""
+        if isinstance(node, ast.Name) and node.id not in self.names:
+            value = self.outer(node.id)
+            if isinstance(value, types.ModuleType):
+                return value
+        return None
+
+    def module_constant(self, module: types.ModuleType, node: ast.Attribute) -> ir.Const:
+        const = _python_constant(getattr(module, node.attr, None))
+        if const is None:
+            self.fail(node, f"`{_source(node)}` is not a number; a shader can use a module's "
+                            f"numbers (math.pi) and the functions of math")
+        return const
+
+    def parsed_number(self, t: ShaderType, node: ast.Constant) -> ir.Const:
+        """``float("inf")``, ``float("nan")``..., as Python parses them."""
+        if not isinstance(t, Scalar) or t.kind != "float":
+            self.fail(node, f"{t!r}() of a string: only float(\"inf\"), float(\"-inf\") and "
+                            f"float(\"nan\") (or another float literal) are supported")
+        try:
+            value = float(node.value)
+        except ValueError:
+            value = None
+        if value is None:
+            self.fail(node, f"could not convert {node.value!r} to a float")
+        return self.const_as(ir.Const(f32, value, True), t, node)
+
+    def math_module_call(self, name: str, node: ast.Call) -> ir.Expr:
+        """``math.name(...)``: the same function of Python's math module, with its
+        results' types (``math.floor`` gives an int)."""
+        if node.keywords:
+            self.fail(node, f"math.{name}() takes no keyword arguments")
+        if name not in MATH_MODULE_SAME | MATH_MODULE_OTHER:
+            self.fail(node, f"math.{name}() is not available in shaders; use one of "
+                            f"{', '.join(sorted(MATH_MODULE_SAME | MATH_MODULE_OTHER))}")
+        args = []
+        for arg in node.args:  # Python's math converts its arguments to float
+            value = self.expr(arg)
+            if not isinstance(value.type, (Scalar, Vector)) or elem_of(value.type).kind == "bool":
+                self.fail(arg, f"math.{name}() needs numbers, not {value.type!r}")
+            args.append(self.convert(value, with_elem(value.type, f32), arg)
+                        if elem_of(value.type).kind != "float" else value)
+        if name in MATH_MODULE_SAME:
+            return self.math_call(name, MATH[name], args, node)
+        if name in ("floor", "ceil", "trunc"):
+            value = self.math_call(name, MATH[name], args, node)
+            return ir.Convert(with_elem(value.type, i32), value)
+        if name == "fabs":
+            return self.math_call("abs", MATH["abs"], args, node)
+        if name in ("isnan", "isinf", "isfinite"):
+            self.arity(f"math.{name}", args, 1, node)
+            value = self.concrete(args[0], node)
+            t = with_elem(value.type, boolean)
+            if name != "isfinite":
+                return ir.Intrinsic(t, name, [value])
+            temp = ir.Temp(value.type)
+            special = ir.Binary(t, "or", ir.Intrinsic(t, "isnan", [temp]),
+                                ir.Intrinsic(t, "isinf", [temp]))
+            return ir.Let(t, temp, value, ir.Unary(t, "not", special))
+        if name == "log":
+            if len(args) not in (1, 2):
+                self.fail(node, f"math.log() takes 1 or 2 arguments, got {len(args)}")
+            logs = [self.math_call("log", MATH["log"], [a], node) for a in args]
+            return logs[0] if len(logs) == 1 else self.binop("div", *logs, node)
+        self.arity(f"math.{name}", args, 2 if name in ("hypot", "fmod") else 1, node)
+        if name == "log10":
+            log2 = self.math_call("log2", MATH["log2"], args, node)
+            return self.binop("mul", log2, ir.Const(f32, math.log10(2.0), True), node)
+        if name == "log1p":
+            return self.math_call("log", MATH["log"], [self.binop("add", args[0], ir.Const(
+                f32, 1.0, True), node)], node)
+        if name == "expm1":
+            exp = self.math_call("exp", MATH["exp"], args, node)
+            return self.binop("sub", exp, ir.Const(f32, 1.0, True), node)
+        if name == "hypot":
+            x, y = self.unify(args, node, "math.hypot()")
+            if not isinstance(x.type, Scalar):
+                self.fail(node, f"math.hypot() needs scalars, not {x.type!r}; use length()")
+            return ir.ExtInst(x.type, MATH["length"].float_inst, [ir.Construct(Vector(x.type, 2), [x, y])])
+        x, y = self.unify(args, node, "math.fmod()")  # fmod
+        return ir.Binary(x.type, "fmod", x, y)
 
     def arity(self, name: str, args: list, count: int, node: ast.AST) -> None:
         if len(args) != count:
@@ -865,6 +1263,11 @@ class FrontEnd:
         for arg in args:
             if not isinstance(arg.type, (Scalar, Vector)) or elem_of(arg.type).kind == "bool":
                 self.fail(node, f"{name}() needs numbers, not {arg.type!r}")
+        if any(_mixed_signs(a, b) for a in args for b in args):
+            # Python's answer may be negative, which the unsigned type cannot hold.
+            self.fail(node, f"{name}() of signed and unsigned integers "
+                            f"({', '.join(repr(a.type) for a in args)}): convert them to one "
+                            f"type first, e.g. {name}(i32(a), i32(b))")
         args = self.unify(args, node, f"{name}()")
         t = args[0].type
         elem = elem_of(t)
@@ -919,7 +1322,10 @@ class FrontEnd:
 
     def length(self, node: ast.Call) -> ir.Expr:
         self.arity("len", node.args, 1, node)
-        var = self.array_arg(node.args[0], "len()")
+        return self.array_length(self.array_arg(node.args[0], "len()"))
+
+    @staticmethod
+    def array_length(var: ir.Variable) -> ir.Expr:
         if var.type.length is not None:
             return ir.Const(i32, var.type.length)
         return ir.ArrayLength(i32, var)
@@ -929,11 +1335,70 @@ class FrontEnd:
         self.arity(name, node.args, 4 if op == "compare_exchange" else 3, node)
         var = self.array_arg(node.args[0], f"{name}()")
         elem = var.type.elem
-        if elem not in (i32, u32):
-            self.fail(node, f"{name}() needs an array of i32 or u32, not {var.type!r}")
+        if var.storage == "function":
+            self.fail(node, f"{name}() needs a buffer or shared array; '{var.name}' is local to "
+                            f"each invocation: update it directly")
+        if elem not in (i32, u32, f32, f64):
+            self.fail(node, f"{name}() needs an array of i32, u32, f32 or f64, not {var.type!r}")
+        if elem.kind == "float" and op not in _FLOAT_ATOMICS:
+            self.fail(node, f"{name}() needs an array of i32 or u32; float arrays have "
+                            f"{', '.join(f'atomic_{o}' for o in _FLOAT_ATOMICS)}")
         index = self.index(node.args[1])
         values = [self.coerce(self.expr(a), elem, a, f"{name}()") for a in node.args[2:]]
+        if elem.kind == "float" and op == "sub":
+            op, values = "add", [ir.Unary(elem, "neg", values[0])]
         return ir.Atomic(elem, op, ir.Element(ir.VarRef(var), index, elem), values)
+
+
+    def subgroup(self, op: str, node: ast.Call) -> ir.Expr:
+        """``subgroup_<op>(...)``: an operation across the invocations of a subgroup."""
+        name = f"subgroup_{op}"
+        self.shader.group = True
+        if op == "elect":
+            self.arity(name, node.args, 0, node)
+            return ir.Subgroup(boolean, op, [])
+        if op in ("all", "any", "ballot"):
+            self.arity(name, node.args, 1, node)
+            return ir.Subgroup(uvec4 if op == "ballot" else boolean, op, [self.condition(node.args[0])])
+        count = 2 if op in ("broadcast", "shuffle", "shuffle_xor", "shuffle_up", "shuffle_down") else 1
+        self.arity(name, node.args, count, node)
+        value = self.concrete(self.expr(node.args[0]), node.args[0])
+        if not isinstance(value.type, (Scalar, Vector)):
+            self.fail(node, f"{name}() needs a scalar or vector, not {value.type!r}")
+        if op == "all_equal":
+            return ir.Subgroup(boolean, op, [value])
+        if count == 2:
+            lane = self.coerce(self.expr(node.args[1]), u32, node.args[1], f"{name}()")
+            if op == "broadcast" and not isinstance(lane, (ir.Const, ir.SpecConst)):
+                self.fail(node, "subgroup_broadcast() needs a constant invocation id; use "
+                                "subgroup_shuffle() for one computed at run time")
+            return ir.Subgroup(value.type, op, [value, lane])
+        if op == "broadcast_first":
+            return ir.Subgroup(value.type, op, [value])
+        scan, _, arith = op.rpartition("_")
+        kind = elem_of(value.type).kind
+        if arith in ("and", "or", "xor") and kind == "float" or \
+                arith not in ("and", "or", "xor") and kind == "bool":
+            self.fail(node, f"{name}() is not defined for {value.type!r}")
+        return ir.Subgroup(value.type, arith, [value], {"": 0, "inclusive": 1, "exclusive": 2}[scan])
+
+
+def _mixed_signs(a: ir.Expr, b: ir.Expr) -> bool:
+    """Whether one side is an unsigned integer and the other a signed one (or a
+    negative literal)."""
+    kinds = []
+    for v in (a, b):
+        kind = elem_of(v.type).kind
+        kinds.append("int" if _abstract(v) and kind == "int" and v.value < 0 else
+                     "literal" if _abstract(v) else kind)
+    return sorted(kinds) == ["int", "uint"]
+
+
+def _ends_with_return(body: list[ast.stmt]) -> bool:
+    last = body[-1] if body else None
+    if isinstance(last, ast.If):
+        return _ends_with_return(last.body) and _ends_with_return(last.orelse)
+    return isinstance(last, ast.Return)
 
 
 def _abstract(value: ir.Expr) -> bool:

@@ -17,9 +17,9 @@ from .types import ShaderType
 
 @dataclass(eq=False)
 class Variable:
-    """A variable: ``storage`` is "function", "input", "buffer", "shared" or "push".
+    """A variable: ``storage`` is "function", "input", "buffer", "image", "shared" or "push".
 
-    ``binding`` is a buffer's descriptor binding, ``builtin`` an input's SPIR-V
+    ``binding`` is a buffer's or image's descriptor binding, ``builtin`` an input's SPIR-V
     built-in name; a "push" variable's type is a ``Struct``.
     """
 
@@ -77,6 +77,11 @@ class Const(Expr):
 
     value: bool | int | float
     abstract: bool = False
+
+
+@dataclass(eq=False)
+class Zero(Expr):
+    """The zero of any type: a local array declared without a value."""
 
 
 @dataclass(eq=False)
@@ -170,7 +175,8 @@ class Splat(Expr):
 
 @dataclass(eq=False)
 class Construct(Expr):
-    """A vector from scalars and vectors, or a matrix from column vectors."""
+    """A vector from scalars and vectors, a matrix from column vectors, a local array
+    from its elements, or a tuple (``Struct``) from its members."""
 
     args: list[Expr]
 
@@ -213,6 +219,34 @@ class Atomic(Expr):
 
 
 @dataclass(eq=False)
+class Subgroup(Expr):
+    """A subgroup operation: ``op`` is a reduction or scan ("add" "mul" "min" "max"
+    "and" "or" "xor", with ``scan`` 0 reduce, 1 inclusive, 2 exclusive) or "elect"
+    "all" "any" "all_equal" "ballot" "broadcast" "broadcast_first" "shuffle"
+    "shuffle_xor" "shuffle_up" "shuffle_down"."""
+
+    op: str
+    args: list[Expr]
+    scan: int = 0
+
+
+@dataclass(eq=False)
+class ImageRead(Expr):
+    """The texel of an image at ``coord`` (an ivec2)."""
+
+    var: Variable
+    coord: Expr
+
+
+@dataclass(eq=False)
+class Call(Expr):
+    """A call of a compiled Python function; a tuple result has a ``Struct`` type."""
+
+    function: Function
+    args: list[Expr]
+
+
+@dataclass(eq=False)
 class Temp(Expr):
     """A value bound by an enclosing ``Let``."""
 
@@ -231,6 +265,15 @@ class Let(Expr):
 @dataclass(eq=False)
 class Store:
     place: Place
+    value: Expr
+
+
+@dataclass(eq=False)
+class ImageWrite:
+    """Writes the texel ``value`` of an image at ``coord``."""
+
+    var: Variable
+    coord: Expr
     value: Expr
 
 
@@ -269,7 +312,9 @@ class Continue:
 
 @dataclass(eq=False)
 class Return:
-    pass
+    """Return from the kernel, or from a function with ``value`` (None: no value)."""
+
+    value: Expr | None = None
 
 
 @dataclass(eq=False)
@@ -277,15 +322,35 @@ class Barrier:
     """Workgroup execution and memory barrier (``barrier()``)."""
 
 
-Stmt = Store | Eval | If | Loop | Break | Continue | Return | Barrier
+Stmt = Store | ImageWrite | Eval | If | Loop | Break | Continue | Return | Barrier
+
+
+@dataclass(eq=False)
+class Function:
+    """A Python function a shader calls, compiled for one list of argument types.
+
+    ``params`` are the locals its arguments are copied into; ``result`` is None
+    (no value), a scalar, vector or matrix type, or a ``Struct`` (a tuple)."""
+
+    name: str
+    params: list[Variable]
+    result: ShaderType | None = None
+    locals: list[Variable] = field(default_factory=list)
+    body: list[Stmt] = field(default_factory=list)
 
 
 @dataclass(eq=False)
 class Shader:
-    """A compute shader: its interface variables, locals and body."""
+    """A compute shader: its interface variables, locals, body and the functions it calls.
+
+    ``local_size`` None: kp chooses it when making the algorithm (see
+    ``kp.shader.spirv.AUTO_LOCAL_SIZE_IDS``); ``group`` is set by anything that
+    makes the workgroup matter (shared memory, barriers, subgroups, local ids)."""
 
     name: str
-    local_size: tuple[int, int, int]
+    local_size: tuple[int, int, int] | None
     interface: list[Variable]
     locals: list[Variable]
     body: list[Stmt] = field(default_factory=list)
+    functions: list[Function] = field(default_factory=list)
+    group: bool = False

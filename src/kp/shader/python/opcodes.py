@@ -7,6 +7,7 @@ VERSION_1_3 = 0x00010300
 
 class Op:
     Name = 5
+    Extension = 10
     ExtInstImport = 11
     ExtInst = 12
     MemoryModel = 14
@@ -19,6 +20,7 @@ class Op:
     TypeFloat = 22
     TypeVector = 23
     TypeMatrix = 24
+    TypeImage = 25
     TypeArray = 28
     TypeRuntimeArray = 29
     TypeStruct = 30
@@ -28,11 +30,15 @@ class Op:
     ConstantFalse = 42
     Constant = 43
     ConstantComposite = 44
+    ConstantNull = 46
     SpecConstantTrue = 48
     SpecConstantFalse = 49
     SpecConstant = 50
+    SpecConstantComposite = 51
     Function = 54
+    FunctionParameter = 55
     FunctionEnd = 56
+    FunctionCall = 57
     Variable = 59
     Load = 61
     Store = 62
@@ -46,6 +52,8 @@ class Op:
     CompositeExtract = 81
     CompositeInsert = 82
     Transpose = 84
+    ImageRead = 98
+    ImageWrite = 99
     ConvertFToU = 109
     ConvertFToS = 110
     ConvertSToF = 111
@@ -67,6 +75,7 @@ class Op:
     FDiv = 136
     UMod = 137
     SRem = 138
+    FRem = 140
     FMod = 141
     VectorTimesMatrix = 144
     MatrixTimesVector = 145
@@ -74,6 +83,8 @@ class Op:
     Dot = 148
     Any = 154
     All = 155
+    IsNan = 156
+    IsInf = 157
     LogicalEqual = 164
     LogicalNotEqual = 165
     LogicalOr = 166
@@ -91,6 +102,7 @@ class Op:
     ULessThanEqual = 178
     SLessThanEqual = 179
     FOrdEqual = 180
+    FOrdNotEqual = 182
     FUnordNotEqual = 183
     FOrdLessThan = 184
     FOrdGreaterThan = 186
@@ -115,13 +127,44 @@ class Op:
     AtomicAnd = 240
     AtomicOr = 241
     AtomicXor = 242
+    AtomicFMinEXT = 5614
+    AtomicFMaxEXT = 5615
+    AtomicFAddEXT = 6035
     Phi = 245
+    GroupNonUniformElect = 333
+    GroupNonUniformAll = 334
+    GroupNonUniformAny = 335
+    GroupNonUniformAllEqual = 336
+    GroupNonUniformBroadcast = 337
+    GroupNonUniformBroadcastFirst = 338
+    GroupNonUniformBallot = 339
+    GroupNonUniformShuffle = 345
+    GroupNonUniformShuffleXor = 346
+    GroupNonUniformShuffleUp = 347
+    GroupNonUniformShuffleDown = 348
+    GroupNonUniformIAdd = 349
+    GroupNonUniformFAdd = 350
+    GroupNonUniformIMul = 351
+    GroupNonUniformFMul = 352
+    GroupNonUniformSMin = 353
+    GroupNonUniformUMin = 354
+    GroupNonUniformFMin = 355
+    GroupNonUniformSMax = 356
+    GroupNonUniformUMax = 357
+    GroupNonUniformFMax = 358
+    GroupNonUniformBitwiseAnd = 359
+    GroupNonUniformBitwiseOr = 360
+    GroupNonUniformBitwiseXor = 361
+    GroupNonUniformLogicalAnd = 362
+    GroupNonUniformLogicalOr = 363
+    GroupNonUniformLogicalXor = 364
     LoopMerge = 246
     SelectionMerge = 247
     Label = 248
     Branch = 249
     BranchConditional = 250
     Return = 253
+    ReturnValue = 254
 
 
 class Capability:
@@ -129,11 +172,23 @@ class Capability:
     Float16 = 9
     Float64 = 10
     Int64 = 11
+    StorageImageExtendedFormats = 49
+    GroupNonUniform = 61
+    GroupNonUniformVote = 62
+    GroupNonUniformArithmetic = 63
+    GroupNonUniformBallot = 64
+    GroupNonUniformShuffle = 65
+    GroupNonUniformShuffleRelative = 66
     StorageBuffer16BitAccess = 4433
     StoragePushConstant16 = 4435
+    AtomicFloat32MinMaxEXT = 5612
+    AtomicFloat64MinMaxEXT = 5613
+    AtomicFloat32AddEXT = 6033
+    AtomicFloat64AddEXT = 6034
 
 
 class StorageClass:
+    UniformConstant = 0
     Input = 1
     Workgroup = 4
     Function = 7
@@ -153,16 +208,31 @@ class Decoration:
 
 BUILTIN = {
     "NumWorkgroups": 24,
+    "WorkgroupSize": 25,
     "WorkgroupId": 26,
     "LocalInvocationId": 27,
     "GlobalInvocationId": 28,
     "LocalInvocationIndex": 29,
+    "SubgroupSize": 36,
+    "NumSubgroups": 38,
+    "SubgroupId": 40,
+    "SubgroupInvocationId": 41,  # SubgroupLocalInvocationId
 }
+
+# The capability the subgroup built-ins need.
+SUBGROUP_BUILTINS = frozenset({"SubgroupSize", "NumSubgroups", "SubgroupId", "SubgroupInvocationId"})
 
 
 class Scope:
     Device = 1
     Workgroup = 2
+    Subgroup = 3
+
+
+class GroupOperation:
+    Reduce = 0
+    InclusiveScan = 1
+    ExclusiveScan = 2
 
 
 class MemorySemantics:

@@ -7,7 +7,10 @@ constructors (``f32(i)``, ``vec2(x, y)``).
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
+
+from ...errors import ShaderCompileError
 
 
 class ShaderType:
@@ -104,12 +107,67 @@ class ArrayType(ShaderType):
 
 def Array(elem: ShaderType, length: int | None = None) -> ArrayType:  # noqa: N802 (pyshader's spelling)
     """The type of a buffer or shared array: ``Array(f32)`` has the length of the
-    tensor bound to it, ``Array(f32, 256)`` a fixed length (required for shared arrays)."""
+    tensor bound to it, ``Array(f32, 256)`` a fixed length (required for shared and
+    local arrays)."""
     if not isinstance(elem, (Scalar, Vector)) or elem_of(elem) == boolean:
-        raise TypeError(f"Array elements must be numeric scalars or vectors, not {elem!r}")
-    if length is not None and (not isinstance(length, int) or length < 1):
-        raise ValueError(f"Array length must be a positive int, not {length!r}")
+        hint = {float: "f32", int: "i32", bool: "u32"}.get(elem, "f32, i32, u32, vec4, ...")
+        raise ShaderCompileError(f"{caller()}: Array elements must be numeric shader types, not "
+                                 f"{getattr(elem, '__name__', repr(elem))}; write Array({hint})")
+    if length is not None and (isinstance(length, bool) or not isinstance(length, int) or length < 1):
+        raise ShaderCompileError(f"{caller()}: Array length must be a positive int, not {length!r}")
     return ArrayType(elem, length)
+
+
+def caller(depth: int = 2) -> str:
+    """``file:line`` of the code that called the function calling this one."""
+    frame = sys._getframe(depth)
+    return f"{frame.f_code.co_filename}:{frame.f_lineno}"
+
+
+# Storage-image formats as GLSL spells them: SPIR-V's ImageFormat number and the
+# scalar texels are read and written as. Those of Kompute's images (float32, int32,
+# uint32, int16, uint16, int8, uint8 with 1, 2 or 4 channels) and the 8-bit normalized
+# ones.
+IMAGE_FORMATS: dict[str, tuple[int, Scalar]] = {
+    "rgba32f": (1, f32), "r32f": (3, f32), "rg32f": (6, f32),
+    "rgba8": (4, f32), "rg8": (13, f32), "r8": (15, f32),
+    "rgba32i": (21, i32), "rgba16i": (22, i32), "rgba8i": (23, i32), "r32i": (24, i32),
+    "rg32i": (25, i32), "rg16i": (26, i32), "rg8i": (27, i32), "r16i": (28, i32), "r8i": (29, i32),
+    "rgba32ui": (30, u32), "rgba16ui": (31, u32), "rgba8ui": (32, u32), "r32ui": (33, u32),
+    "rg32ui": (35, u32), "rg16ui": (36, u32), "rg8ui": (37, u32), "r16ui": (38, u32), "r8ui": (39, u32),
+}
+# Formats every Vulkan device has for storage images; the others need the
+# StorageImageExtendedFormats capability (shaderStorageImageExtendedFormats).
+BASIC_IMAGE_FORMATS = frozenset({"rgba32f", "r32f", "rgba8", "rgba32i", "rgba16i", "rgba8i", "r32i",
+                                 "rgba32ui", "rgba16ui", "rgba8ui", "r32ui"})
+
+
+@dataclass(frozen=True, repr=False)
+class ImageType(ShaderType):
+    """A 2-D storage image of ``format``: ``image[ivec2(x, y)]`` is a texel, read as a
+    4-vector of the format's kind (vec4, ivec4, uvec4) and written as one."""
+
+    format: str
+
+    @property
+    def name(self) -> str:
+        return f"Image2D({self.format!r})"
+
+    @property
+    def texel(self) -> Vector:
+        return Vector(IMAGE_FORMATS[self.format][1], 4)
+
+
+def Image2D(format: str) -> ImageType:  # noqa: N802 (a type, as Array)
+    """The type of a storage image parameter: ``("image", 1, Image2D("r32f"))``.
+
+    ``format`` is the image's format as GLSL spells it: ``"r32f" "rg32f" "rgba32f"``,
+    ``"r32i" ... "rgba8i"``, ``"r32ui" ... "rgba8ui"`` (32-, 16- and 8-bit integers with
+    1, 2 or 4 channels) or ``"r8" "rg8" "rgba8"`` (8-bit normalized)."""
+    if format not in IMAGE_FORMATS:
+        raise ShaderCompileError(f"{caller()}: unknown image format {format!r}; use one of "
+                                 f"{', '.join(IMAGE_FORMATS)}")
+    return ImageType(format)
 
 
 vec2, vec3, vec4 = (Vector(f32, n) for n in (2, 3, 4))

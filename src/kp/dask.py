@@ -1,0 +1,178 @@
+"""kp on a Dask cluster: a kp kernel mapped over the blocks of a ``dask.array``.
+
+>>> import dask.array as da, kp
+>>> x = da.random.random(10_000_000, chunks=1_000_000).astype("float32")
+>>> y = kp.dask.map_blocks(SQUARE_GLSL, x)        # lazy, like any dask array
+>>> client.compute(y, resources={"GPU": 1}).result()   # on the workers with GPUs
+
+Each process that runs blocks (a Dask worker, or this one under Dask's local
+schedulers) holds one ``kp.Manager`` per GPU it is given, made by its first block
+and reused by every later one: a worker started with ``--resources "GPU=2"`` uses
+the first two devices of ``kp.list_devices()`` (``KP_VISIBLE_DEVICES`` chooses them
+per worker); a process without a GPU resource uses every device it sees. Each
+block takes a free manager of its process, so a worker with as many threads as
+GPUs keeps them all busy. The managers live until the process ends; at exit kp does
+nothing with them (the operating system reclaims the devices).
+
+Dask is imported only when a function here is called (``pip install
+"dask[distributed]"``).
+"""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import pickle
+import queue
+import threading
+from typing import Any, Iterator
+
+import numpy as np
+
+from .errors import DeviceNotFoundError, InvalidArgumentError
+from .manager import Manager, list_devices
+from .operations import OpAlgoDispatch, OpSyncDevice, OpSyncLocal
+from .shader import as_spirv, reflect
+from .types import MemoryTypes
+
+# What each block's kernel runs on a manager is kept for this many kinds of block
+# (shapes, dtypes, constants) per manager; a dask array has few distinct block shapes.
+PREPARED_PER_MANAGER = 4
+
+_lock = threading.Lock()
+_managers: list[Manager] = []
+_free: queue.SimpleQueue = queue.SimpleQueue()
+_prepared: dict[int, collections.OrderedDict] = {}
+
+
+def map_blocks(kernel: Any, *arrays: Any, dtype: Any = None, workgroup: Any = None, spec_consts: Any = (),
+               push_consts: Any = ()):
+    """A dask array whose every block is ``kernel`` run by kp on the matching blocks
+    of ``arrays``.
+
+    ``kernel`` is anything ``mgr.algorithm`` takes (GLSL source, SPIR-V bytes, a
+    ``python2shader`` function); it is compiled here, once. Binding ``i`` is block
+    ``i`` of ``arrays`` and the last binding is the output block, of the first
+    array's block shape and of ``dtype`` (default: the first array's dtype).
+    ``workgroup``, ``spec_consts`` and ``push_consts`` are as in ``mgr.algorithm``
+    (the default workgroup gives one invocation per element of the first block).
+    The arrays must have one shape; the blocks are the first array's chunks (the
+    others are rechunked to match).
+
+    On a cluster, compute it with ``client.compute(result, resources={"GPU": 1})``:
+    each task then goes to a worker started with ``--resources "GPU=n"`` and takes
+    one of its GPUs (Dask drops a resource annotation on blocks it fuses with their
+    inputs, so kp does not annotate; the restriction applies to the whole graph).
+    """
+    import dask.array as da
+
+    if not arrays:
+        raise InvalidArgumentError("kp.dask.map_blocks needs at least one dask array")
+    arrays = tuple(da.asarray(a) for a in arrays)
+    shapes = {a.shape for a in arrays}
+    if len(shapes) != 1:
+        raise InvalidArgumentError(f"kp.dask.map_blocks: the arrays must have one shape, got {sorted(shapes)}")
+    arrays = (arrays[0], *(a.rechunk(arrays[0].chunks) for a in arrays[1:]))
+    out_dtype = np.dtype(arrays[0].dtype if dtype is None else dtype)
+    spirv = as_spirv(kernel)
+    bindings = sorted(b.binding for b in reflect(spirv).bindings)
+    if bindings != list(range(len(arrays) + 1)):
+        raise InvalidArgumentError(f"kp.dask.map_blocks: {len(arrays)} array(s) need a kernel with bindings 0 to "
+                                   f"{len(arrays)} (the last for the output), it has {bindings}")
+    constants = (workgroup, spec_consts, push_consts)
+    meta = np.empty((0,) * arrays[0].ndim, out_dtype)
+    return da.map_blocks(run_block, *arrays, dtype=out_dtype, meta=meta, spirv=spirv, out_dtype=out_dtype,
+                         constants=constants)
+
+
+def run_block(*blocks: np.ndarray, spirv: bytes, out_dtype: Any, constants: tuple = (None, (), ())) -> np.ndarray:
+    """``spirv`` run on one of this process's managers over ``blocks`` (bindings 0..n-1)
+    into a new array of ``out_dtype`` (binding n); what ``map_blocks`` runs per block."""
+    shape = blocks[0].shape
+    if any(b.shape != shape for b in blocks):
+        raise InvalidArgumentError(f"kp.dask: blocks of different shapes {[b.shape for b in blocks]}")
+    if blocks[0].size == 0:
+        return np.empty(shape, out_dtype)
+    with _manager() as mgr:
+        inputs, out, _algorithm, sequence = _prepare(mgr, blocks, spirv, np.dtype(out_dtype), constants)
+        for tensor, block in zip(inputs, blocks):
+            tensor.numpy()[...] = block
+        sequence.eval()
+        return out.numpy().copy()
+
+
+def worker_managers() -> list[Manager]:
+    """This process's managers, made on first use: one per GPU the Dask worker running
+    here was given (its ``GPU`` resource) on the first devices of ``kp.list_devices()``,
+    or one per device where there is no such worker or resource."""
+    with _lock:
+        if not _managers:
+            devices = list_devices()
+            count = _gpus_given()
+            count = len(devices) if count is None else count
+            if not 1 <= count <= len(devices):
+                raise DeviceNotFoundError(
+                    f"this Dask worker was given GPU={count} but kp sees {len(devices)} device(s); give it "
+                    f"--resources \"GPU=n\" with 1 <= n <= {len(devices)}, or set KP_VISIBLE_DEVICES for it")
+            _managers.extend(Manager(d["index"]) for d in devices[:count])
+            for mgr in _managers:
+                _free.put(mgr)
+        return list(_managers)
+
+
+def release_managers() -> None:
+    """Destroy this process's managers and what their blocks left prepared (waiting for
+    their work); the next block makes new ones. For a process that is done with the
+    GPUs but goes on, such as a client that ran blocks under a local scheduler."""
+    with _lock:
+        managers = list(_managers)
+        _managers.clear()
+        for _ in managers:
+            _free.get()  # waits for blocks that still hold a manager
+        _prepared.clear()
+    for mgr in managers:
+        mgr.destroy()
+
+
+def _gpus_given() -> int | None:
+    """The GPU resource of the Dask worker running in this process, None if none."""
+    try:
+        from distributed import get_worker
+        gpus = get_worker().state.total_resources.get("GPU")
+    except (ImportError, ValueError):  # no distributed, or not inside a worker
+        return None
+    return None if gpus is None else int(gpus)
+
+
+@contextlib.contextmanager
+def _manager() -> Iterator[Manager]:
+    """A manager of this process that no other block is using, for one block."""
+    worker_managers()
+    mgr = _free.get()
+    try:
+        yield mgr
+    finally:
+        _free.put(mgr)
+
+
+def _prepare(mgr: Manager, blocks: tuple, spirv: bytes, out_dtype: np.dtype, constants: tuple):
+    """The input tensors, output tensor and recorded sequence for blocks like these on
+    ``mgr``: made for the first such block, reused by the next ones (only the thread
+    holding ``mgr`` uses them)."""
+    key = (spirv, tuple((b.shape, b.dtype.str) for b in blocks), out_dtype.str, pickle.dumps(constants))
+    cache = _prepared.setdefault(id(mgr), collections.OrderedDict())
+    if key in cache:
+        cache.move_to_end(key)
+        return cache[key]
+    inputs = [mgr.tensor_t(np.ascontiguousarray(b)) for b in blocks]
+    out = mgr.tensor_t(np.broadcast_to(np.zeros((), out_dtype), blocks[0].shape), MemoryTypes.device)
+    workgroup, spec_consts, push_consts = constants
+    algorithm = mgr.algorithm([*inputs, out], spirv, workgroup, spec_consts, push_consts)
+    sequence = mgr.sequence().record(OpSyncDevice(inputs)).record(OpAlgoDispatch(algorithm)) \
+        .record(OpSyncLocal([out]))
+    cache[key] = (inputs, out, algorithm, sequence)
+    if len(cache) > PREPARED_PER_MANAGER:
+        old_inputs, old_out, old_algorithm, old_sequence = cache.popitem(last=False)[1]
+        for thing in (old_sequence, old_algorithm, *old_inputs, old_out):
+            thing.destroy()
+    return cache[key]
