@@ -46,7 +46,12 @@ def run_doctest(test: doctest.DocTest) -> None:
 
 @pytest.mark.parametrize("test", docstring_tests(), ids=lambda test: test.name)
 def test_docstring_examples_run(test):
-    run_doctest(test)
+    # docstrings may use `mgr`, as Kompute's documentation does: a fresh manager
+    manager = test.globs.setdefault("mgr", kp.Manager())
+    try:
+        run_doctest(test)
+    finally:
+        manager.destroy()
 
 
 @pytest.mark.parametrize("guide", GUIDES, ids=lambda path: str(path.relative_to(ROOT / "docs")))
