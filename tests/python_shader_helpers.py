@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import itertools
 import linecache
-import subprocess
 import tempfile
 import textwrap
 
@@ -13,6 +12,7 @@ import numpy as np
 
 import kp
 import kp.shader
+from kp.shader import tools
 
 _generated = itertools.count()
 
@@ -22,8 +22,8 @@ def spirv_val(spirv: bytes) -> None:
     with tempfile.NamedTemporaryFile(suffix=".spv") as file:
         file.write(spirv)
         file.flush()
-        result = subprocess.run(["spirv-val", "--target-env", "vulkan1.1", file.name],
-                                capture_output=True, text=True)
+        result = tools.find(tools.SPIRV_VAL).run(["--target-env", "vulkan1.1", file.name],
+                                                 capture_output=True, text=True)
     assert result.returncode == 0, f"spirv-val: {result.stdout}{result.stderr}"
 
 

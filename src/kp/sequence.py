@@ -27,7 +27,19 @@ class Sequence(SeedSequenceAPI):
     """A command buffer of recorded operations on one queue. Make it with
     ``mgr.sequence()``; ``seq.record(op)`` is chainable:
 
-    >>> mgr.sequence().record(kp.OpSyncDevice([a])).record(kp.OpAlgoDispatch(algo)).eval()
+    >>> mgr = kp.Manager()
+    >>> a, b, out = mgr.tensor([1, 2]), mgr.tensor([3, 4]), mgr.tensor([0, 0])
+    >>> algo = mgr.algorithm([a, b, out], '''
+    ... #version 450
+    ... layout(local_size_x = 1) in;
+    ... layout(binding = 0) buffer A { float a[]; };
+    ... layout(binding = 1) buffer B { float b[]; };
+    ... layout(binding = 2) buffer Out { float o[]; };
+    ... void main() { uint i = gl_GlobalInvocationID.x; o[i] = a[i] * b[i]; }''')
+    >>> seq = mgr.sequence().record(kp.OpSyncDevice([a, b])).record(kp.OpAlgoDispatch(algo)) \\
+    ...     .record(kp.OpSyncLocal([out])).eval()
+    >>> out.data()
+    array([3., 8.], dtype=float32)
     """
 
     def __init__(self, manager: "Manager", queue_index: int = 0, total_timestamps: int = 0):
@@ -241,10 +253,18 @@ class Sequence(SeedSequenceAPI):
         return self
 
     async def wait(self, timeout_ns: int | None = None) -> "Sequence":
-        """Await the running evaluation without blocking the event loop:
+        """Await the running evaluation without blocking the event loop
+        (``await seq.eval_async(op).wait()``; several at once with
+        ``asyncio.gather``):
 
-        >>> await seq.eval_async(op).wait()
-        >>> await asyncio.gather(*(s.eval_async().wait() for s in sequences))
+        >>> import asyncio
+        >>> mgr = kp.Manager()
+        >>> tensors = [mgr.tensor([1.0, 2.0]) for _ in range(3)]
+        >>> async def sync_all():
+        ...     sequences = [mgr.sequence() for _ in tensors]
+        ...     await asyncio.gather(*(s.eval_async(kp.OpSyncDevice([t])).wait()
+        ...                            for s, t in zip(sequences, tensors)))
+        >>> asyncio.run(sync_all())
         """
         start = time.perf_counter_ns()
         delay = 0.0

@@ -126,7 +126,10 @@ class Tensor(Memory):
         copy, so it is ready for ``manager``'s sequences without a sync. Waits until the
         copy is done; this tensor is left as it was.
 
-        >>> gathered = part.to(mgr0)   # part was computed on another device's manager
+        >>> part = mgr.tensor([1.0, 2.0])              # say, computed on another device
+        >>> gathered = part.to(kp.Manager())
+        >>> gathered.data()
+        array([1., 2.], dtype=float32)
 
         Between two managers the data passes through host memory (Vulkan has no copy
         between separate devices); on the same manager it is a copy on the device.

@@ -44,7 +44,9 @@ class OpMemoryBarrier(TensorOp):
     ``dst_access`` in ``dst_stage``. The sequence adds no barrier of its own for
     what this one covers:
 
-    >>> seq.record(kp.OpSyncDevice([a])).record(kp.OpMemoryBarrier(
+    >>> mgr = kp.Manager()
+    >>> a, seq = mgr.tensor([1.0, 2.0]), mgr.sequence()
+    >>> seq = seq.record(kp.OpSyncDevice([a])).record(kp.OpMemoryBarrier(
     ...     [a], kp.AccessFlags.transfer_write, kp.AccessFlags.shader_read,
     ...     kp.PipelineStages.transfer, kp.PipelineStages.compute_shader))
     """

@@ -17,8 +17,6 @@ import functools
 import hashlib
 import json
 import re
-import shutil
-import subprocess
 import tempfile
 from pathlib import Path
 from typing import Any, Sequence
@@ -28,12 +26,9 @@ import numpy as np
 from .. import cache
 from ..errors import ShaderCompileError, ShaderError
 from . import spirv as _spirv
+from . import tools
 
-_COMPILER = "glslangValidator"
 _TARGET = ("-V", "--target-env", "vulkan1.1")
-_INSTALL_HINT = (
-    "install glslang: 'apt install glslang-tools' (Debian/Ubuntu), "
-    "'brew install glslang' (macOS), or the Vulkan SDK; or pass SPIR-V instead of GLSL")
 _DIAGNOSTIC = re.compile(r"^(ERROR|WARNING): [^:\n]*:(\d+):", re.MULTILINE)
 _MACRO_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 
@@ -50,12 +45,13 @@ def compile_source(source: str | bytes | Sequence[str], *,
 
     Raises ``ShaderCompileError`` with the compiler's diagnostics (and the full
     log in ``.log``) when the GLSL does not compile or glslangValidator is
-    missing.
+    missing (see ``kp.shader.tools`` for where kp looks for it).
     """
     text = _source_text(source)
-    compiler = shutil.which(_COMPILER)
+    compiler = tools.find(tools.GLSLANG)
     if compiler is None:
-        raise ShaderCompileError(f"cannot compile GLSL: {_COMPILER} not found on PATH; {_INSTALL_HINT}")
+        raise ShaderCompileError(f"cannot compile GLSL: {tools.GLSLANG} is not installed; install it with "
+                                 f"{tools.INSTALL_HINT}; or pass SPIR-V instead of GLSL")
     args = [*_TARGET, *_define_args(defines)]
     key = hashlib.sha256(
         json.dumps([text, args, _compiler_version(compiler)]).encode()).hexdigest()
@@ -135,18 +131,19 @@ def _define_args(defines: dict[str, Any] | None) -> list[str]:
 
 
 @functools.lru_cache(maxsize=None)
-def _compiler_version(compiler: str) -> str:
+def _compiler_version(compiler: tools.Tool) -> str:
     # Part of the cache key, so an upgraded compiler never serves stale SPIR-V.
-    result = subprocess.run([compiler, "--version"], capture_output=True, text=True)
-    return result.stdout
+    result = compiler.run(["--version"], capture_output=True, text=True)
+    version: str = result.stdout
+    return version
 
 
-def _run_compiler(compiler: str, args: list[str], text: str) -> bytes:
+def _run_compiler(compiler: tools.Tool, args: list[str], text: str) -> bytes:
     with tempfile.TemporaryDirectory(prefix="kp-glsl-") as tmp:
         output = Path(tmp) / "shader.spv"
         # "--stdin" must come before "-S": glslang rejects the other order.
-        result = subprocess.run(
-            [compiler, *args, "--stdin", "-S", "comp", "-o", str(output)],
+        result = compiler.run(
+            [*args, "--stdin", "-S", "comp", "-o", str(output)],
             input=text, capture_output=True, text=True)
         log = (result.stdout + result.stderr).strip()
         if result.returncode != 0 or not output.exists():

@@ -6,6 +6,10 @@ push-constant block, the workgroup size, the shared memory and the
 specialization constants. Only the instructions that carry this information
 are decoded; everything else is skipped by word count.
 
+>>> from kp.shader import compile_source, reflect
+>>> glsl = ("#version 450\\nlayout(local_size_x = 256) in;\\n"
+...         "layout(binding = 0) buffer A { float a[]; };\\nlayout(binding = 1) buffer B { float b[]; };\\n"
+...         "layout(binding = 2) buffer C { float c[]; };\\nvoid main() { c[0] = a[0] * b[0]; }")
 >>> info = reflect(compile_source(glsl))
 >>> info.local_size, [b.kind for b in info.bindings]
 ((256, 1, 1), ['storage_buffer', 'storage_buffer', 'storage_buffer'])

@@ -4,8 +4,8 @@ Reflection only checks the structure kp reads; a module that passes it can still
 be semantically broken (a truncated function, a bad id), and drivers crash on
 such modules inside ``vkCreateComputePipelines``. So SPIR-V that a user passes
 as a binary is checked once per distinct module: the verdict is kept in memory
-and on disk (the ``spirv-val`` folder of kp's cache). Without ``spirv-val`` on the
-PATH (Debian: ``apt-get install spirv-tools``) modules go unchecked.
+and on disk (the ``spirv-val`` folder of kp's cache). Without ``spirv-val``
+(``kp.shader.tools`` says where kp looks for it) modules go unchecked.
 """
 
 from __future__ import annotations
@@ -13,18 +13,16 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-import shutil
-import subprocess
 import sys
 import tempfile
 import threading
 
 from ..errors import ShaderError
 from .. import cache
+from . import tools
 
 log = logging.getLogger("kp")
 
-_VALIDATOR = "spirv-val"
 # The target environment follows the module's SPIR-V version, so a valid module
 # built for a newer Vulkan is not rejected for its version alone.
 _TARGETS = {0x10000: "vulkan1.0", 0x10100: "vulkan1.1", 0x10200: "vulkan1.1", 0x10300: "vulkan1.1",
@@ -47,9 +45,10 @@ def validate(spirv: bytes) -> None:
 
 
 def _check(spirv: bytes) -> str:
-    validator = shutil.which(_VALIDATOR)
+    validator = tools.find(tools.SPIRV_VAL)
     if validator is None:
-        log.debug("%s not found on PATH: SPIR-V passed as a binary is not validated", _VALIDATOR)
+        log.debug("%s is not installed (%s): SPIR-V passed as a binary is not validated", tools.SPIRV_VAL,
+                  tools.INSTALL_HINT)
         return ""
     version = int.from_bytes(spirv[4:8], sys.byteorder)
     target = _TARGETS.get(version & 0xFFFF00)
@@ -57,7 +56,7 @@ def _check(spirv: bytes) -> str:
         return f"unsupported SPIR-V version {version >> 16}.{(version >> 8) & 0xFF}"
     # The validator's modification time is in the key so that an upgraded
     # spirv-val re-checks modules instead of trusting an old verdict.
-    key = hashlib.sha256(spirv + f"{target}:{os.stat(validator).st_mtime_ns}".encode()).hexdigest()
+    key = hashlib.sha256(spirv + f"{target}:{os.stat(validator.path).st_mtime_ns}".encode()).hexdigest()
     cached = cache.read("spirv-val", key)
     if cached is not None:
         return cached.decode()
@@ -65,9 +64,9 @@ def _check(spirv: bytes) -> str:
         module = os.path.join(tmp, "shader.spv")
         with open(module, "wb") as file:
             file.write(spirv)
-        result = subprocess.run([validator, "--target-env", target, module], capture_output=True, text=True,
-                                errors="replace")  # it quotes names from the module, which may be any bytes
+        result = validator.run(["--target-env", target, module], capture_output=True, text=True,
+                               errors="replace")  # it quotes names from the module, which may be any bytes
     verdict = "" if result.returncode == 0 else (
-        (result.stderr + result.stdout).strip().replace(module, "<module>") or f"{_VALIDATOR} failed")
+        (result.stderr + result.stdout).strip().replace(module, "<module>") or f"{tools.SPIRV_VAL} failed")
     cache.write("spirv-val", key, verdict.encode())
     return verdict
