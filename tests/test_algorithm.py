@@ -1,5 +1,7 @@
 """Algorithms: a shader, its tensors, workgroup count and constants."""
 
+import threading
+
 import numpy as np
 import pytest
 
@@ -168,6 +170,24 @@ def test_get_tensors_and_mem_objects(mgr, multiply_spirv):
     algo = mgr.algorithm(tensors, multiply_spirv)
     assert algo.get_tensors() == tensors
     assert algo.get_mem_objects() == tensors
+
+
+def test_destroy_waits_for_a_recording_that_holds_the_device_lock(mgr, multiply_spirv):
+    # A sequence records a dispatch under the device lock, from checking the algorithm
+    # to recording it: a destroy() from another thread meanwhile must not leave the
+    # algorithm half destroyed (no pipeline, not yet destroyed) for the recording to see.
+    a, b, out = mgr.tensor([2]), mgr.tensor([3]), mgr.tensor([0])
+    algo = mgr.algorithm([a, b, out], multiply_spirv)
+    sequence = mgr.sequence()
+    with mgr.vk_device.lock:
+        destroyer = threading.Thread(target=algo.destroy)
+        destroyer.start()
+        destroyer.join(0.2)  # it blocks on the lock (a half destroy would be visible by now)
+        sequence.record(kp.OpAlgoDispatch(algo))  # records the intact algorithm
+    destroyer.join()
+    assert not algo.is_init()
+    with pytest.raises(kp.DestroyedError):
+        sequence.eval()
 
 
 def test_empty_algorithm_is_not_init(mgr):

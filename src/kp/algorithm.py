@@ -388,11 +388,14 @@ class Algorithm:
     def destroy(self) -> None:
         """Release the pipeline, once the GPU has finished any work that uses it
         (this does not wait); recorded dispatches of it raise DestroyedError."""
-        pipeline, self._pipeline = self._pipeline, None
+        pipeline = self._pipeline
         if pipeline is None:
             self._destroyed = True
             return
+        # Cleared under the device lock: a recording, which holds it from checking the
+        # algorithm to recording its dispatch, sees it built or destroyed, never between.
         with pipeline.device.lock:
+            self._pipeline = None
             self._destroyed = True
             pipeline.device.retire(pipeline)
         pipeline.release()

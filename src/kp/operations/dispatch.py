@@ -49,7 +49,8 @@ class OpAlgoDispatch(OpBase):
     def record(self, commands: "Commands") -> None:
         algorithm = self.algorithm
         info, pipeline = algorithm.shader_info, algorithm.pipeline
-        assert info is not None and pipeline is not None  # check() refuses an algorithm never built
+        # check() refused an algorithm never built or destroyed, under the device lock held since
+        assert info is not None and pipeline is not None
         if self.push_consts is None:
             push = algorithm.push_constants
         else:
