@@ -51,7 +51,7 @@ class OpMemoryBarrier(TensorOp):
     ...     kp.PipelineStages.transfer, kp.PipelineStages.compute_shader))
     """
 
-    def __init__(self, tensors: Sequence[Memory],
+    def __init__(self, tensors: Memory | Sequence[Memory],
                  src_access: int = AccessFlags.shader_write | AccessFlags.transfer_write,
                  dst_access: int = AccessFlags.shader_read | AccessFlags.transfer_read,
                  src_stage: int = PipelineStages.compute_shader | PipelineStages.transfer,

@@ -89,11 +89,11 @@ def tensor_list(tensors: Any, op: str, minimum: int = 1) -> list[Memory]:
 
 
 class TensorOp(OpBase):
-    """An operation over a list of tensors and images (``kp.Memory``)."""
+    """An operation over a list of tensors and images (``kp.Memory``; one alone is a list of one)."""
 
     minimum = 1
 
-    def __init__(self, tensors: Sequence[Memory]):
+    def __init__(self, tensors: Memory | Sequence[Memory]):
         self.tensors = tensor_list(tensors, type(self).__name__, self.minimum)
 
     def check(self, manager: "Manager") -> None:

@@ -30,7 +30,7 @@ class OpCopy(TensorOp):
 
     minimum = 2
 
-    def __init__(self, tensors: Sequence[Memory]):
+    def __init__(self, tensors: Memory | Sequence[Memory]):
         super().__init__(tensors)
         source = self.tensors[0]
         for i, tensor in enumerate(self.tensors[1:], 1):

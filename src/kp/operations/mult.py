@@ -20,7 +20,7 @@ class OpMult(OpAlgoDispatch):
     """``tensors[2][i] = tensors[0][i] * tensors[1][i]`` for float32 tensors of one
     size, through ``algorithm`` (pass ``mgr.algorithm()``), with 16-byte loads."""
 
-    def __init__(self, tensors: Sequence[Memory], algorithm: Algorithm):
+    def __init__(self, tensors: Memory | Sequence[Memory], algorithm: Algorithm):
         tensors = tensor_list(tensors, "OpMult", 3)
         if len(tensors) != 3:
             raise InvalidArgumentError(f"OpMult takes exactly 3 tensors (lhs, rhs, out), got {len(tensors)}")
