@@ -150,6 +150,7 @@ def test_multi_gpu(memory_mode, monkeypatch, visible):
 def test_dask_cluster(memory_mode):
     """The example starts a LocalCluster of two worker processes and checks the kernel's
     result against NumPy (tests/test_dask.py runs kp.dask in both memory modes)."""
+    pytest.importorskip("distributed", reason="the example needs dask[distributed] (a test extra)")
     from conftest import child_env
     done = subprocess.run([sys.executable, str(EXAMPLES / "dask_cluster.py"), "--size", "100000", "--chunk", "30000"],
                           env=child_env(), capture_output=True, text=True, timeout=120)

@@ -274,7 +274,9 @@ def subgroup_operations(index=("input", "GlobalInvocationId", ivec3),
     out[row + 8] = subgroup_broadcast_first(v)
     out[row + 9] = subgroup_shuffle(v, (lane + 1) % size)
     out[row + 10] = subgroup_shuffle_xor(v, u32(1))
-    out[row + 11] = subgroup_shuffle_down(v, u32(1)) if lane + 1 < size else 0.0
+    # every invocation shuffles: one that takes a branch cannot be read from
+    down = subgroup_shuffle_down(v, u32(1))
+    out[row + 11] = down if lane + 1 < size else 0.0
     row = i * 8
     ints[row + 0] = subgroup_and(k)
     ints[row + 1] = subgroup_or(k)
@@ -283,7 +285,8 @@ def subgroup_operations(index=("input", "GlobalInvocationId", ivec3),
     ints[row + 4] = i32(subgroup_ballot(k > 2).x)
     ints[row + 5] = i32(subgroup_elect())
     ints[row + 6] = i32(subgroup_all(k >= 0)) + 2 * i32(subgroup_any(k > 6)) + 4 * i32(subgroup_all_equal(k))
-    ints[row + 7] = subgroup_shuffle_up(k, u32(1)) if lane > 0 else -1
+    up = subgroup_shuffle_up(k, u32(1))
+    ints[row + 7] = up if lane > 0 else -1
     ids[i * 3 + 0] = lane
     ids[i * 3 + 1] = subgroup
     ids[i * 3 + 2] = size
