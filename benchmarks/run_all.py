@@ -280,10 +280,11 @@ def logistic(results: list, peers: dict, n: int, iterations: int) -> None:
     for _ in range(iterations):
         sq.eval()
         w = w_in.numpy()
-        w[0] -= lr * outs[0].numpy().sum()
-        w[1] -= lr * outs[1].numpy().sum()
+        # np.asarray views the tensors' memory; numpy() copies, as Kompute v0.5's did
+        w[0] -= lr * np.asarray(outs[0]).sum()
+        w[1] -= lr * np.asarray(outs[1]).sum()
         w_in.set_data(w)
-        b_in.set_data([b_in[0] - lr * outs[2].numpy().sum()])
+        b_in.set_data([b_in[0] - lr * np.asarray(outs[2]).sum()])
     seconds = time.perf_counter() - start
     mgr.destroy()
     label = f"logistic regression 2^{n.bit_length() - 1} samples"
