@@ -188,7 +188,8 @@ class Commands(Owned):
         # what submit() asks each time, as plain bools
         self._several_queues, self._signals = len(device.queues) > 1, semaphore != NULL
         self._queue_submit, self._queue_handle = device.fn.vkQueueSubmit, queue.handle
-        self._reset_fences, self._lock = device.fn.vkResetFences, device.lock
+        self._reset_fences, self._acquire, self._release = device.fn.vkResetFences, device.lock.acquire, \
+            device.lock.release
         self._begin_info = new("VkCommandBufferBeginInfo *", {"sType": C.VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO})
         self._barrier = new("VkMemoryBarrier *", {"sType": C.VK_STRUCTURE_TYPE_MEMORY_BARRIER})
         self.timestamps_written = 0
@@ -320,15 +321,17 @@ class Commands(Owned):
         point, stamped on everything it uses. Raises DestroyedError (submitting
         nothing) if something it uses was destroyed. The previous submission must
         have been waited for (``wait``)."""
-        timeline, lock = self.timeline, self._lock
-        lock.acquire()  # not ``with``: its calls cost more than the rest of the path
+        timeline = self.timeline
+        self._acquire()  # not ``with``: its calls cost more than the rest of the path
         try:
             if self.life.retired or self.device.retire_serial != self._checked:
                 self.check_uses()
-            keep = self._wait_for_other_queues() if self._several_queues else None
             serial = timeline.submitted + 1
-            if self._signals:
-                self._signal_value[0] = serial
+            keep = None
+            if self._several_queues:
+                keep = self._wait_for_other_queues()
+                if self._signals:
+                    self._signal_value[0] = serial
             fence, fences, other = self._fence_of[serial & 1]
             result = self._queue_submit(self._queue_handle, 1, self._submit_info, fence)
             # the rest runs while the GPU works
@@ -343,7 +346,7 @@ class Commands(Owned):
             for life in self.uses:
                 life.last_use = submission
         finally:
-            lock.release()
+            self._release()
         # the previous submission's fence (finished: waited for) is ready for the next
         result = self._reset_fences(self.device.handle, 1, other)
         if result:
