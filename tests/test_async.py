@@ -81,6 +81,27 @@ def test_timeout_then_a_later_await_completes(mgr):
     assert t.data()[0] == 60_000
 
 
+def test_each_evaluation_waits_for_its_own_submission(mgr):
+    # the commands alternate between two fences, the idle one reset while the GPU
+    # runs: timed-out and later awaits, and plain evals, each see their own
+    t = mgr.tensor(np.zeros(64, np.float32))
+    seq = mgr.sequence().record(kp.OpSyncDevice([t])).record(kp.OpAlgoDispatch(slow_add(mgr, t, 60_000))) \
+        .record(kp.OpSyncLocal([t]))
+    seq.eval()
+    expected = 60_000
+    for _ in range(3):
+        seq.eval_async()
+        with pytest.raises(kp.WaitTimeoutError):
+            seq.eval_await(0)
+        seq.eval_await()
+        expected += 60_000
+        assert t.data()[0] == expected
+        for _ in range(2):
+            seq.eval()
+            expected += 60_000
+            assert np.all(t.data() == expected)
+
+
 def test_asyncio_gathers_many_sequences(mgr):
     tensors = [mgr.tensor(np.full(4, i, np.float32)) for i in range(8)]
     sequences = [mgr.sequence().record(kp.OpSyncDevice([t])).record(kp.OpAlgoDispatch(slow_add(mgr, t, 20_000)))

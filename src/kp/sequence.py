@@ -19,6 +19,9 @@ if TYPE_CHECKING:
     from .manager import Manager
 
 
+_DESTROYED = "sequence was destroyed (or its manager was)"
+
+
 def _overrides(op: OpBase, name: str) -> bool:
     return getattr(type(op), name) is not getattr(OpBase, name)
 
@@ -70,7 +73,7 @@ class Sequence(SeedSequenceAPI):
         vk.drain()  # kp is entered: destroy what was released and is no longer in use
         commands = self._commands
         if commands is None or self._manager.vk_device is None:
-            raise DestroyedError("sequence was destroyed (or its manager was)")
+            raise DestroyedError(_DESTROYED)
         return commands
 
     def _begin(self, commands: vk.Commands) -> None:
@@ -188,7 +191,28 @@ class Sequence(SeedSequenceAPI):
 
     # -- evaluation ------------------------------------------------------------------
     def _submit(self) -> bool:
-        commands = self._live_commands()
+        """Submit the recorded commands; False (with a warning) when there are none.
+        Only what must precede the submission runs before it: the host's wait for
+        the GPU starts at once, and bookkeeping (``vk.drain``) runs while it works."""
+        commands = self._commands
+        if commands is None or self._manager.vk_device is None:
+            raise DestroyedError(_DESTROYED)
+        if self._running or self._recording or self._stale or not self._recorded or self._pre:
+            if not self._prepare(commands):
+                return False
+        try:
+            commands.submit()  # under the device lock, which it takes
+        except DestroyedError:
+            with commands.device.lock:
+                self._check_recorded(commands)
+            raise
+        self._running = True
+        vk.drain()  # kp is entered: destroy what was released and is no longer in use
+        return True
+
+    def _prepare(self, commands: vk.Commands) -> bool:
+        """What an evaluation does before submitting, besides the checks of ``_submit``:
+        False when nothing is recorded."""
         if self._running:
             raise SequenceStateError("sequence is already running: call eval_await() first")
         if self._recording:
@@ -200,13 +224,6 @@ class Sequence(SeedSequenceAPI):
             return False
         for op in self._pre:
             op.pre_eval()
-        try:
-            commands.submit()  # under the device lock, which it takes
-        except DestroyedError:
-            with commands.device.lock:
-                self._check_recorded(commands)
-            raise
-        self._running = True
         return True
 
     def _finish(self, timeout_ns: int | None) -> None:
@@ -216,18 +233,23 @@ class Sequence(SeedSequenceAPI):
             raise WaitTimeoutError(f"the sequence did not finish within {timeout_ns} ns; it is still "
                                    f"running and a later eval_await() completes it")
         self._running = False
-        for op in self._post:
-            op.post_eval()
+        if self._post:
+            for op in self._post:
+                op.post_eval()
         vk.drain()  # what waited for this evaluation can go now
 
     def eval(self, op: OpBase | None = None) -> "Sequence":
         """Run the recorded operations (or only ``op``, replacing them) and wait."""
-        with self._lock:
+        lock = self._lock
+        lock.acquire()  # not ``with``: its calls are a noticeable part of the round trip
+        try:
             if op is not None:
                 self.clear()
                 self.record(op)
             if self._submit():
                 self._finish(None)
+        finally:
+            lock.release()
         return self
 
     def eval_async(self, op: OpBase | None = None) -> "Sequence":

@@ -1,5 +1,5 @@
-"""Command recording and submission: one command pool, command buffer, fence and
-(optionally) timestamp query pool per sequence, with the submit info built once.
+"""Command recording and submission: one command pool, command buffer, two fences
+and (optionally) timestamp query pool per sequence, with the submit info built once.
 
 Recording remembers the ``Life`` of everything the commands use (buffer ranges,
 pipelines); each submission is a completion point (``Submission``) stamped on
@@ -49,59 +49,63 @@ _ONE_DAY_NS = 86_400 * 10**9
 
 
 class Timeline:
-    """The numbered submissions of one command buffer, with its fence and, on
-    devices with several queues, its timeline semaphore. Completion points refer
-    to this small object, not to the commands, so they keep no command pool alive;
-    once the commands are destroyed (after their last submission finished),
-    ``completed == submitted`` and the handles are never read again."""
+    """The numbered submissions of one command buffer, with the fence of the last
+    one and, on devices with several queues, its timeline semaphore. Completion
+    points refer to this small object, not to the commands, so they keep no
+    command pool alive; once the commands are destroyed (after their last
+    submission finished), ``completed == submitted`` and the handles are never
+    read again."""
 
-    __slots__ = ("device", "queue", "fences", "fence", "semaphore", "submitted", "completed")
+    __slots__ = ("device", "queue", "fence", "fences", "semaphore", "submitted", "completed", "_status", "_dev")
 
-    def __init__(self, device: "Device", queue: "Queue", fences: Any, semaphore: Any):
+    def __init__(self, device: "Device", queue: "Queue", semaphore: Any):
         self.device = device
         self.queue = queue
-        self.fences = fences  # VkFence[1], for vkWaitForFences / vkResetFences
-        self.fence = fences[0]
+        # the last submission's fence, and a VkFence[1] holding it for vkWaitForFences
+        self.fence = self.fences = None
         self.semaphore = semaphore
         self.submitted = 0
         self.completed = 0  # the last submission known to be finished
+        self._status, self._dev = device.fn.vkGetFenceStatus, device.handle
 
     def poll(self) -> int:
         """The last submission known to be finished, asking the fence (no wait)."""
         submitted = self.submitted
-        if self.completed < submitted and \
-                self.device.fn.vkGetFenceStatus(self.device.handle, self.fence) == C.VK_SUCCESS:
+        if self.completed < submitted and self._status(self._dev, self.fence) == C.VK_SUCCESS:
             self.completed = max(self.completed, submitted)
         return self.completed
 
     def wait(self, timeout_ns: int | None = None) -> bool:
-        """Wait until the last submission finishes (the fence is not reset);
-        False when ``timeout_ns`` expired first."""
+        """Wait until the last submission finishes, spinning on its fence for up to
+        ``SPIN_NS`` before blocking; False when ``timeout_ns`` expired first. No
+        submission happens meanwhile: the commands' owner waits before it submits
+        again, and submissions on other queues wait holding the device lock."""
         submitted = self.submitted
-        fn, dev, fence = self.device.fn, self.device.handle, self.fence
-        status = fn.vkGetFenceStatus(dev, fence)
+        if self.completed >= submitted:
+            return True
+        status_of, dev, fence = self._status, self._dev, self.fence
+        status = status_of(dev, fence)
         if status == _NOT_READY:
-            status = self._wait_longer(timeout_ns)
-            if status == _TIMEOUT:
-                return False
+            clock = time.perf_counter_ns
+            start = clock()
+            limit = SPIN_NS if timeout_ns is None else min(SPIN_NS, timeout_ns)
+            while (status := status_of(dev, fence)) == _NOT_READY:
+                if clock() - start >= limit:
+                    status = self._block(timeout_ns, clock() - start)
+                    if status == _TIMEOUT:
+                        return False
+                    break
         if status:
             check(status, "waiting for a submission")
-        self.completed = max(self.completed, submitted)
+        self.completed = submitted
         return True
 
-    def _wait_longer(self, timeout_ns: int | None) -> int:
-        fn, dev, fence = self.device.fn, self.device.handle, self.fence
-        clock = time.perf_counter_ns
-        start = clock()
-        limit = SPIN_NS if timeout_ns is None else min(SPIN_NS, timeout_ns)
-        status = _NOT_READY
-        while status == _NOT_READY and clock() - start < limit:
-            status = fn.vkGetFenceStatus(dev, fence)
-        if status != _NOT_READY:
-            return status
-        remaining = _ONE_DAY_NS if timeout_ns is None else max(0, timeout_ns - (clock() - start))
+    def _block(self, timeout_ns: int | None, spent_ns: int) -> int:
+        """Wait in the driver for the rest of ``timeout_ns`` (for ever if None)."""
+        wait, dev, fences = self.device.fn.vkWaitForFences, self._dev, self.fences
+        remaining = _ONE_DAY_NS if timeout_ns is None else max(0, timeout_ns - spent_ns)
         while True:
-            status = fn.vkWaitForFences(dev, 1, self.fences, 1, min(remaining, _ONE_DAY_NS))
+            status = wait(dev, 1, fences, 1, min(remaining, _ONE_DAY_NS))
             if status != _TIMEOUT or timeout_ns is not None:
                 return status
 
@@ -128,7 +132,7 @@ class Commands(Owned):
         self.device = device
         self.queue = queue
         dev = device.handle
-        handles = {"pool": NULL, "fence": NULL, "queries": NULL, "semaphore": NULL}
+        handles = {"pool": NULL, "fences": (), "queries": NULL, "semaphore": NULL}
         self._own("VkCommandPool", _destroy_commands, device, handles)
         out = new("VkCommandPool *")
         check(lib.vkCreateCommandPool(dev, new("VkCommandPoolCreateInfo *", {
@@ -141,10 +145,15 @@ class Commands(Owned):
             "level": C.VK_COMMAND_BUFFER_LEVEL_PRIMARY, "commandBufferCount": 1}), self._buffers),
             "vkAllocateCommandBuffers")
         self.cmd = self._buffers[0]
-        self._fences = new("VkFence[]", 1)
-        check(lib.vkCreateFence(dev, new("VkFenceCreateInfo *", {"sType": C.VK_STRUCTURE_TYPE_FENCE_CREATE_INFO}),
-                                NULL, self._fences), "vkCreateFence")
-        handles["fence"] = self._fences[0]
+        # Submissions alternate between two fences: the one the last submission
+        # left signaled is reset while the GPU runs the next, not after it.
+        self._fences = fences = new("VkFence[]", 2)
+        fence_info = new("VkFenceCreateInfo *", {"sType": C.VK_STRUCTURE_TYPE_FENCE_CREATE_INFO})
+        for i in range(2):
+            check(lib.vkCreateFence(dev, fence_info, NULL, fences + i), "vkCreateFence")
+            handles["fences"] += (fences[i],)
+        # by parity of the serial: its fence, a VkFence[1] holding it, and the other's
+        self._fence_of = ((fences[0], fences + 0, fences + 1), (fences[1], fences + 1, fences + 0))
         self.query_count = timestamps + 1 if timestamps else 0
         if timestamps:
             out = new("VkQueryPool *")
@@ -177,10 +186,12 @@ class Commands(Owned):
             info = self._submit_info
             info.pNext = self._timeline_info
             info.signalSemaphoreCount, info.pSignalSemaphores = 1, self._signal
-        self.timeline = Timeline(device, queue, self._fences, semaphore)
+        self.timeline = Timeline(device, queue, semaphore)
         # what submit() asks each time, as plain bools
         self._several_queues, self._signals = len(device.queues) > 1, semaphore != NULL
         self._queue_submit, self._queue_handle = device.fn.vkQueueSubmit, queue.handle
+        self._reset_fences, self._acquire, self._release = device.fn.vkResetFences, device.lock.acquire, \
+            device.lock.release
         self._begin_info = new("VkCommandBufferBeginInfo *", {"sType": C.VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO})
         self._barrier = new("VkMemoryBarrier *", {"sType": C.VK_STRUCTURE_TYPE_MEMORY_BARRIER})
         self.timestamps_written = 0
@@ -312,24 +323,38 @@ class Commands(Owned):
         """Submit the command buffer, after the unfinished submissions of other
         queues that use the same buffers; returns this submission's completion
         point, stamped on everything it uses. Raises DestroyedError (submitting
-        nothing) if something it uses was destroyed."""
-        device, info, timeline = self.device, self._submit_info, self.timeline
-        with device.lock:
-            if self.life.retired or device.retire_serial != self._checked:
+        nothing) if something it uses was destroyed. The previous submission must
+        have been waited for (``wait``)."""
+        timeline = self.timeline
+        self._acquire()  # not ``with``: its calls cost more than the rest of the path
+        try:
+            if self.life.retired or self.device.retire_serial != self._checked:
                 self.check_uses()
-            keep = self._wait_for_other_queues() if self._several_queues else None
             serial = timeline.submitted + 1
-            if self._signals:
-                self._signal_value[0] = serial
-            result = self._queue_submit(self._queue_handle, 1, info, timeline.fence)
+            keep = None
+            if self._several_queues:
+                keep = self._wait_for_other_queues()
+                if self._signals:
+                    self._signal_value[0] = serial
+            fence, fences, other = self._fence_of[serial & 1]
+            result = self._queue_submit(self._queue_handle, 1, self._submit_info, fence)
+            # the rest runs while the GPU works
             if keep is not None:
+                info = self._submit_info
                 info.waitSemaphoreCount = self._timeline_info.waitSemaphoreValueCount = 0
             if result:
                 check(result, "vkQueueSubmit")
+            timeline.fence, timeline.fences = fence, fences  # before ``submitted``, which pollers read first
             timeline.submitted = serial
             self.life.last_use = submission = Submission(timeline, serial)
             for life in self.uses:
                 life.last_use = submission
+        finally:
+            self._release()
+        # the previous submission's fence (finished: waited for) is ready for the next
+        result = self._reset_fences(self.device.handle, 1, other)
+        if result:
+            check(result, "vkResetFences")
         return submission
 
     def _wait_for_other_queues(self) -> list[Any] | None:
@@ -360,15 +385,9 @@ class Commands(Owned):
         return self.timeline.poll() >= self.timeline.submitted
 
     def wait(self, timeout_ns: int | None = None) -> bool:
-        """Wait for the last submission and make the fence ready for the next one
-        (only the sequence that owns these commands calls this); False when
-        ``timeout_ns`` expired first."""
-        if not self.timeline.wait(timeout_ns):
-            return False
-        result = self.device.fn.vkResetFences(self.device.handle, 1, self._fences)
-        if result:
-            check(result, "vkResetFences")
-        return True
+        """Wait for the last submission (only the owner of these commands calls this,
+        before it submits again); False when ``timeout_ns`` expired first."""
+        return self.timeline.wait(timeout_ns)
 
     def read_timestamps(self) -> list[int]:
         """The timestamps the last submission of the recorded commands wrote, or []
@@ -396,7 +415,8 @@ def _destroy_commands(device: "Device", handles: dict[str, Any]) -> None:
     semaphore."""
     dev = device.handle
     with device.lock:
-        lib.vkDestroyFence(dev, handles["fence"], NULL)
+        for fence in handles["fences"]:
+            lib.vkDestroyFence(dev, fence, NULL)
         lib.vkDestroySemaphore(dev, handles["semaphore"], NULL)
         lib.vkDestroyQueryPool(dev, handles["queries"], NULL)
         lib.vkDestroyCommandPool(dev, handles["pool"], NULL)
