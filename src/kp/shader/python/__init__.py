@@ -191,7 +191,11 @@ Subgroup operations (Vulkan 1.1)
     ``subgroup_shuffle_down(x, delta)``, ``subgroup_elect()``, ``subgroup_all(cond)``,
     ``subgroup_any(cond)``, ``subgroup_all_equal(x)``. ``mgr.algorithm`` refuses a
     shader on a device without the operation (``get_device_properties()``'s
-    ``"subgroup_operations"``)::
+    ``"subgroup_operations"``). An operation combines the invocations that run
+    it: one inside an ``if`` (or a conditional expression, which evaluates one
+    side, as in Python) leaves out the invocations that took the other branch,
+    and a shuffle that reads one of them gets an undefined value (0 on NVIDIA).
+    Compute shuffles in every invocation and choose afterwards::
 
         @python2shader(local_size=64)
         def row_sums(index=("input", "GlobalInvocationId", ivec3),
