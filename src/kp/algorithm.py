@@ -23,6 +23,7 @@ from .shader.spirv import (
 )
 from .shader.validate import validate
 from .tensor import Tensor, as_host_array
+from . import vk
 from .vk import ComputePipeline
 from .vk.instance import FEATURE_EXTENSIONS
 
@@ -222,9 +223,18 @@ class Algorithm:
         groups = self._workgroup(workgroup, tensors, local_size, limit)
         kinds = ["storage_image" if isinstance(t, Image) else "storage_buffer" for t in tensors]
         pipeline = ComputePipeline(device, code, kinds, len(push), spec, info.entry_point)
-        # a tensor's own size: the shader's .length() counts the range, and an
-        # allocation may be rounded up
-        pipeline.bind([t.primary_allocation for t in tensors], [t.nbytes for t in tensors])
+        # Bound under the device lock, after checking again: another thread may have
+        # destroyed a tensor since (destroy() retires under the same lock).
+        with device.lock:
+            try:
+                for tensor in tensors:
+                    tensor.check_usable(self._manager)
+            except DestroyedError:
+                pipeline.release()
+                raise
+            # a tensor's own size: the shader's .length() counts the range, and an
+            # allocation may be rounded up
+            pipeline.bind([t.primary_allocation for t in tensors], [t.nbytes for t in tensors])
         # the previous pipeline lives on while a recorded dispatch still holds it
         self._pipeline, self._info, self._tensors, self._push, self._groups = (
             pipeline, info, tensors, push, groups)
@@ -338,7 +348,7 @@ class Algorithm:
         """Raise unless the algorithm is built, alive and of ``manager``, with usable
         tensors; for kp's operations."""
         if self._destroyed or self._manager.vk_device is None:
-            raise DestroyedError("algorithm was destroyed (or its manager was)")
+            raise self._manager.gone_error("the algorithm")
         if manager is not self._manager:
             raise InvalidArgumentError("algorithm belongs to another kp.Manager")
         if self._pipeline is None:
@@ -392,9 +402,16 @@ class Algorithm:
         if pipeline is None:
             self._destroyed = True
             return
+        if pipeline.device.lock._is_owned() or vk.busy():  # type: ignore[attr-defined]
+            # a finalizer run inside kp's own work on this thread: as soon as that is done
+            self._destroyed = True
+            vk.defer(self.destroy)
+            return
         # Cleared under the device lock: a recording, which holds it from checking the
         # algorithm to recording its dispatch, sees it built or destroyed, never between.
         with pipeline.device.lock:
+            if self._pipeline is not pipeline:
+                return
             self._pipeline = None
             self._destroyed = True
             pipeline.device.retire(pipeline)

@@ -63,7 +63,9 @@ class Manager(SeedManagerAPI):
         # manager lets go of all three without a reference cycle.
         self._allocator: vk.Allocator | None = vk.Allocator(self.vk_device)
         self._objects: weakref.WeakSet[Any] = weakref.WeakSet()
-        self._objects_lock = threading.Lock()
+        self._objects_lock = threading.RLock()
+        self._gone = "was destroyed"  # why vk_device is None, once it is
+        _managers.add(self)
         self._init_seed_api()
         logger.info("Using physical device index %d found %s", self._index, physical.properties["device_name"])
 
@@ -74,8 +76,22 @@ class Manager(SeedManagerAPI):
         vk.drain()
         device = self.vk_device
         if device is None:
-            raise DestroyedError("the manager was destroyed")
+            raise self.gone_error("the manager")
         return device
+
+    def gone_error(self, what: str) -> DestroyedError:
+        """The error for using ``what`` (an object made here) once the manager is gone:
+        destroyed, or made in the parent process of a fork; for kp's objects."""
+        if self.vk_device is not None:
+            return DestroyedError(f"{what} was destroyed")
+        return DestroyedError(f"{what} is unusable: its manager {self._gone}")
+
+    def _forget_after_fork(self) -> None:
+        """In a forked child: the parent's device is not this process's to use or destroy."""
+        self.vk_device, self._allocator = None, None
+        self._objects_lock = threading.RLock()
+        self._gone = ("was made in the parent process before os.fork(); make a new kp.Manager in the child "
+                      "(or use the 'spawn' start method)")
 
     def live_vk_allocator(self) -> vk.Allocator:
         """The device memory allocator, for kp's tensors; raises DestroyedError once the
@@ -149,31 +165,34 @@ class Manager(SeedManagerAPI):
 
     # -- lifetime ---------------------------------------------------------------------
     def destroy(self) -> None:
-        """Destroy every sequence, algorithm and tensor made here, then the device.
-        Objects still referenced report ``is_init() == False`` and raise when used;
-        NumPy views from ``data()`` stay readable until they are collected."""
+        """Destroy every sequence, algorithm and tensor made here, then the device,
+        once the work in flight has finished (waited for holding no lock). Objects
+        still referenced report ``is_init() == False`` and raise when used; NumPy
+        views from ``data()`` stay readable until they are collected."""
         device = self.vk_device
         if device is None:
+            return
+        if device.lock._is_owned() or vk.busy():  # type: ignore[attr-defined]
+            vk.defer(self.destroy)  # a finalizer run inside kp's own work: as soon as that is done
             return
         with device.lock:  # from here on no thread makes or submits anything here
             if self.vk_device is None:
                 return
             self.vk_device = None
-        device.wait_idle()
-        self._destroy_objects()
+        with self._objects_lock:
+            objects = list(self._objects)
+        for obj in objects:
+            if isinstance(obj, Sequence):
+                obj.wait_submitted()
+        for kind in (Sequence, Algorithm, Memory):
+            for obj in objects:
+                if isinstance(obj, kind):
+                    obj.destroy()
         assert self._allocator is not None  # set until now
         self._allocator.close()
         self._allocator = None
         del device
         vk.drain()
-
-    def _destroy_objects(self) -> None:
-        with self._objects_lock:
-            objects = list(self._objects)
-        for kind in (Sequence, Algorithm, Memory):
-            for obj in objects:
-                if isinstance(obj, kind):
-                    obj.destroy()
 
     def is_init(self) -> bool:
         return self.vk_device is not None
@@ -188,6 +207,17 @@ class Manager(SeedManagerAPI):
         if self.vk_device is None:
             return "kp.Manager(destroyed)"
         return f"kp.Manager({self.vk_device.physical.properties['device_name']!r})"
+
+
+_managers: weakref.WeakSet[Manager] = weakref.WeakSet()
+
+
+def _forget_managers_after_fork() -> None:
+    for manager in list(_managers):
+        manager._forget_after_fork()
+
+
+vk.on_fork(_forget_managers_after_fork)
 
 
 def _memory_type(kind: Any) -> MemoryTypes:

@@ -4,6 +4,7 @@ device, a flat zero-copy NumPy view of its host-visible copy, and its lifetime."
 from __future__ import annotations
 
 import math
+import weakref
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -15,6 +16,20 @@ from . import vk
 if TYPE_CHECKING:
     from .manager import Manager
     from .vk import Allocation
+
+
+class HostData:
+    """The host memory behind ``data()`` views: the views hold it rather than their
+    tensor, so that a destroyed tensor's host memory goes with its last view even
+    while kp's objects (an algorithm, a recording) still hold the tensor."""
+
+    __slots__ = ("__array_interface__", "array", "allocation", "__weakref__")
+
+    def __init__(self, array: np.ndarray, allocation: Any):
+        self.__array_interface__ = {"data": (array.ctypes.data, False), "shape": (array.size,),
+                                    "typestr": array.dtype.str, "version": 3}
+        self.array = array  # kp's own flat array over the memory (or the data itself)
+        self.allocation = allocation  # the mapped range or image it lies in, held
 
 
 class Memory:
@@ -37,6 +52,7 @@ class Memory:
     _staging: "Allocation | None"
     _host: Any
     _destroyed: bool
+    _keeper: "HostData | None" = None  # what data() views hold (made at the first)
 
     # -- state ---------------------------------------------------------------------
     def is_init(self) -> bool:
@@ -51,26 +67,40 @@ class Memory:
             raise KomputeError(f"{self._noun} has not been created on a device yet "
                                f"(use mgr.eval_tensor_create_def([t]) or mgr.tensor(...))")
         if not self.is_init():
-            raise DestroyedError(f"{self._noun} was destroyed (or its manager was)")
+            raise self._manager.gone_error(f"the {self._noun}")
         if manager is not None and manager is not self._manager:
             raise InvalidArgumentError(f"{self._noun} belongs to another kp.Manager")
 
     def destroy(self) -> None:
         """Free the device memory (once the GPU has finished any work that uses it;
-        this does not wait). Views from ``data()`` stay readable: the host memory
-        behind them is released when the last of them is gone."""
-        primary = self._primary
-        if self._destroyed or primary is None:
-            self._destroyed = True
-            return
+        this does not wait). Recordings that use it raise ``kp.DestroyedError`` when
+        evaluated. Views from ``data()`` stay readable: the host memory behind them is
+        released when the last of them is gone."""
+        already = self._destroyed
+        self._destroyed = True
+        if not already and self._primary is not None:
+            self._retire()
+            vk.drain()
+
+    def _retire(self) -> None:
+        """Retire the memory under the device lock and release it; deferred where this
+        thread is inside kp's own work (a finalizer run there)."""
+        primary, host = self._primary, self._host
         device = primary.device
+        if device.lock._is_owned() or vk.busy():
+            vk.defer(self._retire)
+            return
         with device.lock:
-            self._destroyed = True
             device.retire(*self.allocations())
-        if primary is not self._host:
-            self._primary = None
-            primary.release()
-        vk.drain()
+            if primary is not host:
+                self._primary = None
+                primary.release()
+        keeper, self._keeper = self._keeper, None
+        if host is not None:
+            if keeper is not None:
+                weakref.finalize(keeper, host.release)  # with the last view of the host data
+            else:
+                host.release()
 
     def allocations(self) -> list[Any]:
         """The device memory behind it (buffer ranges, images), for kp's operations."""
@@ -94,23 +124,35 @@ class Memory:
         return self._manager
 
     # -- data ----------------------------------------------------------------------
-    @property
-    def __array_interface__(self) -> dict[str, Any]:
+    def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
+        """``np.asarray(t)``: the same zero-copy view as ``data()``."""
         if self._array is None or self._destroyed:
-            raise AttributeError(f"{self._noun} has no host data")
-        return {"data": (self._array.ctypes.data, False), "shape": (self._array.size,),
-                "typestr": self._dtype.str, "version": 3}
+            raise KomputeError(f"the {self._noun} has no host data (destroyed, or a storage {self._noun})")
+        view = self._view()
+        if copy or (dtype is not None and np.dtype(dtype) != view.dtype):
+            return view.astype(dtype if dtype is not None else view.dtype)
+        return view
+
+    def _view(self) -> np.ndarray:
+        keeper = self._keeper
+        if keeper is None:
+            assert self._array is not None  # the callers checked
+            keeper = self._keeper = HostData(self._array, self._host)
+        return np.asarray(keeper)
 
     def data(self) -> Any:
         """The host data, flat as in Kompute: a writable zero-copy 1-D NumPy view of
-        ``size()`` elements whose ``base`` is this object (``data().reshape(shape)``
-        gives it in its shape)."""
+        ``size()`` elements (``data().reshape(shape)`` gives it in its shape). The
+        views hold the host memory: it stays readable after ``destroy()`` until the
+        last view is gone."""
         if self._destroyed or not self.is_init():
-            raise DestroyedError(f"{self._noun} was destroyed (or its manager was): it has no data")
+            if self._manager is None:
+                raise DestroyedError(f"the {self._noun} was destroyed: it has no data")
+            raise self._manager.gone_error(f"the {self._noun}")
         if self._array is None:
             raise KomputeError(f"storage {self._noun}s live on the device only and have no host data; "
                                f"copy them into a device or host {self._noun} to read them")
-        return np.asarray(self)
+        return self._view()
 
     def size(self) -> int:
         """The number of elements."""

@@ -200,8 +200,9 @@ class Tensor(Memory):
     def _local(self) -> np.ndarray:
         if self._array is None:
             raise KomputeError("storage tensors have no host data")
-        if self._destroyed:
-            raise DestroyedError("tensor was destroyed (or its manager was)")
+        if self._destroyed or (self._manager is not None and self._manager.vk_device is None):
+            raise DestroyedError("the tensor was destroyed") if self._manager is None else \
+                self._manager.gone_error("the tensor")
         return self._array
 
     def map_data_from_host(self) -> None:

@@ -45,9 +45,9 @@ class Device(Owned):
     """A VkDevice with one queue per entry of ``family_queue_indices``.
 
     ``lock`` is held around every submission and every retirement by
-    ``destroy()``, so no submission uses what a destroy has retired;
-    ``retire_serial`` counts those retirements (recordings re-check what they use
-    when it changed). Everything made on the device holds it, so the device is
+    ``destroy()``, so no submission uses what a destroy has retired
+    (``core.RETIREMENTS`` counts them: recordings re-check what they use when it
+    changed). Everything made on the device holds it, so the device is
     destroyed (through ``core.drain``) only after all of it.
     """
 
@@ -113,7 +113,6 @@ class Device(Owned):
             taken[family] += 1
 
         self.lock = threading.RLock()
-        self.retire_serial = 0
         self.buffer_memory_type_bits = self._buffer_memory_type_bits()
         self.pipeline_cache, self._cache_name = self._load_pipeline_cache()
         self._cache_saved = -1
@@ -159,7 +158,6 @@ class Device(Owned):
         with self.lock:
             for thing in things:
                 thing.retire()
-            self.retire_serial += 1
 
     def wait_idle(self) -> None:
         """Block until the GPU has finished everything submitted to this device."""

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Mapping
 
 from ..errors import DeviceNotFoundError
-from .core import NULL, C, Owned, check, cstring, ffi, lib, new, string, version_string
+from .core import NULL, C, Owned, check, cstring, ffi, lib, new, on_fork, string, version_string
 
 log = logging.getLogger("kp")
 
@@ -249,6 +249,15 @@ def _destroy_instance(handle: Any, messenger: Any) -> None:
 
 _shared: Instance | None = None
 _shared_lock = threading.Lock()
+
+
+def _forget_shared_after_fork() -> None:
+    """A forked child makes an instance of its own (the parent's is not its to use)."""
+    global _shared, _shared_lock
+    _shared, _shared_lock = None, threading.Lock()
+
+
+on_fork(_forget_shared_after_fork)
 
 
 def shared_instance() -> Instance:
