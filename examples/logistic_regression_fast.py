@@ -83,7 +83,7 @@ vec3 workgroup_sum(vec3 v) {
 void main() {
     float w_i = w[0], w_j = w[1], b = w[2];
     vec3 acc = vec3(0.0);
-    for (uint i = gl_GlobalInvocationID.x; i < (M + 3u) / 4u; i += gl_NumWorkGroups.x * 256u) {
+    for (uint i = gl_GlobalInvocationID.x; i < (M + 3u) / 4u; i += gl_NumWorkGroups.x * gl_WorkGroupSize.x) {
         vec4 xi = x_i[i], xj = x_j[i];
         vec4 d_z = 1.0 / (1.0 + exp(-(w_i * xi + w_j * xj + b))) - y[i];
         d_z *= vec4(lessThan(uvec4(4u * i) + uvec4(0u, 1u, 2u, 3u), uvec4(M)));  // the padding adds nothing
@@ -100,7 +100,7 @@ void main() {
     workgroup_barrier();
     if (!last) return;
     acc = vec3(0.0);
-    for (uint g = gl_LocalInvocationIndex; g < gl_NumWorkGroups.x; g += 256u) acc += partial[g].xyz;
+    for (uint g = gl_LocalInvocationIndex; g < gl_NumWorkGroups.x; g += gl_WorkGroupSize.x) acc += partial[g].xyz;
     total = workgroup_sum(acc);
     if (gl_LocalInvocationIndex == 0u) {
         w[0] = w_i - STEP * total.x;
