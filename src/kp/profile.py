@@ -12,11 +12,11 @@ a Chrome / Perfetto trace.
 >>> sum(op.duration_us for op in profile.operations) == profile.total_us
 True
 >>> print(profile.table())  # doctest: +SKIP
-GPU time of 3 operations on NVIDIA H200, queue 0: 12.3 µs
-  #  operation                                                                    µs   share
-  0  kp.OpSyncDevice(2 tensors)                                                  6.1   49.6%
-  1  kp.OpAlgoDispatch(kp.Algorithm(tensors=3, workgroup=(1024, 1, 1), ...))     3.3   26.8%
-  2  kp.OpSyncLocal(1 tensors)                                                   2.9   23.6%
+GPU time of 3 operations on NVIDIA H200, queue 0: 28.1 µs
+  #  operation                                                                           µs   share
+  0  kp.OpSyncDevice(2 tensors)                                                        17.9   63.7%
+  1  kp.OpAlgoDispatch(kp.Algorithm(tensors=3, workgroup=(64, 1, 1), init=True))        3.2   11.3%
+  2  kp.OpSyncLocal(1 tensors)                                                          7.0   25.0%
 >>> profile.save_trace("trace.json")  # doctest: +SKIP
 
 Open the trace in ui.perfetto.dev or chrome://tracing: one row per queue, one
