@@ -14,6 +14,7 @@ from .errors import DestroyedError, InvalidArgumentError, KomputeError, Sequence
 from .hazards import START, Hazards
 from .log import logger
 from .operations.base import OpBase
+from .profile import Profile
 from .seed import SeedSequenceAPI
 
 if TYPE_CHECKING:
@@ -395,6 +396,21 @@ class Sequence(SeedSequenceAPI):
         if self._running:
             raise SequenceStateError("timestamps are read after eval_await()")
         return commands.read_timestamps()
+
+    def profile(self) -> Profile:
+        """The GPU time of each operation in the last evaluation, from the timestamps
+        (make the sequence with ``total_timestamps`` at least the number of
+        operations): ``.table()`` prints it, ``.save_trace(path)`` writes a trace for
+        ui.perfetto.dev or chrome://tracing (see ``kp.profile``)."""
+        with self._lock:
+            stamps = self.get_timestamps()
+            if not stamps:
+                raise SequenceStateError("no timestamps to profile: eval() the recorded operations first")
+            commands = self._live_commands()
+            physical = commands.device.physical
+            return Profile([repr(op) for op in self._recorded], stamps, physical.properties["timestamp_period"],
+                           physical.queue_families[commands.queue.family].timestamp_valid_bits,
+                           self._queue_index, physical.properties["device_name"])
 
     def destroy(self) -> None:
         """Release the command buffer, once a running evaluation has finished (this
