@@ -9,15 +9,21 @@ import math
 import types
 from typing import cast
 
+from .. import stdlib
 from . import ir
 from .builtins import (
-    ATOMICS, DETERMINANT, MATH, MATH_MODULE_OTHER, MATH_MODULE_SAME, MATRIX_INVERSE, SUBGROUP_FUNCTIONS,
+    ATOMICS, DETERMINANT, MATH, MATH_MODULE_OTHER, MATH_MODULE_SAME, MATRIX_INVERSE, STDLIB_MATH, STDLIB_NAMES,
+    SUBGROUP_FUNCTIONS,
 )
 from .declarations import Declarations
-from .source import read
+from .source import MISSING, read
 from .typing_rules import python_constant, same_shape, source_of
 from .types import ArrayType, ImageType, Matrix, Scalar, ShaderType, Vector, boolean, count_of, elem_of, f32, f64, i32, u32, uvec4, with_elem
 
+# The most elements sum(), min() and max() of an array add up in one expression.
+_MAX_UNROLLED = 64
+# kp.shader.stdlib's functions by identity.
+_STDLIB = {getattr(stdlib, name): name for name in stdlib.__all__}
 # Atomic functions on float arrays (VK_EXT_shader_atomic_float and _float2).
 _FLOAT_ATOMICS = ("add", "sub", "min", "max")
 
@@ -27,36 +33,65 @@ class Calls(Declarations):
 
     def call(self, node: ast.Call, results: int = 1) -> ir.Expr:
         """A call; ``results``: how many values the caller takes (0: a statement;
-        more than 1: a tuple, which only a function defined in Python returns)."""
+        more than 1: a tuple, which Python functions and divmod return)."""
         func = node.func
         if isinstance(func, ast.Attribute) and self.module(func.value) is math:
             return self.math_module_call(func.attr, node)
-        if not isinstance(func, ast.Name):
-            self.fail(node, f"only functions and types can be called, not `{source_of(func)}`")
-        name = func.id
-        if name in self.names:
-            self.fail(node, f"'{name}' is a variable, not a function")
-        if isinstance(function := self.outer(name), types.FunctionType):
-            return self.python_call(node, function, results)
+        callee = self.callee(func)
+        if (builtin := self.stdlib_function(callee)) is not None:
+            return self.stdlib_call(builtin, node)
+        if isinstance(callee, types.FunctionType):
+            return self.python_call(node, callee, results)
+        name = func.id if isinstance(func, ast.Name) else source_of(func)
+        if name == "divmod":
+            return self.divmod(node, results)
         if results > 1:
             self.fail(node, f"{name}() returns one value, not {results}")
         if node.keywords:
             self.fail(node, f"{name}() takes no keyword arguments")
-        t = self.shader_type(name)
+        t = callee if isinstance(callee, ShaderType) else self.shader_type(name)
         if t is not None and len(node.args) == 1 and isinstance(node.args[0], ast.Constant) \
                 and isinstance(node.args[0].value, str):
             return self.parsed_number(t, node.args[0])
         if t is not None:
             return self.construct(t, [self.expr(a) for a in node.args], node)
+        return self.builtin_call(name, node)
+
+    def callee(self, func: ast.expr) -> object:
+        """What a called name (``f``) or module attribute (``mylib.f``) refers to
+        outside the kernel; MISSING for the names of built-ins."""
+        if isinstance(func, ast.Name):
+            if func.id in self.names:
+                self.fail(func, f"'{func.id}' is a variable, not a function")
+            return self.outer(func.id)
+        module = self.module(func.value) if isinstance(func, ast.Attribute) else None
+        if module is None:
+            self.fail(func, f"only functions and types can be called, not `{source_of(func)}`")
+        value = getattr(module, cast(ast.Attribute, func).attr, MISSING)  # module() saw an attribute
+        if not isinstance(value, (types.FunctionType, ShaderType)):
+            self.fail(func, f"`{source_of(func)}` is not a function or type of module {module.__name__}")
+        return value
+
+    @staticmethod
+    def stdlib_function(callee: object) -> str | None:
+        """The built-in a function of kp.shader.stdlib stands for; None for other values."""
+        name = _STDLIB.get(callee) if isinstance(callee, types.FunctionType) else None
+        return None if name is None else STDLIB_NAMES[name]
+
+    def builtin_call(self, name: str, node: ast.Call) -> ir.Expr:
+        """A built-in function, by ``name``."""
         if name in ATOMICS:
             return self.atomic(ATOMICS[name], node)
         if name in SUBGROUP_FUNCTIONS:
             return self.subgroup(name.removeprefix("subgroup_"), node)
         if name == "len":
             return self.length(node)
-        if name in ("range", "barrier"):
+        if name in ("range", "barrier", "print"):
             self.fail(node, f"{name}() is only allowed as "
                             + ("the iterable of a for loop" if name == "range" else "a statement"))
+        if name in ("sum", "min", "max") and len(node.args) in (1, 2) \
+                and (array := self.array_variable(node.args[0])) is not None:
+            return self.reduce_array(name, array, node)
         args = [self.expr(a) for a in node.args]
         special = {"dot": self.dot, "any": self.any_all, "all": self.any_all,
                    "transpose": self.matrix_function, "determinant": self.matrix_function,
@@ -65,14 +100,93 @@ class Calls(Declarations):
             return special(name, args, node)
         if name == "atan" and len(args) == 2:
             name = "atan2"
+        if name == "round":
+            return self.python_round(args, node)
         if name in MATH:
             return self.math_call(name, MATH[name], args, node)
+        if name in STDLIB_MATH:
+            return self.math_call(name, STDLIB_MATH[name], args, node)
         self.fail(node, f"unknown function '{name}'")
+
+    def stdlib_call(self, name: str, node: ast.Call) -> ir.Expr:
+        """A function of kp.shader.stdlib: the built-in ``name`` it stands for."""
+        if name == "write":
+            self.fail(node, "write(image, coord, color) is a statement; it returns nothing")
+        if name == "sample":
+            self.fail(node, "sample() needs a sampled texture; kp binds storage images: read a "
+                            "texel with read(image, coord) or image[coord]")
+        if name == "read":
+            self.arity("read", node.args, 2, node)
+            image = self.image(node.args[0])
+            if image is None:
+                self.fail(node, f"read() needs an image parameter, not `{source_of(node.args[0])}`")
+            return ir.ImageRead(cast(ImageType, image.type).texel, image, self.image_coord(node.args[1]))
+        return self.builtin_call(name, node)
+
+    def image(self, node: ast.expr) -> ir.Variable | None:
+        """The image variable ``node`` names, if it does."""
+        var = self.names.get(node.id) if isinstance(node, ast.Name) else None
+        return var if isinstance(var, ir.Variable) and isinstance(var.type, ImageType) else None
+
+    def image_coord(self, node: ast.expr) -> ir.Expr:
+        coord = self.expr(node)
+        if not (isinstance(coord.type, Vector) and coord.type.length == 2
+                and coord.type.elem in (i32, u32)):
+            self.fail(node, f"an image is indexed by an ivec2 (x, y), not {coord.type!r} "
+                            f"`{source_of(node)}`")
+        return self.convert(coord, Vector(i32, 2), node)
+
+    def python_round(self, args: list[ir.Expr], node: ast.AST) -> ir.Expr:
+        """``round(x)``: as in Python, an int (rounded half to even)."""
+        if len(args) != 1:
+            self.fail(node, "round(x, ndigits) is not supported; write round(x * 100.0) / 100.0 "
+                            "for two digits")
+        value = self.concrete(args[0], node)
+        if elem_of(value.type).kind in ("int", "uint"):
+            return value
+        rounded = self.math_call("round", MATH["round"], [value], node)
+        return ir.Convert(with_elem(rounded.type, i32), rounded)
+
+    def divmod(self, node: ast.Call, results: int) -> ir.Expr:
+        """``q, r = divmod(a, b)``: Python's floor division and remainder, each operand
+        evaluated once."""
+        self.arity("divmod", node.args, 2, node)
+        if results != 2:
+            self.fail(node, "divmod() gives two values: unpack them, `q, r = divmod(a, b)`")
+        a, b = (self.concrete(self.expr(arg), arg) for arg in node.args)
+        ta, tb = ir.Temp(a.type), ir.Temp(b.type)
+        quotient, remainder = self.binop("floordiv", ta, tb, node), self.binop("mod", ta, tb, node)
+        t = ir.Struct((quotient.type, remainder.type))
+        return ir.Let(t, ta, a, ir.Let(t, tb, b, ir.Construct(t, [quotient, remainder])))
+
+    def array_variable(self, node: ast.expr) -> ir.Variable | None:
+        """The array variable ``node`` names, if it does."""
+        var = self.names.get(node.id) if isinstance(node, ast.Name) else None
+        return var if isinstance(var, ir.Variable) and isinstance(var.type, ArrayType) else None
+
+    def reduce_array(self, name: str, var: ir.Variable, node: ast.Call) -> ir.Expr:
+        """``sum(a)``, ``sum(a, start)``, ``min(a)``, ``max(a)`` of an array of a length
+        known when compiling (local and shared arrays), its elements unrolled."""
+        t = cast(ArrayType, var.type)
+        if t.length is None or t.length > _MAX_UNROLLED:
+            loop = "total += v" if name == "sum" else f"best = {name}(best, v)"
+            self.fail(node, f"{name}() of '{var.name}' ({t!r}) is not unrolled; write a loop: "
+                            f"`for v in {var.name}: {loop}`")
+        if len(node.args) == 2 and name != "sum":
+            self.fail(node, f"{name}() takes one array, or two or more numbers")
+        items: list[ir.Expr] = [ir.Load(t.elem, ir.Element(ir.VarRef(var), ir.Const(i32, k), t.elem))
+                                for k in range(t.length)]
+        if name != "sum":
+            return items[0] if len(items) == 1 else self.math_call(name, MATH[name], items, node)
+        total = self.expr(node.args[1]) if len(node.args) == 2 else ir.Const(i32, 0, True)
+        for item in items:
+            total = self.binop("add", total, item, node)
+        return total
 
     def python_call(self, node: ast.Call, func: types.FunctionType, results: int) -> ir.Expr:
         """A call of a Python function: compiled, for these argument types, into a
         function of the shader (arrays are passed by reference, as in Python)."""
-        name = cast(ast.Name, node.func).id  # call() checked it
+        name = source_of(node.func)
         if func in self.calling:
             chain = " -> ".join(f.__name__ for f in self.calling[self.calling.index(func):])
             self.fail(node, f"{name}() is recursive ({chain} -> {name}); a shader cannot recurse: "
@@ -103,7 +217,7 @@ class Calls(Declarations):
         function = self.compiled.get(key)
         if function is None:
             values = [(p, b) for p, b in zip(names, bound) if isinstance(b, ir.Expr)]
-            function = ir.Function(name, [ir.Variable(p, b.type, "function") for p, b in values])
+            function = ir.Function(func.__name__, [ir.Variable(p, b.type, "function") for p, b in values])
             callee = type(self)(source, self.shader.local_size, self, function)
             callee.names.update({p: b for p, b in zip(names, bound) if isinstance(b, ir.Variable)})
             callee.names.update({v.name: v for v in function.params})
@@ -297,8 +411,8 @@ class Calls(Declarations):
         return ir.ExtInst(m.type, MATRIX_INVERSE, [m])
 
     def array_arg(self, node: ast.expr, what: str) -> ir.Variable:
-        var = self.names.get(node.id) if isinstance(node, ast.Name) else None
-        if not isinstance(var, ir.Variable) or not isinstance(var.type, ArrayType):
+        var = self.array_variable(node)
+        if var is None:
             self.fail(node, f"{what} needs a buffer or shared array, not `{source_of(node)}`")
         return var
 

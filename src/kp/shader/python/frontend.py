@@ -120,6 +120,13 @@ class FrontEnd(Calls):
             self.shader.group = True
             out.append(ir.Barrier())
             return
+        if isinstance(value, ast.Call) and self.stdlib_function(self.callee(value.func)) == "write":
+            self.arity("write", value.args, 3, value)
+            image = self.image(value.args[0])
+            if image is None:
+                self.fail(value, f"write() needs an image parameter, not `{source_of(value.args[0])}`")
+            self.store_texel(image, value.args[1], self.expr(value.args[2]), out)
+            return
         if isinstance(value, ast.Call):
             out.append(ir.Eval(self.call(value, results=0)))
             return
@@ -286,9 +293,7 @@ class FrontEnd(Calls):
                                   f"float (`{target.id} = 0.0`) or write {var.type!r}(...)")
             out.append(ir.Store(ir.VarRef(var), self.coerce(value, var.type, target, f"'{target.id}'")))
         elif isinstance(target, ast.Subscript) and (image := self.image(target.value)) is not None:
-            coord = self.image_coord(target.slice)
-            texel = self.coerce(value, _texel(image), target, f"`{source_of(target)}`")
-            out.append(ir.ImageWrite(image, coord, texel))
+            self.store_texel(image, target.slice, value, out)
         elif isinstance(target, ast.Subscript):
             place = self.place(target)
             out.append(ir.Store(place, self.coerce(value, place.type, target, f"`{source_of(target)}`")))
@@ -298,6 +303,11 @@ class FrontEnd(Calls):
             self.store_components(target, place, value, out)
         else:
             self.fail(target, f"cannot assign to `{source_of(target)}`")
+
+    def store_texel(self, image: ir.Variable, coord: ast.expr, value: ir.Expr, out: list[ir.Stmt]) -> None:
+        """``image[coord] = value``."""
+        texel = self.coerce(value, _texel(image), coord, f"a texel of '{image.name}'")
+        out.append(ir.ImageWrite(image, self.image_coord(coord), texel))
 
     def store_components(self, target: ast.Attribute, place: ir.Place, value: ir.Expr,
                          out: list[ir.Stmt]) -> None:
@@ -386,6 +396,8 @@ class FrontEnd(Calls):
 
     def condition(self, node: ast.expr) -> ir.Expr:
         """A scalar boolean; numbers are true when not zero, as in Python."""
+        if isinstance(node, ast.BoolOp):  # only its truth matters
+            return self.logical(node)
         value = self.expr(node)
         if value.type == boolean:
             return value
@@ -393,6 +405,36 @@ class FrontEnd(Calls):
             return self.binop("ne", value, ir.Const(i32, 0, True), node)
         self.fail(node, f"`{source_of(node)}` is a {value.type!r}, not a condition"
                         + ("; use any() or all()" if isinstance(value.type, Vector) else ""))
+
+    def logical(self, node: ast.BoolOp) -> ir.Expr:
+        """The truth of ``a and b`` / ``a or b``, short-circuit."""
+        op = "and" if isinstance(node.op, ast.And) else "or"
+        result = self.condition(node.values[0])
+        for operand in node.values[1:]:
+            result = ir.Logical(boolean, op, result, self.condition(operand))
+        return result
+
+    def bool_op(self, node: ast.BoolOp) -> ir.Expr:
+        """``a or b`` / ``a and b`` as a value: as in Python, the operand that decides
+        (``x or 1.0`` is x where x is not zero, else 1.0), later operands evaluated
+        only when needed."""
+        values = [self.expr(v) for v in node.values]
+        if all(v.type == boolean for v in values):
+            return self.logical(node)
+        if any(v.type == boolean for v in values):
+            self.fail(node, f"`{source_of(node)}` mixes booleans and numbers; write "
+                            f"`... if condition else ...` for a number")
+        values = self.unify(values, node, f"`{source_of(node)}`")
+        if not isinstance(values[0].type, Scalar):
+            self.fail(node, f"`{source_of(node)}`: {values[0].type!r} has no truth value; "
+                            f"use any() or all()")
+        result = values[-1]
+        for value in reversed(values[:-1]):
+            temp = ir.Temp(value.type)
+            true = self.binop("ne", temp, ir.Const(i32, 0, True), node)
+            taken = (temp, result) if isinstance(node.op, ast.Or) else (result, temp)
+            result = ir.Let(value.type, temp, value, ir.Select(value.type, true, *taken))
+        return result
 
     def is_place(self, node: ast.expr) -> bool:
         if isinstance(node, ast.Name):
@@ -450,11 +492,7 @@ class FrontEnd(Calls):
         if isinstance(node, ast.UnaryOp):
             return self.unary(node)
         if isinstance(node, ast.BoolOp):
-            op = "and" if isinstance(node.op, ast.And) else "or"
-            result = self.condition(node.values[0])
-            for operand in node.values[1:]:
-                result = ir.Logical(boolean, op, result, self.condition(operand))
-            return result
+            return self.bool_op(node)
         if isinstance(node, ast.Compare):
             return self.compare(node)
         if isinstance(node, ast.IfExp):
@@ -528,19 +566,6 @@ class FrontEnd(Calls):
             self.fail(node, "a matrix value can only be indexed by a constant; "
                             "assign it to a variable first")
         return ir.DynamicExtract(t, value, index)
-
-    def image(self, node: ast.expr) -> ir.Variable | None:
-        """The image variable ``node`` names, if it does."""
-        var = self.names.get(node.id) if isinstance(node, ast.Name) else None
-        return var if isinstance(var, ir.Variable) and isinstance(var.type, ImageType) else None
-
-    def image_coord(self, node: ast.expr) -> ir.Expr:
-        coord = self.expr(node)
-        if not (isinstance(coord.type, Vector) and coord.type.length == 2
-                and coord.type.elem in (i32, u32)):
-            self.fail(node, f"an image is indexed by an ivec2 (x, y), not {coord.type!r} "
-                            f"`{source_of(node)}`")
-        return self.convert(coord, Vector(i32, 2), node)
 
     def unary(self, node: ast.UnaryOp) -> ir.Expr:
         if isinstance(node.op, ast.Not):

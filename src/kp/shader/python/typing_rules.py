@@ -16,6 +16,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Any, NoReturn, TypeGuard, cast
 
+import numpy as np
+
 from ...errors import ShaderCompileError
 from . import ir
 from .builtins import CASTS, MATH, MathFunction
@@ -383,7 +385,14 @@ def source_of(node: ast.AST) -> str:
 
 def python_constant(value: object) -> ir.Const | None:
     """A Python bool, int or float as a shader constant (numbers stay abstract: their
-    type adapts to where they are used); None for anything else."""
+    type adapts to where they are used), a NumPy scalar of 32 bits as a constant of
+    its type (``np.float32(0.5)``, ``np.int32(4)``), other NumPy numbers as the
+    Python numbers they hold; None for anything else."""
+    if isinstance(value, np.generic) and value.dtype.kind in "biuf":
+        kind = {"b": "bool", "i": "int", "u": "uint", "f": "float"}[value.dtype.kind]
+        if value.dtype.itemsize == 4:
+            return ir.Const(scalar_type(kind, 32), value.item())
+        value = value.item()
     if isinstance(value, bool):
         return ir.Const(boolean, value)
     if isinstance(value, int):
