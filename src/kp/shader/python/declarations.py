@@ -6,7 +6,7 @@ from __future__ import annotations
 import ast
 from typing import Any
 
-from ..spirv import AUTO_GLOBAL_SIZE_IDS
+from ..spirv import AUTO_GLOBAL_SIZE_IDS, AUTO_ROW_WIDTH_ID
 from . import ir
 from .source import MISSING
 from .typing_rules import Typing
@@ -32,18 +32,34 @@ class Declarations(Typing):
 
     def choose_local_size(self) -> None:
         """A kernel that declares no local size: where only its global id matters,
-        kp chooses the local size and the invocations past the global size asked for
-        return at once; otherwise it keeps a local size of (1, 1, 1)."""
+        kp chooses the local size, may fold the grid (see AUTO_ROW_WIDTH_ID), and the
+        invocations past the global size asked for return at once; otherwise it keeps
+        a local size of (1, 1, 1)."""
         inputs = [v for v in self.shader.interface if v.storage == "input"]
         if self.shader.group or [v.builtin for v in inputs] != ["GlobalInvocationId"]:
             self.shader.local_size = (1, 1, 1)
             return
-        gid = ir.Load(uvec3, ir.VarRef(inputs[0]))
+        # The kernel's global id becomes a local holding the unfolded id.
+        global_id = inputs[0]
+        builtin = ir.Variable(global_id.name, uvec3, "input", builtin="GlobalInvocationId")
+        self.shader.interface[self.shader.interface.index(global_id)] = builtin
+        global_id.name, global_id.storage, global_id.builtin = "_global_id", "function", None
+        self.locals.append(global_id)
+        raw = ir.Temp(uvec3)
+        x, y, z = (ir.Swizzle(u32, raw, (axis,)) for axis in range(3))
+        width = ir.SpecConst(u32, "row_width", AUTO_ROW_WIDTH_ID, 0)
+        zero = ir.Const(u32, 0)
+        unfolded = ir.Construct(uvec3, [
+            ir.Binary(u32, "add", x, ir.Binary(u32, "mul", z, width)), y,
+            ir.Select(u32, ir.Binary(boolean, "eq", width, zero), z, zero)])
+        gid = ir.Load(uvec3, ir.VarRef(global_id))
         past = [ir.Binary(boolean, "ge", ir.Swizzle(u32, gid, (axis,)),
                           ir.SpecConst(u32, f"global_size_{'xyz'[axis]}", spec_id, 0xFFFFFFFF))
                 for axis, spec_id in enumerate(AUTO_GLOBAL_SIZE_IDS)]
         guard = ir.Logical(boolean, "or", ir.Logical(boolean, "or", *past[:2]), past[2])
-        self.shader.body.insert(0, ir.If(guard, [ir.Return()], []))
+        self.shader.body[:0] = [
+            ir.Store(ir.VarRef(global_id), ir.Let(uvec3, raw, ir.Load(uvec3, ir.VarRef(builtin)), unfolded)),
+            ir.If(guard, [ir.Return()], [])]
 
     def parameters(self) -> None:
         args = self.tree.args
