@@ -442,6 +442,9 @@ def _check_image(binding: Binding, image: Memory) -> None:
         if binding.element_scalar is not None and binding.element_scalar[0] != kind:
             raise DataTypeError(f"{what} reads {binding.element_scalar[0]} texels in the shader, but the image "
                                 f"holds {image.dtype} ({given})")
+    elif binding.image_format in ("r8", "rg8", "rgba8"):
+        raise ShaderError(f"{what} is a normalized {binding.image_format} image in the shader, which no kp.Image "
+                          f"holds: declare {binding.image_format}ui for a uint8 image (texels 0 to 255)")
     elif binding.image_format is not None and binding.image_format != given:
         raise DataTypeError(f"{what} is a {binding.image_format} image in the shader, but the image given is {given} "
                             f"({image.get_num_channels()} channel(s) of {image.dtype}): make the image with the dtype "

@@ -43,8 +43,9 @@ Parameters are declared by their defaults
     The ``kp.Image`` at ``binding`` (buffers and images share the bindings), a 2-D
     storage image of ``format`` as GLSL spells it: ``"r32f" "rg32f" "rgba32f"``,
     ``"r32i" "rg32i" "rgba32i"`` and the 16- and 8-bit ``"r16i" ... "rgba8i"``,
-    ``"r32ui" ... "rgba8ui"`` (Kompute's image types), or the normalized ``"r8"
-    "rg8" "rgba8"``. ``img[ivec2(x, y)]`` reads a texel as a ``vec4`` (``ivec4``,
+    ``"r32ui" ... "rgba8ui"`` (Kompute's image types). The normalized ``"r8" "rg8"
+    "rgba8"`` are refused, as no ``kp.Image`` holds them: a uint8 image is
+    ``"rgba8ui"`` and reads 0 to 255. ``img[ivec2(x, y)]`` reads a texel as a ``vec4`` (``ivec4``,
     ``uvec4`` for integer formats; channels the format lacks read as 0, alpha as 1)
     and assigning to it writes one (a scalar fills every channel)::
 
