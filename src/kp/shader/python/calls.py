@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import ast
 import math
+import re
 import types
 from typing import cast
 
@@ -20,6 +21,8 @@ from .source import MISSING, read
 from .typing_rules import python_constant, same_shape, source_of
 from .types import ArrayType, ImageType, Matrix, Scalar, ShaderType, Vector, boolean, count_of, elem_of, f32, f64, i32, u32, uvec4, with_elem
 
+# The printf conversions an f-string may give a printed value: {x:.3f}, {i:08x}...
+_PRINTF_SPEC = re.compile(r"[-+ #0]*\d*(\.\d+)?[diouxXeEfFgGaA]")
 # The most elements sum(), min() and max() of an array add up in one expression.
 _MAX_UNROLLED = 64
 # kp.shader.stdlib's functions by identity.
@@ -135,6 +138,63 @@ class Calls(Declarations):
             self.fail(node, f"an image is indexed by an ivec2 (x, y), not {coord.type!r} "
                             f"`{source_of(node)}`")
         return self.convert(coord, Vector(i32, 2), node)
+
+    def print_statement(self, node: ast.Call) -> ir.Print:
+        """``print(...)``: Python's print of strings and numbers (f-strings too), through
+        the validation layer's debug printf (kp.Manager(debug_printf=True))."""
+        sep = " "
+        for keyword in node.keywords:
+            if keyword.arg != "sep" or not (isinstance(keyword.value, ast.Constant)
+                                            and isinstance(keyword.value.value, str)):
+                self.fail(node, "print() in a shader takes values and sep=\"...\" (a string); each "
+                                "print is one line")
+            sep = keyword.value.value
+        pieces: list[str] = []
+        values: list[ir.Expr] = []
+        for arg in node.args:
+            parts = arg.values if isinstance(arg, ast.JoinedStr) else [arg]
+            text = ""
+            for part in parts:
+                if isinstance(part, ast.Constant) and isinstance(part.value, str):
+                    text += part.value.replace("%", "%%")
+                    continue
+                spec = None
+                if isinstance(part, ast.FormattedValue):
+                    spec = self.format_spec(part)
+                    part = part.value
+                value, conversion = self.printed(part, spec)
+                text += conversion
+                values.append(value)
+            pieces.append(text)
+        return ir.Print(sep.replace("%", "%%").join(pieces), values)
+
+    def format_spec(self, node: ast.FormattedValue) -> str | None:
+        """The printf conversion of an f-string's ``{x:.3f}``; None without a spec."""
+        spec = node.format_spec
+        if spec is None and node.conversion == -1:
+            return None
+        if node.conversion == -1 and isinstance(spec, ast.JoinedStr) and len(spec.values) == 1 \
+                and isinstance(text := cast(ast.Constant, spec.values[0]).value, str) \
+                and _PRINTF_SPEC.fullmatch(text):
+            return "%" + text
+        self.fail(node, f"`{{{source_of(node.value)}:...}}`: a shader prints with a printf conversion "
+                        f"like {{x:.3f}}, {{x:e}}, {{i:d}} or {{i:x}}")
+
+    def printed(self, node: ast.expr, spec: str | None) -> tuple[ir.Expr, str]:
+        """A printed value, converted to what debug printf reads, and its conversion."""
+        value = self.concrete(self.expr(node), node)
+        t = value.type
+        if not isinstance(t, (Scalar, Vector)) or elem_of(t).width == 64 and elem_of(t).kind != "float":
+            self.fail(node, f"print() of `{source_of(node)}` ({t!r}): a shader prints numbers and vectors "
+                            f"of 32 bits or less" + ("; print its columns" if isinstance(t, Matrix) else ""))
+        kind = elem_of(t).kind
+        target, letter = {"float": (f32, "g"), "int": (i32, "i"), "uint": (u32, "u"), "bool": (i32, "i")}[kind]
+        value = self.convert(value, with_elem(t, target), node)
+        if spec is None:
+            spec = "%" + letter
+        if isinstance(t, Vector):
+            return value, f"({spec[:-1]}v{t.length}{spec[-1]})"  # the layer's %1.2v4f
+        return value, spec
 
     def python_round(self, args: list[ir.Expr], node: ast.AST) -> ir.Expr:
         """``round(x)``: as in Python, an int (rounded half to even)."""

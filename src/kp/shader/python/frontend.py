@@ -120,6 +120,10 @@ class FrontEnd(Calls):
             self.shader.group = True
             out.append(ir.Barrier())
             return
+        if isinstance(value, ast.Call) and isinstance(value.func, ast.Name) \
+                and value.func.id == "print" and "print" not in self.names:
+            out.append(self.print_statement(value))
+            return
         if isinstance(value, ast.Call) and self.stdlib_function(self.callee(value.func)) == "write":
             self.arity("write", value.args, 3, value)
             image = self.image(value.args[0])
