@@ -40,9 +40,9 @@ class Calls(Declarations):
         func = node.func
         if isinstance(func, ast.Attribute) and self.module(func.value) is math:
             return self.math_module_call(func.attr, node)
-        callee = self.callee(func)
-        if (builtin := self.stdlib_function(callee)) is not None:
+        if (builtin := self.stdlib_function(func)) is not None:
             return self.stdlib_call(builtin, node)
+        callee = self.callee(func)
         if isinstance(callee, types.FunctionType):
             return self.python_call(node, callee, results)
         name = func.id if isinstance(func, ast.Name) else source_of(func)
@@ -75,10 +75,15 @@ class Calls(Declarations):
             self.fail(func, f"`{source_of(func)}` is not a function or type of module {module.__name__}")
         return value
 
-    @staticmethod
-    def stdlib_function(callee: object) -> str | None:
-        """The built-in a function of kp.shader.stdlib stands for; None for other values."""
-        name = _STDLIB.get(callee) if isinstance(callee, types.FunctionType) else None
+    def stdlib_function(self, func: ast.expr) -> str | None:
+        """The built-in a called function of kp.shader.stdlib stands for (``exp`` or
+        ``stdlib.exp``); None for any other callee."""
+        value: object = None
+        if isinstance(func, ast.Name) and func.id not in self.names:
+            value = self.outer(func.id)
+        elif isinstance(func, ast.Attribute) and (module := self.module(func.value)) is not None:
+            value = getattr(module, func.attr, None)
+        name = _STDLIB.get(value) if isinstance(value, types.FunctionType) else None
         return None if name is None else STDLIB_NAMES[name]
 
     def builtin_call(self, name: str, node: ast.Call) -> ir.Expr:

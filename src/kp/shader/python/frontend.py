@@ -124,7 +124,7 @@ class FrontEnd(Calls):
                 and value.func.id == "print" and "print" not in self.names:
             out.append(self.print_statement(value))
             return
-        if isinstance(value, ast.Call) and self.stdlib_function(self.callee(value.func)) == "write":
+        if isinstance(value, ast.Call) and self.stdlib_function(value.func) == "write":
             self.arity("write", value.args, 3, value)
             image = self.image(value.args[0])
             if image is None:
