@@ -66,6 +66,15 @@ def test_kp_shader_printf_turns_printing_on_and_it_is_off_by_default(capsys, mon
     assert capsys.readouterr().out == "invocation (0, 0, 0): a[0] = 4.00\n"
 
 
+def test_printing_without_validation_runs_no_checks_and_still_prints():
+    code = ("import kp, test_shader_printf as t\n"
+            "with kp.Manager(debug_printf=True) as mgr:\n"
+            "    print(t.doubled_and_printed(mgr, t.PRINTF_GLSL, [0.5]))\n")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                            env=child_env(KP_VALIDATION="0"))
+    assert result.stdout.splitlines() == ["invocation (0, 0, 0): a[0] = 0.50", "[1.0]"], result.stderr
+
+
 def test_without_the_validation_layer_the_switch_says_what_to_install():
     code = "import kp\ntry:\n    kp.Manager(debug_printf=True)\nexcept kp.KomputeError as e:\n    print(e)\n"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,

@@ -196,7 +196,7 @@ class Instance(Owned):
         if debug_printf:
             enables.append(C.VK_VALIDATION_FEATURE_ENABLE_DEBUG_PRINTF_EXT)
         # Printing alone runs none of the layer's checks (they are slow).
-        disables = [] if self.validation else [C.VK_VALIDATION_FEATURE_DISABLE_ALL_EXT] * debug_printf
+        disables = [C.VK_VALIDATION_FEATURE_DISABLE_ALL_EXT] if debug_printf and not self.validation else []
         features_ext = bool(enables or disables) and "VK_EXT_validation_features" in _available(
             lib.vkEnumerateInstanceExtensionProperties, "VkExtensionProperties", "extensionName",
             cstring(VALIDATION_LAYER))
