@@ -19,7 +19,8 @@ from .log import logger
 from .memory import Memory
 from .shader.glsl import as_spirv
 from .shader.spirv import (
-    AUTO_GLOBAL_SIZE_IDS, AUTO_LOCAL_SIZE_IDS, Binding, PushConstant, ShaderInfo, SpecConstant, SpecValue, reflect,
+    AUTO_GLOBAL_SIZE_IDS, AUTO_LOCAL_SIZE_IDS, AUTO_ROW_WIDTH_ID, Binding, PushConstant, ShaderInfo, SpecConstant,
+    SpecValue, reflect,
 )
 from .shader.validate import validate
 from .tensor import Tensor, as_host_array
@@ -143,13 +144,26 @@ def _spec_entry(constant: SpecConstant, value: Any) -> tuple[int, bytes]:
         raise InvalidArgumentError(f"specialisation constant {constant.id} needs a number, got {value!r}") from None
 
 
-def _auto_size_entries(info: ShaderInfo, requested: tuple[int, int, int]) -> list[tuple[int, bytes]]:
-    """The local size kp chooses for a shader that leaves it to kp (64 invocations,
-    within every Vulkan device's minimum limits), and the global size asked for."""
+def _auto_size(info: ShaderInfo, requested: tuple[int, int, int], limit: Sequence[int]
+               ) -> tuple[list[tuple[int, bytes]], tuple[int, int, int]]:
+    """For a shader that leaves its local size to kp: the specialisation entries
+    (the local size, 64 invocations within every Vulkan device's minimum limits; the
+    global size asked for; the row width) and the workgroups to dispatch. Workgroups
+    along x past the device's maxComputeWorkGroupCount are folded into rows along z
+    where z is free, so any number of invocations runs on every device."""
     local = (4, 4, 4) if requested[2] > 1 else (8, 8, 1) if requested[1] > 1 else (64, 1, 1)
+    groups = [-(-count // size) for count, size in zip(requested, local)]
+    width = 0
+    if groups[0] > limit[0] and groups[2] == 1 and AUTO_ROW_WIDTH_ID in {c.id for c in info.spec_constants}:
+        groups[2] = -(-groups[0] // limit[0])
+        groups[0] = -(-groups[0] // groups[2])
+        width = groups[0] * local[0]
     declared = {c.id: c for c in info.spec_constants}
-    return [_spec_entry(declared[i], v) for i, v in zip((*AUTO_LOCAL_SIZE_IDS, *AUTO_GLOBAL_SIZE_IDS),
-                                                        (*local, *requested))]
+    entries = [_spec_entry(declared[i], v) for i, v in zip((*AUTO_LOCAL_SIZE_IDS, *AUTO_GLOBAL_SIZE_IDS),
+                                                           (*local, *requested))]
+    if width:
+        entries.append(_spec_entry(declared[AUTO_ROW_WIDTH_ID], width))
+    return entries, (groups[0], groups[1], groups[2])
 
 
 class Algorithm:
@@ -181,7 +195,7 @@ class Algorithm:
         self._pipeline: ComputePipeline | None = None
         self._info: ShaderInfo | None = None
         self._push = b""
-        self._groups = (1, 1, 1)
+        self._groups = self._given = (1, 1, 1)
         self._destroyed = False
         manager.adopt(self)
         if self._tensors and _given(spirv):
@@ -213,13 +227,12 @@ class Algorithm:
         if {c.id for c in info.spec_constants}.issuperset(AUTO_GLOBAL_SIZE_IDS):
             # The shader leaves its local size to kp: workgroup counts invocations.
             requested = self._workgroup(workgroup, tensors, (1, 1, 1), None)
-            spec += _auto_size_entries(info, requested)
+            entries, workgroup = _auto_size(info, requested, limit)
+            spec += entries
         spec_values = _spec_values(info, spec)
         push = push_constants_bytes(push_consts, info)
         local_size = self._local_size(info, spec_values, device)
         self._check_shared_memory(info, spec_values, device)
-        if requested is not None:
-            workgroup = [-(-count // size) for count, size in zip(requested, local_size)]
         groups = self._workgroup(workgroup, tensors, local_size, limit)
         kinds = ["storage_image" if isinstance(t, Image) else "storage_buffer" for t in tensors]
         pipeline = ComputePipeline(device, code, kinds, len(push), spec, info.entry_point)
@@ -236,8 +249,8 @@ class Algorithm:
             # allocation may be rounded up
             pipeline.bind([t.primary_allocation for t in tensors], [t.nbytes for t in tensors])
         # the previous pipeline lives on while a recorded dispatch still holds it
-        self._pipeline, self._info, self._tensors, self._push, self._groups = (
-            pipeline, info, tensors, push, groups)
+        self._pipeline, self._info, self._tensors, self._push, self._groups, self._given = (
+            pipeline, info, tensors, push, groups, requested or groups)
 
     @staticmethod
     def _check_interface(info: ShaderInfo, tensors: list[Memory], device: "Device") -> None:
@@ -389,8 +402,16 @@ class Algorithm:
 
     get_tensors = get_mem_objects
 
-    def get_workgroup(self) -> tuple[int, int, int]:
+    @property
+    def dispatch_groups(self) -> tuple[int, int, int]:
+        """The workgroups a dispatch runs; for kp's operations."""
         return self._groups
+
+    def get_workgroup(self) -> tuple[int, int, int]:
+        """The workgroup the algorithm was made with: workgroups of the shader's local
+        size, or invocations for a kernel whose local size kp chooses (python2shader
+        kernels without one)."""
+        return self._given
 
     def is_init(self) -> bool:
         return self._pipeline is not None and not self._destroyed and self._manager.vk_device is not None
@@ -438,6 +459,9 @@ def _check_image(binding: Binding, image: Memory) -> None:
         if binding.element_scalar is not None and binding.element_scalar[0] != kind:
             raise DataTypeError(f"{what} reads {binding.element_scalar[0]} texels in the shader, but the image "
                                 f"holds {image.dtype} ({given})")
+    elif binding.image_format in ("r8", "rg8", "rgba8"):
+        raise ShaderError(f"{what} is a normalized {binding.image_format} image in the shader, which no kp.Image "
+                          f"holds: declare {binding.image_format}ui for a uint8 image (texels 0 to 255)")
     elif binding.image_format is not None and binding.image_format != given:
         raise DataTypeError(f"{what} is a {binding.image_format} image in the shader, but the image given is {given} "
                             f"({image.get_num_channels()} channel(s) of {image.dtype}): make the image with the dtype "

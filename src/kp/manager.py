@@ -44,13 +44,21 @@ class Manager(SeedManagerAPI):
     start of it, with or without ``GPU-``); ``family_queue_indices``
     gives one queue per entry (a family repeated gives several queues of it), by
     default one queue of the first compute family; ``desired_extensions`` are
-    enabled where the device supports them. ``vk_device`` (the ``kp.vk.Device``,
+    enabled where the device supports them. ``debug_printf=True`` (default: the
+    ``KP_SHADER_PRINTF=1`` environment variable) prints what shaders print
+    (``print()`` in python2shader kernels, ``debugPrintfEXT`` in GLSL) to stdout,
+    one line per message in order, through the Vulkan validation layer.
+    ``vk_device`` (the ``kp.vk.Device``,
     None once destroyed) is for kp's objects and operations, and read-only.
     """
 
     def __init__(self, device: int | str = 0, family_queue_indices: SequenceOf[int] = (),
-                 desired_extensions: SequenceOf[str] = ()):
-        instance = vk.shared_instance()
+                 desired_extensions: SequenceOf[str] = (), *, debug_printf: bool | None = None):
+        if debug_printf is None:
+            debug_printf = vk.shader_printf_enabled()
+        elif not isinstance(debug_printf, bool):
+            raise InvalidArgumentError(f"debug_printf must be True or False, got {debug_printf!r}")
+        instance = vk.shared_instance(debug_printf)
         self._index, physical = instance.find_device(device)
         if isinstance(family_queue_indices, (str, bytes)) or not all(
                 isinstance(f, int) for f in family_queue_indices):

@@ -70,9 +70,10 @@ class Device(Owned):
                 raise InvalidArgumentError(f"queue family {family} has {have} queue(s) but "
                                            f"family_queue_indices asks for {count}")
 
-        # The extensions whose features kp knows (float atomics) are enabled wherever
-        # the device has them, so shaders that need those features just work.
-        extensions = [*extensions, *(e for e in EXTENSION_FEATURES
+        # The extensions whose features kp knows (float atomics), and the one that lets
+        # shaders print (core in Vulkan 1.3), are enabled wherever the device has them,
+        # so shaders that need them just work.
+        extensions = [*extensions, *(e for e in (*EXTENSION_FEATURES, "VK_KHR_shader_non_semantic_info")
                                      if e in physical.extensions and e not in extensions)]
         enabled_ext = [e for e in extensions if e in physical.extensions]
         for missing in set(extensions) - set(enabled_ext):

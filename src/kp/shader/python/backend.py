@@ -23,6 +23,9 @@ from .types import (
     boolean, elem_of, i32, scalar_type, u32, uvec3, with_elem,
 )
 
+# NonSemantic.DebugPrintf's one instruction.
+_DEBUG_PRINTF = 1
+
 _STORAGE = {
     "function": StorageClass.Function,
     "input": StorageClass.Input,
@@ -139,6 +142,8 @@ class _Emitter:
         self.capabilities = {Capability.Shader}
         self.extensions: set[str] = set()
         self.glsl = 0
+        self.printf = 0
+        self.strings: list[int] = []
         self.names: list[int] = []
         self.decorations: list[int] = []
         self.globals: list[int] = []
@@ -302,11 +307,13 @@ class _Emitter:
             self.inst(head, Op.Extension, *_string(extension))
         if self.glsl:
             self.inst(head, Op.ExtInstImport, self.glsl, *_string("GLSL.std.450"))
+        if self.printf:
+            self.inst(head, Op.ExtInstImport, self.printf, *_string("NonSemantic.DebugPrintf"))
         self.inst(head, Op.MemoryModel, ADDRESSING_LOGICAL, MEMORY_MODEL_GLSL450)
         inputs = [self.vars[v] for v in self.shader.interface if v.storage == "input"]
         self.inst(head, Op.EntryPoint, EXECUTION_MODEL_GLCOMPUTE, main, *_string("main"), *inputs)
         self.inst(head, Op.ExecutionMode, main, EXECUTION_MODE_LOCAL_SIZE, *(self.shader.local_size or (1, 1, 1)))
-        words = [MAGIC, VERSION_1_3, 0, self.bound, 0, *head, *self.names, *self.decorations,
+        words = [MAGIC, VERSION_1_3, 0, self.bound, 0, *head, *self.strings, *self.names, *self.decorations,
                  *self.globals, *self.code]
         return struct.pack(f"<{len(words)}I", *words)
 
@@ -413,6 +420,15 @@ class _Emitter:
     def expr_ImageRead(self, e: ir.ImageRead) -> int:
         image = self.op(Op.Load, e.var.type, self.vars[e.var])
         return self.op(Op.ImageRead, e.type, image, self.value(e.coord))
+
+    def stmt_Print(self, s: ir.Print) -> None:
+        if not self.printf:
+            self.printf = self.new_id()
+            self.extensions.add("SPV_KHR_non_semantic_info")
+        text = self.new_id()
+        self.inst(self.strings, Op.String, text, *_string(s.format))
+        values = [self.value(v) for v in s.values]
+        self.inst(self.code, Op.ExtInst, self.type(None), self.new_id(), self.printf, _DEBUG_PRINTF, text, *values)
 
     def stmt_Eval(self, s: ir.Eval) -> None:
         self.value(s.expr)
