@@ -1,5 +1,6 @@
 """What tensors and images share (Kompute's ``kp::Memory``): data of one dtype on a
-device, a flat zero-copy NumPy view of its host-visible copy, and its lifetime."""
+device, a flat zero-copy NumPy view of its host-visible copy (and the same in its
+shape), moving it to another device, and its lifetime."""
 
 from __future__ import annotations
 
@@ -9,11 +10,12 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .errors import DestroyedError, InvalidArgumentError, KomputeError
-from .types import DataTypes, MemoryTypes
+from .types import DataTypes, MemoryTypes, memory_type_of
 from . import vk
 
 if TYPE_CHECKING:
     from .manager import Manager
+    from .operations import OpBase
     from .vk import Allocation
 
 
@@ -24,7 +26,9 @@ class Memory:
     Subclasses set the state below as they are made: the flat host array, if any
     (``_array``), the memory the device uses (``_primary``: a buffer range or an
     image), the host-visible copy that syncs move to and from it (``_staging``) and
-    the host-visible memory ``_array`` maps (``_host``)."""
+    the host-visible memory ``_array`` maps (``_host``). ``_device_unwritten`` is
+    True while the primary memory is separate from the host data and no recorded
+    operation has used it: its contents are not the user's yet."""
 
     _noun = "memory object"
     _array: np.ndarray | None
@@ -37,6 +41,7 @@ class Memory:
     _staging: "Allocation | None"
     _host: Any
     _destroyed: bool
+    _device_unwritten = False
 
     # -- state ---------------------------------------------------------------------
     def is_init(self) -> bool:
@@ -54,6 +59,13 @@ class Memory:
             raise DestroyedError(f"{self._noun} was destroyed (or its manager was)")
         if manager is not None and manager is not self._manager:
             raise InvalidArgumentError(f"{self._noun} belongs to another kp.Manager")
+
+    def check_recordable(self, manager: "Manager") -> None:
+        """``check_usable(manager)`` for an operation being recorded: from then on its
+        device memory holds what the device wrote, which ``to()`` moves; for kp's
+        operations."""
+        self.check_usable(manager)
+        self._device_unwritten = False
 
     def destroy(self) -> None:
         """Free the device memory (once the GPU has finished any work that uses it;
@@ -96,8 +108,9 @@ class Memory:
     # -- data ----------------------------------------------------------------------
     @property
     def __array_interface__(self) -> dict[str, Any]:
-        if self._array is None or self._destroyed:
-            raise AttributeError(f"{self._noun} has no host data")
+        # A KomputeError, not AttributeError: NumPy would wrap the object in a 0-d array.
+        self._local()
+        assert self._array is not None  # _local
         return {"data": (self._array.ctypes.data, False), "shape": (self._array.size,),
                 "typestr": self._dtype.str, "version": 3}
 
@@ -105,12 +118,36 @@ class Memory:
         """The host data, flat as in Kompute: a writable zero-copy 1-D NumPy view of
         ``size()`` elements whose ``base`` is this object (``data().reshape(shape)``
         gives it in its shape)."""
-        if self._destroyed or not self.is_init():
+        if not self.is_init():
+            raise DestroyedError(f"{self._noun} was destroyed (or its manager was): it has no data")
+        return np.asarray(self)
+
+    def numpy(self) -> np.ndarray:
+        """The host data in its ``shape`` (``(height, width, channels)`` for an image): a
+        writable zero-copy view of the same memory as ``data()``.
+
+        >>> mgr.image(np.zeros((4, 8, 2)), 8, 4, 2).numpy().shape
+        (4, 8, 2)
+        """
+        view: np.ndarray = self.data()
+        return view.reshape(self._shape)
+
+    def set_data(self, data: Any) -> None:
+        """Replace the host data with ``data``'s numbers, in order (as many as ``size()``;
+        the device copy changes on the next ``OpSyncDevice``)."""
+        array = np.asarray(data).reshape(-1)
+        if array.size != self.size():
+            raise InvalidArgumentError(f"set_data got {array.size} elements for a {self._noun} of {self.size()}")
+        self._local()[:] = array
+
+    def _local(self) -> np.ndarray:
+        """The flat host array; raises where there is none."""
+        if self._destroyed:
             raise DestroyedError(f"{self._noun} was destroyed (or its manager was): it has no data")
         if self._array is None:
             raise KomputeError(f"storage {self._noun}s live on the device only and have no host data; "
                                f"copy them into a device or host {self._noun} to read them")
-        return np.asarray(self)
+        return self._array
 
     def size(self) -> int:
         """The number of elements."""
@@ -138,3 +175,83 @@ class Memory:
 
     def memory_type(self) -> MemoryTypes:
         return self._memory_type
+
+    # -- moving to another device --------------------------------------------------
+    def to(self, manager: "Manager", memory_type: MemoryTypes | None = None) -> Any:
+        """A new tensor or image on ``manager`` (another device's, or this one's) holding
+        this one's device data, with its shape and dtype, and ``memory_type`` (by
+        default this one's). Both the new object's device memory and its ``data()``
+        hold the copy, so it is ready for ``manager``'s sequences without a sync. Waits
+        until the copy is done; this object is left as it was.
+
+        >>> part = mgr.tensor([1.0, 2.0])              # say, computed on another device
+        >>> gathered = part.to(kp.Manager())
+        >>> gathered.data()
+        array([1., 2.], dtype=float32)
+
+        Between two managers the data passes through host memory (Vulkan has no copy
+        between separate devices); on the same manager it is a copy on the device. A
+        tensor or image whose device memory no operation has used yet (made by
+        ``mgr.tensor`` in staging memory, before its ``OpSyncDevice``) moves its host
+        data: its device memory holds nothing of the user's yet.
+        """
+        from .manager import Manager
+        from .operations import OpCopy
+
+        if not isinstance(manager, Manager):
+            raise InvalidArgumentError(f"{type(self).__name__}.to takes a kp.Manager, got {type(manager).__name__}")
+        self.check_usable()
+        kind = self._memory_type if memory_type is None else memory_type_of(memory_type)
+        if self._device_unwritten:
+            return self._filled_on(manager, self.numpy(), kind)
+        source = self._manager
+        assert source is not None  # check_usable
+        if manager is source:
+            out = self._made_on(manager, self._zeros(), kind, upload=False)
+            evaluate(manager, OpCopy([self, out]))
+            return out
+        # Read the device data into a host tensor here, then write it on the other device.
+        host = source.tensor_t(self._zeros().reshape(-1), MemoryTypes.host)
+        try:
+            evaluate(source, OpCopy([self, host]))
+            return self._filled_on(manager, host.numpy().reshape(self._shape), kind)
+        finally:
+            host.destroy()
+
+    def _zeros(self) -> np.ndarray:
+        """Zeros of its shape and dtype, without memory of their own."""
+        return np.broadcast_to(np.zeros((), self._dtype), self._shape)
+
+    def _filled_on(self, manager: "Manager", array: np.ndarray, kind: MemoryTypes) -> Any:
+        """One like it on ``manager`` holding ``array`` in its device memory too."""
+        from .operations import OpSyncDevice
+
+        out = self._made_on(manager, array, kind, upload=True)
+        if out.staging_allocation is not None:
+            evaluate(manager, OpSyncDevice([out]))
+        return out
+
+    def _made_on(self, manager: "Manager", array: np.ndarray, kind: MemoryTypes, upload: bool) -> "Memory":
+        """A new object of its kind and size on ``manager`` holding ``array`` (storage
+        memory: uploaded where ``upload``); for ``to()``."""
+        raise NotImplementedError
+
+    def _upload(self, manager: "Manager", array: np.ndarray) -> None:
+        """Write ``array`` into the new storage memory through a temporary host-visible
+        tensor, and wait: storage memory has no host copy to hold it until a sync."""
+        from .operations import OpCopy
+
+        staged = manager.tensor_t(array, MemoryTypes.host)
+        try:
+            evaluate(manager, OpCopy([staged, self]))
+        finally:
+            staged.destroy()
+
+
+def evaluate(manager: "Manager", op: "OpBase") -> None:
+    """Run ``op`` on a sequence of its own on ``manager`` and wait for it."""
+    sequence = manager.sequence()
+    try:
+        sequence.eval(op)
+    finally:
+        sequence.destroy()
