@@ -5,7 +5,7 @@ shape), moving it to another device, and its lifetime."""
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 
@@ -17,6 +17,8 @@ if TYPE_CHECKING:
     from .manager import Manager
     from .operations import OpBase
     from .vk import Allocation
+
+_M = TypeVar("_M", bound="Memory")
 
 
 class Memory:
@@ -177,7 +179,7 @@ class Memory:
         return self._memory_type
 
     # -- moving to another device --------------------------------------------------
-    def to(self, manager: "Manager", memory_type: MemoryTypes | None = None) -> Any:
+    def to(self: _M, manager: "Manager", memory_type: MemoryTypes | None = None) -> _M:
         """A new tensor or image on ``manager`` (another device's, or this one's) holding
         this one's device data, with its shape and dtype, and ``memory_type`` (by
         default this one's). Both the new object's device memory and its ``data()``
@@ -222,7 +224,7 @@ class Memory:
         """Zeros of its shape and dtype, without memory of their own."""
         return np.broadcast_to(np.zeros((), self._dtype), self._shape)
 
-    def _filled_on(self, manager: "Manager", array: np.ndarray, kind: MemoryTypes) -> Any:
+    def _filled_on(self: _M, manager: "Manager", array: np.ndarray, kind: MemoryTypes) -> _M:
         """One like it on ``manager`` holding ``array`` in its device memory too."""
         from .operations import OpSyncDevice
 
@@ -231,7 +233,7 @@ class Memory:
             evaluate(manager, OpSyncDevice([out]))
         return out
 
-    def _made_on(self, manager: "Manager", array: np.ndarray, kind: MemoryTypes, upload: bool) -> "Memory":
+    def _made_on(self: _M, manager: "Manager", array: np.ndarray, kind: MemoryTypes, upload: bool) -> _M:
         """A new object of its kind and size on ``manager`` holding ``array`` (storage
         memory: uploaded where ``upload``); for ``to()``."""
         raise NotImplementedError
