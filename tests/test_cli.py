@@ -102,6 +102,9 @@ def test_devices_refuses_a_kp_visible_devices_entry_as_manager_does(capsys, monk
     status, out, err = kp_command(capsys, "devices")
     assert (status, out, err) == (1, "", f"kp devices: error: {refused.value}\n")
     assert "KP_VISIBLE_DEVICES='0,99': no Vulkan device with index 99" in err
+    monkeypatch.setenv("KP_VISIBLE_DEVICES", "")
+    status, out, _ = kp_command(capsys, "devices")
+    assert (status, out) == (0, "no Vulkan device found (KP_VISIBLE_DEVICES='' hides them all)\n")
 
 
 # -- compile ----------------------------------------------------------------------

@@ -83,7 +83,7 @@ def _devices(args: argparse.Namespace, extra: list[str]) -> int:
     if args.json:
         print(json.dumps(devices, indent=2))
     elif not devices:
-        print("no Vulkan device found: install a Vulkan driver (on Debian: apt-get install mesa-vulkan-drivers)")
+        print(query.why_no_device())
     else:
         print("\n\n".join(_device_text(device) for device in devices))
     return 0

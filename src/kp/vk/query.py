@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..errors import DeviceNotFoundError
 from .core import NULL, C, lib, new, string, version_string
 from .instance import EXTENSION_FEATURES, PhysicalDevice, shared_instance
 
@@ -117,3 +118,13 @@ def describe_all() -> list[dict[str, Any]]:
     ``KP_VISIBLE_DEVICES`` names (once per time it names them), or all; raises
     ``kp.DeviceNotFoundError`` as ``kp.Manager`` does for an entry that names none."""
     return [describe(physical, index) for index, physical in enumerate(shared_instance().visible_devices())]
+
+
+def why_no_device() -> str:
+    """What ``kp.Manager()`` says where ``describe_all()`` is empty: no driver, or
+    ``KP_VISIBLE_DEVICES`` hides every device."""
+    try:
+        shared_instance().find_device(0)
+    except DeviceNotFoundError as error:
+        return str(error)
+    return ""
