@@ -210,12 +210,12 @@ class Memory:
         assert source is not None  # check_usable
         if manager is source:
             out = self._made_on(manager, self._zeros(), kind, upload=False)
-            evaluate(manager, OpCopy([self, out]))
+            _evaluate(manager, OpCopy([self, out]))
             return out
         # Read the device data into a host tensor here, then write it on the other device.
         host = source.tensor_t(self._zeros().reshape(-1), MemoryTypes.host)
         try:
-            evaluate(source, OpCopy([self, host]))
+            _evaluate(source, OpCopy([self, host]))
             return self._filled_on(manager, host.numpy().reshape(self._shape), kind)
         finally:
             host.destroy()
@@ -230,7 +230,7 @@ class Memory:
 
         out = self._made_on(manager, array, kind, upload=True)
         if out.staging_allocation is not None:
-            evaluate(manager, OpSyncDevice([out]))
+            _evaluate(manager, OpSyncDevice([out]))
         return out
 
     def _made_on(self: _M, manager: "Manager", array: np.ndarray, kind: MemoryTypes, upload: bool) -> _M:
@@ -245,12 +245,12 @@ class Memory:
 
         staged = manager.tensor_t(array, MemoryTypes.host)
         try:
-            evaluate(manager, OpCopy([staged, self]))
+            _evaluate(manager, OpCopy([staged, self]))
         finally:
             staged.destroy()
 
 
-def evaluate(manager: "Manager", op: "OpBase") -> None:
+def _evaluate(manager: "Manager", op: "OpBase") -> None:
     """Run ``op`` on a sequence of its own on ``manager`` and wait for it."""
     sequence = manager.sequence()
     try:
