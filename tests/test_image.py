@@ -448,7 +448,7 @@ def test_np_asarray_is_a_zero_copy_view_and_set_data_replaces_the_texels(mgr):
     assert view.dtype == np.int16 and view.shape == (8,) and np.shares_memory(view, image.data())
     image.set_data(np.arange(8).reshape(1, 4, 2))
     assert view.tolist() == list(range(8))
-    with pytest.raises(kp.InvalidArgumentError, match="set_data got 3 elements for a image of 8"):
+    with pytest.raises(kp.InvalidArgumentError, match="set_data got 3 elements for an image of 8"):
         image.set_data([1, 2, 3])
     out = mgr.tensor_t(np.zeros(8, np.int16))
     run(mgr, kp.OpSyncDevice([image]), kp.OpCopy([image, out]))

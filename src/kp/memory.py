@@ -139,7 +139,8 @@ class Memory:
         the device copy changes on the next ``OpSyncDevice``)."""
         array = np.asarray(data).reshape(-1)
         if array.size != self.size():
-            raise InvalidArgumentError(f"set_data got {array.size} elements for a {self._noun} of {self.size()}")
+            article = "an" if self._noun[0] in "aeiou" else "a"
+            raise InvalidArgumentError(f"set_data got {array.size} elements for {article} {self._noun} of {self.size()}")
         self._local()[:] = array
 
     def _local(self) -> np.ndarray:
