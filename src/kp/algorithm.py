@@ -367,7 +367,7 @@ class Algorithm:
         if self._pipeline is None:
             raise InvalidArgumentError("algorithm has no shader and tensors yet")
         for tensor in self._tensors:
-            tensor.check_usable(manager)
+            tensor.check_recordable(manager)
 
     @property
     def manager(self) -> "Manager":

@@ -12,13 +12,13 @@ import numpy as np
 from . import vk
 from .algorithm import Algorithm
 from .errors import DestroyedError, InvalidArgumentError
-from .image import Image
+from .image import Image, as_image_array
 from .log import logger
 from .memory import Memory
 from .seed import SeedManagerAPI
 from .sequence import Sequence
 from .tensor import Tensor, as_host_array
-from .types import MemoryTypes
+from .types import MemoryTypes, memory_type_of
 
 
 def list_devices() -> list[dict[str, Any]]:
@@ -118,7 +118,10 @@ class Manager(SeedManagerAPI):
     # -- the current API ----------------------------------------------------------------
     def tensor(self, data: Any, memory_type: MemoryTypes | None = None, *,
                tensor_type: MemoryTypes | None = None) -> Tensor:
-        """A float32 tensor holding ``data`` (any array-like; its shape is kept)."""
+        """A float32 tensor holding ``data`` (any array-like; its shape is kept).
+        ``storage`` memory, which has no host copy, gets ``data`` through a temporary
+        host-visible copy (one transfer, waited for); other memory types hold it in
+        their host-visible memory until an ``OpSyncDevice``."""
         return self._make_tensor(as_host_array(data, np.float32), memory_type, tensor_type)
 
     def tensor_t(self, data: Any, memory_type: MemoryTypes | None = None, *,
@@ -127,25 +130,28 @@ class Manager(SeedManagerAPI):
         return self._make_tensor(as_host_array(data), memory_type, tensor_type)
 
     def _make_tensor(self, array: np.ndarray, memory_type: Any, tensor_type: Any) -> Tensor:
-        kind = _memory_type(memory_type if memory_type is not None else tensor_type)
+        kind = memory_type_of(memory_type if memory_type is not None else tensor_type)
         self.live_vk_device()
         return Tensor.create_on(self, array, kind)
 
     def image(self, data: Any, width: int, height: int, num_channels: int,
               memory_type: MemoryTypes = MemoryTypes.device) -> Image:
         """A float32 ``width`` x ``height`` image of ``num_channels`` (1, 2 or 4) channels
-        holding ``data`` (``width * height * num_channels`` numbers, row after row)."""
+        holding ``data`` (``width * height * num_channels`` numbers, row after row).
+        ``storage`` memory, which has no host copy, gets ``data`` through a temporary
+        host-visible copy (one transfer, waited for)."""
         return self._make_image(as_host_array(data, np.float32), width, height, num_channels, memory_type)
 
     def image_t(self, data: Any, width: int, height: int, num_channels: int,
                 memory_type: MemoryTypes = MemoryTypes.device) -> Image:
         """An image keeping ``data``'s dtype (float32, int32, uint32, int16, uint16, int8
-        or uint8); otherwise as ``image``."""
-        return self._make_image(as_host_array(data), width, height, num_channels, memory_type)
+        or uint8; a plain list of ints or floats gives int32 or float32); otherwise as
+        ``image``."""
+        return self._make_image(as_image_array(data), width, height, num_channels, memory_type)
 
     def _make_image(self, array: np.ndarray, width: Any, height: Any, num_channels: Any,
                     memory_type: Any) -> Image:
-        kind = _memory_type(memory_type)
+        kind = memory_type_of(memory_type)
         self.live_vk_device()
         return Image.create_on(self, array, width, height, num_channels, kind)
 
@@ -226,10 +232,3 @@ def _forget_managers_after_fork() -> None:
 
 
 vk.on_fork(_forget_managers_after_fork)
-
-
-def _memory_type(kind: Any) -> MemoryTypes:
-    try:
-        return MemoryTypes(MemoryTypes.device if kind is None else kind)
-    except ValueError:
-        raise InvalidArgumentError(f"unknown memory type {kind!r}; use kp.MemoryTypes") from None
