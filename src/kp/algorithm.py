@@ -423,7 +423,7 @@ class Algorithm:
         if pipeline is None:
             self._destroyed = True
             return
-        if pipeline.device.lock._is_owned() or vk.busy():  # type: ignore[attr-defined]
+        if pipeline.device.lock._is_owned():  # type: ignore[attr-defined]
             # a finalizer run inside kp's own work on this thread: as soon as that is done
             self._destroyed = True
             vk.defer(self.destroy)

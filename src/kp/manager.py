@@ -186,7 +186,7 @@ class Manager(SeedManagerAPI):
         device = self.vk_device
         if device is None:
             return
-        if device.lock._is_owned() or vk.busy():  # type: ignore[attr-defined]
+        if device.lock._is_owned():  # type: ignore[attr-defined]
             vk.defer(self.destroy)  # a finalizer run inside kp's own work: as soon as that is done
             return
         with device.lock:  # from here on no thread makes or submits anything here

@@ -101,7 +101,7 @@ class Memory:
         thread is inside kp's own work (a finalizer run there)."""
         primary, host = self._primary, self._host
         device = primary.device
-        if device.lock._is_owned() or vk.busy():
+        if device.lock._is_owned():
             vk.defer(self._retire)
             return
         with device.lock:

@@ -420,7 +420,7 @@ class Sequence(SeedSequenceAPI):
         commands = self._commands
         if commands is None:
             return
-        if (self._inside and self._lock._is_owned()) or commands.device.lock._is_owned() or vk.busy():  # type: ignore[attr-defined]
+        if (self._inside and self._lock._is_owned()) or commands.device.lock._is_owned():  # type: ignore[attr-defined]
             vk.defer(self.destroy)
             return
         vk.drain()

@@ -126,44 +126,16 @@ def defer(call: Callable[..., Any], *args: Any) -> None:
     _pending.append(_Deferred(call, args))
 
 
-# This thread's depth inside kp's own critical sections (the allocator's and the
-# blocks'): collection may run a user's finalizer there, and what that finalizer
-# calls must not wait for those locks or change what they guard.
-_local = threading.local()
-
-
-def busy() -> bool:
-    """Whether this thread is inside one of kp's critical sections (``critical``)."""
-    return getattr(_local, "depth", 0) > 0
-
-
-class critical:
-    """``with critical(lock):`` holds ``lock`` and marks this thread as inside kp
-    (see ``busy``)."""
-
-    __slots__ = ("lock",)
-
-    def __init__(self, lock: Any):
-        self.lock = lock
-
-    def __enter__(self) -> None:
-        self.lock.acquire()
-        _local.depth = getattr(_local, "depth", 0) + 1
-
-    def __exit__(self, *exc: object) -> None:
-        _local.depth -= 1
-        self.lock.release()
-
-
 _pending: collections.deque[Life | _Deferred] = collections.deque()
 _drain_lock = threading.Lock()
 
 
 def drain() -> None:
     """Destroy what was released and whose last use the GPU has finished, and run
-    deferred work. kp calls this whenever it is entered outside its critical
-    sections; a thread that finds another draining goes on."""
-    if not _pending or busy() or not _drain_lock.acquire(blocking=False):
+    deferred work. kp calls this whenever it is entered; a thread that finds another
+    draining goes on, and what cannot be destroyed now (a busy block) waits for the
+    next time."""
+    if not _pending or not _drain_lock.acquire(blocking=False):
         return
     try:
         # Destroying one thing may release its parent (a block, then the device)
@@ -187,12 +159,13 @@ def _drain_once() -> bool:
         if use is not None and not use.done():
             _pending.append(item)
             continue
+        destroy, args = item.destroy, item.args
+        if destroy is not None and destroy(*args) is False:
+            _pending.append(item)  # busy: another time
+            continue
         if item.kind:
             _count(item.kind, -1)
-        destroy, args = item.destroy, item.args
         item.destroy, item.args = None, ()  # lets go of the parents (a block, the device)
-        if destroy is not None:
-            destroy(*args)
         destroyed = True
     return destroyed
 
@@ -221,10 +194,10 @@ def _after_fork_in_child() -> None:
     nothing of the parent's may be used or destroyed here. Its lives are forgotten,
     locks that a parent thread may have held are new, and kp's modules start over
     (a new instance, managers marked as the parent's)."""
-    global _generation, _drain_lock, _live_lock, _local
+    global _generation, _drain_lock, _live_lock
     _generation += 1
     _pending.clear()
-    _drain_lock, _live_lock, _local = threading.Lock(), threading.Lock(), threading.local()
+    _drain_lock, _live_lock = threading.Lock(), threading.Lock()
     _live.clear()
     for hook in _fork_hooks:
         hook()

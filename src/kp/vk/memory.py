@@ -17,7 +17,7 @@ import weakref
 from typing import TYPE_CHECKING, Any
 
 from ..errors import InvalidArgumentError, OutOfDeviceMemoryError
-from .core import NULL, C, Life, Owned, _release, busy, check, critical, ffi, lib, new, retire
+from .core import NULL, C, Life, Owned, _release, check, ffi, lib, new, retire
 
 if TYPE_CHECKING:
     from .device import Device
@@ -83,7 +83,7 @@ class Block(Owned):
 
     def take(self, size: int, alignment: int) -> int | None:
         """Reserve ``size`` bytes at an ``alignment`` multiple; None when full."""
-        with critical(self._lock):
+        with self._lock:
             for i, (start, length) in enumerate(self._free):
                 offset = -(-start // alignment) * alignment
                 if offset + size <= start + length:
@@ -92,9 +92,14 @@ class Block(Owned):
                     return offset
             return None
 
-    def give_back(self, offset: int, size: int) -> None:
-        """Return a range (from ``drain``, which never runs inside ``take``)."""
-        with critical(self._lock):
+    def give_back(self, offset: int, size: int) -> bool:
+        """Return a range (for ``drain``); False, to be tried again later, where the
+        block is busy, which may be this thread's own ``take`` that a finalizer
+        interrupted."""
+        lock = self._lock
+        if not lock.acquire(blocking=False):
+            return False
+        try:
             i = bisect.bisect(self._free, (offset, size))
             self._free.insert(i, (offset, size))
             merged: list[tuple[int, int]] = []
@@ -104,6 +109,9 @@ class Block(Owned):
                 else:
                     merged.append((start, length))
             self._free[max(i - 1, 0):i + 2] = merged
+        finally:
+            lock.release()
+        return True
 
     @property
     def empty(self) -> bool:
@@ -123,16 +131,20 @@ class Allocation:
     collected) and its last use has finished. Recordings hold the Allocations they
     use, so a collected one is used by no recording."""
 
-    __slots__ = ("block", "buffer", "offset", "size", "life", "_finalizer", "__weakref__")
+    __slots__ = ("block", "buffer", "offset", "size", "life", "__weakref__")
 
     def __init__(self, block: Block, offset: int, size: int):
-        self.block: Block | None = block
+        self.block: Block | None = block  # None once released
         self.buffer = block.buffer
         self.offset = offset
         self.size = size
         self.life = Life(None, block.give_back, (offset, size))
-        self._finalizer = weakref.finalize(self, _release, self.life)
-        self._finalizer.atexit = False
+
+    def __del__(self) -> None:
+        # lock-free, no Vulkan call (see core._release); cheaper than weakref.finalize,
+        # which matters for a tensor made in a loop
+        if self.block is not None:
+            _release(self.life)
 
     def retire(self) -> None:
         """No new submission may use the range (``Commands.check_uses`` refuses it)."""
@@ -142,8 +154,9 @@ class Allocation:
         """Retire, and return the range once its last use has finished. The block is
         no longer held from here: recordings that still hold this Allocation refuse
         to run, and a block of its own is freed with the range."""
-        self._finalizer()
-        self.block = None
+        if self.block is not None:
+            self.block = None
+            _release(self.life)
 
     @property
     def device(self) -> "Device":
@@ -174,7 +187,8 @@ class Allocator:
         self._physical = device.physical
         self._buffer_bits = device.buffer_memory_type_bits
         self._blocks: dict[str, list[Block]] = {kind: [] for kind in MEMORY_KINDS}
-        self._lock = threading.Lock()
+        # re-entrant: a finalizer run inside allocate() may make a tensor (see there)
+        self._lock = threading.RLock()
         self._types = {kind: self.memory_type(kind, self._buffer_bits) for kind in MEMORY_KINDS}
         self.alignment = max(16, device.physical.limits["min_storage_buffer_offset_alignment"])
         # Unified memory: the host maps the device's own memory and syncs are no-ops.
@@ -216,7 +230,7 @@ class Allocator:
             raise OutOfDeviceMemoryError(f"cannot allocate {size} bytes of {kind} memory: "
                                          f"the device's heap holds {heap} bytes")
         mapped = kind != "device"
-        if size > BLOCK_SIZE // 4 or busy():
+        if size > BLOCK_SIZE // 4 or self._lock._is_owned():  # type: ignore[attr-defined]
             # A block of its own, not listed for reuse, so that it is freed with the
             # tensor instead of holding that much memory until a later allocation;
             # also where a finalizer run inside kp's own allocation asks for memory,
@@ -225,7 +239,7 @@ class Allocator:
             offset = block.take(size, self.alignment)
             assert offset is not None  # a block of its size
             return Allocation(block, offset, size)
-        with critical(self._lock):
+        with self._lock:
             for block in self._blocks[kind]:
                 offset = block.take(size, self.alignment)
                 if offset is not None:
@@ -245,6 +259,6 @@ class Allocator:
 
     def close(self) -> None:
         """Stop holding blocks; each is freed once the last range in it is collected."""
-        with critical(self._lock):
+        with self._lock:
             for blocks in self._blocks.values():
                 blocks.clear()
