@@ -24,7 +24,7 @@ from .shader.spirv import (
 from .shader.validate import validate
 from .tensor import Tensor, as_host_array
 from .vk import ComputePipeline
-from .vk.instance import FEATURE_EXTENSIONS
+from .vk.instance import feature_source
 
 if TYPE_CHECKING:
     from .manager import Manager
@@ -46,6 +46,19 @@ CAPABILITY_FEATURES = {
     "StorageImageExtendedFormats": "shaderStorageImageExtendedFormats",
     "StorageImageReadWithoutFormat": "shaderStorageImageReadWithoutFormat",
     "StorageImageWriteWithoutFormat": "shaderStorageImageWriteWithoutFormat",
+    "UniformAndStorageBuffer16BitAccess": "uniformAndStorageBuffer16BitAccess",
+    "UniformAndStorageBuffer8BitAccess": "uniformAndStorageBuffer8BitAccess",
+    "VulkanMemoryModelDeviceScope": "vulkanMemoryModelDeviceScope",
+    # tensor cores: cooperative matrices (KHR, NV, and NV's second extension) and bfloat16
+    "CooperativeMatrixKHR": "cooperativeMatrix", "CooperativeMatrixNV": "cooperativeMatrixNV",
+    "CooperativeMatrixReductionsNV": "cooperativeMatrixReductions",
+    "CooperativeMatrixConversionsNV": "cooperativeMatrixConversions",
+    "CooperativeMatrixPerElementOperationsNV": "cooperativeMatrixPerElementOperations",
+    "CooperativeMatrixTensorAddressingNV": "cooperativeMatrixTensorAddressing",
+    "CooperativeMatrixBlockLoadsNV": "cooperativeMatrixBlockLoads",
+    "TensorAddressingNV": "cooperativeMatrixTensorAddressing",
+    "BFloat16TypeKHR": "shaderBFloat16Type", "BFloat16DotProductKHR": "shaderBFloat16DotProduct",
+    "BFloat16CooperativeMatrixKHR": "shaderBFloat16CooperativeMatrix",
 }
 
 # SPIR-V capabilities of subgroup operations, by the device's name for the operations
@@ -257,9 +270,9 @@ class Algorithm:
             feature = CAPABILITY_FEATURES.get(capability)
             # (kp enables every feature the device has, extensions' features included)
             if feature and not device.features.get(feature):
-                extension = FEATURE_EXTENSIONS.get(feature)
+                source = feature_source(feature)
                 raise ShaderError(f"the shader needs {capability} ({feature}"
-                                  f"{f' of {extension}' if extension else ''}), which "
+                                  f"{f' of {source}' if source else ''}), which "
                                   f"{device.physical.properties['device_name']} does not support")
             operation = CAPABILITY_SUBGROUP_OPERATIONS.get(capability)
             if operation and operation not in device.physical.properties["subgroup_operations"]:
