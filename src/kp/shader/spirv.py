@@ -155,6 +155,10 @@ _OP_TYPE_ARRAY = 28
 _OP_TYPE_RUNTIME_ARRAY = 29
 _OP_TYPE_STRUCT = 30
 _OP_TYPE_POINTER = 32
+# Cooperative-matrix types, read as types so that arrays of them resolve.
+_OP_TYPE_COOPERATIVE_MATRIX_KHR = 4456
+_OP_TYPE_COOPERATIVE_MATRIX_NV = 5358
+_OP_TYPE_COOPERATIVE_MATRICES = (_OP_TYPE_COOPERATIVE_MATRIX_KHR, _OP_TYPE_COOPERATIVE_MATRIX_NV)
 _OP_CONSTANT_TRUE = 41
 _OP_CONSTANT_FALSE = 42
 _OP_CONSTANT = 43
@@ -217,7 +221,8 @@ _MIN_WORDS = {
     _OP_CAPABILITY: 2, _OP_TYPE_BOOL: 2, _OP_TYPE_INT: 4, _OP_TYPE_FLOAT: 3,
     _OP_TYPE_VECTOR: 4, _OP_TYPE_MATRIX: 4, _OP_TYPE_IMAGE: 9, _OP_TYPE_SAMPLER: 2,
     _OP_TYPE_SAMPLED_IMAGE: 3, _OP_TYPE_ARRAY: 4, _OP_TYPE_RUNTIME_ARRAY: 3,
-    _OP_TYPE_STRUCT: 2, _OP_TYPE_POINTER: 4, _OP_CONSTANT_TRUE: 3,
+    _OP_TYPE_STRUCT: 2, _OP_TYPE_POINTER: 4, _OP_TYPE_COOPERATIVE_MATRIX_KHR: 7,
+    _OP_TYPE_COOPERATIVE_MATRIX_NV: 6, _OP_CONSTANT_TRUE: 3,
     _OP_CONSTANT_FALSE: 3, _OP_CONSTANT: 4, _OP_CONSTANT_COMPOSITE: 3,
     _OP_SPEC_CONSTANT_TRUE: 3,
     _OP_SPEC_CONSTANT_FALSE: 3, _OP_SPEC_CONSTANT: 4, _OP_SPEC_CONSTANT_COMPOSITE: 3,
@@ -398,7 +403,7 @@ class _Module:
             self.names[code[i + 1]] = _string(code, i + 2, nxt)
         elif op == _OP_MEMBER_NAME:
             self.member_names[code[i + 1], code[i + 2]] = _string(code, i + 3, nxt)
-        elif _OP_TYPE_BOOL <= op <= _OP_TYPE_POINTER:
+        elif _OP_TYPE_BOOL <= op <= _OP_TYPE_POINTER or op in _OP_TYPE_COOPERATIVE_MATRICES:
             self._type(op, code[i + 1], tuple(code[i + 2:nxt]))
         elif op == _OP_VARIABLE:
             self.variables.append((code[i + 1], code[i + 2], code[i + 3]))
@@ -425,7 +430,7 @@ class _Module:
         # whose forward declarations this reader does not need); checking it
         # here rules out cycles when sizes are computed recursively later.
         if op in (_OP_TYPE_VECTOR, _OP_TYPE_MATRIX, _OP_TYPE_ARRAY,
-                  _OP_TYPE_RUNTIME_ARRAY, _OP_TYPE_SAMPLED_IMAGE):
+                  _OP_TYPE_RUNTIME_ARRAY, _OP_TYPE_SAMPLED_IMAGE, *_OP_TYPE_COOPERATIVE_MATRICES):
             refs: tuple[int, ...] = operands[:1]
         elif op == _OP_TYPE_STRUCT:
             refs = operands
