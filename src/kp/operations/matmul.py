@@ -40,9 +40,13 @@ class OpMatMul(OpAlgoDispatch):
     result use the tensor cores, through cooperative matrices, where the device
     lists a 16 x 16 x 16 float16 configuration (``kp.list_devices()``).
 
-    >>> a, b = mgr.tensor(np.ones((64, 32))), mgr.tensor(np.ones((32, 16)))
+    >>> a, b = mgr.tensor(np.full((64, 32), 2.0)), mgr.tensor(np.full((32, 16), 0.5))
     >>> c = mgr.tensor(np.zeros((64, 16)))
-    >>> seq.record(kp.OpMatMul([a, b, c], mgr.algorithm()))
+    >>> seq = mgr.sequence().record(kp.OpSyncDevice([a, b])).record(kp.OpMatMul([a, b, c], mgr.algorithm())) \\
+    ...     .record(kp.OpSyncLocal([c])).eval()
+    >>> c.numpy()[:2, :4]
+    array([[32., 32., 32., 32.],
+           [32., 32., 32., 32.]], dtype=float32)
     """
 
     def __init__(self, tensors: Memory | Sequence[Memory], algorithm: Algorithm,
@@ -57,8 +61,8 @@ class OpMatMul(OpAlgoDispatch):
         if c is a or c is b:
             raise InvalidArgumentError("OpMatMul's result tensor c must not be one of its inputs a, b")
         m, n, k = _sizes(a, b, c, shape)
-        dtypes = tuple(str(t.dtype) for t in tensors)
-        kernel = KERNELS.get(dtypes)  # type: ignore[call-overload]
+        dtypes = (str(a.dtype), str(b.dtype), str(c.dtype))
+        kernel = KERNELS.get(dtypes)
         if kernel is None:
             raise DataTypeError(f"OpMatMul multiplies float32 a, b into float32 c, or float16 a, b into float32 c; "
                                 f"got a {dtypes[0]}, b {dtypes[1]}, c {dtypes[2]}")

@@ -20,6 +20,7 @@
 #extension GL_KHR_memory_scope_semantics : require
 #extension GL_KHR_shader_subgroup_basic : require
 #extension GL_EXT_shader_explicit_arithmetic_types_float16 : require
+#extension GL_EXT_control_flow_attributes : require
 
 #ifndef BM
 #define BM 128
@@ -66,9 +67,9 @@ shared float Cs[SUBGROUPS][16 * 16];  // one accumulator per subgroup, for edge 
 uvec4 gatherA(uint row, uint col) {
     uint M = params.M, K = params.K;
     f16vec2 h[4];
-    for (uint i = 0; i < 4; i++) {
+    [[unroll]] for (uint i = 0; i < 4; i++) {
         h[i] = f16vec2(0.0hf);
-        for (uint j = 0; j < 2; j++) {
+        [[unroll]] for (uint j = 0; j < 2; j++) {
             uint k = col + 2 * i + j;
             if (row < M && k < K) {
                 h[i][j] = a[row * K + k];
@@ -81,9 +82,9 @@ uvec4 gatherA(uint row, uint col) {
 uvec4 gatherB(uint row, uint col) {
     uint N = params.N, K = params.K;
     f16vec2 h[4];
-    for (uint i = 0; i < 4; i++) {
+    [[unroll]] for (uint i = 0; i < 4; i++) {
         h[i] = f16vec2(0.0hf);
-        for (uint j = 0; j < 2; j++) {
+        [[unroll]] for (uint j = 0; j < 2; j++) {
             uint n = col + 2 * i + j;
             if (row < K && n < N) {
                 h[i][j] = b[row * N + n];
@@ -104,8 +105,8 @@ void main() {
     bool colsInside = aligned && n0 + BN <= N;
 
     coopmat<float, gl_ScopeSubgroup, 16, 16, gl_MatrixUseAccumulator> acc[WM / 16][WN / 16];
-    for (uint i = 0; i < WM / 16; i++) {
-        for (uint j = 0; j < WN / 16; j++) {
+    [[unroll]] for (uint i = 0; i < WM / 16; i++) {
+        [[unroll]] for (uint j = 0; j < WN / 16; j++) {
             acc[i][j] = coopmat<float, gl_ScopeSubgroup, 16, 16, gl_MatrixUseAccumulator>(0.0);
         }
     }
@@ -115,11 +116,11 @@ void main() {
     for (uint s = 0; s <= steps; s++) {
         if (s > 0) {
             uint buf = (s - 1) % NBUF;
-            for (uint i = 0; i < A_CHUNKS; i++) {
+            [[unroll]] for (uint i = 0; i < A_CHUNKS; i++) {
                 uint q = t + i * THREADS;
                 As[buf][(q / (BK / 8)) * A_STRIDE + q % (BK / 8)] = ra[i];
             }
-            for (uint i = 0; i < B_CHUNKS; i++) {
+            [[unroll]] for (uint i = 0; i < B_CHUNKS; i++) {
                 uint q = t + i * THREADS;
                 Bs[buf][(q / (BN / 8)) * B_STRIDE + q % (BN / 8)] = rb[i];
             }
@@ -128,12 +129,12 @@ void main() {
         if (s < steps) {  // the next slice's reads overlap this slice's products
             uint k0 = s * BK;
             bool kInside = k0 + BK <= K;
-            for (uint i = 0; i < A_CHUNKS; i++) {
+            [[unroll]] for (uint i = 0; i < A_CHUNKS; i++) {
                 uint q = t + i * THREADS;
                 uint row = m0 + q / (BK / 8), col = k0 + (q % (BK / 8)) * 8;
                 ra[i] = rowsInside && kInside ? a8[(row * K + col) / 8] : gatherA(row, col);
             }
-            for (uint i = 0; i < B_CHUNKS; i++) {
+            [[unroll]] for (uint i = 0; i < B_CHUNKS; i++) {
                 uint q = t + i * THREADS;
                 uint row = k0 + q / (BN / 8), col = n0 + (q % (BN / 8)) * 8;
                 rb[i] = colsInside && kInside ? b8[(row * N + col) / 8] : gatherB(row, col);
@@ -141,19 +142,19 @@ void main() {
         }
         if (s > 0) {
             uint buf = (s - 1) % NBUF;
-            for (uint kk = 0; kk < BK / 16; kk++) {
+            [[unroll]] for (uint kk = 0; kk < BK / 16; kk++) {
                 coopmat<float16_t, gl_ScopeSubgroup, 16, 16, gl_MatrixUseA> fa[WM / 16];
                 coopmat<float16_t, gl_ScopeSubgroup, 16, 16, gl_MatrixUseB> fb[WN / 16];
-                for (uint i = 0; i < WM / 16; i++) {
+                [[unroll]] for (uint i = 0; i < WM / 16; i++) {
                     coopMatLoad(fa[i], As[buf], (wm * WM + i * 16) * A_STRIDE + kk * 2, A_STRIDE,
                                 gl_CooperativeMatrixLayoutRowMajor);
                 }
-                for (uint j = 0; j < WN / 16; j++) {
+                [[unroll]] for (uint j = 0; j < WN / 16; j++) {
                     coopMatLoad(fb[j], Bs[buf], (kk * 16) * B_STRIDE + (wn * WN + j * 16) / 8, B_STRIDE,
                                 gl_CooperativeMatrixLayoutRowMajor);
                 }
-                for (uint i = 0; i < WM / 16; i++) {
-                    for (uint j = 0; j < WN / 16; j++) {
+                [[unroll]] for (uint i = 0; i < WM / 16; i++) {
+                    [[unroll]] for (uint j = 0; j < WN / 16; j++) {
                         acc[i][j] = coopMatMulAdd(fa[i], fb[j], acc[i][j]);
                     }
                 }
@@ -164,8 +165,8 @@ void main() {
         }
     }
 
-    for (uint i = 0; i < WM / 16; i++) {
-        for (uint j = 0; j < WN / 16; j++) {
+    [[unroll]] for (uint i = 0; i < WM / 16; i++) {
+        [[unroll]] for (uint j = 0; j < WN / 16; j++) {
             uint row = m0 + wm * WM + i * 16, col = n0 + wn * WN + j * 16;
             if (row + 16 <= M && col + 16 <= N && N % 4 == 0) {
                 coopMatStore(acc[i][j], c, row * N + col, N, gl_CooperativeMatrixLayoutRowMajor);

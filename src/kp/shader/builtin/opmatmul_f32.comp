@@ -14,6 +14,8 @@
 // multiples of 4), are read as vec4; the others element by element, with
 // zeros outside, which is what makes any size work.
 
+#extension GL_EXT_control_flow_attributes : require
+
 layout(local_size_x = 256) in;
 
 layout(push_constant) uniform Params { uint M; uint N; uint K; } params;
@@ -39,7 +41,7 @@ vec4 loadA(uint row, uint k, bool fast) {
     }
     vec4 v = vec4(0.0);
     if (row < M) {
-        for (uint i = 0u; i < 4u; i++) {
+        [[unroll]] for (uint i = 0u; i < 4u; i++) {
             if (k + i < K) {
                 v[i] = a[row * K + k + i];
             }
@@ -55,7 +57,7 @@ vec4 loadB(uint k, uint col, bool fast) {
     }
     vec4 v = vec4(0.0);
     if (k < K) {
-        for (uint i = 0u; i < 4u; i++) {
+        [[unroll]] for (uint i = 0u; i < 4u; i++) {
             if (col + i < N) {
                 v[i] = b[k * N + col + i];
             }
@@ -79,7 +81,7 @@ void main() {
     bool colsInside = aligned && n0 + BN <= N;
 
     vec4 acc[8][2];
-    for (uint i = 0u; i < 8u; i++) {
+    [[unroll]] for (uint i = 0u; i < 8u; i++) {
         acc[i][0] = vec4(0.0);
         acc[i][1] = vec4(0.0);
     }
@@ -90,7 +92,7 @@ void main() {
     vec4 nextB = loadB(bK, n0 + bCol, colsInside && kInside);
     for (uint s = 0u; s < steps; s++) {
         uint buf = s & 1u;
-        for (uint i = 0u; i < 4u; i++) {
+        [[unroll]] for (uint i = 0u; i < 4u; i++) {
             As[buf][aK + i][aRow / 4u][aRow % 4u] = nextA[i];
         }
         Bs[buf][bK][bCol / 4u] = nextB;
@@ -101,10 +103,10 @@ void main() {
             nextA = loadA(m0 + aRow, k1 + aK, rowsInside && kInside);
             nextB = loadB(k1 + bK, n0 + bCol, colsInside && kInside);
         }
-        for (uint k = 0u; k < BK; k++) {
+        [[unroll]] for (uint k = 0u; k < BK; k++) {
             vec4 a0 = As[buf][k][ty], a1 = As[buf][k][ty + 16u];
             vec4 b0 = Bs[buf][k][tx], b1 = Bs[buf][k][tx + 16u];
-            for (uint i = 0u; i < 4u; i++) {
+            [[unroll]] for (uint i = 0u; i < 4u; i++) {
                 acc[i][0] += a0[i] * b0;
                 acc[i][1] += a0[i] * b1;
                 acc[i + 4u][0] += a1[i] * b0;
@@ -115,17 +117,17 @@ void main() {
         // after that writes this one only after the next step's barrier.
     }
 
-    for (uint i = 0u; i < 8u; i++) {
+    [[unroll]] for (uint i = 0u; i < 8u; i++) {
         uint row = m0 + (i < 4u ? ty * 4u + i : 64u + ty * 4u + i - 4u);
         if (row >= M) {
             continue;
         }
-        for (uint j = 0u; j < 2u; j++) {
+        [[unroll]] for (uint j = 0u; j < 2u; j++) {
             uint col = n0 + j * 64u + tx * 4u;
             if (aligned && col + 4u <= N) {
                 c4[(row * N + col) / 4u] = acc[i][j];
             } else {
-                for (uint e = 0u; e < 4u; e++) {
+                [[unroll]] for (uint e = 0u; e < 4u; e++) {
                     if (col + e < N) {
                         c[row * N + col + e] = acc[i][j][e];
                     }
