@@ -11,7 +11,7 @@ from kp.operations.matmul import KERNELS
 
 # (M, N, K): one element, odd sizes below, at and across the 128 x 128 tile and
 # the K step, rows that do not start on 16 bytes (K or N not a multiple of 4 or 8)
-SHAPES = [(1, 1, 1), (37, 53, 19), (128, 128, 32), (130, 129, 131), (5, 300, 7), (256, 64, 40), (64, 136, 200), (130, 132, 44), (64, 8, 4)]
+SHAPES = [(1, 1, 1), (37, 53, 19), (128, 128, 32), (130, 129, 131), (5, 300, 7), (256, 64, 40), (64, 136, 200), (130, 132, 44), (64, 8, 4), (1100, 260, 20)]
 
 
 def matmul(mgr, a_host, b_host, out_dtype=np.float32, **kwargs):

@@ -20,7 +20,7 @@ from .dispatch import OpAlgoDispatch
 KERNELS: dict[tuple[str, str, str], tuple[str, tuple[int, int], tuple[Any, ...] | None]] = {
     ("float32", "float32", "float32"): ("opmatmul_f32", (128, 128), None),
     ("float16", "float16", "float32"): (
-        "opmatmul_f16_coopmat", (128, 128),
+        "opmatmul_f16_coopmat", (256, 128),
         (16, 16, 16, "float16", "float16", "float32", "float32", "subgroup")),
 }
 

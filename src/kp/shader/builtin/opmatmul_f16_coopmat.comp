@@ -9,7 +9,8 @@
 // registers (16 bytes per read) while the current ones, in shared memory, are
 // multiplied; NBUF = 2 shared buffers need one barrier per step, 1 needs two.
 // Shared rows are padded by 16 bytes so that the rows a cooperative load reads
-// start in different banks.
+// start in different banks. The defaults are the fastest of the sizes tried on an
+// NVIDIA H200 (benchmarks/run_all.py --only matmul; README).
 //
 // Slices wholly inside the matrices, where rows start on 16 bytes (K and N
 // multiples of 8), are read as uvec4; the others element by element with zeros
@@ -23,7 +24,7 @@
 #extension GL_EXT_control_flow_attributes : require
 
 #ifndef BM
-#define BM 128
+#define BM 256
 #endif
 #ifndef BN
 #define BN 128
@@ -35,10 +36,13 @@
 #define WM 64
 #endif
 #ifndef WN
-#define WN 32
+#define WN 64
 #endif
 #ifndef NBUF
-#define NBUF 2
+#define NBUF 1
+#endif
+#ifndef GROUP_M
+#define GROUP_M 8
 #endif
 
 #define SUBGROUPS ((BM / WM) * (BN / WN))
@@ -99,7 +103,13 @@ void main() {
     uint t = gl_LocalInvocationID.x;
     uint sg = gl_SubgroupID, lane = gl_SubgroupInvocationID;
     uint wm = sg / (BN / WN), wn = sg % (BN / WN);
-    uint m0 = gl_WorkGroupID.y * BM, n0 = gl_WorkGroupID.x * BN;
+    // Workgroups run in groups of GROUP_M tile rows, column after column, so that
+    // the tiles computed at one time share rows of A and columns of B in the L2 cache.
+    uint tilesN = gl_NumWorkGroups.x, tilesM = gl_NumWorkGroups.y;
+    uint id = gl_WorkGroupID.y * tilesN + gl_WorkGroupID.x;
+    uint firstM = id / (GROUP_M * tilesN) * GROUP_M;
+    uint groupM = min(tilesM - firstM, GROUP_M);
+    uint m0 = (firstM + id % groupM) * BM, n0 = (id % (GROUP_M * tilesN)) / groupM * BN;
     bool aligned = (K % 8 == 0) && (N % 8 == 0);
     bool rowsInside = aligned && m0 + BM <= M;
     bool colsInside = aligned && n0 + BN <= N;
