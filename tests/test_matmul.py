@@ -40,7 +40,7 @@ def test_float16_matmul_runs_on_tensor_cores_where_the_device_lists_them(mgr):
             matmul(mgr, a, a)
         return
     rng = np.random.default_rng(2)
-    for m, n, k in SHAPES + [(512, 384, 1024)]:
+    for m, n, k in SHAPES + [(512, 384, 1024), (2600, 200, 48)]:
         # small integers and halves: every product and sum is exact in float32
         a = (rng.integers(-8, 9, (m, k)) / 2).astype(np.float16)
         b = (rng.integers(-8, 9, (k, n)) / 2).astype(np.float16)

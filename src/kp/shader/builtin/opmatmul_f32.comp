@@ -28,9 +28,6 @@ layout(std430, set = 0, binding = 2) writeonly buffer Out4 { vec4 c4[]; };
 layout(std430, set = 0, binding = 2) writeonly buffer Out { float c[]; };
 
 const uint BM = 128u, BN = 128u, BK = 8u;
-#ifndef GROUP_M
-#define GROUP_M 8u
-#endif
 
 // A's slice transposed (k-major) so that a row of invocations reads 4 rows of
 // A as one vec4; B's slice as it is.
@@ -73,13 +70,7 @@ void main() {
     uint M = params.M, N = params.N, K = params.K;
     uint t = gl_LocalInvocationID.x;
     uint tx = t % 16u, ty = t / 16u;
-    // Workgroups run in groups of GROUP_M tile rows, column after column, so that
-    // the tiles computed at one time share rows of A and columns of B in the L2 cache.
-    uint tilesN = gl_NumWorkGroups.x, tilesM = gl_NumWorkGroups.y;
-    uint id = gl_WorkGroupID.y * tilesN + gl_WorkGroupID.x;
-    uint firstM = id / (GROUP_M * tilesN) * GROUP_M;
-    uint groupM = min(tilesM - firstM, GROUP_M);
-    uint m0 = (firstM + id % groupM) * BM, n0 = (id % (GROUP_M * tilesN)) / groupM * BN;
+    uint m0 = gl_WorkGroupID.y * BM, n0 = gl_WorkGroupID.x * BN;
 
     // What each invocation copies: one vec4 of A (row aRow, columns aK..aK+3 of
     // the slice) and one of B (row bK, columns bCol..bCol+3).
