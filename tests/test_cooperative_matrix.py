@@ -8,6 +8,9 @@ import pytest
 
 import kp
 from conftest import run
+from kp.algorithm import unlisted_cooperative_matrix
+from kp.shader import compile_source
+from kp.shader.spirv import CooperativeMatrix, reflect
 from kp.vk.instance import EXTENSION_FEATURES, feature_chain, feature_source
 
 # One 16x16x16 product per subgroup: C = A @ B, float16 inputs, float32 result.
@@ -100,3 +103,35 @@ def test_every_feature_names_its_extension():
     assert feature_source("shaderFloat64") == ""
     for capability, feature in kp.algorithm.CAPABILITY_FEATURES.items():
         assert feature in kp.list_devices()[0]["features"] or feature_source(feature), capability
+
+
+def _configuration(m, n, k, a, c, scope="subgroup"):
+    return {"m": m, "n": n, "k": k, "a_type": a, "b_type": a, "c_type": c, "result_type": c,
+            "saturating_accumulation": False, "scope": scope}
+
+
+# what the H200 (driver 580.159.04) lists, in part
+H200 = [_configuration(16, 16, 16, "float16", "float32"), _configuration(16, 8, 16, "float16", "float16"),
+        _configuration(16, 16, 32, "int8", "int32"), _configuration(16, 16, 16, "bfloat16", "float32")]
+
+
+def test_a_shader_s_cooperative_matrices_are_read_from_its_spirv():
+    assert reflect(compile_source(COOPMAT_GLSL)).cooperative_matrices == (
+        CooperativeMatrix("a", 16, 16, "float16", "subgroup"),
+        CooperativeMatrix("accumulator", 16, 16, "float32", "subgroup"),
+        CooperativeMatrix("b", 16, 16, "float16", "subgroup"))
+
+
+def test_a_cooperative_matrix_no_configuration_has_is_found():
+    matrices = reflect(compile_source(COOPMAT_GLSL)).cooperative_matrices
+    assert unlisted_cooperative_matrix(matrices, H200) is None
+    # a 16 x 32 A matrix: no configuration has K = 32 for float16
+    wide = reflect(compile_source(COOPMAT_GLSL.replace("16, 16, gl_MatrixUseA", "16, 32, gl_MatrixUseA")
+                                  .replace("16, 16, gl_MatrixUseB", "32, 16, gl_MatrixUseB")))
+    assert unlisted_cooperative_matrix(wide.cooperative_matrices, H200) == CooperativeMatrix(
+        "a", 16, 32, "float16", "subgroup")
+    assert unlisted_cooperative_matrix(matrices, [_configuration(16, 16, 16, "float16", "float16")]) == \
+        CooperativeMatrix("accumulator", 16, 16, "float32", "subgroup")
+    assert unlisted_cooperative_matrix(matrices, [_configuration(16, 16, 16, "float16", "float32", "workgroup")]) \
+        == CooperativeMatrix("a", 16, 16, "float16", "subgroup")
+    assert unlisted_cooperative_matrix(matrices, []) is not None

@@ -98,6 +98,19 @@ SizeTerms = tuple[tuple[int, tuple[int, ...]], ...]
 
 
 @dataclass(frozen=True)
+class CooperativeMatrix:
+    """A cooperative-matrix type (KHR) a shader declares: its ``use`` ("a", "b" or
+    "accumulator"), ``rows`` x ``cols`` of ``component`` ("float16", "int8", ...,
+    as ``kp.list_devices()`` names them) at ``scope`` ("subgroup", "workgroup")."""
+
+    use: str
+    rows: int
+    cols: int
+    component: str
+    scope: str
+
+
+@dataclass(frozen=True)
 class ShaderInfo:
     """Everything about a compute shader's interface that a pipeline depends on.
 
@@ -119,6 +132,7 @@ class ShaderInfo:
     capabilities: frozenset[str]
     push_constants: tuple[PushConstant, ...] = ()
     workgroup_memory: tuple[SizeTerms, ...] = ()
+    cooperative_matrices: tuple[CooperativeMatrix, ...] = ()
 
     def workgroup_memory_size(self, spec_values: dict[int, SpecValue] | None = None) -> int:
         """Bytes of shared memory at least, with array lengths from ``spec_values``
@@ -159,6 +173,9 @@ _OP_TYPE_POINTER = 32
 _OP_TYPE_COOPERATIVE_MATRIX_KHR = 4456
 _OP_TYPE_COOPERATIVE_MATRIX_NV = 5358
 _OP_TYPE_COOPERATIVE_MATRICES = (_OP_TYPE_COOPERATIVE_MATRIX_KHR, _OP_TYPE_COOPERATIVE_MATRIX_NV)
+_MATRIX_USES = {0: "a", 1: "b", 2: "accumulator"}  # CooperativeMatrixUse
+_FLOAT_ENCODINGS = {0: "bfloat16", 4214: "float_e4m3", 4215: "float_e5m2"}  # FPEncoding
+_SCOPES = {1: "device", 2: "workgroup", 3: "subgroup", 5: "queue_family"}  # Scope
 _OP_CONSTANT_TRUE = 41
 _OP_CONSTANT_FALSE = 42
 _OP_CONSTANT = 43
@@ -457,7 +474,25 @@ class _Module:
             capabilities=frozenset(self.capabilities),
             push_constants=self._push_constants(),
             workgroup_memory=self._workgroup_memory(),
+            cooperative_matrices=self._cooperative_matrices(),
         )
+
+    def _cooperative_matrices(self) -> tuple[CooperativeMatrix, ...]:
+        found = set()
+        for type_ in self.types.values():
+            if type_[0] != _OP_TYPE_COOPERATIVE_MATRIX_KHR:
+                continue
+            component, scope, rows, cols, use = type_[1:6]
+            element = self.types[component]
+            kind, width = _scalar_kind(element)
+            # a float's optional third operand is its encoding (bfloat16, 8-bit floats)
+            name = _FLOAT_ENCODINGS.get(element[2], "float?") if kind == "float" and len(element) > 2 \
+                else f"{kind}{width}"
+            found.add(CooperativeMatrix(
+                _MATRIX_USES.get(int(self._scalar(use)[2]), "unknown"), int(self._scalar(rows)[2]),
+                int(self._scalar(cols)[2]), name,
+                _SCOPES.get(int(self._scalar(scope)[2]), "unknown")))
+        return tuple(sorted(found, key=lambda m: (m.use, m.rows, m.cols, m.component, m.scope)))
 
     def _workgroup_size(self, entry: int) -> tuple[tuple[int, int, int], tuple[int | None, int | None, int | None]]:
         # The WorkgroupSize built-in overrides LocalSize and LocalSizeId
