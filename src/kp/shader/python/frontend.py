@@ -24,8 +24,8 @@ from .builtins import (
 )
 from .source import MISSING, Source, read
 from .types import (
-    TYPES, ArrayType, ImageType, Matrix, Scalar, ShaderType, Vector, boolean, count_of, elem_of, f32, f64,
-    i32, scalar_type, u32, uvec3, uvec4, with_elem,
+    TYPES, ArrayType, CoopMatType, ImageType, Matrix, Scalar, ShaderType, Vector, boolean, count_of, elem_of, f32,
+    f64, i32, scalar_type, u32, uvec3, uvec4, with_elem,
 )
 
 # The canonical SPIR-V type of each input built-in; a shader may declare the
@@ -328,6 +328,15 @@ class FrontEnd:
             self.shader.group = True
             out.append(ir.Barrier())
             return
+        if isinstance(value, ast.Call) and isinstance(value.func, ast.Name) \
+                and value.func.id == "coopmat_store" and "coopmat_store" not in self.names:
+            matrix = self.expr(value.args[0]) if value.args else None
+            if matrix is None or not isinstance(matrix.type, CoopMatType):
+                self.fail(node, "coopmat_store(matrix, array, index, stride[, column_major]) needs a "
+                                "cooperative matrix first")
+            place, stride, column_major = self.coopmat_memory("coopmat_store", matrix.type, value)
+            out.append(ir.CoopMatStore(matrix, place, stride, column_major))
+            return
         if isinstance(value, ast.Call):
             out.append(ir.Eval(self.call(value, results=0)))
             return
@@ -579,7 +588,7 @@ class FrontEnd:
         """The type of a declaration: ``f32``, ``vec3``... or ``Array(f32, 4)``."""
         if isinstance(node, ast.Name):
             t = self.shader_type(node.id)
-            if isinstance(t, (Scalar, Vector, Matrix)):
+            if isinstance(t, (Scalar, Vector, Matrix, CoopMatType)):
                 return t
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) \
                 and node.func.id == "Array" and node.func.id not in self.names \
@@ -895,6 +904,8 @@ class FrontEnd:
             return self.fold(op, a, b, node)
         if op == "pow":
             return self.power(a, b, node)
+        if isinstance(a.type, CoopMatType) or isinstance(b.type, CoopMatType):
+            return self.coopmat_arith(op, a, b, node)
         if op == "matmul":
             return self.matmul(a, b, node)
         if isinstance(a.type, Matrix) or isinstance(b.type, Matrix):
@@ -1038,6 +1049,12 @@ class FrontEnd:
             return self.parsed_number(t, node.args[0])
         if t is not None:
             return self.construct(t, [self.expr(a) for a in node.args], node)
+        if name == "coopmat_load":
+            return self.coopmat_load(node)
+        if name == "coopmat_muladd":
+            return self.coopmat_muladd(node)
+        if name == "coopmat_store":
+            self.fail(node, "coopmat_store() is only allowed as a statement")
         if name in ATOMICS:
             return self.atomic(ATOMICS[name], node)
         if name in SUBGROUP_FUNCTIONS:
@@ -1228,6 +1245,11 @@ class FrontEnd:
             return ir.Construct(t, self.pieces(t, args, node))
         if isinstance(t, Matrix):
             return self.matrix(t, args, node)
+        if isinstance(t, CoopMatType):  # every element one value
+            self.arity(repr(t), args, 1, node)
+            if not isinstance(args[0].type, Scalar):
+                self.fail(node, f"{t!r}() takes the scalar that fills it, not {args[0].type!r}")
+            return ir.Construct(t, [self.convert(args[0], t.elem, node)])
         self.fail(node, f"{t!r} cannot be constructed in a shader; declare a ('shared', ...) "
                         f"parameter for an array")
 
@@ -1343,6 +1365,73 @@ class FrontEnd:
         if length is not None:
             return ir.Const(i32, length)
         return ir.ArrayLength(i32, var)
+
+    def coopmat_memory(self, name: str, t: CoopMatType, node: ast.Call) -> tuple[ir.Place, ir.Expr, bool]:
+        """The array element, stride and layout of ``coopmat_load``'s and
+        ``coopmat_store``'s last arguments: ``array, index, stride[, column_major]``."""
+        if node.keywords or len(node.args) not in (4, 5):
+            self.fail(node, f"{name}() takes 4 or 5 arguments: {'T' if name == 'coopmat_load' else 'matrix'}, "
+                            f"array, index, stride[, column_major]")
+        var = self.array_arg(node.args[1], f"{name}()")
+        elem = cast(ArrayType, var.type).elem
+        if var.storage not in ("buffer", "shared"):
+            self.fail(node, f"{name}() needs a buffer or shared array; '{var.name}' is local to each invocation")
+        if elem != t.elem:
+            self.fail(node, f"{name}(): a {t!r} is read from and written to an array of {t.elem!r}, "
+                            f"not {var.type!r}")
+        index = self.index(node.args[2])
+        stride = self.coerce(self.expr(node.args[3]), u32, node.args[3], f"{name}() stride")
+        column_major = False
+        if len(node.args) == 5:
+            flag = self.expr(node.args[4])
+            if not isinstance(flag, ir.Const) or flag.type != boolean:
+                self.fail(node, f"{name}(): column_major is True or False, not `{_source(node.args[4])}`")
+            column_major = bool(flag.value)
+        self.shader.group = True
+        return ir.Element(ir.VarRef(var), index, elem), stride, column_major
+
+    def coopmat_load(self, node: ast.Call) -> ir.Expr:
+        """``coopmat_load(T, array, index, stride[, column_major])``: a T from an array."""
+        first = node.args[0] if node.args else None
+        t = self.shader_type(first.id) if isinstance(first, ast.Name) and first.id not in self.names else None
+        if not isinstance(t, CoopMatType):
+            self.fail(node, "coopmat_load(T, array, index, stride[, column_major]) needs a CoopMat type first")
+        place, stride, column_major = self.coopmat_memory("coopmat_load", t, node)
+        return ir.CoopMatLoad(t, place, stride, column_major)
+
+    def coopmat_muladd(self, node: ast.Call) -> ir.Expr:
+        """``coopmat_muladd(a, b, c)``: ``a @ b + c`` of cooperative matrices."""
+        self.arity("coopmat_muladd", node.args, 3, node)
+        a, b, c = (self.expr(arg) for arg in node.args)
+        uses = [getattr(v.type, "use", None) for v in (a, b, c)]
+        if uses != ["a", "b", "accumulator"]:
+            self.fail(node, f"coopmat_muladd(a, b, c) takes cooperative matrices of use 'a', 'b' and "
+                            f"'accumulator', got {a.type!r}, {b.type!r}, {c.type!r}")
+        ta, tb, tc = cast(CoopMatType, a.type), cast(CoopMatType, b.type), cast(CoopMatType, c.type)
+        if (ta.rows, tb.cols, ta.cols) != (tc.rows, tc.cols, tb.rows):
+            self.fail(node, f"coopmat_muladd(): {ta.rows} x {ta.cols} @ {tb.rows} x {tb.cols} does not make "
+                            f"the accumulator's {tc.rows} x {tc.cols}")
+        return ir.CoopMatMulAdd(tc, a, b, c)
+
+    def coopmat_arith(self, op: str, a: ir.Expr, b: ir.Expr, node: ast.AST) -> ir.Expr:
+        """Element-wise + - * / of two cooperative matrices of one type, and * / by a scalar."""
+        what = f"`{_source(node)}`"
+        if isinstance(a.type, CoopMatType) and isinstance(b.type, CoopMatType):
+            if a.type != b.type or op not in ("add", "sub", "mul", "div"):
+                self.fail(node, f"{what}: cooperative matrices take + - * / with one of the same type, "
+                                f"not {_SYMBOL[op]} with {b.type!r}")
+            return ir.Binary(a.type, op, a, b)
+        matrix, scalar = (a, b) if isinstance(a.type, CoopMatType) else (b, a)
+        t = cast(CoopMatType, matrix.type)
+        if not isinstance(scalar.type, Scalar) or op not in ("mul", "div") or op == "div" and matrix is b:
+            self.fail(node, f"{what}: a cooperative matrix is multiplied or divided by a scalar, not "
+                            f"combined with {scalar.type!r} by {_SYMBOL[op]}")
+        scalar = self.coerce(scalar, t.elem, node, what)
+        if op == "div":  # m / s is m * (1 / s): SPIR-V scales matrices only by multiplying
+            if t.elem.kind != "float":
+                self.fail(node, f"{what}: integer cooperative matrices cannot be divided")
+            scalar = ir.Binary(t.elem, "div", ir.Const(t.elem, 1.0), scalar)
+        return ir.Binary(t, "mul", matrix, scalar)
 
     def atomic(self, op: str, node: ast.Call) -> ir.Expr:
         name = f"atomic_{op}"
