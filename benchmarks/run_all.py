@@ -364,11 +364,79 @@ def _fast_example():
     return logistic_regression_fast
 
 
+# The example's step in CUDA, for the CuPy peer: the two-kernel step (gradient,
+# then a one-block update) and the one-kernel step (the last block to finish
+# updates), each with 256 threads per block and a shared-memory sum.
+LOGISTIC_CUDA = r"""
+__device__ float3 block_sum(float3 v) {  // the sum over the block, in thread 0
+    __shared__ float3 sums[256];
+    unsigned t = threadIdx.x;
+    sums[t] = v;
+    __syncthreads();
+    for (unsigned s = 128; s > 0; s >>= 1) {
+        if (t < s) sums[t] = make_float3(sums[t].x + sums[t + s].x, sums[t].y + sums[t + s].y,
+                                         sums[t].z + sums[t + s].z);
+        __syncthreads();
+    }
+    return sums[0];
+}
+
+__device__ float3 gradient_sum(const float* x_i, const float* x_j, const float* y, const float* w, int n) {
+    float w_i = w[0], w_j = w[1], b = w[2];
+    float3 acc = make_float3(0.f, 0.f, 0.f);
+    for (int i = blockIdx.x * 256 + threadIdx.x; i < n; i += gridDim.x * 256) {
+        float xi = x_i[i], xj = x_j[i];
+        float d_z = 1.f / (1.f + expf(-(w_i * xi + w_j * xj + b))) - y[i];
+        acc.x += xi * d_z; acc.y += xj * d_z; acc.z += d_z;
+    }
+    return block_sum(acc);
+}
+
+__device__ void update(const float4* partial, int blocks, float* w, float step) {
+    float3 acc = make_float3(0.f, 0.f, 0.f);
+    for (int i = threadIdx.x; i < blocks; i += 256) {
+        float4 p = __ldcg(partial + i);  // from L2, where the other blocks wrote
+        acc.x += p.x; acc.y += p.y; acc.z += p.z;
+    }
+    float3 total = block_sum(acc);
+    if (threadIdx.x == 0) { w[0] -= step * total.x; w[1] -= step * total.y; w[2] -= step * total.z; }
+}
+
+extern "C" __global__ void gradient(const float* x_i, const float* x_j, const float* y, const float* w,
+                                    float4* partial, int n) {
+    float3 total = gradient_sum(x_i, x_j, y, w, n);
+    if (threadIdx.x == 0) partial[blockIdx.x] = make_float4(total.x, total.y, total.z, 0.f);
+}
+
+extern "C" __global__ void update_weights(const float4* partial, int blocks, float* w, float step) {
+    update(partial, blocks, w, step);
+}
+
+extern "C" __global__ void step(const float* x_i, const float* x_j, const float* y, float* w,
+                                float4* partial, unsigned* arrived, int n, float step) {
+    __shared__ bool last;
+    float3 total = gradient_sum(x_i, x_j, y, w, n);
+    if (threadIdx.x == 0) {
+        partial[blockIdx.x] = make_float4(total.x, total.y, total.z, 0.f);
+        __threadfence();
+        last = atomicAdd(arrived, 1u) == gridDim.x - 1;
+    }
+    __syncthreads();
+    if (!last) return;
+    __threadfence();
+    update(partial, gridDim.x, w, step);
+    if (threadIdx.x == 0) *arrived = 0;
+}
+"""
+
+
 def logistic_fast(results: list, peers: dict, n: int, iterations: int, repeats: int) -> None:
     """examples/logistic_regression_fast.py (``iterations`` steps recorded in one
     sequence) against the same float32 step in CuPy and PyTorch: eager (``iterations``
-    steps, one synchronize), and PyTorch's step captured in a CUDA graph (replayed
-    ``iterations`` times, or ``iterations`` steps captured in one graph)."""
+    steps, one synchronize), PyTorch's step captured in a CUDA graph (replayed
+    ``iterations`` times, or ``iterations`` steps captured in one graph), and the
+    step as CUDA kernels (two per step, or one whose last block updates), with
+    ``iterations`` steps captured in one CUDA graph."""
     fast = _fast_example()
     x_i, x_j, y = fast.samples(n)
     lr = 0.1
@@ -379,7 +447,7 @@ def logistic_fast(results: list, peers: dict, n: int, iterations: int, repeats: 
         if not np.allclose(w.data(), fast.reference(x_i, x_j, y, iterations, lr), atol=1e-4):
             raise RuntimeError(f"the fast logistic regression gave {w.data()}")
         seconds = best_of(seq.eval, repeats)
-        results.append((label, "kp, all on the GPU (examples/logistic_regression_fast.py)",
+        results.append((label, "kp, one dispatch per step (examples/logistic_regression_fast.py)",
                         round(iterations / seconds, 1), "it/s"))
     x = np.stack([x_i, x_j, np.ones(n, np.float32)])  # (3, n): w @ x is w_i x_i + w_j x_j + b
 
@@ -398,6 +466,7 @@ def logistic_fast(results: list, peers: dict, n: int, iterations: int, repeats: 
 
         results.append((label, "CuPy eager", rate(cupy_run), "it/s"))
         del xd, yd, wd
+        cuda_graphs(results, label, cp, fast, (x_i, x_j, y), iterations, lr, repeats)
     if peers.get("torch"):
         torch = peers["torch"]
         xd, yd = torch.tensor(x, device="cuda"), torch.tensor(y, device="cuda")
@@ -436,6 +505,45 @@ def logistic_fast(results: list, peers: dict, n: int, iterations: int, repeats: 
                         rate(lambda: (whole.replay(), torch.cuda.synchronize())), "it/s"))
         del one, whole, xd, yd, wd
         torch.cuda.empty_cache()
+
+
+def cuda_graphs(results: list, label: str, cp, fast, data: tuple, iterations: int, lr: float,
+                repeats: int) -> None:
+    """The step in CUDA (``LOGISTIC_CUDA``), ``iterations`` steps captured in one CUDA graph."""
+    n = len(data[0])
+    module = cp.RawModule(code=LOGISTIC_CUDA)
+    blocks = cp.cuda.Device().attributes["MultiProcessorCount"] * 8  # 8 blocks of 256 threads fill an SM
+    xs = [cp.asarray(v) for v in data]
+    wd = cp.zeros(3, cp.float32)
+    partial, arrived = cp.zeros((blocks, 4), cp.float32), cp.zeros(1, cp.uint32)
+    count, step = np.int32(n), np.float32(lr / n)
+    gradient, update, fused = (module.get_function(k) for k in ("gradient", "update_weights", "step"))
+    variants = {
+        "two kernels each": lambda: (gradient((blocks,), (256,), (*xs, wd, partial, count)),
+                                     update((1,), (256,), (partial, np.int32(blocks), wd, step))),
+        "one kernel each, the last block updates": lambda: fused((blocks,), (256,),
+                                                                 (*xs, wd, partial, arrived, count, step)),
+    }
+    for name, launch in variants.items():
+        stream = cp.cuda.Stream(non_blocking=True)
+        with stream:
+            launch()  # loads the module outside the capture
+            stream.begin_capture()
+            for _ in range(iterations):
+                launch()
+            graph = stream.end_capture()
+            wd[...] = cp.asarray([0.001, 0.001, 0.0], cp.float32)
+            graph.launch(stream)
+            stream.synchronize()
+            if not np.allclose(wd.get(), fast.reference(*data, iterations, lr), atol=1e-4):
+                raise RuntimeError(f"the CUDA step ({name}) gave {wd.get()}")
+
+            def replay():
+                graph.launch(stream)
+                stream.synchronize()
+
+            results.append((label, f"CUDA graph of {iterations} steps, {name} (CuPy RawKernel)",
+                            round(iterations / best_of(replay, repeats), 1), "it/s"))
 
 
 PIPELINE_PROBE = """

@@ -56,9 +56,11 @@ def test_devices_json_describes_every_device():
     assert result.returncode == 0, result.stderr
     devices = json.loads(result.stdout)
     expected = kp.list_devices()
-    assert [d["name"] for d in devices] == [e["device_name"] for e in expected]
+    assert [(d["index"], d["device_name"], d["uuid"]) for d in devices] == [
+        (e["index"], e["device_name"], e["uuid"]) for e in expected]
     for device, properties in zip(devices, expected):
-        assert device["type"] == properties["device_type"] and device["api_version"] == properties["api_version"]
+        assert device["device_type"] == properties["device_type"]
+        assert device["api_version"] == properties["api_version"]
         assert device["driver"]["version"]
         assert [(f["index"], f["queue_count"], "compute" in f["flags"]) for f in device["queue_families"]] == [
             (f["index"], f["queue_count"], f["compute"]) for f in properties["queue_families"]]
@@ -77,13 +79,34 @@ def test_devices_text_names_each_part(capsys):
     status, out, _ = kp_command(capsys, "devices")
     assert status == 0
     first = kp.list_devices()[0]
-    assert f"Device 0: {first['device_name']}" in out
+    assert f"Device 0: {first['device_name']}" in out and f"  UUID:            {first['uuid']}" in out
     for heading in ("type:", "API version:", "driver:", "memory heaps:", "memory types:", "queue families:",
                     "subgroup:", "limits:", "features:", "cooperative matrices (M x N x K: A B C result types, scope):",
                     "extensions:"):
         assert f"  {heading}" in out
     assert f"size {first['subgroup_size']};" in out
     assert f"max_work_group_invocations: {first['max_work_group_invocations']}" in out
+
+
+def test_devices_lists_what_manager_takes_under_kp_visible_devices():
+    uuid = kp.list_devices()[0]["uuid"]
+    result = subprocess.run([sys.executable, "-m", "kp", "devices", "--json"], capture_output=True, text=True,
+                            env=child_env(KP_VISIBLE_DEVICES=f"0,GPU-{uuid}"), timeout=120)
+    assert result.returncode == 0, result.stderr
+    devices = json.loads(result.stdout)
+    assert [(d["index"], d["vulkan_index"], d["uuid"]) for d in devices] == [(0, 0, uuid), (1, 0, uuid)]
+
+
+def test_devices_refuses_a_kp_visible_devices_entry_as_manager_does(capsys, monkeypatch):
+    monkeypatch.setenv("KP_VISIBLE_DEVICES", "0,99")
+    with pytest.raises(kp.DeviceNotFoundError) as refused:
+        kp.Manager()
+    status, out, err = kp_command(capsys, "devices")
+    assert (status, out, err) == (1, "", f"kp devices: error: {refused.value}\n")
+    assert "KP_VISIBLE_DEVICES='0,99': no Vulkan device with index 99" in err
+    monkeypatch.setenv("KP_VISIBLE_DEVICES", "")
+    status, out, _ = kp_command(capsys, "devices")
+    assert (status, out) == (0, "no Vulkan device found (KP_VISIBLE_DEVICES='' hides them all)\n")
 
 
 # -- compile ----------------------------------------------------------------------
@@ -164,6 +187,40 @@ def test_compile_usage_errors_say_what_to_change(capsys, tmp_path, monkeypatch, 
     (tmp_path / "kernels.py").write_text(KERNELS)
     status, _, err = kp_command(capsys, "compile", *argv)
     assert status == 2 and message in err
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["folder.comp"], "folder.comp is a folder; give a GLSL or Python file"),
+    (["shader.comp", "-o", "missing/x.spv"], "-o/--output missing/x.spv: no folder missing to write it in"),
+    (["shader.comp", "-o", "folder.comp"], "-o/--output folder.comp is a folder"),
+    (["latin1.comp"], "cannot read latin1.comp"),
+])
+def test_compile_file_errors_are_one_line_and_status_2(capsys, tmp_path, monkeypatch, argv, message):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "folder.comp").mkdir()
+    (tmp_path / "shader.comp").write_text(MULTIPLY_GLSL)
+    (tmp_path / "latin1.comp").write_bytes(b"// caf\xe9\n")
+    status, _, err = kp_command(capsys, "compile", *argv)
+    assert status == 2 and f"kp compile: error: {message}" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("how", ["console script", "kp.cli.main"])
+def test_compile_imports_the_kernel_files_sibling_modules(tmp_path, how):
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "shared_kernels.py").write_text(KERNELS)
+    (tmp_path / "src" / "kernels.py").write_text("from shared_kernels import double\n")
+    if how == "console script":
+        script = Path(sys.executable).parent / "kp"
+        if not script.exists():
+            pytest.skip("kp is not installed in this interpreter's environment (pip install -e .)")
+        command = [str(script)]
+    else:
+        command = [sys.executable, "-c", "import sys, kp.cli; sys.exit(kp.cli.main())"]
+    result = subprocess.run([*command, "compile", "src/kernels.py"], cwd=tmp_path, capture_output=True, text=True,
+                            env=child_env(), timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "src" / "kernels.double.spv").read_bytes()[:4] == b"\x03\x02\x23\x07"
+    assert str(tmp_path / "src") not in sys.path
 
 
 def test_compile_error_is_reported_without_a_traceback(capsys, tmp_path):

@@ -19,11 +19,12 @@ from .log import logger
 from .memory import Memory
 from .shader.glsl import as_spirv
 from .shader.spirv import (
-    AUTO_GLOBAL_SIZE_IDS, AUTO_LOCAL_SIZE_IDS, Binding, CooperativeMatrix, PushConstant, ShaderInfo, SpecConstant,
-    SpecValue, reflect,
+    AUTO_GLOBAL_SIZE_IDS, AUTO_LOCAL_SIZE_IDS, AUTO_ROW_WIDTH_ID, Binding, CooperativeMatrix, PushConstant,
+    ShaderInfo, SpecConstant, SpecValue, reflect,
 )
 from .shader.validate import validate
 from .tensor import Tensor, as_host_array
+from . import vk
 from .vk import ComputePipeline
 from .vk.instance import feature_source
 
@@ -173,13 +174,26 @@ def _spec_entry(constant: SpecConstant, value: Any) -> tuple[int, bytes]:
         raise InvalidArgumentError(f"specialisation constant {constant.id} needs a number, got {value!r}") from None
 
 
-def _auto_size_entries(info: ShaderInfo, requested: tuple[int, int, int]) -> list[tuple[int, bytes]]:
-    """The local size kp chooses for a shader that leaves it to kp (64 invocations,
-    within every Vulkan device's minimum limits), and the global size asked for."""
+def _auto_size(info: ShaderInfo, requested: tuple[int, int, int], limit: Sequence[int]
+               ) -> tuple[list[tuple[int, bytes]], tuple[int, int, int]]:
+    """For a shader that leaves its local size to kp: the specialisation entries
+    (the local size, 64 invocations within every Vulkan device's minimum limits; the
+    global size asked for; the row width) and the workgroups to dispatch. Workgroups
+    along x past the device's maxComputeWorkGroupCount are folded into rows along z
+    where z is free, so any number of invocations runs on every device."""
     local = (4, 4, 4) if requested[2] > 1 else (8, 8, 1) if requested[1] > 1 else (64, 1, 1)
+    groups = [-(-count // size) for count, size in zip(requested, local)]
+    width = 0
+    if groups[0] > limit[0] and groups[2] == 1 and AUTO_ROW_WIDTH_ID in {c.id for c in info.spec_constants}:
+        groups[2] = -(-groups[0] // limit[0])
+        groups[0] = -(-groups[0] // groups[2])
+        width = groups[0] * local[0]
     declared = {c.id: c for c in info.spec_constants}
-    return [_spec_entry(declared[i], v) for i, v in zip((*AUTO_LOCAL_SIZE_IDS, *AUTO_GLOBAL_SIZE_IDS),
-                                                        (*local, *requested))]
+    entries = [_spec_entry(declared[i], v) for i, v in zip((*AUTO_LOCAL_SIZE_IDS, *AUTO_GLOBAL_SIZE_IDS),
+                                                           (*local, *requested))]
+    if width:
+        entries.append(_spec_entry(declared[AUTO_ROW_WIDTH_ID], width))
+    return entries, (groups[0], groups[1], groups[2])
 
 
 class Algorithm:
@@ -211,7 +225,7 @@ class Algorithm:
         self._pipeline: ComputePipeline | None = None
         self._info: ShaderInfo | None = None
         self._push = b""
-        self._groups = (1, 1, 1)
+        self._groups = self._given = (1, 1, 1)
         self._destroyed = False
         manager.adopt(self)
         if self._tensors and _given(spirv):
@@ -243,22 +257,30 @@ class Algorithm:
         if {c.id for c in info.spec_constants}.issuperset(AUTO_GLOBAL_SIZE_IDS):
             # The shader leaves its local size to kp: workgroup counts invocations.
             requested = self._workgroup(workgroup, tensors, (1, 1, 1), None)
-            spec += _auto_size_entries(info, requested)
+            entries, workgroup = _auto_size(info, requested, limit)
+            spec += entries
         spec_values = _spec_values(info, spec)
         push = push_constants_bytes(push_consts, info)
         local_size = self._local_size(info, spec_values, device)
         self._check_shared_memory(info, spec_values, device)
-        if requested is not None:
-            workgroup = [-(-count // size) for count, size in zip(requested, local_size)]
         groups = self._workgroup(workgroup, tensors, local_size, limit)
         kinds = ["storage_image" if isinstance(t, Image) else "storage_buffer" for t in tensors]
         pipeline = ComputePipeline(device, code, kinds, len(push), spec, info.entry_point)
-        # a tensor's own size: the shader's .length() counts the range, and an
-        # allocation may be rounded up
-        pipeline.bind([t.primary_allocation for t in tensors], [t.nbytes for t in tensors])
+        # Bound under the device lock, after checking again: another thread may have
+        # destroyed a tensor since (destroy() retires under the same lock).
+        with device.lock:
+            try:
+                for tensor in tensors:
+                    tensor.check_usable(self._manager)
+            except DestroyedError:
+                pipeline.release()
+                raise
+            # a tensor's own size: the shader's .length() counts the range, and an
+            # allocation may be rounded up
+            pipeline.bind([t.primary_allocation for t in tensors], [t.nbytes for t in tensors])
         # the previous pipeline lives on while a recorded dispatch still holds it
-        self._pipeline, self._info, self._tensors, self._push, self._groups = (
-            pipeline, info, tensors, push, groups)
+        self._pipeline, self._info, self._tensors, self._push, self._groups, self._given = (
+            pipeline, info, tensors, push, groups, requested or groups)
 
     @staticmethod
     def _check_interface(info: ShaderInfo, tensors: list[Memory], device: "Device") -> None:
@@ -385,13 +407,13 @@ class Algorithm:
         """Raise unless the algorithm is built, alive and of ``manager``, with usable
         tensors; for kp's operations."""
         if self._destroyed or self._manager.vk_device is None:
-            raise DestroyedError("algorithm was destroyed (or its manager was)")
+            raise self._manager.gone_error("the algorithm")
         if manager is not self._manager:
             raise InvalidArgumentError("algorithm belongs to another kp.Manager")
         if self._pipeline is None:
             raise InvalidArgumentError("algorithm has no shader and tensors yet")
         for tensor in self._tensors:
-            tensor.check_usable(manager)
+            tensor.check_recordable(manager)
 
     @property
     def manager(self) -> "Manager":
@@ -426,8 +448,16 @@ class Algorithm:
 
     get_tensors = get_mem_objects
 
-    def get_workgroup(self) -> tuple[int, int, int]:
+    @property
+    def dispatch_groups(self) -> tuple[int, int, int]:
+        """The workgroups a dispatch runs; for kp's operations."""
         return self._groups
+
+    def get_workgroup(self) -> tuple[int, int, int]:
+        """The workgroup the algorithm was made with: workgroups of the shader's local
+        size, or invocations for a kernel whose local size kp chooses (python2shader
+        kernels without one)."""
+        return self._given
 
     def is_init(self) -> bool:
         return self._pipeline is not None and not self._destroyed and self._manager.vk_device is not None
@@ -439,9 +469,16 @@ class Algorithm:
         if pipeline is None:
             self._destroyed = True
             return
+        if pipeline.device.lock._is_owned() or vk.busy():  # type: ignore[attr-defined]
+            # a finalizer run inside kp's own work on this thread: as soon as that is done
+            self._destroyed = True
+            vk.defer(self.destroy)
+            return
         # Cleared under the device lock: a recording, which holds it from checking the
         # algorithm to recording its dispatch, sees it built or destroyed, never between.
         with pipeline.device.lock:
+            if self._pipeline is not pipeline:
+                return
             self._pipeline = None
             self._destroyed = True
             pipeline.device.retire(pipeline)
@@ -468,6 +505,9 @@ def _check_image(binding: Binding, image: Memory) -> None:
         if binding.element_scalar is not None and binding.element_scalar[0] != kind:
             raise DataTypeError(f"{what} reads {binding.element_scalar[0]} texels in the shader, but the image "
                                 f"holds {image.dtype} ({given})")
+    elif binding.image_format in ("r8", "rg8", "rgba8"):
+        raise ShaderError(f"{what} is a normalized {binding.image_format} image in the shader, which no kp.Image "
+                          f"holds: declare {binding.image_format}ui for a uint8 image (texels 0 to 255)")
     elif binding.image_format is not None and binding.image_format != given:
         raise DataTypeError(f"{what} is a {binding.image_format} image in the shader, but the image given is {given} "
                             f"({image.get_num_channels()} channel(s) of {image.dtype}): make the image with the dtype "

@@ -42,8 +42,10 @@ def _parser() -> argparse.ArgumentParser:
 
     devices = commands.add_parser(
         "devices", help="list the Vulkan devices and what they can do",
-        description="Every Vulkan device: its type, driver and API version, memory heaps and types, queue "
-                    "families, subgroup size and operations, and the limits and optional features kp uses.")
+        description="Every Vulkan device kp.Manager can use (those KP_VISIBLE_DEVICES names, in its order, "
+                    "where it is set): the index and UUID kp.Manager(device=...) takes, its type, driver and API "
+                    "version, memory heaps and types, queue families, subgroup size and operations, and the limits "
+                    "and optional features kp uses.")
     devices.add_argument("--json", action="store_true", help="print JSON instead of text")
     devices.set_defaults(run=_devices)
 
@@ -81,7 +83,7 @@ def _devices(args: argparse.Namespace, extra: list[str]) -> int:
     if args.json:
         print(json.dumps(devices, indent=2))
     elif not devices:
-        print("no Vulkan device found: install a Vulkan driver (on Debian: apt-get install mesa-vulkan-drivers)")
+        print(query.why_no_device())
     else:
         print("\n\n".join(_device_text(device) for device in devices))
     return 0
@@ -110,8 +112,10 @@ def _device_text(device: dict[str, Any]) -> str:
         driver_text += f", conformance {driver['conformance']}"
     subgroup = device["subgroup"]
     lines = [
-        f"Device {device['index']}: {device['name']}",
-        f"  type:            {device['type']}",
+        f"Device {device['index']}: {device['device_name']}",
+        f"  UUID:            {device['uuid']}",
+        f"  Vulkan index:    {device['vulkan_index']}",
+        f"  type:            {device['device_type']}",
         f"  API version:     {device['api_version']}",
         f"  driver:          {driver_text}",
         "  memory heaps:",
@@ -149,15 +153,21 @@ def _compile(args: argparse.Namespace, extra: list[str]) -> int:
     from .shader.validate import validate
 
     parser_error = args.error
+    if args.source.is_dir():
+        parser_error(f"{args.source} is a folder; give a GLSL or Python file")
     if not args.source.is_file():
         parser_error(f"no such file: {args.source}")
+    if args.output is not None and args.output.is_dir():
+        parser_error(f"-o/--output {args.output} is a folder; give the .spv file to write")
+    if args.output is not None and not args.output.parent.is_dir():
+        parser_error(f"-o/--output {args.output}: no folder {args.output.parent} to write it in")
     if args.check and tools.find(tools.SPIRV_VAL) is None:
         raise KomputeError(f"--check needs spirv-val, which is not installed; install it with {tools.INSTALL_HINT}")
     shaders: list[tuple[str | None, bytes, Path]] = []
     if args.source.suffix == ".py":
         if args.define:
             parser_error("-D/--define is for GLSL; a Python kernel reads its module's globals")
-        namespace = runpy.run_path(str(args.source), run_name=f"kp_compile_{args.source.stem}")
+        namespace = _run_python_file(args.source)
         kernels = {value.name: value for value in namespace.values() if isinstance(value, PythonShader)}
         if args.kernel is not None:
             if args.kernel not in kernels:
@@ -175,7 +185,11 @@ def _compile(args: argparse.Namespace, extra: list[str]) -> int:
         for define in args.define:
             name, equals, value = define.partition("=")
             defines[name] = value if equals else None
-        spirv = compile_source(args.source.read_text(), defines=defines)
+        try:
+            text = args.source.read_text()
+        except (OSError, UnicodeDecodeError) as error:
+            parser_error(f"cannot read {args.source}: {error}")
+        spirv = compile_source(text, defines=defines)
         shaders.append((None, spirv, args.source.with_suffix(".spv")))
     if args.output is not None:
         if len(shaders) != 1:
@@ -187,7 +201,10 @@ def _compile(args: argparse.Namespace, extra: list[str]) -> int:
     for kernel_name, spirv, output in shaders:
         if args.check:
             validate(spirv)
-        output.write_bytes(spirv)
+        try:
+            output.write_bytes(spirv)
+        except OSError as error:
+            parser_error(f"cannot write {output}: {error.strerror or error}")
         info = reflect(spirv)
         written.append({"source": str(args.source), "kernel": kernel_name, "output": str(output), "bytes": len(spirv),
                         "local_size": list(info.local_size), "bindings": [
@@ -201,6 +218,17 @@ def _compile(args: argparse.Namespace, extra: list[str]) -> int:
                   f"{' x '.join(map(str, entry['local_size']))}, {len(entry['bindings'])} bindings"
                   + (", valid (spirv-val)" if entry["checked"] else ""))
     return 0
+
+
+def _run_python_file(source: Path) -> dict[str, Any]:
+    """Run ``source`` as ``python source`` would see it, with its folder first on
+    ``sys.path`` (so that it imports its sibling modules); its globals."""
+    folder = str(source.resolve().parent)
+    sys.path.insert(0, folder)
+    try:
+        return runpy.run_path(str(source), run_name=f"kp_compile_{source.stem}")
+    finally:
+        sys.path.remove(folder)
 
 
 # -- bench ------------------------------------------------------------------------

@@ -12,13 +12,13 @@ import numpy as np
 from . import vk
 from .algorithm import Algorithm
 from .errors import DestroyedError, InvalidArgumentError
-from .image import Image
+from .image import Image, as_image_array
 from .log import logger
 from .memory import Memory
 from .seed import SeedManagerAPI
 from .sequence import Sequence
 from .tensor import Tensor, as_host_array
-from .types import MemoryTypes
+from .types import MemoryTypes, memory_type_of
 
 
 def list_devices() -> list[dict[str, Any]]:
@@ -44,13 +44,21 @@ class Manager(SeedManagerAPI):
     start of it, with or without ``GPU-``); ``family_queue_indices``
     gives one queue per entry (a family repeated gives several queues of it), by
     default one queue of the first compute family; ``desired_extensions`` are
-    enabled where the device supports them. ``vk_device`` (the ``kp.vk.Device``,
+    enabled where the device supports them. ``debug_printf=True`` (default: the
+    ``KP_SHADER_PRINTF=1`` environment variable) prints what shaders print
+    (``print()`` in python2shader kernels, ``debugPrintfEXT`` in GLSL) to stdout,
+    one line per message in order, through the Vulkan validation layer.
+    ``vk_device`` (the ``kp.vk.Device``,
     None once destroyed) is for kp's objects and operations, and read-only.
     """
 
     def __init__(self, device: int | str = 0, family_queue_indices: SequenceOf[int] = (),
-                 desired_extensions: SequenceOf[str] = ()):
-        instance = vk.shared_instance()
+                 desired_extensions: SequenceOf[str] = (), *, debug_printf: bool | None = None):
+        if debug_printf is None:
+            debug_printf = vk.shader_printf_enabled()
+        elif not isinstance(debug_printf, bool):
+            raise InvalidArgumentError(f"debug_printf must be True or False, got {debug_printf!r}")
+        instance = vk.shared_instance(debug_printf)
         self._index, physical = instance.find_device(device)
         if isinstance(family_queue_indices, (str, bytes)) or not all(
                 isinstance(f, int) for f in family_queue_indices):
@@ -63,7 +71,9 @@ class Manager(SeedManagerAPI):
         # manager lets go of all three without a reference cycle.
         self._allocator: vk.Allocator | None = vk.Allocator(self.vk_device)
         self._objects: weakref.WeakSet[Any] = weakref.WeakSet()
-        self._objects_lock = threading.Lock()
+        self._objects_lock = threading.RLock()
+        self._gone = "was destroyed"  # why vk_device is None, once it is
+        _managers.add(self)
         self._init_seed_api()
         logger.info("Using physical device index %d found %s", self._index, physical.properties["device_name"])
 
@@ -74,8 +84,22 @@ class Manager(SeedManagerAPI):
         vk.drain()
         device = self.vk_device
         if device is None:
-            raise DestroyedError("the manager was destroyed")
+            raise self.gone_error("the manager")
         return device
+
+    def gone_error(self, what: str) -> DestroyedError:
+        """The error for using ``what`` (an object made here) once the manager is gone:
+        destroyed, or made in the parent process of a fork; for kp's objects."""
+        if self.vk_device is not None:
+            return DestroyedError(f"{what} was destroyed")
+        return DestroyedError(f"{what} is unusable: its manager {self._gone}")
+
+    def _forget_after_fork(self) -> None:
+        """In a forked child: the parent's device is not this process's to use or destroy."""
+        self.vk_device, self._allocator = None, None
+        self._objects_lock = threading.RLock()
+        self._gone = ("was made in the parent process before os.fork(); make a new kp.Manager in the child "
+                      "(or use the 'spawn' start method)")
 
     def live_vk_allocator(self) -> vk.Allocator:
         """The device memory allocator, for kp's tensors; raises DestroyedError once the
@@ -94,7 +118,10 @@ class Manager(SeedManagerAPI):
     # -- the current API ----------------------------------------------------------------
     def tensor(self, data: Any, memory_type: MemoryTypes | None = None, *,
                tensor_type: MemoryTypes | None = None) -> Tensor:
-        """A float32 tensor holding ``data`` (any array-like; its shape is kept)."""
+        """A float32 tensor holding ``data`` (any array-like; its shape is kept).
+        ``storage`` memory, which has no host copy, gets ``data`` through a temporary
+        host-visible copy (one transfer, waited for); other memory types hold it in
+        their host-visible memory until an ``OpSyncDevice``."""
         return self._make_tensor(as_host_array(data, np.float32), memory_type, tensor_type)
 
     def tensor_t(self, data: Any, memory_type: MemoryTypes | None = None, *,
@@ -103,25 +130,28 @@ class Manager(SeedManagerAPI):
         return self._make_tensor(as_host_array(data), memory_type, tensor_type)
 
     def _make_tensor(self, array: np.ndarray, memory_type: Any, tensor_type: Any) -> Tensor:
-        kind = _memory_type(memory_type if memory_type is not None else tensor_type)
+        kind = memory_type_of(memory_type if memory_type is not None else tensor_type)
         self.live_vk_device()
         return Tensor.create_on(self, array, kind)
 
     def image(self, data: Any, width: int, height: int, num_channels: int,
               memory_type: MemoryTypes = MemoryTypes.device) -> Image:
         """A float32 ``width`` x ``height`` image of ``num_channels`` (1, 2 or 4) channels
-        holding ``data`` (``width * height * num_channels`` numbers, row after row)."""
+        holding ``data`` (``width * height * num_channels`` numbers, row after row).
+        ``storage`` memory, which has no host copy, gets ``data`` through a temporary
+        host-visible copy (one transfer, waited for)."""
         return self._make_image(as_host_array(data, np.float32), width, height, num_channels, memory_type)
 
     def image_t(self, data: Any, width: int, height: int, num_channels: int,
                 memory_type: MemoryTypes = MemoryTypes.device) -> Image:
         """An image keeping ``data``'s dtype (float32, int32, uint32, int16, uint16, int8
-        or uint8); otherwise as ``image``."""
-        return self._make_image(as_host_array(data), width, height, num_channels, memory_type)
+        or uint8; a plain list of ints or floats gives int32 or float32); otherwise as
+        ``image``."""
+        return self._make_image(as_image_array(data), width, height, num_channels, memory_type)
 
     def _make_image(self, array: np.ndarray, width: Any, height: Any, num_channels: Any,
                     memory_type: Any) -> Image:
-        kind = _memory_type(memory_type)
+        kind = memory_type_of(memory_type)
         self.live_vk_device()
         return Image.create_on(self, array, width, height, num_channels, kind)
 
@@ -149,31 +179,34 @@ class Manager(SeedManagerAPI):
 
     # -- lifetime ---------------------------------------------------------------------
     def destroy(self) -> None:
-        """Destroy every sequence, algorithm and tensor made here, then the device.
-        Objects still referenced report ``is_init() == False`` and raise when used;
-        NumPy views from ``data()`` stay readable until they are collected."""
+        """Destroy every sequence, algorithm and tensor made here, then the device,
+        once the work in flight has finished (waited for holding no lock). Objects
+        still referenced report ``is_init() == False`` and raise when used; NumPy
+        views from ``data()`` stay readable until they are collected."""
         device = self.vk_device
         if device is None:
+            return
+        if device.lock._is_owned() or vk.busy():  # type: ignore[attr-defined]
+            vk.defer(self.destroy)  # a finalizer run inside kp's own work: as soon as that is done
             return
         with device.lock:  # from here on no thread makes or submits anything here
             if self.vk_device is None:
                 return
             self.vk_device = None
-        device.wait_idle()
-        self._destroy_objects()
+        with self._objects_lock:
+            objects = list(self._objects)
+        for obj in objects:
+            if isinstance(obj, Sequence):
+                obj.wait_submitted()
+        for kind in (Sequence, Algorithm, Memory):
+            for obj in objects:
+                if isinstance(obj, kind):
+                    obj.destroy()
         assert self._allocator is not None  # set until now
         self._allocator.close()
         self._allocator = None
         del device
         vk.drain()
-
-    def _destroy_objects(self) -> None:
-        with self._objects_lock:
-            objects = list(self._objects)
-        for kind in (Sequence, Algorithm, Memory):
-            for obj in objects:
-                if isinstance(obj, kind):
-                    obj.destroy()
 
     def is_init(self) -> bool:
         return self.vk_device is not None
@@ -190,8 +223,12 @@ class Manager(SeedManagerAPI):
         return f"kp.Manager({self.vk_device.physical.properties['device_name']!r})"
 
 
-def _memory_type(kind: Any) -> MemoryTypes:
-    try:
-        return MemoryTypes(MemoryTypes.device if kind is None else kind)
-    except ValueError:
-        raise InvalidArgumentError(f"unknown memory type {kind!r}; use kp.MemoryTypes") from None
+_managers: weakref.WeakSet[Manager] = weakref.WeakSet()
+
+
+def _forget_managers_after_fork() -> None:
+    for manager in list(_managers):
+        manager._forget_after_fork()
+
+
+vk.on_fork(_forget_managers_after_fork)

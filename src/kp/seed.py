@@ -108,10 +108,12 @@ class SeedSequenceAPI:
 
     _manager: "Manager"
     _recording: bool
-    _running: bool
 
     if TYPE_CHECKING:  # for type checkers: the Sequence's methods these use
         _lock: threading.RLock
+
+        @property
+        def _running(self) -> bool: ...
 
         def _live_commands(self) -> Commands: ...
         def _begin(self, commands: Commands) -> None: ...

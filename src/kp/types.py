@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import enum
+from typing import Any
 
 import numpy as np
 
-from .errors import DataTypeError
+from .errors import DataTypeError, InvalidArgumentError
 
 
 class MemoryTypes(enum.IntEnum):
@@ -20,6 +21,14 @@ class MemoryTypes(enum.IntEnum):
     storage = 2
     deviceAndHost = 3
     staging = 1
+
+
+def memory_type_of(kind: Any) -> MemoryTypes:
+    """``kind`` as a ``MemoryTypes`` (None: ``device``); raises for anything else."""
+    try:
+        return MemoryTypes(MemoryTypes.device if kind is None else kind)
+    except ValueError:
+        raise InvalidArgumentError(f"unknown memory type {kind!r}; use kp.MemoryTypes") from None
 
 
 TensorTypes = MemoryTypes

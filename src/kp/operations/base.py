@@ -98,7 +98,7 @@ class TensorOp(OpBase):
 
     def check(self, manager: "Manager") -> None:
         for tensor in self.tensors:
-            tensor.check_usable(manager)
+            tensor.check_recordable(manager)
 
     def memory_objects(self) -> list[Memory]:
         return list(self.tensors)

@@ -57,7 +57,7 @@ class OpAlgoDispatch(OpBase):
             push = self._own_push(info)
             algorithm.store_push_constants(push)
         self._pipeline = pipeline
-        commands.dispatch(pipeline, push, algorithm.get_workgroup())
+        commands.dispatch(pipeline, push, algorithm.dispatch_groups)
 
     def accesses(self) -> list[Access]:
         """Each bound tensor's device memory, read and written by the shader, or

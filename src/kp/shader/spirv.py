@@ -147,9 +147,14 @@ class ShaderInfo:
 # Specialization constants by which a shader leaves its local size to kp and gets
 # the global size that was asked for (python2shader's kernels that read only
 # GlobalInvocationId): the algorithm picks the local size, dispatches enough
-# workgroups to cover the requested invocations, and the shader skips those past it.
+# workgroups to cover the requested invocations (in several rows where one row would
+# exceed the device's limit), and the shader skips those past it.
 AUTO_LOCAL_SIZE_IDS = (0x6B700000, 0x6B700001, 0x6B700002)
 AUTO_GLOBAL_SIZE_IDS = (0x6B700003, 0x6B700004, 0x6B700005)
+# The row width of the folded grid: where the workgroups along x would exceed the
+# device's maxComputeWorkGroupCount, kp dispatches them as rows along z, and the
+# shader's global id x is gid.x + gid.z * width (0: not folded).
+AUTO_ROW_WIDTH_ID = 0x6B700006
 
 # Opcodes, enumerants and decorations from the SPIR-V 1.6 specification.
 _OP_NAME = 5

@@ -4,15 +4,19 @@ messages, and what each physical device can do."""
 from __future__ import annotations
 
 import collections
+import contextlib
 import logging
 import os
+import re
+import sys
+import tempfile
 import threading
 import uuid
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any, Callable, Iterable, Iterator, Mapping
 
-from ..errors import DeviceNotFoundError
-from .core import NULL, C, Owned, check, cstring, ffi, lib, new, string, version_string
+from ..errors import DeviceNotFoundError, KomputeError
+from .core import NULL, C, Owned, check, cstring, ffi, lib, new, on_fork, string, version_string
 
 log = logging.getLogger("kp")
 
@@ -32,6 +36,11 @@ def sync_validation_enabled() -> bool:
     return validation_enabled() and os.environ.get("KP_VALIDATION_SYNC", "1").lower() not in ("0", "false", "no", "off")
 
 
+def shader_printf_enabled() -> bool:
+    """Whether managers print from shaders by default (``KP_SHADER_PRINTF=1``)."""
+    return os.environ.get("KP_SHADER_PRINTF", "").lower() in ("1", "true", "yes", "on")
+
+
 def take_validation_messages() -> list[str]:
     """The validation layer's warnings and errors since the last call."""
     taken = list(_messages)
@@ -42,12 +51,60 @@ def take_validation_messages() -> list[str]:
 def _debug_message(severity: int, kinds: int, data: Any, user: Any) -> int:
     try:
         text = string(data.pMessage) if data.pMessage != NULL else "(no message)"
-        _messages.append(text)
-        level = logging.ERROR if severity & C.VK_DEBUG_UTILS_MESSAGE_SEVERITY_ERROR_BIT_EXT else logging.WARNING
-        log.log(level, "Vulkan validation: %s", text)
+        name = string(data.pMessageIdName) if data.pMessageIdName != NULL else ""
+        if name.upper().startswith("UNASSIGNED-DEBUG-PRINTF"):
+            _print_from_shader(text)
+        elif severity & (C.VK_DEBUG_UTILS_MESSAGE_SEVERITY_WARNING_BIT_EXT | C.VK_DEBUG_UTILS_MESSAGE_SEVERITY_ERROR_BIT_EXT):
+            _messages.append(text)
+            level = logging.ERROR if severity & C.VK_DEBUG_UTILS_MESSAGE_SEVERITY_ERROR_BIT_EXT else logging.WARNING
+            log.log(level, "Vulkan validation: %s", text)
     except Exception:  # noqa: BLE001 - an exception must never unwind into the driver
         pass
     return 0
+
+
+# What debug printf's verbose messages hold after the layer's header: the invocation,
+# the text printed, and where the shader's source is (or that it is unknown).
+_PRINTF_MESSAGE = re.compile(r".*?\| MessageID = \w+ \| (?:.*?Global invocation ID \(x, y, z\) = "
+                             r"\((\d+), (\d+), (\d+) \) )?(.*?)(?: Unable to find SPIR-V OpLine.*"
+                             r"| Debug shader printf message generated .*)?", re.DOTALL)
+
+
+def _print_from_shader(text: str) -> None:
+    """Write what a shader printed to stdout: ``invocation (x, y, z): text``."""
+    match = _PRINTF_MESSAGE.fullmatch(text)
+    if match is None:
+        line = text
+    else:
+        x, y, z, printed = match.groups()
+        line = printed.rstrip("\n") if x is None else f"invocation ({x}, {y}, {z}): {printed.rstrip(chr(10))}"
+    sys.stdout.write(line + "\n")
+    sys.stdout.flush()
+
+
+# The layer settings kp gives where the user gives none: debug printf's messages name
+# the invocation, and its buffer holds many messages (its default of 1024 bytes drops
+# all but a few dozen). The layer reads them once, as it first starts.
+_LAYER_SETTINGS = ("khronos_validation.printf_verbose = true\n"
+                   "khronos_validation.printf_buffer_size = 4194304\n")
+
+
+@contextlib.contextmanager
+def _layer_settings() -> Iterator[None]:
+    """kp's layer settings in effect, unless the user has settings of their own
+    (``VK_LAYER_SETTINGS_PATH`` or a vk_layer_settings.txt in the working folder)."""
+    if "VK_LAYER_SETTINGS_PATH" in os.environ or os.path.exists("vk_layer_settings.txt"):
+        yield
+        return
+    with tempfile.TemporaryDirectory(prefix="kp-layer-") as folder:
+        path = os.path.join(folder, "vk_layer_settings.txt")
+        with open(path, "w") as file:
+            file.write(_LAYER_SETTINGS)
+        os.environ["VK_LAYER_SETTINGS_PATH"] = path
+        try:
+            yield
+        finally:
+            del os.environ["VK_LAYER_SETTINGS_PATH"]
 
 
 _on_debug_message = ffi.callback("VkBool32(VkDebugUtilsMessageSeverityFlagBitsEXT, VkDebugUtilsMessageTypeFlagsEXT,"
@@ -104,32 +161,46 @@ class PhysicalDevice:
 
 
 class Instance(Owned):
-    """The VkInstance; kp makes one per process and shares it."""
+    """The VkInstance; kp makes one per process and shares it (and one more with
+    ``debug_printf``: the validation layer's debug printf, whose messages go to
+    ``on_shader_print``)."""
 
-    def __init__(self) -> None:
+    def __init__(self, debug_printf: bool = False) -> None:
         self.validation = validation_enabled()
+        self.debug_printf = debug_printf
         layers = []
         extensions = []
         available_layers = _available(lib.vkEnumerateInstanceLayerProperties, "VkLayerProperties", "layerName")
         available_ext = _available(lib.vkEnumerateInstanceExtensionProperties, "VkExtensionProperties",
                                    "extensionName", NULL)
+        if debug_printf and VALIDATION_LAYER not in available_layers:
+            raise KomputeError(f"printing from shaders (KP_SHADER_PRINTF=1 or debug_printf=True) needs the Vulkan "
+                               f"validation layer {VALIDATION_LAYER}, which is not installed: install it (on Debian "
+                               f"and Ubuntu: apt-get install vulkan-validationlayers; elsewhere the Vulkan SDK)")
         if self.validation:
             if VALIDATION_LAYER not in available_layers:
                 log.warning("KP_VALIDATION is set but %s is not installed", VALIDATION_LAYER)
                 self.validation = False
-            else:
-                layers.append(VALIDATION_LAYER)
-        debug_utils = self.validation and "VK_EXT_debug_utils" in available_ext
+        if self.validation or debug_printf:
+            layers.append(VALIDATION_LAYER)
+        debug_utils = bool(layers) and "VK_EXT_debug_utils" in available_ext
         if debug_utils:
             extensions.append("VK_EXT_debug_utils")
         portability = "VK_KHR_portability_enumeration" in available_ext
         if portability:
             extensions.append("VK_KHR_portability_enumeration")
         # The layer provides VK_EXT_validation_features itself.
-        sync = self.validation and sync_validation_enabled() and "VK_EXT_validation_features" in _available(
+        enables = []
+        if self.validation and sync_validation_enabled():
+            enables.append(C.VK_VALIDATION_FEATURE_ENABLE_SYNCHRONIZATION_VALIDATION_EXT)
+        if debug_printf:
+            enables.append(C.VK_VALIDATION_FEATURE_ENABLE_DEBUG_PRINTF_EXT)
+        # Printing alone runs none of the layer's checks (they are slow).
+        disables = [C.VK_VALIDATION_FEATURE_DISABLE_ALL_EXT] if debug_printf and not self.validation else []
+        features_ext = bool(enables or disables) and "VK_EXT_validation_features" in _available(
             lib.vkEnumerateInstanceExtensionProperties, "VkExtensionProperties", "extensionName",
             cstring(VALIDATION_LAYER))
-        if sync:
+        if features_ext:
             extensions.append("VK_EXT_validation_features")
 
         keep = [cstring(n) for n in layers + extensions]
@@ -144,15 +215,17 @@ class Instance(Owned):
             "enabledLayerCount": len(layers), "ppEnabledLayerNames": layer_names,
             "enabledExtensionCount": len(extensions), "ppEnabledExtensionNames": ext_names,
             "flags": C.VK_INSTANCE_CREATE_ENUMERATE_PORTABILITY_BIT_KHR if portability else 0})
-        if sync:
-            enables = new("VkValidationFeatureEnableEXT[]",
-                          [C.VK_VALIDATION_FEATURE_ENABLE_SYNCHRONIZATION_VALIDATION_EXT])
+        if features_ext:
+            enabled = new("VkValidationFeatureEnableEXT[]", enables)
+            disabled = new("VkValidationFeatureDisableEXT[]", disables)
             features = new("VkValidationFeaturesEXT *", {
                 "sType": C.VK_STRUCTURE_TYPE_VALIDATION_FEATURES_EXT,
-                "enabledValidationFeatureCount": 1, "pEnabledValidationFeatures": enables})
-            info.pNext = features  # both stay referenced here until vkCreateInstance returns
+                "enabledValidationFeatureCount": len(enables), "pEnabledValidationFeatures": enabled,
+                "disabledValidationFeatureCount": len(disables), "pDisabledValidationFeatures": disabled})
+            info.pNext = features  # all stay referenced here until vkCreateInstance returns
         handle = new("VkInstance *")
-        check(lib.vkCreateInstance(info, NULL, handle), "vkCreateInstance")
+        with _layer_settings() if layers else contextlib.nullcontext():
+            check(lib.vkCreateInstance(info, NULL, handle), "vkCreateInstance")
         self.handle = handle[0]
 
         messenger = NULL
@@ -161,8 +234,10 @@ class Instance(Owned):
                               lib.vkGetInstanceProcAddr(self.handle, b"vkCreateDebugUtilsMessengerEXT"))
             minfo = new("VkDebugUtilsMessengerCreateInfoEXT *", {
                 "sType": C.VK_STRUCTURE_TYPE_DEBUG_UTILS_MESSENGER_CREATE_INFO_EXT,
+                # debug printf's messages are infos
                 "messageSeverity": C.VK_DEBUG_UTILS_MESSAGE_SEVERITY_WARNING_BIT_EXT
-                | C.VK_DEBUG_UTILS_MESSAGE_SEVERITY_ERROR_BIT_EXT,
+                | C.VK_DEBUG_UTILS_MESSAGE_SEVERITY_ERROR_BIT_EXT
+                | (C.VK_DEBUG_UTILS_MESSAGE_SEVERITY_INFO_BIT_EXT if debug_printf else 0),
                 "messageType": C.VK_DEBUG_UTILS_MESSAGE_TYPE_VALIDATION_BIT_EXT
                 | C.VK_DEBUG_UTILS_MESSAGE_TYPE_PERFORMANCE_BIT_EXT
                 | C.VK_DEBUG_UTILS_MESSAGE_TYPE_GENERAL_BIT_EXT,
@@ -247,18 +322,29 @@ def _destroy_instance(handle: Any, messenger: Any) -> None:
     lib.vkDestroyInstance(handle, NULL)
 
 
-_shared: Instance | None = None
+_shared: dict[bool, Instance] = {}
 _shared_lock = threading.Lock()
 
 
-def shared_instance() -> Instance:
-    """The process's instance, made on first use and kept until exit (creating an
-    instance again after destroying one failed on NVIDIA's driver)."""
-    global _shared
+def _forget_shared_after_fork() -> None:
+    """A forked child makes instances of its own (the parent's are not its to use)."""
+    global _shared_lock
+    _shared.clear()
+    _shared_lock = threading.Lock()
+
+
+on_fork(_forget_shared_after_fork)
+
+
+def shared_instance(debug_printf: bool = False) -> Instance:
+    """The process's instance (or, with ``debug_printf``, its instance printing from
+    shaders), made on first use and kept until exit (creating an instance again after
+    destroying one failed on NVIDIA's driver)."""
     with _shared_lock:
-        if _shared is None or not _shared.alive or _shared.validation != validation_enabled():
-            _shared = Instance()
-        return _shared
+        instance = _shared.get(debug_printf)
+        if instance is None or not instance.alive or instance.validation != validation_enabled():
+            instance = _shared[debug_printf] = Instance(debug_printf)
+        return instance
 
 
 _FEATURES_10 = ("shaderFloat64", "shaderInt64", "shaderInt16", "shaderStorageImageExtendedFormats",

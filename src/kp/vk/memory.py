@@ -17,7 +17,7 @@ import weakref
 from typing import TYPE_CHECKING, Any
 
 from ..errors import InvalidArgumentError, OutOfDeviceMemoryError
-from .core import NULL, C, Life, Owned, _release, check, ffi, lib, new
+from .core import NULL, C, Life, Owned, _release, busy, check, critical, ffi, lib, new, retire
 
 if TYPE_CHECKING:
     from .device import Device
@@ -83,7 +83,7 @@ class Block(Owned):
 
     def take(self, size: int, alignment: int) -> int | None:
         """Reserve ``size`` bytes at an ``alignment`` multiple; None when full."""
-        with self._lock:
+        with critical(self._lock):
             for i, (start, length) in enumerate(self._free):
                 offset = -(-start // alignment) * alignment
                 if offset + size <= start + length:
@@ -93,7 +93,8 @@ class Block(Owned):
             return None
 
     def give_back(self, offset: int, size: int) -> None:
-        with self._lock:
+        """Return a range (from ``drain``, which never runs inside ``take``)."""
+        with critical(self._lock):
             i = bisect.bisect(self._free, (offset, size))
             self._free.insert(i, (offset, size))
             merged: list[tuple[int, int]] = []
@@ -118,14 +119,15 @@ def _free_block(device: "Device", buffer: Any, memory: Any) -> None:
 
 class Allocation:
     """A range of a block: what a tensor's buffer is. ``retire()`` stops GPU work
-    from using it; the range returns to its block when the Allocation is collected
-    (or ``release()``d) and its last use has finished, so a NumPy view that keeps it
-    alive (through its tensor) can never see the memory reused."""
+    from using it; the range returns to its block once it is ``release()``d (or
+    collected) and its last use has finished. Recordings hold the Allocations they
+    use, so a collected one is used by no recording."""
 
-    __slots__ = ("block", "offset", "size", "life", "_finalizer", "__weakref__")
+    __slots__ = ("block", "buffer", "offset", "size", "life", "_finalizer", "__weakref__")
 
     def __init__(self, block: Block, offset: int, size: int):
-        self.block = block
+        self.block: Block | None = block
+        self.buffer = block.buffer
         self.offset = offset
         self.size = size
         self.life = Life(None, block.give_back, (offset, size))
@@ -134,28 +136,33 @@ class Allocation:
 
     def retire(self) -> None:
         """No new submission may use the range (``Commands.check_uses`` refuses it)."""
-        self.life.retired = True
+        retire(self.life)
 
     def release(self) -> None:
-        """Retire, and return the range once its last use has finished."""
+        """Retire, and return the range once its last use has finished. The block is
+        no longer held from here: recordings that still hold this Allocation refuse
+        to run, and a block of its own is freed with the range."""
         self._finalizer()
-
-    @property
-    def buffer(self) -> Any:
-        return self.block.buffer
+        self.block = None
 
     @property
     def device(self) -> "Device":
-        return self.block.device
+        block = self.block
+        assert block is not None, "a released range"
+        return block.device
 
     @property
     def address(self) -> int:
         """Host address of the range (host-visible blocks only)."""
-        return int(ffi.cast("uintptr_t", self.block.pointer)) + self.offset
+        block = self.block
+        assert block is not None, "a released range"
+        return int(ffi.cast("uintptr_t", block.pointer)) + self.offset
 
     def host_buffer(self) -> Any:
         """A writable Python buffer over the mapped range."""
-        return ffi.buffer(self.block.pointer + self.offset, self.size)
+        block = self.block
+        assert block is not None, "a released range"
+        return ffi.buffer(block.pointer + self.offset, self.size)
 
 
 class Allocator:
@@ -209,14 +216,16 @@ class Allocator:
             raise OutOfDeviceMemoryError(f"cannot allocate {size} bytes of {kind} memory: "
                                          f"the device's heap holds {heap} bytes")
         mapped = kind != "device"
-        if size > BLOCK_SIZE // 4:
+        if size > BLOCK_SIZE // 4 or busy():
             # A block of its own, not listed for reuse, so that it is freed with the
-            # tensor instead of holding that much memory until a later allocation.
+            # tensor instead of holding that much memory until a later allocation;
+            # also where a finalizer run inside kp's own allocation asks for memory,
+            # so that nothing half-changed is touched.
             block = Block(self._device, kind, memory_type, -(-size // self.alignment) * self.alignment, mapped)
             offset = block.take(size, self.alignment)
             assert offset is not None  # a block of its size
             return Allocation(block, offset, size)
-        with self._lock:
+        with critical(self._lock):
             for block in self._blocks[kind]:
                 offset = block.take(size, self.alignment)
                 if offset is not None:
@@ -236,6 +245,6 @@ class Allocator:
 
     def close(self) -> None:
         """Stop holding blocks; each is freed once the last range in it is collected."""
-        with self._lock:
+        with critical(self._lock):
             for blocks in self._blocks.values():
                 blocks.clear()

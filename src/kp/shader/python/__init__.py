@@ -23,8 +23,10 @@ A kernel that declares no local size and reads only ``GlobalInvocationId`` (no
 other input, shared memory, ``barrier()`` or subgroup operation) runs with a local
 size kp chooses (64 invocations) when it makes the algorithm: ``workgroup`` then
 counts invocations, as with a local size of 1 (the default, one per element of
-the first tensor), kp dispatches enough workgroups to cover them, and the
-invocations past them do nothing. Any other kernel without a declared local
+the first tensor; ``get_workgroup()`` returns it), kp dispatches enough
+workgroups to cover them (in rows where one row would pass the device's
+maxComputeWorkGroupCount, so any number of invocations runs on every device),
+and the invocations past them do nothing. Any other kernel without a declared local
 size has a local size of (1, 1, 1).
 
 Parameters are declared by their defaults
@@ -43,8 +45,9 @@ Parameters are declared by their defaults
     The ``kp.Image`` at ``binding`` (buffers and images share the bindings), a 2-D
     storage image of ``format`` as GLSL spells it: ``"r32f" "rg32f" "rgba32f"``,
     ``"r32i" "rg32i" "rgba32i"`` and the 16- and 8-bit ``"r16i" ... "rgba8i"``,
-    ``"r32ui" ... "rgba8ui"`` (Kompute's image types), or the normalized ``"r8"
-    "rg8" "rgba8"``. ``img[ivec2(x, y)]`` reads a texel as a ``vec4`` (``ivec4``,
+    ``"r32ui" ... "rgba8ui"`` (Kompute's image types). The normalized ``"r8" "rg8"
+    "rgba8"`` are refused, as no ``kp.Image`` holds them: a uint8 image is
+    ``"rgba8ui"`` and reads 0 to 255. ``img[ivec2(x, y)]`` reads a texel as a ``vec4`` (``ivec4``,
     ``uvec4`` for integer formats; channels the format lacks read as 0, alpha as 1)
     and assigning to it writes one (a scalar fills every channel)::
 
@@ -94,8 +97,8 @@ The length is a number known when compiling; an index past the end is undefined.
 
 Calling Python functions
 ------------------------
-A kernel may call functions defined in its module or enclosing scope, written in the
-same subset. Each is compiled once per list of argument types (so ``halve(i)`` and
+A kernel may call functions defined in its module or enclosing scope, or in another
+module through its name (``mylib.func(x)``), written in the same subset. Each is compiled once per list of argument types (so ``halve(i)`` and
 ``halve(x)`` are an i32 and an f32 function); it may return a value or a tuple, call
 other functions, and take buffers and shared arrays (by reference, as in Python).
 Recursion is refused::
@@ -121,11 +124,19 @@ zero at run time runs no iteration), ``break``,
 ``or``, ``not`` (short-circuit, Python's truthiness of numbers), ``+ - * / // %
 ** << >> & | ^ ~``, swizzles (``v.x``, ``v.xy``, ``v.zyx``, ``v.rgb``; also as
 assignment targets) and indexing. Globals (and closure variables) holding numbers
-are constants.
+are constants; a NumPy scalar of 32 bits keeps its type (``np.float32(0.5)``,
+``np.finfo(np.float32).eps``, ``np.int32(4)``). ``print(...)`` prints from the
+kernel when its manager prints (``kp.Manager(debug_printf=True)`` or
+``KP_SHADER_PRINTF=1``): strings, numbers (booleans as 1 and 0) and vectors,
+``sep=``, and f-strings with printf conversions (``f"{x:.3f}"``); a line per
+message on stdout, with the invocation that printed it.
 
 Semantics are Python's where Python has one: ``/`` is true division (integers
 give f32), ``//`` and ``%`` floor (the result of ``%`` has the divisor's sign),
-``round`` rounds half to even, ``**`` with a literal exponent of 0 to 16 multiplies,
+``round(x)`` is an int rounded half to even, ``a or b`` and ``a and b`` give the
+operand that decides (the right one evaluated only when needed; in a condition
+they are short-circuit booleans), ``q, r = divmod(a, b)`` floors, ``sum``,
+``min`` and ``max`` take a local or shared array (up to 64 elements), ``**`` with a literal exponent of 0 to 16 multiplies,
 and ``x ** y`` and ``pow(x, y)`` of a negative ``x`` and an integral ``y`` give
 Python's result (NaN where Python's is complex). Comparing a signed with an
 unsigned integer gives Python's answer (``-1 < u32(5)`` is True); ``min`` and
@@ -204,6 +215,10 @@ Subgroup operations (Vulkan 1.1)
             s = subgroup_add(x[index.x])
             if first == 0:
                 atomic_add(out, 0, s)
+
+kp.shader.stdlib
+    pyshader's standard library names (``from kp.shader.stdlib import exp, log``),
+    compiled as the built-ins they stand for; see that module.
 
 Cooperative matrices (tensor cores)
 -----------------------------------

@@ -23,6 +23,9 @@ from .types import (
     ShaderType, Vector, boolean, elem_of, i32, scalar_type, u32, uvec3, with_elem,
 )
 
+# NonSemantic.DebugPrintf's one instruction.
+_DEBUG_PRINTF = 1
+
 _STORAGE = {
     "function": StorageClass.Function,
     "input": StorageClass.Input,
@@ -139,6 +142,8 @@ class _Emitter:
         self.capabilities = {Capability.Shader}
         self.extensions: set[str] = set()
         self.glsl = 0
+        self.printf = 0
+        self.strings: list[int] = []
         self.names: list[int] = []
         self.decorations: list[int] = []
         self.globals: list[int] = []
@@ -313,11 +318,13 @@ class _Emitter:
             self.inst(head, Op.Extension, *_string(extension))
         if self.glsl:
             self.inst(head, Op.ExtInstImport, self.glsl, *_string("GLSL.std.450"))
+        if self.printf:
+            self.inst(head, Op.ExtInstImport, self.printf, *_string("NonSemantic.DebugPrintf"))
         self.inst(head, Op.MemoryModel, ADDRESSING_LOGICAL, memory_model)
         inputs = [self.vars[v] for v in self.shader.interface if v.storage == "input"]
         self.inst(head, Op.EntryPoint, EXECUTION_MODEL_GLCOMPUTE, main, *_string("main"), *inputs)
         self.inst(head, Op.ExecutionMode, main, EXECUTION_MODE_LOCAL_SIZE, *(self.shader.local_size or (1, 1, 1)))
-        words = [MAGIC, VERSION_1_3, 0, self.bound, 0, *head, *self.names, *self.decorations,
+        words = [MAGIC, VERSION_1_3, 0, self.bound, 0, *head, *self.strings, *self.names, *self.decorations,
                  *self.globals, *self.code]
         return struct.pack(f"<{len(words)}I", *words)
 
@@ -443,6 +450,15 @@ class _Emitter:
         types = {"a": e.a.type, "b": e.b.type, "accumulator": e.c.type, "result": e.type}
         signed = sum(bit for part, bit in COOPERATIVE_MATRIX_SIGNED.items() if elem_of(types[part]).kind == "int")
         return self.op(Op.CooperativeMatrixMulAddKHR, e.type, *operands, *([signed] if signed else []))
+
+    def stmt_Print(self, s: ir.Print) -> None:
+        if not self.printf:
+            self.printf = self.new_id()
+            self.extensions.add("SPV_KHR_non_semantic_info")
+        text = self.new_id()
+        self.inst(self.strings, Op.String, text, *_string(s.format))
+        values = [self.value(v) for v in s.values]
+        self.inst(self.code, Op.ExtInst, self.type(None), self.new_id(), self.printf, _DEBUG_PRINTF, text, *values)
 
     def stmt_Eval(self, s: ir.Eval) -> None:
         self.value(s.expr)

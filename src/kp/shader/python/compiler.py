@@ -5,6 +5,8 @@ from __future__ import annotations
 import types
 from collections.abc import Callable
 
+import numpy as np
+
 from ...errors import ShaderCompileError
 from . import backend
 from .frontend import FrontEnd
@@ -25,7 +27,7 @@ def compile_function(func: Callable[..., object], local_size: tuple[int, int, in
     used = tuple((name, type(value), value)
                  for name in (*code.co_names, *code.co_freevars)
                  if isinstance(value := source.outer(name),
-                               (int, float, ShaderType, types.FunctionType, types.ModuleType)))
+                               (int, float, np.generic, ShaderType, types.FunctionType, types.ModuleType)))
     key: tuple[object, ...] | None
     key = (source.text, local_size, tuple(source.defaults.items()), used)
     try:

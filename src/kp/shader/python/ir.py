@@ -356,7 +356,16 @@ class Barrier:
     """Workgroup execution and memory barrier (``barrier()``)."""
 
 
-Stmt = Store | ImageWrite | CoopMatStore | Eval | If | Loop | Break | Continue | Return | Barrier
+@dataclass(eq=False)
+class Print:
+    """``print(...)``: debugPrintfEXT of ``format`` (printf's, with the layer's ``%v3f``
+    for vectors) and ``values``."""
+
+    format: str
+    values: list[Expr]
+
+
+Stmt = Store | ImageWrite | CoopMatStore | Eval | If | Loop | Break | Continue | Return | Barrier | Print
 
 
 @dataclass(eq=False)

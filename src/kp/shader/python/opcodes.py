@@ -7,6 +7,7 @@ VERSION_1_3 = 0x00010300
 
 class Op:
     Name = 5
+    String = 7
     Extension = 10
     ExtInstImport = 11
     ExtInst = 12

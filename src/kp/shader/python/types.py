@@ -168,12 +168,10 @@ def caller(depth: int = 2) -> str:
 
 
 # Storage-image formats as GLSL spells them: SPIR-V's ImageFormat number and the
-# scalar texels are read and written as. Those of Kompute's images (float32, int32,
-# uint32, int16, uint16, int8, uint8 with 1, 2 or 4 channels) and the 8-bit normalized
-# ones.
+# scalar texels are read and written as: those of Kompute's images (float32, int32,
+# uint32, int16, uint16, int8, uint8 with 1, 2 or 4 channels).
 IMAGE_FORMATS: dict[str, tuple[int, Scalar]] = {
     "rgba32f": (1, f32), "r32f": (3, f32), "rg32f": (6, f32),
-    "rgba8": (4, f32), "rg8": (13, f32), "r8": (15, f32),
     "rgba32i": (21, i32), "rgba16i": (22, i32), "rgba8i": (23, i32), "r32i": (24, i32),
     "rg32i": (25, i32), "rg16i": (26, i32), "rg8i": (27, i32), "r16i": (28, i32), "r8i": (29, i32),
     "rgba32ui": (30, u32), "rgba16ui": (31, u32), "rgba8ui": (32, u32), "r32ui": (33, u32),
@@ -181,7 +179,7 @@ IMAGE_FORMATS: dict[str, tuple[int, Scalar]] = {
 }
 # Formats every Vulkan device has for storage images; the others need the
 # StorageImageExtendedFormats capability (shaderStorageImageExtendedFormats).
-BASIC_IMAGE_FORMATS = frozenset({"rgba32f", "r32f", "rgba8", "rgba32i", "rgba16i", "rgba8i", "r32i",
+BASIC_IMAGE_FORMATS = frozenset({"rgba32f", "r32f", "rgba32i", "rgba16i", "rgba8i", "r32i",
                                  "rgba32ui", "rgba16ui", "rgba8ui", "r32ui"})
 
 
@@ -206,7 +204,12 @@ def Image2D(format: str) -> ImageType:  # noqa: N802 (a type, as Array)
 
     ``format`` is the image's format as GLSL spells it: ``"r32f" "rg32f" "rgba32f"``,
     ``"r32i" ... "rgba8i"``, ``"r32ui" ... "rgba8ui"`` (32-, 16- and 8-bit integers with
-    1, 2 or 4 channels) or ``"r8" "rg8" "rgba8"`` (8-bit normalized)."""
+    1, 2 or 4 channels). The normalized ``"r8" "rg8" "rgba8"`` are refused: a kp.Image
+    holds its dtype's numbers, so a uint8 image is ``"rgba8ui"``, read as 0 to 255."""
+    if format in ("r8", "rg8", "rgba8"):
+        raise ShaderCompileError(f"{caller()}: image format {format!r} is normalized (0.0 to 1.0), which no "
+                                 f"kp.Image holds: a uint8 image is Image2D({format + 'ui'!r}), its texels "
+                                 f"0 to 255 (divide by 255.0), or use a float32 image, Image2D('r32f')")
     if format not in IMAGE_FORMATS:
         raise ShaderCompileError(f"{caller()}: unknown image format {format!r}; use one of "
                                  f"{', '.join(IMAGE_FORMATS)}")
