@@ -187,6 +187,53 @@ def multiply(results: list, peers: dict, n: int, repeats: int) -> None:
     results.append((f"OpMult 2^{n.bit_length() - 1} float32", "NumPy (CPU)", round(nbytes / seconds / 1e9, 1), "GB/s"))
 
 
+def matmul(results: list, peers: dict, n: int, repeats: int) -> None:
+    """n x n x n matrix products in TFLOP/s: kp.OpMatMul with float16 inputs on
+    tensor cores (where the device lists the cooperative matrix) and with float32,
+    next to torch.matmul in float16 and in float32 with TF32 off."""
+    label = f"matmul {n}^3"
+    flops = 2 * n ** 3
+    rng = np.random.default_rng(0)
+    host = [rng.uniform(-1, 1, (n, n)).astype(np.float32) for _ in range(2)]
+    per_eval = 4  # products per submission, so that the figure is the kernel's
+    with kp.Manager() as mgr:
+        for dtype, who in ((np.float16, "kp OpMatMul float16 (cooperative matrix)"),
+                           (np.float32, "kp OpMatMul float32 (tiled)")):
+            a, b = (mgr.tensor_t(h.astype(dtype)) for h in host)
+            c = mgr.tensor(np.zeros((n, n), np.float32))
+            try:
+                op = kp.OpMatMul([a, b, c], mgr.algorithm())
+            except kp.DataTypeError as exc:  # no tensor cores listed here
+                print(f"note: {who} skipped: {exc}")
+                continue
+            seq = mgr.sequence()
+            for _ in range(per_eval):
+                seq.record(op)
+            mgr.sequence().eval(kp.OpSyncDevice([a, b]))
+            seconds = best_of(seq.eval, repeats) / per_eval
+            mgr.sequence().eval(kp.OpSyncLocal([c]))
+            rows = host[0][:4].astype(dtype).astype(np.float32) @ host[1].astype(dtype).astype(np.float32)
+            if not np.allclose(c.data().reshape(n, n)[:4], rows, rtol=1e-3, atol=1e-3 * np.sqrt(n)):
+                raise RuntimeError(f"{who} gave wrong products")
+            results.append((label, who, float(f"{flops / seconds / 1e12:.3g}"), "TFLOP/s"))
+            del a, b, c, op, seq
+    if peers.get("torch"):
+        torch = peers["torch"]
+        torch.backends.cuda.matmul.allow_tf32 = False
+        for dtype, who in ((torch.float16, "PyTorch float16"), (torch.float32, "PyTorch float32, TF32 off")):
+            x, y = (torch.tensor(h, device="cuda", dtype=dtype) for h in host)
+            z = torch.empty((n, n), device="cuda", dtype=dtype)
+
+            def run():
+                for _ in range(per_eval):
+                    torch.matmul(x, y, out=z)
+                torch.cuda.synchronize()
+
+            results.append((label, who, float(f"{flops / (best_of(run, repeats) / per_eval) / 1e12:.3g}"), "TFLOP/s"))
+            del x, y, z
+        torch.cuda.empty_cache()
+
+
 def sync(results: list, peers: dict, nbytes: int, repeats: int) -> None:
     n = nbytes // 4
     label = f"sync {nbytes / GiB:g} GiB"
@@ -576,6 +623,7 @@ def main(argv: list[str] | None = None) -> int:
         "read_data": lambda: read_data(results, peers, 1 << 20, 5 if quick else 20),
         "barriers": lambda: barriers(results, 1000, 5 if quick else 20),
         "multiply": lambda: multiply(results, peers, 1 << (22 if quick else 28), 5 if quick else 20),
+        "matmul": lambda: matmul(results, peers, 256 if quick else 8192, 3 if quick else 10),
         "sync": lambda: sync(results, peers, (64 << 20) if quick else GiB, 3 if quick else 10),
         "logistic": lambda: logistic(results, peers, 1 << (15 if quick else 20), 20 if quick else 100),
         "logistic_fast": lambda: logistic_fast(results, peers, 1 << (15 if quick else 20), 100, 3 if quick else 20),

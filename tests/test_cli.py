@@ -72,6 +72,7 @@ def test_devices_json_describes_every_device():
         assert device["limits"]["max_work_group_invocations"] == properties["max_work_group_invocations"]
         assert device["limits"]["max_work_group_count"] == list(properties["max_work_group_count"])
         assert device["features"] == properties["features"]
+        assert device["cooperative_matrices"] == properties["cooperative_matrices"]
 
 
 def test_devices_text_names_each_part(capsys):
@@ -80,7 +81,8 @@ def test_devices_text_names_each_part(capsys):
     first = kp.list_devices()[0]
     assert f"Device 0: {first['device_name']}" in out and f"  UUID:            {first['uuid']}" in out
     for heading in ("type:", "API version:", "driver:", "memory heaps:", "memory types:", "queue families:",
-                    "subgroup:", "limits:", "features:", "extensions:"):
+                    "subgroup:", "limits:", "features:", "cooperative matrices (M x N x K: A B C result types, scope):",
+                    "extensions:"):
         assert f"  {heading}" in out
     assert f"size {first['subgroup_size']};" in out
     assert f"max_work_group_invocations: {first['max_work_group_invocations']}" in out

@@ -19,14 +19,14 @@ from .log import logger
 from .memory import Memory
 from .shader.glsl import as_spirv
 from .shader.spirv import (
-    AUTO_GLOBAL_SIZE_IDS, AUTO_LOCAL_SIZE_IDS, AUTO_ROW_WIDTH_ID, Binding, PushConstant, ShaderInfo, SpecConstant,
-    SpecValue, reflect,
+    AUTO_GLOBAL_SIZE_IDS, AUTO_LOCAL_SIZE_IDS, AUTO_ROW_WIDTH_ID, Binding, CooperativeMatrix, PushConstant,
+    ShaderInfo, SpecConstant, SpecValue, reflect,
 )
 from .shader.validate import validate
 from .tensor import Tensor, as_host_array
 from . import vk
 from .vk import ComputePipeline
-from .vk.instance import FEATURE_EXTENSIONS
+from .vk.instance import feature_source
 
 if TYPE_CHECKING:
     from .manager import Manager
@@ -48,6 +48,19 @@ CAPABILITY_FEATURES = {
     "StorageImageExtendedFormats": "shaderStorageImageExtendedFormats",
     "StorageImageReadWithoutFormat": "shaderStorageImageReadWithoutFormat",
     "StorageImageWriteWithoutFormat": "shaderStorageImageWriteWithoutFormat",
+    "UniformAndStorageBuffer16BitAccess": "uniformAndStorageBuffer16BitAccess",
+    "UniformAndStorageBuffer8BitAccess": "uniformAndStorageBuffer8BitAccess",
+    "VulkanMemoryModelDeviceScope": "vulkanMemoryModelDeviceScope",
+    # tensor cores: cooperative matrices (KHR, NV, and NV's second extension) and bfloat16
+    "CooperativeMatrixKHR": "cooperativeMatrix", "CooperativeMatrixNV": "cooperativeMatrixNV",
+    "CooperativeMatrixReductionsNV": "cooperativeMatrixReductions",
+    "CooperativeMatrixConversionsNV": "cooperativeMatrixConversions",
+    "CooperativeMatrixPerElementOperationsNV": "cooperativeMatrixPerElementOperations",
+    "CooperativeMatrixTensorAddressingNV": "cooperativeMatrixTensorAddressing",
+    "CooperativeMatrixBlockLoadsNV": "cooperativeMatrixBlockLoads",
+    "TensorAddressingNV": "cooperativeMatrixTensorAddressing",
+    "BFloat16TypeKHR": "shaderBFloat16Type", "BFloat16DotProductKHR": "shaderBFloat16DotProduct",
+    "BFloat16CooperativeMatrixKHR": "shaderBFloat16CooperativeMatrix",
 }
 
 # SPIR-V capabilities of subgroup operations, by the device's name for the operations
@@ -71,6 +84,23 @@ _PUSH_FORMATS = {("float", 16): "e", ("float", 32): "f", ("float", 64): "d", ("b
                  ("uint", 8): "B", ("uint", 16): "H", ("uint", 32): "I", ("uint", 64): "Q"}
 
 _DTYPE_KINDS = {"f": "float", "i": "int", "u": "uint"}
+
+
+def unlisted_cooperative_matrix(matrices: Sequence[CooperativeMatrix],
+                                configurations: Sequence[dict[str, Any]]) -> CooperativeMatrix | None:
+    """The first of a shader's cooperative-matrix types that none of a device's
+    ``configurations`` (``kp.list_devices()[i]["cooperative_matrices"]``) has, or
+    None: an A matrix is M x K of the A type, a B matrix K x N of the B type, an
+    accumulator M x N of the C or result type, at the configuration's scope."""
+    def fits(m: CooperativeMatrix, c: dict[str, Any]) -> bool:
+        if m.scope != c["scope"]:
+            return False
+        if m.use == "a":
+            return (m.rows, m.cols, m.component) == (c["m"], c["k"], c["a_type"])
+        if m.use == "b":
+            return (m.rows, m.cols, m.component) == (c["k"], c["n"], c["b_type"])
+        return (m.rows, m.cols) == (c["m"], c["n"]) and m.component in (c["c_type"], c["result_type"])
+    return next((m for m in matrices if not any(fits(m, c) for c in configurations)), None)
 
 
 def push_constants_bytes(values: Any, info: ShaderInfo) -> bytes:
@@ -280,14 +310,30 @@ class Algorithm:
             feature = CAPABILITY_FEATURES.get(capability)
             # (kp enables every feature the device has, extensions' features included)
             if feature and not device.features.get(feature):
-                extension = FEATURE_EXTENSIONS.get(feature)
+                source = feature_source(feature)
                 raise ShaderError(f"the shader needs {capability} ({feature}"
-                                  f"{f' of {extension}' if extension else ''}), which "
+                                  f"{f' of {source}' if source else ''}), which "
                                   f"{device.physical.properties['device_name']} does not support")
             operation = CAPABILITY_SUBGROUP_OPERATIONS.get(capability)
             if operation and operation not in device.physical.properties["subgroup_operations"]:
                 raise ShaderError(f"the shader needs {capability} (subgroup {operation} operations in compute "
                                   f"shaders), which {device.physical.properties['device_name']} does not support")
+        Algorithm._check_cooperative_matrices(info, device)
+
+    @staticmethod
+    def _check_cooperative_matrices(info: ShaderInfo, device: "Device") -> None:
+        # VK_NV_cooperative_matrix2's flexible dimensions allow sizes beyond the list
+        if not info.cooperative_matrices or device.features.get("cooperativeMatrixFlexibleDimensions"):
+            return
+        properties = device.physical.properties
+        missing = unlisted_cooperative_matrix(info.cooperative_matrices, properties["cooperative_matrices"])
+        if missing is not None:
+            listed = "; ".join(f"{c['m']}x{c['n']}x{c['k']} {c['a_type']} {c['b_type']} {c['c_type']} "
+                               f"{c['result_type']} {c['scope']}" for c in properties["cooperative_matrices"])
+            raise ShaderError(f"the shader uses a {missing.rows} x {missing.cols} {missing.component} cooperative "
+                              f"matrix as {missing.use} at {missing.scope} scope, which no cooperative-matrix "
+                              f"configuration of {properties['device_name']} has (M x N x K, A B C result "
+                              f"types, scope: {listed or 'none'})")
 
     @staticmethod
     def _check_shared_memory(info: ShaderInfo, spec_values: dict[int, SpecValue], device: "Device") -> None:

@@ -135,6 +135,11 @@ def _device_text(device: dict[str, Any]) -> str:
         "  features:",
         f"    supported:     {' '.join(n for n, on in device['features'].items() if on) or 'none'}",
         f"    unsupported:   {' '.join(n for n, on in device['features'].items() if not on) or 'none'}",
+        "  cooperative matrices (M x N x K: A B C result types, scope):",
+        *(f"    {c['m']} x {c['n']} x {c['k']}: {c['a_type']} {c['b_type']} {c['c_type']} {c['result_type']}, "
+          f"{c['scope']}{', saturating' if c['saturating_accumulation'] else ''}"
+          for c in device["cooperative_matrices"]),
+        *(["    none"] if not device["cooperative_matrices"] else []),
         "  extensions:",
         *(f"    {name}: {'yes' if on else 'no'}" for name, on in device["extensions"].items()),
     ]

@@ -253,7 +253,7 @@ class Instance(Owned):
         check(lib.vkEnumeratePhysicalDevices(self.handle, count, NULL), "vkEnumeratePhysicalDevices")
         handles = new("VkPhysicalDevice[]", count[0])
         check(lib.vkEnumeratePhysicalDevices(self.handle, count, handles), "vkEnumeratePhysicalDevices")
-        return [_describe(handles[i], i) for i in range(count[0])]
+        return [_describe(self.handle, handles[i], i) for i in range(count[0])]
 
     def visible_devices(self) -> list[PhysicalDevice]:
         """The devices kp shows, in its order: all of them, or those ``KP_VISIBLE_DEVICES``
@@ -357,13 +357,44 @@ _FEATURES_12 = ("storageBuffer8BitAccess", "uniformAndStorageBuffer8BitAccess", 
 
 @dataclass(frozen=True)
 class ExtensionFeatures:
-    """The features struct of a device extension: its C type, sType and the
-    features kp reads and enables; ``requires`` are extensions it depends on."""
+    """The features struct of a device extension: its C type (None where the
+    ``vulkan`` package's headers lack it: kp then lays it out itself), sType and
+    the features kp reads and enables, in the struct's order; ``requires`` are
+    extensions it depends on."""
 
-    struct: str
+    struct: str | None
     s_type: int
     names: tuple[str, ...]
     requires: tuple[str, ...] = ()
+
+
+class _RawFeatures:
+    """A features struct the ``vulkan`` package's headers (1.3.275) lack, laid out
+    as Vulkan lays out every features struct: sType, pNext, then one VkBool32 per
+    feature; read and written by feature name like a cffi struct."""
+
+    _names: tuple[str, ...]
+    _memory: Any
+    _bools: Any
+
+    def __init__(self, s_type: int, names: tuple[str, ...], next_struct: Any):
+        object.__setattr__(self, "_names", names)
+        # uint64 words keep pNext 8-byte aligned
+        memory = new("uint64_t[]", 2 + (len(names) + 1) // 2)
+        object.__setattr__(self, "_memory", memory)
+        base = ffi.cast("VkBaseOutStructure *", memory)
+        base.sType, base.pNext = s_type, ffi.cast("VkBaseOutStructure *", next_struct)
+        object.__setattr__(self, "_bools", ffi.cast("uint32_t *", memory) + 4)
+
+    @property
+    def pointer(self) -> Any:
+        return self._memory
+
+    def __getattr__(self, name: str) -> int:
+        return int(self._bools[self._names.index(name)])
+
+    def __setattr__(self, name: str, value: int) -> None:
+        self._bools[self._names.index(name)] = value
 
 
 # Features of device extensions: read where the device has the extension, enabled
@@ -383,10 +414,54 @@ EXTENSION_FEATURES = {
          "shaderSharedFloat16AtomicAdd", "shaderSharedFloat16AtomicMinMax", "shaderSharedFloat32AtomicMinMax",
          "shaderSharedFloat64AtomicMinMax"),
         requires=("VK_EXT_shader_atomic_float",)),
+    "VK_KHR_cooperative_matrix": ExtensionFeatures(
+        "VkPhysicalDeviceCooperativeMatrixFeaturesKHR",
+        C.VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_COOPERATIVE_MATRIX_FEATURES_KHR,
+        ("cooperativeMatrix", "cooperativeMatrixRobustBufferAccess")),
+    "VK_NV_cooperative_matrix": ExtensionFeatures(
+        "VkPhysicalDeviceCooperativeMatrixFeaturesNV",
+        C.VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_COOPERATIVE_MATRIX_FEATURES_NV,
+        ("cooperativeMatrixNV", "cooperativeMatrixRobustBufferAccessNV")),
+    # VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_COOPERATIVE_MATRIX_2_FEATURES_NV
+    "VK_NV_cooperative_matrix2": ExtensionFeatures(
+        None, 1000593000,
+        ("cooperativeMatrixWorkgroupScope", "cooperativeMatrixFlexibleDimensions", "cooperativeMatrixReductions",
+         "cooperativeMatrixConversions", "cooperativeMatrixPerElementOperations",
+         "cooperativeMatrixTensorAddressing", "cooperativeMatrixBlockLoads"),
+        requires=("VK_KHR_cooperative_matrix",)),
+    # VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_BFLOAT16_FEATURES_KHR
+    "VK_KHR_shader_bfloat16": ExtensionFeatures(
+        None, 1000141000, ("shaderBFloat16Type", "shaderBFloat16DotProduct", "shaderBFloat16CooperativeMatrix")),
 }
+
+# The C struct's field names where they differ from kp's feature names (the NV and
+# KHR cooperative-matrix structs both call theirs cooperativeMatrix).
+_FIELD_NAMES = {"cooperativeMatrixNV": "cooperativeMatrix",
+                "cooperativeMatrixRobustBufferAccessNV": "cooperativeMatrixRobustBufferAccess"}
 
 # The extension each extension feature belongs to.
 FEATURE_EXTENSIONS = {name: extension for extension, table in EXTENSION_FEATURES.items() for name in table.names}
+
+# The extensions that brought the core 1.1 and 1.2 features kp uses, which errors
+# name beside the feature (kp enables these through the core feature structs).
+PROMOTED_FEATURE_EXTENSIONS = {
+    "storageBuffer16BitAccess": "VK_KHR_16bit_storage", "uniformAndStorageBuffer16BitAccess": "VK_KHR_16bit_storage",
+    "storageBuffer8BitAccess": "VK_KHR_8bit_storage", "uniformAndStorageBuffer8BitAccess": "VK_KHR_8bit_storage",
+    "shaderFloat16": "VK_KHR_shader_float16_int8", "shaderInt8": "VK_KHR_shader_float16_int8",
+    "shaderBufferInt64Atomics": "VK_KHR_shader_atomic_int64", "vulkanMemoryModel": "VK_KHR_vulkan_memory_model",
+    "vulkanMemoryModelDeviceScope": "VK_KHR_vulkan_memory_model",
+}
+
+
+def feature_source(feature: str) -> str:
+    """Where ``feature`` comes from, for messages: its extension, or the extension
+    that brought it into core Vulkan, or "" for a Vulkan 1.0 feature."""
+    if feature in FEATURE_EXTENSIONS:
+        return FEATURE_EXTENSIONS[feature]
+    if feature in PROMOTED_FEATURE_EXTENSIONS:
+        core = "1.1" if feature in _FEATURES_11 else "1.2"
+        return f"{PROMOTED_FEATURE_EXTENSIONS[feature]}, core in Vulkan {core}"
+    return ""
 
 
 def feature_chain(values: Mapping[str, bool] | None = None,
@@ -395,11 +470,17 @@ def feature_chain(values: Mapping[str, bool] | None = None,
     and the feature structs of those ``extensions`` that ``EXTENSION_FEATURES``
     lists, filled from ``values`` (or empty, for querying). Returns the head and
     the (feature names, struct) pairs of the chain, which keep it alive."""
-    extension_structs = []
+    extension_structs: list[tuple[tuple[str, ...], Any]] = []
     chained = NULL
     for extension in extensions:
         table = EXTENSION_FEATURES.get(extension)
-        if table is not None:
+        if table is None:
+            continue
+        if table.struct is None:
+            raw = _RawFeatures(table.s_type, table.names, chained)
+            extension_structs.append((table.names, raw))
+            chained = raw.pointer
+        else:
             chained = new(f"{table.struct} *", {"sType": table.s_type, "pNext": chained})
             extension_structs.append((table.names, chained))
     f11 = new("VkPhysicalDeviceVulkan11Features *", {"sType": C.VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_1_FEATURES,
@@ -410,7 +491,7 @@ def feature_chain(values: Mapping[str, bool] | None = None,
     structs = [(_FEATURES_10, head.features), (_FEATURES_11, f11), (_FEATURES_12, f12), *extension_structs]
     for names, struct in structs:
         for name in names:
-            setattr(struct, name, int(bool((values or {}).get(name))))
+            setattr(struct, _FIELD_NAMES.get(name, name), int(bool((values or {}).get(name))))
     return head, structs
 
 
@@ -421,7 +502,7 @@ def _read_features(handle: Any, api_version: int, extensions: set[str]) -> dict[
         return {name: bool(getattr(features, name)) for name in _FEATURES_10}
     head, structs = feature_chain(extensions=sorted(extensions & EXTENSION_FEATURES.keys()))
     lib.vkGetPhysicalDeviceFeatures2(handle, head)
-    return {name: bool(getattr(struct, name)) for names, struct in structs for name in names}
+    return {name: bool(getattr(struct, _FIELD_NAMES.get(name, name))) for names, struct in structs for name in names}
 
 
 def _driver_version(vendor_id: int, version: int) -> str:
@@ -448,7 +529,47 @@ def _subgroup_operations(subgroup: Any) -> list[str]:
     return [name for name, bit in _SUBGROUP_OPERATIONS.items() if subgroup.supportedOperations & bit]
 
 
-def _describe(handle: Any, index: int) -> PhysicalDevice:
+# VkComponentTypeKHR by the names kp reports them with (NumPy's where it has one).
+COMPONENT_TYPES = {
+    C.VK_COMPONENT_TYPE_FLOAT16_KHR: "float16", C.VK_COMPONENT_TYPE_FLOAT32_KHR: "float32",
+    C.VK_COMPONENT_TYPE_FLOAT64_KHR: "float64", C.VK_COMPONENT_TYPE_SINT8_KHR: "int8",
+    C.VK_COMPONENT_TYPE_SINT16_KHR: "int16", C.VK_COMPONENT_TYPE_SINT32_KHR: "int32",
+    C.VK_COMPONENT_TYPE_SINT64_KHR: "int64", C.VK_COMPONENT_TYPE_UINT8_KHR: "uint8",
+    C.VK_COMPONENT_TYPE_UINT16_KHR: "uint16", C.VK_COMPONENT_TYPE_UINT32_KHR: "uint32",
+    C.VK_COMPONENT_TYPE_UINT64_KHR: "uint64",
+    # newer than the vulkan package's headers: VK_COMPONENT_TYPE_BFLOAT16_KHR and
+    # VK_NV_cooperative_vector's packed and 8-bit float types
+    1000141000: "bfloat16", 1000491000: "int8_packed", 1000491001: "uint8_packed",
+    1000491002: "float_e4m3", 1000491003: "float_e5m2",
+}
+SCOPES = {C.VK_SCOPE_DEVICE_KHR: "device", C.VK_SCOPE_WORKGROUP_KHR: "workgroup",
+          C.VK_SCOPE_SUBGROUP_KHR: "subgroup", C.VK_SCOPE_QUEUE_FAMILY_KHR: "queue_family"}
+
+
+def _cooperative_matrices(instance: Any, handle: Any, extensions: set[str]) -> list[dict[str, Any]]:
+    """The cooperative-matrix configurations (VkCooperativeMatrixPropertiesKHR) of a
+    device with VK_KHR_cooperative_matrix; none elsewhere."""
+    if "VK_KHR_cooperative_matrix" not in extensions:
+        return []
+    query = ffi.cast("PFN_vkGetPhysicalDeviceCooperativeMatrixPropertiesKHR", lib.vkGetInstanceProcAddr(
+        instance, b"vkGetPhysicalDeviceCooperativeMatrixPropertiesKHR"))
+    if query == NULL:
+        return []
+    count = new("uint32_t *")
+    check(query(handle, count, NULL), "vkGetPhysicalDeviceCooperativeMatrixPropertiesKHR")
+    items = new("VkCooperativeMatrixPropertiesKHR[]", [
+        {"sType": C.VK_STRUCTURE_TYPE_COOPERATIVE_MATRIX_PROPERTIES_KHR} for _ in range(count[0])])
+    check(query(handle, count, items), "vkGetPhysicalDeviceCooperativeMatrixPropertiesKHR")
+
+    def kind(value: int) -> str:
+        return COMPONENT_TYPES.get(value, f"component type {value}")
+    return [{"m": p.MSize, "n": p.NSize, "k": p.KSize, "a_type": kind(p.AType), "b_type": kind(p.BType),
+             "c_type": kind(p.CType), "result_type": kind(p.ResultType),
+             "saturating_accumulation": bool(p.saturatingAccumulation),
+             "scope": SCOPES.get(p.scope, f"scope {p.scope}")} for p in items[0:count[0]]]
+
+
+def _describe(instance: Any, handle: Any, index: int) -> PhysicalDevice:
     ids = new("VkPhysicalDeviceIDProperties *", {"sType": C.VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_ID_PROPERTIES})
     subgroup = new("VkPhysicalDeviceSubgroupProperties *", {"sType": C.VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SUBGROUP_PROPERTIES,
                                                             "pNext": ids})
@@ -510,6 +631,7 @@ def _describe(handle: Any, index: int) -> PhysicalDevice:
         "queue_families": [{"index": f.index, "queue_count": f.queue_count, "compute": f.compute,
                             "graphics": f.graphics, "transfer": f.transfer} for f in families],
         "features": dict(features),
+        "cooperative_matrices": _cooperative_matrices(instance, handle, extensions),
     }
     return PhysicalDevice(handle, index, properties, families, memory_types, memory_heaps, extensions, features, {
         "min_storage_buffer_offset_alignment": limits.minStorageBufferOffsetAlignment,

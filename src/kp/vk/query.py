@@ -109,6 +109,7 @@ def describe(physical: PhysicalDevice, index: int) -> dict[str, Any]:
         | {"min_storage_buffer_offset_alignment": physical.limits["min_storage_buffer_offset_alignment"],
            "non_coherent_atom_size": physical.limits["non_coherent_atom_size"]},
         "features": dict(physical.features),
+        "cooperative_matrices": properties["cooperative_matrices"],
         "extensions": {name: name in physical.extensions for name in EXTENSION_FEATURES},
     }
 

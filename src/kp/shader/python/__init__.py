@@ -220,6 +220,67 @@ kp.shader.stdlib
     pyshader's standard library names (``from kp.shader.stdlib import exp, log``),
     compiled as the built-ins they stand for; see that module.
 
+Cooperative matrices (tensor cores)
+-----------------------------------
+``CoopMat(T, rows, cols, use)`` is the type of a matrix that the invocations of
+a subgroup hold together: ``use`` ``"a"`` and ``"b"`` are the operands of a
+product, ``"accumulator"`` its sum; ``T`` is a scalar type (``f16`` inputs and
+``f32`` accumulators are the common configuration). Declared at module level,
+such a type fills a matrix (``C16(0.0)``) and names what to load:
+
+``coopmat_load(T, array, index, stride[, column_major])``
+    A ``T`` from a buffer or shared array of its element type, from element
+    ``index``, ``stride`` elements from one row to the next (column to column
+    with ``column_major=True``).
+``coopmat_store(matrix, array, index, stride[, column_major])``
+    The statement that writes a matrix back.
+``coopmat_muladd(a, b, c)``
+    ``a @ b + c`` on the tensor cores: ``a`` M x K, ``b`` K x N, ``c`` M x N.
+``m + n``, ``m - n``, ``m * n``, ``m / n`` (element-wise, one type), ``m * s``, ``m / s``
+    Arithmetic with matrices of the same type and scaling by a scalar.
+
+A shader that uses them needs ``VK_KHR_cooperative_matrix``, which kp enables
+where the device has it; ``mgr.algorithm`` refuses it where the device lacks the
+extension or does not list the configuration (``kp.list_devices()[i]
+["cooperative_matrices"]``), naming what is missing. A tiled GEMM, for sizes that
+are multiples of 64 (``workgroup=(N // 64, M // 64, 1)``, ``push_consts=[N, K]``)::
+
+    A16 = CoopMat(f16, 16, 16, "a")
+    B16 = CoopMat(f16, 16, 16, "b")
+    C16 = CoopMat(f32, 16, 16, "accumulator")
+
+    @python2shader(local_size=(128, 1, 1))
+    def gemm(group=("input", "WorkgroupId", uvec3), t=("input", "LocalInvocationIndex", u32),
+             sg=("input", "SubgroupId", u32),
+             a=("buffer", 0, Array(f16)), b=("buffer", 1, Array(f16)), c=("buffer", 2, Array(f32)),
+             sa=("shared", Array(f16, 64 * 32)), sb=("shared", Array(f16, 32 * 64)),
+             n=("push_constant", 0, u32), k=("push_constant", 1, u32)):
+        # four subgroups per 64 x 64 tile of C, each 32 x 32 of it in four
+        # accumulators; K walked 32 at a time through shared memory
+        row0, col0 = group.y * 64, group.x * 64
+        wr, wc = sg // 2 * 32, sg % 2 * 32
+        acc00, acc01, acc10, acc11 = C16(0.0), C16(0.0), C16(0.0), C16(0.0)
+        for k0 in range(0, k, 32):
+            for i in range(t, 64 * 32, 128):
+                sa[i] = a[(row0 + i // 32) * k + k0 + i % 32]
+                sb[i] = b[(k0 + i // 64) * n + col0 + i % 64]
+            barrier()
+            for kk in range(0, 32, 16):
+                x0 = coopmat_load(A16, sa, wr * 32 + kk, 32)
+                x1 = coopmat_load(A16, sa, (wr + 16) * 32 + kk, 32)
+                y0 = coopmat_load(B16, sb, kk * 64 + wc, 64)
+                y1 = coopmat_load(B16, sb, kk * 64 + wc + 16, 64)
+                acc00 = coopmat_muladd(x0, y0, acc00)
+                acc01 = coopmat_muladd(x0, y1, acc01)
+                acc10 = coopmat_muladd(x1, y0, acc10)
+                acc11 = coopmat_muladd(x1, y1, acc11)
+            barrier()
+        out = (row0 + wr) * n + col0 + wc
+        coopmat_store(acc00, c, out, n)
+        coopmat_store(acc01, c, out + 16, n)
+        coopmat_store(acc10, c, out + 16 * n, n)
+        coopmat_store(acc11, c, out + 16 * n + 16, n)
+
 Every mistake in a kernel (and in how it is declared) is a ``kp.ShaderCompileError``
 with ``file:line: message`` saying what to do.
 """
@@ -232,13 +293,14 @@ from typing import overload
 from ...errors import ShaderCompileError
 from .compiler import compile_function
 from .types import (
-    Array, ArrayType, Image2D, ImageType, Matrix, Scalar, ShaderType, Vector, boolean, f16, f32, f64, i32, i64,
+    Array, ArrayType, CoopMat, CoopMatType, Image2D, ImageType, Matrix, Scalar, ShaderType, Vector, boolean, f16,
+    f32, f64, i32, i64,
     ivec2, ivec3, ivec4, mat2, mat3, mat4, u32, u64, uvec2, uvec3, uvec4, vec2, vec3, vec4, caller,
 )
 
 __all__ = [
     "python2shader", "PythonShader",
-    "Array", "Image2D", "ShaderType", "Scalar", "Vector", "Matrix", "ArrayType", "ImageType",
+    "Array", "Image2D", "CoopMat", "ShaderType", "Scalar", "Vector", "Matrix", "ArrayType", "ImageType", "CoopMatType",
     "f16", "f32", "f64", "i32", "u32", "i64", "u64", "boolean",
     "vec2", "vec3", "vec4", "ivec2", "ivec3", "ivec4", "uvec2", "uvec3", "uvec4",
     "mat2", "mat3", "mat4",

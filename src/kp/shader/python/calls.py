@@ -19,7 +19,10 @@ from .builtins import (
 from .declarations import Declarations
 from .source import MISSING, read
 from .typing_rules import python_constant, same_shape, source_of
-from .types import ArrayType, ImageType, Matrix, Scalar, ShaderType, Vector, boolean, count_of, elem_of, f32, f64, i32, u32, uvec4, with_elem
+from .types import (
+    ArrayType, CoopMatType, ImageType, Matrix, Scalar, ShaderType, Vector, boolean, count_of, elem_of, f32, f64, i32,
+    u32, uvec4, with_elem,
+)
 
 # The printf conversions an f-string may give a printed value: {x:.3f}, {i:08x}...
 _PRINTF_SPEC = re.compile(r"[-+ #0]*\d*(\.\d+)?[diouxXeEfFgGaA]")
@@ -94,7 +97,11 @@ class Calls(Declarations):
             return self.subgroup(name.removeprefix("subgroup_"), node)
         if name == "len":
             return self.length(node)
-        if name in ("range", "barrier", "print"):
+        if name == "coopmat_load":
+            return self.coopmat_load(node)
+        if name == "coopmat_muladd":
+            return self.coopmat_muladd(node)
+        if name in ("range", "barrier", "print", "coopmat_store"):
             self.fail(node, f"{name}() is only allowed as "
                             + ("the iterable of a for loop" if name == "range" else "a statement"))
         if name in ("sum", "min", "max") and len(node.args) in (1, 2) \
@@ -413,6 +420,11 @@ class Calls(Declarations):
             return ir.Construct(t, self.pieces(t, args, node))
         if isinstance(t, Matrix):
             return self.matrix(t, args, node)
+        if isinstance(t, CoopMatType):  # every element one value
+            self.arity(repr(t), args, 1, node)
+            if not isinstance(args[0].type, Scalar):
+                self.fail(node, f"{t!r}() takes the scalar that fills it, not {args[0].type!r}")
+            return ir.Construct(t, [self.convert(args[0], t.elem, node)])
         self.fail(node, f"{t!r} cannot be constructed in a shader; declare a ('shared', ...) "
                         f"parameter for an array")
 
@@ -492,6 +504,62 @@ class Calls(Declarations):
         if length is not None:
             return ir.Const(i32, length)
         return ir.ArrayLength(i32, var)
+
+    def coopmat_memory(self, name: str, t: CoopMatType, node: ast.Call) -> tuple[ir.Place, ir.Expr, bool]:
+        """The array element, stride and layout of ``coopmat_load``'s and
+        ``coopmat_store``'s last arguments: ``array, index, stride[, column_major]``."""
+        if node.keywords or len(node.args) not in (4, 5):
+            self.fail(node, f"{name}() takes 4 or 5 arguments: {'T' if name == 'coopmat_load' else 'matrix'}, "
+                            f"array, index, stride[, column_major]")
+        var = self.array_arg(node.args[1], f"{name}()")
+        elem = cast(ArrayType, var.type).elem
+        if var.storage not in ("buffer", "shared"):
+            self.fail(node, f"{name}() needs a buffer or shared array; '{var.name}' is local to each invocation")
+        if elem != t.elem:
+            self.fail(node, f"{name}(): a {t!r} is read from and written to an array of {t.elem!r}, "
+                            f"not {var.type!r}")
+        index = self.index(node.args[2])
+        stride = self.coerce(self.expr(node.args[3]), u32, node.args[3], f"{name}() stride")
+        column_major = False
+        if len(node.args) == 5:
+            flag = self.expr(node.args[4])
+            if not isinstance(flag, ir.Const) or flag.type != boolean:
+                self.fail(node, f"{name}(): column_major is True or False, not `{source_of(node.args[4])}`")
+            column_major = bool(flag.value)
+        self.shader.group = True
+        return ir.Element(ir.VarRef(var), index, elem), stride, column_major
+
+    def coopmat_load(self, node: ast.Call) -> ir.Expr:
+        """``coopmat_load(T, array, index, stride[, column_major])``: a T from an array."""
+        first = node.args[0] if node.args else None
+        t = self.shader_type(first.id) if isinstance(first, ast.Name) and first.id not in self.names else None
+        if not isinstance(t, CoopMatType):
+            self.fail(node, "coopmat_load(T, array, index, stride[, column_major]) needs a CoopMat type first")
+        place, stride, column_major = self.coopmat_memory("coopmat_load", t, node)
+        return ir.CoopMatLoad(t, place, stride, column_major)
+
+    def coopmat_store(self, node: ast.Call) -> ir.CoopMatStore:
+        """``coopmat_store(matrix, array, index, stride[, column_major])``, a statement."""
+        matrix = self.expr(node.args[0]) if node.args else None
+        if matrix is None or not isinstance(matrix.type, CoopMatType):
+            self.fail(node, "coopmat_store(matrix, array, index, stride[, column_major]) needs a "
+                            "cooperative matrix first")
+        place, stride, column_major = self.coopmat_memory("coopmat_store", matrix.type, node)
+        return ir.CoopMatStore(matrix, place, stride, column_major)
+
+    def coopmat_muladd(self, node: ast.Call) -> ir.Expr:
+        """``coopmat_muladd(a, b, c)``: ``a @ b + c`` of cooperative matrices."""
+        self.arity("coopmat_muladd", node.args, 3, node)
+        a, b, c = (self.expr(arg) for arg in node.args)
+        uses = [getattr(v.type, "use", None) for v in (a, b, c)]
+        if uses != ["a", "b", "accumulator"]:
+            self.fail(node, f"coopmat_muladd(a, b, c) takes cooperative matrices of use 'a', 'b' and "
+                            f"'accumulator', got {a.type!r}, {b.type!r}, {c.type!r}")
+        ta, tb, tc = cast(CoopMatType, a.type), cast(CoopMatType, b.type), cast(CoopMatType, c.type)
+        if (ta.rows, tb.cols, ta.cols) != (tc.rows, tc.cols, tb.rows):
+            self.fail(node, f"coopmat_muladd(): {ta.rows} x {ta.cols} @ {tb.rows} x {tb.cols} does not make "
+                            f"the accumulator's {tc.rows} x {tc.cols}")
+        return ir.CoopMatMulAdd(tc, a, b, c)
 
     def atomic(self, op: str, node: ast.Call) -> ir.Expr:
         name = f"atomic_{op}"

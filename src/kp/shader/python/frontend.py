@@ -17,7 +17,7 @@ from .builtins import MATH
 from .calls import Calls
 from .source import MISSING
 from .typing_rules import abstract, python_constant, source_of
-from .types import ArrayType, ImageType, Matrix, Scalar, ShaderType, Vector, boolean, elem_of, i32, u32
+from .types import ArrayType, CoopMatType, ImageType, Matrix, Scalar, ShaderType, Vector, boolean, elem_of, i32, u32
 
 _BINOPS = {
     ast.Add: "add", ast.Sub: "sub", ast.Mult: "mul", ast.Div: "div", ast.FloorDiv: "floordiv",
@@ -123,6 +123,10 @@ class FrontEnd(Calls):
         if isinstance(value, ast.Call) and isinstance(value.func, ast.Name) \
                 and value.func.id == "print" and "print" not in self.names:
             out.append(self.print_statement(value))
+            return
+        if isinstance(value, ast.Call) and isinstance(value.func, ast.Name) \
+                and value.func.id == "coopmat_store" and "coopmat_store" not in self.names:
+            out.append(self.coopmat_store(value))
             return
         if isinstance(value, ast.Call) and self.stdlib_function(value.func) == "write":
             self.arity("write", value.args, 3, value)
@@ -385,7 +389,7 @@ class FrontEnd(Calls):
         """The type of a declaration: ``f32``, ``vec3``... or ``Array(f32, 4)``."""
         if isinstance(node, ast.Name):
             t = self.shader_type(node.id)
-            if isinstance(t, (Scalar, Vector, Matrix)):
+            if isinstance(t, (Scalar, Vector, Matrix, CoopMatType)):
                 return t
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) \
                 and node.func.id == "Array" and node.func.id not in self.names \

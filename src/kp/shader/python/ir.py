@@ -243,6 +243,25 @@ class ImageRead(Expr):
 
 
 @dataclass(eq=False)
+class CoopMatLoad(Expr):
+    """A cooperative matrix read from an array from ``place`` (its first element),
+    ``stride`` elements from one row (or column) to the next."""
+
+    place: Place
+    stride: Expr
+    column_major: bool
+
+
+@dataclass(eq=False)
+class CoopMatMulAdd(Expr):
+    """``a @ b + c`` of cooperative matrices."""
+
+    a: Expr
+    b: Expr
+    c: Expr
+
+
+@dataclass(eq=False)
 class Call(Expr):
     """A call of a compiled Python function; a tuple result has a ``Struct`` type."""
 
@@ -279,6 +298,17 @@ class ImageWrite:
     var: Variable
     coord: Expr
     value: Expr
+
+
+@dataclass(eq=False)
+class CoopMatStore:
+    """Writes the cooperative matrix ``value`` to an array from ``place``, ``stride``
+    elements from one row (or column) to the next."""
+
+    value: Expr
+    place: Place
+    stride: Expr
+    column_major: bool
 
 
 @dataclass(eq=False)
@@ -335,7 +365,7 @@ class Print:
     values: list[Expr]
 
 
-Stmt = Store | ImageWrite | Eval | If | Loop | Break | Continue | Return | Barrier | Print
+Stmt = Store | ImageWrite | CoopMatStore | Eval | If | Loop | Break | Continue | Return | Barrier | Print
 
 
 @dataclass(eq=False)

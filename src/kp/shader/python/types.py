@@ -124,6 +124,43 @@ def Array(elem: ShaderType, length: int | None = None) -> ArrayType:  # noqa: N8
     return ArrayType(elem, length)
 
 
+# The uses of a cooperative matrix: the A and B operands of a product, its accumulator.
+COOPERATIVE_MATRIX_USES = ("a", "b", "accumulator")
+
+
+@dataclass(frozen=True, repr=False)
+class CoopMatType(ShaderType):
+    """A cooperative matrix (a tensor-core fragment) shared by the invocations of a
+    subgroup: ``rows`` x ``cols`` of ``elem``, for ``use`` "a", "b" or "accumulator"."""
+
+    elem: Scalar
+    rows: int
+    cols: int
+    use: str
+
+    @property
+    def name(self) -> str:
+        return f"CoopMat({self.elem!r}, {self.rows}, {self.cols}, {self.use!r})"
+
+
+def CoopMat(elem: ShaderType, rows: int, cols: int, use: str) -> CoopMatType:  # noqa: N802 (a type, as Array)
+    """The type of a cooperative matrix of a subgroup: ``CoopMat(f16, 16, 16, "a")``
+    is the A operand of a 16 x 16 x 16 product, ``CoopMat(f32, 16, 16,
+    "accumulator")`` its accumulator. The device must list the configuration
+    (``kp.list_devices()[i]["cooperative_matrices"]``); kp refuses the algorithm
+    otherwise."""
+    if not isinstance(elem, Scalar) or elem.kind == "bool":
+        raise ShaderCompileError(f"{caller()}: CoopMat elements are a numeric scalar type (f16, f32, "
+                                 f"i32, ...), not {elem!r}")
+    for what, value in (("rows", rows), ("cols", cols)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ShaderCompileError(f"{caller()}: CoopMat {what} must be a positive int, not {value!r}")
+    if use not in COOPERATIVE_MATRIX_USES:
+        raise ShaderCompileError(f"{caller()}: CoopMat use must be one of {', '.join(map(repr, COOPERATIVE_MATRIX_USES))}, "
+                                 f"not {use!r}")
+    return CoopMatType(elem, rows, cols, use)
+
+
 def caller(depth: int = 2) -> str:
     """``file:line`` of the code that called the function calling this one."""
     frame = sys._getframe(depth)
@@ -200,8 +237,8 @@ def scalar_type(kind: str, width: int) -> Scalar:
 
 
 def elem_of(t: ShaderType) -> Scalar:
-    """The scalar type of a scalar, vector or matrix."""
-    return t if isinstance(t, Scalar) else cast("Vector | Matrix", t).elem
+    """The scalar type of a scalar, vector, matrix or cooperative matrix."""
+    return t if isinstance(t, Scalar) else cast("Vector | Matrix | CoopMatType", t).elem
 
 
 def with_elem(t: ShaderType, elem: Scalar) -> ShaderType:

@@ -22,7 +22,7 @@ from ...errors import ShaderCompileError
 from . import ir
 from .builtins import CASTS, MATH, MathFunction
 from .source import Source
-from .types import TYPES, Matrix, Scalar, ShaderType, Vector, boolean, elem_of, f32, i32, scalar_type, with_elem
+from .types import TYPES, CoopMatType, Matrix, Scalar, ShaderType, Vector, boolean, elem_of, f32, i32, scalar_type, with_elem
 
 _SYMBOL = {
     "add": "+", "sub": "-", "mul": "*", "div": "/", "floordiv": "//", "mod": "%", "pow": "**",
@@ -184,6 +184,8 @@ class Typing(ABC):
             return self.fold(op, a, b, node)
         if op == "pow":
             return self.power(a, b, node)
+        if isinstance(a.type, CoopMatType) or isinstance(b.type, CoopMatType):
+            return self.coopmat_arith(op, a, b, node)
         if op == "matmul":
             return self.matmul(a, b, node)
         if isinstance(a.type, Matrix) or isinstance(b.type, Matrix):
@@ -301,6 +303,26 @@ class Typing(ABC):
                 self.fail(node, f"{what}: cannot combine {a.type!r} and {b.type!r} "
                                 f"component-wise; use @ for the matrix product")
         return ir.Binary(matrix, op, *operands)
+
+    def coopmat_arith(self, op: str, a: ir.Expr, b: ir.Expr, node: ast.AST) -> ir.Expr:
+        """Element-wise + - * / of two cooperative matrices of one type, and * / by a scalar."""
+        what = f"`{source_of(node)}`"
+        if isinstance(a.type, CoopMatType) and isinstance(b.type, CoopMatType):
+            if a.type != b.type or op not in ("add", "sub", "mul", "div"):
+                self.fail(node, f"{what}: cooperative matrices take + - * / with one of the same type, "
+                                f"not {_SYMBOL[op]} with {b.type!r}")
+            return ir.Binary(a.type, op, a, b)
+        matrix, scalar = (a, b) if isinstance(a.type, CoopMatType) else (b, a)
+        t = cast(CoopMatType, matrix.type)
+        if not isinstance(scalar.type, Scalar) or op not in ("mul", "div") or op == "div" and matrix is b:
+            self.fail(node, f"{what}: a cooperative matrix is multiplied or divided by a scalar, not "
+                            f"combined with {scalar.type!r} by {_SYMBOL[op]}")
+        scalar = self.coerce(scalar, t.elem, node, what)
+        if op == "div":  # m / s is m * (1 / s): SPIR-V scales matrices only by multiplying
+            if t.elem.kind != "float":
+                self.fail(node, f"{what}: integer cooperative matrices cannot be divided")
+            scalar = ir.Binary(t.elem, "div", ir.Const(t.elem, 1.0), scalar)
+        return ir.Binary(t, "mul", matrix, scalar)
 
     def arity(self, name: str, args: Sequence[object], count: int, node: ast.AST) -> None:
         if len(args) != count:
