@@ -31,6 +31,16 @@ def device_memory_blocks() -> int:
     return kp.vk.live_handles().get("VkDeviceMemory", 0)
 
 
+def assert_a_replay_leaves_new_tensors_alone(mgr, seq, size):
+    """New tensors, made where collected ones were, keep their numbers through ``seq``."""
+    victims = [mgr.tensor([7.0] * size) for _ in range(8)]
+    mgr.sequence().eval(kp.OpSyncDevice(victims))
+    seq.eval()
+    mgr.sequence().eval(kp.OpSyncLocal(victims))
+    for victim in victims:
+        assert victim.data().tolist() == [7.0] * size
+
+
 # -- a recording owns what it binds ------------------------------------------------------
 def test_a_replay_after_rebuild_and_collection_writes_only_its_own_memory(mgr):
     a, b = mgr.tensor([0.0] * 4), mgr.tensor([0.0] * 4)
@@ -39,12 +49,7 @@ def test_a_replay_after_rebuild_and_collection_writes_only_its_own_memory(mgr):
     algo.rebuild([b], WRITE_42)
     del a
     gc.collect()
-    victims = [mgr.tensor([7.0] * 4) for _ in range(8)]
-    mgr.sequence().eval(kp.OpSyncDevice(victims))
-    seq.eval()
-    mgr.sequence().eval(kp.OpSyncLocal(victims))
-    for victim in victims:
-        assert victim.data().tolist() == [7.0] * 4
+    assert_a_replay_leaves_new_tensors_alone(mgr, seq, 4)
     assert b.data().tolist() == [0.0] * 4  # the rebuilt algorithm was not dispatched
 
 
@@ -56,12 +61,7 @@ def test_two_opmults_sharing_an_algorithm_keep_the_first_ones_memory(mgr):
     mgr.sequence().eval(kp.OpMult(second, algo))
     del first
     gc.collect()
-    victims = [mgr.tensor([7.0] * 8) for _ in range(8)]
-    mgr.sequence().eval(kp.OpSyncDevice(victims))
-    seq.eval()
-    mgr.sequence().eval(kp.OpSyncLocal(victims))
-    for victim in victims:
-        assert victim.data().tolist() == [7.0] * 8
+    assert_a_replay_leaves_new_tensors_alone(mgr, seq, 8)
 
 
 def test_a_recording_holds_its_memory_until_recorded_again(mgr):
