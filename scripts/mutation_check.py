@@ -8,8 +8,8 @@ tests that guard it fail. A mutation they survive is a blind spot of the tests.
 Each mutation runs in a temporary copy of the checkout (everything but the
 version control, the virtual environment and caches). The unmutated copy runs
 first, and its guard tests must pass; a mutation counts as caught only when one
-of the tests named as its guards fails (pytest's exit status 1, not a collection
-or usage error). The exit status is non-zero if the unmutated copy fails or any
+of the tests named as its guards fails, hangs or crashes the interpreter (not a
+collection or usage error). The exit status is non-zero if the unmutated copy fails or any
 mutation survives.
 """
 
@@ -113,7 +113,7 @@ def main() -> int:
     survivors = []
     for name in names:
         code, tail, seconds = run(name, tests(name), args.timeout)
-        caught = code == 1 or code is None  # a guard test failed, or hung
+        caught = code is None or code == 1 or code < 0  # a guard test failed, hung or crashed the interpreter
         print(f"{name}: {'caught' if caught else 'SURVIVED'} by {', '.join(tests(name)) or 'the suite'} in "
               f"{seconds:.0f} s (exit status {code})\n    " + tail.replace("\n", "\n    "), flush=True)
         if not caught:

@@ -29,7 +29,7 @@ from .vk import ComputePipeline
 from .vk.instance import feature_source
 
 if TYPE_CHECKING:
-    from .manager import Manager
+    from .context import DeviceContext
     from .vk import Device
 
 # SPIR-V capabilities a device must support through the named feature.
@@ -217,7 +217,9 @@ class Algorithm:
     and the same width pass as raw bits, and a bool tensor is 8-bit integers.
     """
 
-    def __init__(self, manager: "Manager", tensors: Sequence[Memory] = (), spirv: Any = b"",
+    DESTROY_ORDER = 1  # a device's destroy() destroys sequences, then algorithms, then memory
+
+    def __init__(self, manager: "DeviceContext", tensors: Sequence[Memory] = (), spirv: Any = b"",
                  workgroup: Sequence[int] | None = None, spec_consts: Any = (), push_consts: Any = (),
                  *, implicit_spec_consts: bool = False):
         self._manager = manager
@@ -403,7 +405,7 @@ class Algorithm:
         return groups
 
     # -- used by operations --------------------------------------------------------------
-    def check_usable(self, manager: "Manager") -> None:
+    def check_usable(self, manager: "DeviceContext") -> None:
         """Raise unless the algorithm is built, alive and of ``manager``, with usable
         tensors; for kp's operations."""
         if self._destroyed or self._manager.vk_device is None:
@@ -416,7 +418,7 @@ class Algorithm:
             tensor.check_recordable(manager)
 
     @property
-    def manager(self) -> "Manager":
+    def manager(self) -> "DeviceContext":
         """The manager the algorithm was made on; for kp's operations."""
         return self._manager
 

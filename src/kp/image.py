@@ -28,7 +28,7 @@ from .types import MemoryTypes, data_type_of
 from . import vk
 
 if TYPE_CHECKING:
-    from .manager import Manager
+    from .context import DeviceContext
 
 # dtype -> (Vulkan component kind, GLSL format suffix)
 IMAGE_DTYPES = {np.dtype(np.float32): ("float", "f"), np.dtype(np.int32): ("int", "i"),
@@ -77,7 +77,7 @@ class Image(Memory):
         raise KomputeError("make images with mgr.image(data, width, height, num_channels) or mgr.image_t(...)")
 
     @classmethod
-    def create_on(cls, manager: "Manager", array: np.ndarray, width: Any, height: Any, num_channels: Any,
+    def create_on(cls, manager: "DeviceContext", array: np.ndarray, width: Any, height: Any, num_channels: Any,
                   memory_type: MemoryTypes, upload: bool = True) -> "Image":
         """An image of ``array`` with device memory on ``manager`` at once; for kp's
         ``mgr.image`` / ``mgr.image_t``. Storage memory, which has no host copy, gets
@@ -107,11 +107,11 @@ class Image(Memory):
             image._upload(manager, array)
         return image
 
-    def _made_on(self, manager: "Manager", array: np.ndarray, kind: MemoryTypes, upload: bool) -> "Image":
+    def _made_on(self, manager: "DeviceContext", array: np.ndarray, kind: MemoryTypes, upload: bool) -> "Image":
         height, width, channels = self._shape
         return Image.create_on(manager, array, width, height, channels, kind, upload)
 
-    def _allocate(self, manager: "Manager", array: np.ndarray) -> None:
+    def _allocate(self, manager: "DeviceContext", array: np.ndarray) -> None:
         device, allocator = manager.live_vk_device(), manager.live_vk_allocator()
         height, width, channels = self._shape
         kind, itemsize = IMAGE_DTYPES[self._dtype][0], self._dtype.itemsize

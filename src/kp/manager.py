@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import copy
-import threading
-import weakref
 from typing import Any, Sequence as SequenceOf
 
 import numpy as np
 
 from . import vk
 from .algorithm import Algorithm
-from .errors import DestroyedError, InvalidArgumentError
+from .context import DeviceContext
+from .errors import InvalidArgumentError
 from .image import Image, as_image_array
 from .log import logger
 from .memory import Memory
@@ -34,7 +33,7 @@ def list_devices() -> list[dict[str, Any]]:
     return [{"index": i, **copy.deepcopy(d.properties)} for i, d in enumerate(vk.shared_instance().visible_devices())]
 
 
-class Manager(SeedManagerAPI):
+class Manager(DeviceContext, SeedManagerAPI):
     """Owns a Vulkan device and everything made on it.
 
     >>> with kp.Manager() as mgr:
@@ -64,56 +63,9 @@ class Manager(SeedManagerAPI):
                 isinstance(f, int) for f in family_queue_indices):
             raise InvalidArgumentError(f"family_queue_indices must be a list of ints, got {family_queue_indices!r}")
         vk.drain()
-        # The Vulkan device, None once destroyed: kp's objects read it (a plain
-        # attribute: sequences check it on every evaluation); only the manager sets it.
-        self.vk_device: vk.Device | None = vk.Device(instance, physical, family_queue_indices, desired_extensions)
-        # The manager owns the allocator, whose blocks hold the device: dropping the
-        # manager lets go of all three without a reference cycle.
-        self._allocator: vk.Allocator | None = vk.Allocator(self.vk_device)
-        self._objects: weakref.WeakSet[Any] = weakref.WeakSet()
-        self._objects_lock = threading.RLock()
-        self._gone = "was destroyed"  # why vk_device is None, once it is
-        _managers.add(self)
+        super().__init__(vk.Device(instance, physical, family_queue_indices, desired_extensions))
         self._init_seed_api()
         logger.info("Using physical device index %d found %s", self._index, physical.properties["device_name"])
-
-    # -- for kp's tensors, algorithms, sequences and operations ------------------------
-    def live_vk_device(self) -> vk.Device:
-        """The Vulkan device, for kp's objects and operations; raises DestroyedError once
-        the manager is destroyed (kp is entered: what was released and is done is destroyed)."""
-        vk.drain()
-        device = self.vk_device
-        if device is None:
-            raise self.gone_error("the manager")
-        return device
-
-    def gone_error(self, what: str) -> DestroyedError:
-        """The error for using ``what`` (an object made here) once the manager is gone:
-        destroyed, or made in the parent process of a fork; for kp's objects."""
-        if self.vk_device is not None:
-            return DestroyedError(f"{what} was destroyed")
-        return DestroyedError(f"{what} is unusable: its manager {self._gone}")
-
-    def _forget_after_fork(self) -> None:
-        """In a forked child: the parent's device is not this process's to use or destroy."""
-        self.vk_device, self._allocator = None, None
-        self._objects_lock = threading.RLock()
-        self._gone = ("was made in the parent process before os.fork(); make a new kp.Manager in the child "
-                      "(or use the 'spawn' start method)")
-
-    def live_vk_allocator(self) -> vk.Allocator:
-        """The device memory allocator, for kp's tensors; raises DestroyedError once the
-        manager is destroyed."""
-        self.live_vk_device()
-        allocator = self._allocator
-        assert allocator is not None  # cleared only after vk_device
-        return allocator
-
-    def adopt(self, obj: Any) -> None:
-        """Track a tensor, image, algorithm or sequence made on this device, so that ``destroy()``
-        destroys it; for kp's objects, which call it as they are made."""
-        with self._objects_lock:
-            self._objects.add(obj)
 
     # -- the current API ----------------------------------------------------------------
     def tensor(self, data: Any, memory_type: MemoryTypes | None = None, *,
@@ -177,40 +129,6 @@ class Manager(SeedManagerAPI):
         heaps, queue families and features."""
         return {"index": self._index, **copy.deepcopy(self.live_vk_device().physical.properties)}
 
-    # -- lifetime ---------------------------------------------------------------------
-    def destroy(self) -> None:
-        """Destroy every sequence, algorithm and tensor made here, then the device,
-        once the work in flight has finished (waited for holding no lock). Objects
-        still referenced report ``is_init() == False`` and raise when used; NumPy
-        views from ``data()`` stay readable until they are collected."""
-        device = self.vk_device
-        if device is None:
-            return
-        if device.lock._is_owned():  # type: ignore[attr-defined]
-            vk.defer(self.destroy)  # a finalizer run inside kp's own work: as soon as that is done
-            return
-        with device.lock:  # from here on no thread makes or submits anything here
-            if self.vk_device is None:
-                return
-            self.vk_device = None
-        with self._objects_lock:
-            objects = list(self._objects)
-        for obj in objects:
-            if isinstance(obj, Sequence):
-                obj.wait_submitted()
-        for kind in (Sequence, Algorithm, Memory):
-            for obj in objects:
-                if isinstance(obj, kind):
-                    obj.destroy()
-        assert self._allocator is not None  # set until now
-        self._allocator.close()
-        self._allocator = None
-        del device
-        vk.drain()
-
-    def is_init(self) -> bool:
-        return self.vk_device is not None
-
     def __enter__(self) -> "Manager":
         return self
 
@@ -221,14 +139,3 @@ class Manager(SeedManagerAPI):
         if self.vk_device is None:
             return "kp.Manager(destroyed)"
         return f"kp.Manager({self.vk_device.physical.properties['device_name']!r})"
-
-
-_managers: weakref.WeakSet[Manager] = weakref.WeakSet()
-
-
-def _forget_managers_after_fork() -> None:
-    for manager in list(_managers):
-        manager._forget_after_fork()
-
-
-vk.on_fork(_forget_managers_after_fork)

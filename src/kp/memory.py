@@ -13,9 +13,9 @@ import numpy as np
 from .errors import DestroyedError, InvalidArgumentError, KomputeError
 from .types import DataTypes, MemoryTypes, memory_type_of
 from . import vk
+from .context import DeviceContext
 
 if TYPE_CHECKING:
-    from .manager import Manager
     from .operations import OpBase
     from .vk import Allocation
 
@@ -47,13 +47,15 @@ class Memory:
     True while the primary memory is separate from the host data and no recorded
     operation has used it: its contents are not the user's yet."""
 
+    DESTROY_ORDER = 2  # a device's destroy() destroys sequences, then algorithms, then memory
+
     _noun = "memory object"
     _array: np.ndarray | None
     _shape: tuple[int, ...]
     _dtype: np.dtype
     _data_type: DataTypes
     _memory_type: MemoryTypes
-    _manager: "Manager | None"
+    _manager: "DeviceContext | None"
     _primary: Any
     _staging: "Allocation | None"
     _host: Any
@@ -67,7 +69,7 @@ class Memory:
         return (self._primary is not None and not self._destroyed and self._manager is not None
                 and self._manager.vk_device is not None)
 
-    def check_usable(self, manager: "Manager | None" = None) -> None:
+    def check_usable(self, manager: "DeviceContext | None" = None) -> None:
         """Raise unless it has device memory (of ``manager``, where given); for kp's
         operations."""
         if self._manager is None:
@@ -78,7 +80,7 @@ class Memory:
         if manager is not None and manager is not self._manager:
             raise InvalidArgumentError(f"{self._noun} belongs to another kp.Manager")
 
-    def check_recordable(self, manager: "Manager") -> None:
+    def check_recordable(self, manager: "DeviceContext") -> None:
         """``check_usable(manager)`` for an operation being recorded: from then on its
         device memory holds what the device wrote, which ``to()`` moves; for kp's
         operations."""
@@ -133,7 +135,7 @@ class Memory:
         return self._staging
 
     @property
-    def manager(self) -> "Manager | None":
+    def manager(self) -> "DeviceContext | None":
         """The manager it was created on, None before; for kp's operations."""
         return self._manager
 
@@ -221,7 +223,7 @@ class Memory:
         return self._memory_type
 
     # -- moving to another device --------------------------------------------------
-    def to(self: _M, manager: "Manager", memory_type: MemoryTypes | None = None) -> _M:
+    def to(self: _M, manager: "DeviceContext", memory_type: MemoryTypes | None = None) -> _M:
         """A new tensor or image on ``manager`` (another device's, or this one's) holding
         this one's device data, with its shape and dtype, and ``memory_type`` (by
         default this one's). Both the new object's device memory and its ``data()``
@@ -239,10 +241,9 @@ class Memory:
         ``mgr.tensor`` in staging memory, before its ``OpSyncDevice``) moves its host
         data: its device memory holds nothing of the user's yet.
         """
-        from .manager import Manager
         from .operations import OpCopy
 
-        if not isinstance(manager, Manager):
+        if not isinstance(manager, DeviceContext):
             raise InvalidArgumentError(f"{type(self).__name__}.to takes a kp.Manager, got {type(manager).__name__}")
         self.check_usable()
         kind = self._memory_type if memory_type is None else memory_type_of(memory_type)
@@ -255,7 +256,7 @@ class Memory:
             _evaluate(manager, OpCopy([self, out]))
             return out
         # Read the device data into a host tensor here, then write it on the other device.
-        host = source.tensor_t(self._zeros().reshape(-1), MemoryTypes.host)
+        host = _host_tensor(source, self._zeros().reshape(-1))
         try:
             _evaluate(source, OpCopy([self, host]))
             return self._filled_on(manager, host.numpy().reshape(self._shape), kind)
@@ -266,7 +267,7 @@ class Memory:
         """Zeros of its shape and dtype, without memory of their own."""
         return np.broadcast_to(np.zeros((), self._dtype), self._shape)
 
-    def _filled_on(self: _M, manager: "Manager", array: np.ndarray, kind: MemoryTypes) -> _M:
+    def _filled_on(self: _M, manager: "DeviceContext", array: np.ndarray, kind: MemoryTypes) -> _M:
         """One like it on ``manager`` holding ``array`` in its device memory too."""
         from .operations import OpSyncDevice
 
@@ -275,27 +276,36 @@ class Memory:
             _evaluate(manager, OpSyncDevice([out]))
         return out
 
-    def _made_on(self: _M, manager: "Manager", array: np.ndarray, kind: MemoryTypes, upload: bool) -> _M:
+    def _made_on(self: _M, manager: "DeviceContext", array: np.ndarray, kind: MemoryTypes, upload: bool) -> _M:
         """A new object of its kind and size on ``manager`` holding ``array`` (storage
         memory: uploaded where ``upload``); for ``to()``."""
         raise NotImplementedError
 
-    def _upload(self, manager: "Manager", array: np.ndarray) -> None:
+    def _upload(self, manager: "DeviceContext", array: np.ndarray) -> None:
         """Write ``array`` into the new storage memory through a temporary host-visible
         tensor, and wait: storage memory has no host copy to hold it until a sync."""
         from .operations import OpCopy
 
-        staged = manager.tensor_t(array, MemoryTypes.host)
+        staged = _host_tensor(manager, array)
         try:
             _evaluate(manager, OpCopy([staged, self]))
         finally:
             staged.destroy()
 
 
-def _evaluate(manager: "Manager", op: "OpBase") -> None:
+def _evaluate(manager: "DeviceContext", op: "OpBase") -> None:
     """Run ``op`` on a sequence of its own on ``manager`` and wait for it."""
-    sequence = manager.sequence()
+    from .sequence import Sequence
+
+    sequence = Sequence(manager)
     try:
         sequence.eval(op)
     finally:
         sequence.destroy()
+
+
+def _host_tensor(manager: "DeviceContext", array: np.ndarray) -> "Memory":
+    """A host-visible tensor of ``array`` on ``manager``, for moving data through the host."""
+    from .tensor import Tensor
+
+    return Tensor.create_on(manager, np.asarray(array), MemoryTypes.host)

@@ -18,7 +18,7 @@ from .profile import Profile
 from .seed import SeedSequenceAPI
 
 if TYPE_CHECKING:
-    from .manager import Manager
+    from .context import DeviceContext
 
 
 
@@ -73,7 +73,9 @@ class Sequence(SeedSequenceAPI):
     array([3., 8.], dtype=float32)
     """
 
-    def __init__(self, manager: "Manager", queue_index: int = 0, total_timestamps: int = 0):
+    DESTROY_ORDER = 0  # a device's destroy() destroys sequences, then algorithms, then memory
+
+    def __init__(self, manager: "DeviceContext", queue_index: int = 0, total_timestamps: int = 0):
         device = manager.live_vk_device()
         if not isinstance(queue_index, int) or not 0 <= queue_index < len(device.queues):
             raise InvalidArgumentError(f"queue_index {queue_index!r} is out of range: the manager has "
@@ -433,7 +435,7 @@ class Sequence(SeedSequenceAPI):
 
     def wait_submitted(self) -> None:
         """Wait, holding no lock, until the GPU has finished the last submission (its
-        host work stays for ``eval_await``); for ``Manager.destroy``."""
+        host work stays for ``eval_await``); for ``DeviceContext.destroy``."""
         vk.Submission(self._timeline, self._timeline.submitted).wait()
 
     def __repr__(self) -> str:

@@ -19,7 +19,7 @@ from .memory import Memory
 from .types import DTYPE_FEATURES, MemoryTypes, data_type_of
 
 if TYPE_CHECKING:
-    from .manager import Manager
+    from .context import DeviceContext
     from .operations import OpBase
     from .vk import Allocation
 
@@ -72,14 +72,14 @@ class Tensor(Memory):
         self._data_type = data_type_of(array.dtype)
         self._memory_type = memory_type
         self._list_data = list_data
-        self._manager: Manager | None = None
+        self._manager: DeviceContext | None = None
         self._primary: Allocation | None = None
         self._staging: Allocation | None = None
         self._host: Allocation | None = None
         self._destroyed = False
 
     @classmethod
-    def create_on(cls, manager: "Manager", array: np.ndarray, memory_type: MemoryTypes,
+    def create_on(cls, manager: "DeviceContext", array: np.ndarray, memory_type: MemoryTypes,
                   upload: bool = True) -> "Tensor":
         """A tensor of ``array`` with device memory on ``manager`` at once; for kp's
         ``mgr.tensor`` / ``mgr.tensor_t``. Storage memory holds ``array`` only where
@@ -89,10 +89,10 @@ class Tensor(Memory):
         tensor.allocate_on(manager, upload)
         return tensor
 
-    def _made_on(self, manager: "Manager", array: np.ndarray, kind: MemoryTypes, upload: bool) -> "Tensor":
+    def _made_on(self, manager: "DeviceContext", array: np.ndarray, kind: MemoryTypes, upload: bool) -> "Tensor":
         return Tensor.create_on(manager, array, kind, upload)
 
-    def allocate_on(self, manager: "Manager", upload: bool = True) -> None:
+    def allocate_on(self, manager: "DeviceContext", upload: bool = True) -> None:
         """Give the tensor device memory on ``manager``, holding its data; for kp's
         seed-API tensor_create. Storage memory, which has no host copy, gets the data
         through a temporary host-visible copy where ``upload`` (one transfer, waited

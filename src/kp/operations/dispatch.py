@@ -11,7 +11,7 @@ from ..memory import Memory
 from .base import Access, OpBase
 
 if TYPE_CHECKING:
-    from ..manager import Manager
+    from ..context import DeviceContext
     from ..shader.spirv import ShaderInfo
     from ..vk import Commands, ComputePipeline
 
@@ -41,7 +41,7 @@ class OpAlgoDispatch(OpBase):
             converted = self._converted = (info, push_constants_bytes(self.push_consts, info))
         return converted[1]
 
-    def check(self, manager: "Manager") -> None:
+    def check(self, manager: "DeviceContext") -> None:
         self.algorithm.check_usable(manager)
         if self._pipeline is not None and not self._pipeline.alive:
             raise DestroyedError("the algorithm this dispatch recorded was destroyed")

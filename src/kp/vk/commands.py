@@ -69,7 +69,7 @@ class Timeline:
                  "fence_lock", "waiting", "_status", "_wait", "_dev")
 
     def __init__(self, device: "Device", queue: "Queue", fences: Any, semaphore: Any):
-        self.device = device
+        self.device: Any = device  # None once closed
         self.queue = queue
         self.fences = fences  # VkFence[2]: submission n signals fences[n & 1]
         self.semaphore = semaphore
@@ -149,6 +149,13 @@ class Timeline:
             self.unreset = 0
             if result:
                 check(result, "vkResetFences")
+
+    def close(self) -> None:
+        """The commands are destroyed, after their last submission finished: nothing is
+        asked of the device any more, and a destroyed sequence that keeps this (for
+        ``eval_await``) no longer holds the device."""
+        self.completed = self.submitted
+        self.device = None
 
     def settle(self) -> None:
         """After a submission was interrupted or failed at an unknown point (it may or
@@ -478,7 +485,9 @@ def _destroy_commands(device: "Device", handles: dict[str, Any]) -> None:
     semaphore."""
     dev = device.handle
     with device.lock:
-        handles["timeline"].quietly((0, 1), lambda: [lib.vkDestroyFence(dev, fence, NULL) for fence in handles["fences"]])
+        timeline = handles["timeline"]
+        timeline.quietly((0, 1), lambda: [lib.vkDestroyFence(dev, fence, NULL) for fence in handles["fences"]])
+        timeline.close()
         lib.vkDestroySemaphore(dev, handles["semaphore"], NULL)
         lib.vkDestroyQueryPool(dev, handles["queries"], NULL)
         lib.vkDestroyCommandPool(dev, handles["pool"], NULL)
