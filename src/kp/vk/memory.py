@@ -190,6 +190,7 @@ class Allocator:
         # re-entrant: a finalizer run inside allocate() may make a tensor (see there)
         self._lock = threading.RLock()
         self._types = {kind: self.memory_type(kind, self._buffer_bits) for kind in MEMORY_KINDS}
+        self._heaps = {kind: self.heap_size(kind) for kind in MEMORY_KINDS if self._types[kind] is not None}
         self.alignment = max(16, device.physical.limits["min_storage_buffer_offset_alignment"])
         # Unified memory: the host maps the device's own memory and syncs are no-ops.
         self.uma = (device.physical.properties["device_type"] in ("cpu", "integrated_gpu")
@@ -223,9 +224,10 @@ class Allocator:
         return self._physical.memory_heaps[heap][0]
 
     def allocate(self, kind: str, size: int) -> Allocation:
-        memory_type = self._memory_type(kind)
+        memory_type, heap = self._types[kind], self._heaps.get(kind)
+        if memory_type is None or heap is None:
+            memory_type, heap = self._memory_type(kind), self.heap_size(kind)  # raises: no such memory
         size = max(size, 4)
-        heap = self.heap_size(kind)
         if size > heap:
             raise OutOfDeviceMemoryError(f"cannot allocate {size} bytes of {kind} memory: "
                                          f"the device's heap holds {heap} bytes")
