@@ -66,7 +66,7 @@ class Timeline:
     short slices, so that signal handlers (Ctrl-C) run meanwhile."""
 
     __slots__ = ("device", "queue", "fences", "semaphore", "submitted", "completed", "unreset", "unsettled",
-                 "fence_lock", "waiting", "_status", "_wait", "_dev")
+                 "fence_lock", "waiting", "_status", "_wait", "_reset", "_dev")
 
     def __init__(self, device: "Device", queue: "Queue", fences: Any, semaphore: Any):
         self.device: Any = device  # None once closed
@@ -79,7 +79,9 @@ class Timeline:
         self.unsettled = 0  # a submission an exception may have cut short (see settle)
         self.fence_lock = threading.Lock()
         self.waiting = [0, 0]  # threads reading each fence
-        self._status, self._wait, self._dev = device.fn.vkGetFenceStatus, device.fn.vkWaitForFences, device.handle
+        self._status, self._wait, self._reset = device.fn.vkGetFenceStatus, device.fn.vkWaitForFences, \
+            device.fn.vkResetFences
+        self._dev = device.handle
 
     def poll(self, serial: int) -> bool:
         """Whether submission ``serial`` has finished, asking its fence (no wait)."""
@@ -143,12 +145,17 @@ class Timeline:
     def reset(self) -> None:
         """Make the fence of the finished submission ``unreset`` ready for its next use."""
         serial = self.unreset
-        if serial:
-            fence = self.fences + (serial & 1)
-            result = self.quietly((serial & 1,), lambda: self.device.fn.vkResetFences(self._dev, 1, fence))
-            self.unreset = 0
-            if result:
-                check(result, "vkResetFences")
+        if not serial:
+            return
+        parity = serial & 1
+        fence = self.fences + parity
+        with self.fence_lock:
+            result = None if self.waiting[parity] else self._reset(self._dev, 1, fence)
+        if result is None:  # a reader of the finished fence is still leaving
+            result = self.quietly((parity,), lambda: self._reset(self._dev, 1, fence))
+        self.unreset = 0
+        if result:
+            check(result, "vkResetFences")
 
     def close(self) -> None:
         """The commands are destroyed, after their last submission finished: nothing is
