@@ -82,6 +82,7 @@ class OpMatMul(OpAlgoDispatch):
         algorithm.rebuild(tensors, builtin_spirv(name), groups, push_consts=np.array([m, n, k], dtype=np.uint32))
         self.shape = (m, n, k)
         super().__init__(algorithm)
+        self._keep_build()
 
 
 def _sizes(a: Memory, b: Memory, c: Memory, shape: Sequence[int] | None) -> tuple[int, int, int]:
