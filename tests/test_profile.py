@@ -123,3 +123,21 @@ def test_profile_refusals(timed):
         kp.profile.Profile(["a"], [1, 2], 1.0, 0)
     with pytest.raises(kp.InvalidArgumentError, match="3 timestamps for 1 operations"):
         kp.profile.Profile(["a"], [1, 2, 3], 1.0, 64)
+
+
+def test_a_recording_discarded_for_a_destroyed_tensor_has_nothing_to_profile(timed):
+    a, b = timed.tensor([1.0]), timed.tensor([2.0])
+    seq = timed.sequence(total_timestamps=2).record(kp.OpSyncDevice([a])).record(kp.OpSyncDevice([b])).eval()
+    assert len(seq.profile().operations) == 2
+    b.destroy()
+    with pytest.raises(kp.DestroyedError):
+        seq.eval()
+    with pytest.raises(kp.SequenceStateError, match="no operations to profile: the recording was discarded"):
+        seq.profile()
+
+
+def test_trace_refuses_what_is_not_a_profile(timed):
+    with pytest.raises(kp.InvalidArgumentError, match="trace: item 1 is a int, not a kp.profile.Profile"):
+        kp.profile.trace([kp.profile.Profile(["a"], [1, 2], 1.0, 64), 5])
+    with pytest.raises(kp.InvalidArgumentError, match="trace takes a list of kp.profile.Profile, got NoneType"):
+        kp.profile.trace(None)

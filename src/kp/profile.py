@@ -34,7 +34,8 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from .errors import InvalidArgumentError
 
@@ -116,7 +117,13 @@ def trace(profiles: Iterable[Profile]) -> dict[str, Any]:
     ui.perfetto.dev open: a process per device and a row (thread) per queue, a
     complete event (``"ph": "X"``, ``ts`` and ``dur`` in µs) per operation, placed
     on the device's clock from the earliest profile's first timestamp."""
+    if not isinstance(profiles, Iterable):
+        raise InvalidArgumentError(f"trace takes a list of kp.profile.Profile, got {type(profiles).__name__}")
     profiles = list(profiles)
+    for i, profile in enumerate(profiles):
+        if not isinstance(profile, Profile):
+            raise InvalidArgumentError(f"trace: item {i} is a {type(profile).__name__}, not a kp.profile.Profile "
+                                       f"(from Sequence.profile())")
     origin = min((p.start_ns for p in profiles), default=0.0)
     devices: dict[str, int] = {}
     rows: set[tuple[int, int]] = set()
