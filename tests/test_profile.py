@@ -141,3 +141,16 @@ def test_trace_refuses_what_is_not_a_profile(timed):
         kp.profile.trace([kp.profile.Profile(["a"], [1, 2], 1.0, 64), 5])
     with pytest.raises(kp.InvalidArgumentError, match="trace takes a list of kp.profile.Profile, got NoneType"):
         kp.profile.trace(None)
+
+
+def test_each_operation_is_named_by_its_kind_and_a_product_by_its_sizes(timed):
+    a, b, c = (timed.tensor(np.ones((4, 4), np.float32)) for _ in range(3))
+    ab = timed.tensor(np.ones((4, 6), np.float32))
+    ops = [kp.OpMatMul([a, ab, timed.tensor(np.zeros((4, 6), np.float32))], timed.algorithm()),
+           kp.OpMult([a, b, c], timed.algorithm())]
+    seq = timed.sequence(total_timestamps=2)
+    for op in ops:
+        seq.record(op)
+    names = [op.name for op in seq.eval().profile().operations]
+    assert names[0] == "kp.OpMatMul(4 x 4 @ 4 x 6, float32)"
+    assert names[1].startswith("kp.OpMult(kp.Algorithm(")

@@ -87,4 +87,4 @@ class OpAlgoDispatch(OpBase):
         return self.algorithm.get_tensors()
 
     def __repr__(self) -> str:
-        return f"kp.OpAlgoDispatch({self.algorithm!r})"
+        return f"kp.{type(self).__name__}({self.algorithm!r})"  # OpMult's and others' own names in profiles
