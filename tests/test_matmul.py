@@ -104,3 +104,22 @@ def test_bad_dtypes_and_aliases_are_refused(mgr):
         kp.OpMatMul([a, a], mgr.algorithm())
     with pytest.raises(kp.InvalidArgumentError, match="takes a kp.Algorithm"):
         kp.OpMatMul([a, a, mgr.tensor(np.zeros((2, 2), np.float32))], None)
+
+
+def test_an_algorithm_given_to_two_products_is_refused_for_the_first(mgr):
+    # each OpMatMul builds the algorithm for its own tensors: the first, recorded
+    # after the second was made, would run the second's product
+    a = mgr.tensor(np.full((3, 2), 2.0, np.float32))
+    b, c, d, e = (mgr.tensor(np.ones(s, np.float32)) for s in ((2, 4), (3, 4), (4, 5), (3, 5)))
+    shared = mgr.algorithm()
+    first = kp.OpMatMul([a, b, c], shared)
+    kp.OpMatMul([c, d, e], shared)
+    seq = mgr.sequence().record(kp.OpSyncDevice([a, b, d]))
+    with pytest.raises(kp.InvalidArgumentError, match="algorithm of this OpMatMul was rebuilt since it was made"):
+        seq.record(first)
+    # recorded before the next is made, each records its own product
+    seq.record(kp.OpMatMul([a, b, c], shared)).record(kp.OpMatMul([c, d, e], shared))
+    seq.record(kp.OpSyncLocal([c, e])).eval()
+    np.testing.assert_array_equal(e.data().reshape(3, 5), np.full((3, 5), 16.0))
+    with pytest.raises(kp.InvalidArgumentError, match="give each OpMatMul its own mgr.algorithm"):
+        seq.rerecord()

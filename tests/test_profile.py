@@ -123,3 +123,34 @@ def test_profile_refusals(timed):
         kp.profile.Profile(["a"], [1, 2], 1.0, 0)
     with pytest.raises(kp.InvalidArgumentError, match="3 timestamps for 1 operations"):
         kp.profile.Profile(["a"], [1, 2, 3], 1.0, 64)
+
+
+def test_a_recording_discarded_for_a_destroyed_tensor_has_nothing_to_profile(timed):
+    a, b = timed.tensor([1.0]), timed.tensor([2.0])
+    seq = timed.sequence(total_timestamps=2).record(kp.OpSyncDevice([a])).record(kp.OpSyncDevice([b])).eval()
+    assert len(seq.profile().operations) == 2
+    b.destroy()
+    with pytest.raises(kp.DestroyedError):
+        seq.eval()
+    with pytest.raises(kp.SequenceStateError, match="no operations to profile: the recording was discarded"):
+        seq.profile()
+
+
+def test_trace_refuses_what_is_not_a_profile(timed):
+    with pytest.raises(kp.InvalidArgumentError, match="trace: item 1 is a int, not a kp.profile.Profile"):
+        kp.profile.trace([kp.profile.Profile(["a"], [1, 2], 1.0, 64), 5])
+    with pytest.raises(kp.InvalidArgumentError, match="trace takes a list of kp.profile.Profile, got NoneType"):
+        kp.profile.trace(None)
+
+
+def test_each_operation_is_named_by_its_kind_and_a_product_by_its_sizes(timed):
+    a, b, c = (timed.tensor(np.ones((4, 4), np.float32)) for _ in range(3))
+    ab = timed.tensor(np.ones((4, 6), np.float32))
+    ops = [kp.OpMatMul([a, ab, timed.tensor(np.zeros((4, 6), np.float32))], timed.algorithm()),
+           kp.OpMult([a, b, c], timed.algorithm())]
+    seq = timed.sequence(total_timestamps=2)
+    for op in ops:
+        seq.record(op)
+    names = [op.name for op in seq.eval().profile().operations]
+    assert names[0] == "kp.OpMatMul(4 x 4 @ 4 x 6, float32)"
+    assert names[1].startswith("kp.OpMult(kp.Algorithm(")

@@ -117,3 +117,14 @@ def test_coopmat_types_are_checked_when_declared():
         CoopMat(f16, 0, 16, "a")
     with pytest.raises(kp.ShaderCompileError, match="elements are a numeric scalar type"):
         CoopMat(Array(f16), 16, 16, "a")
+
+
+def test_sizes_past_32_bits_are_refused_rather_than_truncated():
+    # a 2**32 + 16 row matrix compiled to a 16-row one (and an array of 2**32 + 4
+    # shared floats to 4 of them): SPIR-V writes sizes as 32-bit constants
+    with pytest.raises(kp.ShaderCompileError, match=r"CoopMat rows must be a positive int, not 4294967312 "
+                                                    r"\(a SPIR-V module holds sizes below 2\*\*32\)"):
+        CoopMat(f16, 2 ** 32 + 16, 16, "a")
+    with pytest.raises(kp.ShaderCompileError, match=r"Array length must be a positive int, not 4294967300"):
+        Array(f32, 2 ** 32 + 4)
+    assert CoopMat(f16, 2 ** 32 - 1, 16, "a").rows == 2 ** 32 - 1

@@ -8,15 +8,15 @@ a Chrome / Perfetto trace.
 ...     .record(kp.OpSyncLocal([out])).eval()
 >>> profile = seq.profile()
 >>> [op.name for op in profile.operations]
-['kp.OpSyncDevice(2 tensors)', 'kp.OpAlgoDispatch(kp.Algorithm(...))', 'kp.OpSyncLocal(1 tensors)']
+['kp.OpSyncDevice(2 tensors)', 'kp.OpMult(kp.Algorithm(...))', 'kp.OpSyncLocal(1 tensors)']
 >>> sum(op.duration_us for op in profile.operations) == profile.total_us
 True
 >>> print(profile.table())  # doctest: +SKIP
 GPU time of 3 operations on NVIDIA H200, queue 0: 28.1 µs
-  #  operation                                                                           µs   share
-  0  kp.OpSyncDevice(2 tensors)                                                        17.9   63.7%
-  1  kp.OpAlgoDispatch(kp.Algorithm(tensors=3, workgroup=(64, 1, 1), init=True))        3.2   11.3%
-  2  kp.OpSyncLocal(1 tensors)                                                          7.0   25.0%
+  #  operation                                                                   µs   share
+  0  kp.OpSyncDevice(2 tensors)                                                17.9   63.7%
+  1  kp.OpMult(kp.Algorithm(tensors=3, workgroup=(64, 1, 1), init=True))        3.2   11.3%
+  2  kp.OpSyncLocal(1 tensors)                                                  7.0   25.0%
 >>> profile.save_trace("trace.json")  # doctest: +SKIP
 
 Open the trace in ui.perfetto.dev or chrome://tracing: one row per queue, one
@@ -34,7 +34,8 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from .errors import InvalidArgumentError
 
@@ -116,7 +117,13 @@ def trace(profiles: Iterable[Profile]) -> dict[str, Any]:
     ui.perfetto.dev open: a process per device and a row (thread) per queue, a
     complete event (``"ph": "X"``, ``ts`` and ``dur`` in µs) per operation, placed
     on the device's clock from the earliest profile's first timestamp."""
+    if not isinstance(profiles, Iterable):
+        raise InvalidArgumentError(f"trace takes a list of kp.profile.Profile, got {type(profiles).__name__}")
     profiles = list(profiles)
+    for i, profile in enumerate(profiles):
+        if not isinstance(profile, Profile):
+            raise InvalidArgumentError(f"trace: item {i} is a {type(profile).__name__}, not a kp.profile.Profile "
+                                       f"(from Sequence.profile())")
     origin = min((p.start_ns for p in profiles), default=0.0)
     devices: dict[str, int] = {}
     rows: set[tuple[int, int]] = set()

@@ -408,6 +408,9 @@ class Sequence(SeedSequenceAPI):
             stamps = self.get_timestamps()
             if not stamps:
                 raise SequenceStateError("no timestamps to profile: eval() the recorded operations first")
+            if self._stale:  # the timestamps are of operations no longer known
+                raise SequenceStateError("no operations to profile: the recording was discarded as it uses something "
+                                         "since destroyed; record the operations again and eval() them")
             commands = self._live_commands()
             physical = commands.device.physical
             return Profile([repr(op) for op in self._recorded], stamps, physical.properties["timestamp_period"],

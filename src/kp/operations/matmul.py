@@ -81,7 +81,13 @@ class OpMatMul(OpAlgoDispatch):
                                        f"workgroups; {properties['device_name']} allows {limit[0]} x {limit[1]}")
         algorithm.rebuild(tensors, builtin_spirv(name), groups, push_consts=np.array([m, n, k], dtype=np.uint32))
         self.shape = (m, n, k)
+        self._dtypes = dtypes
         super().__init__(algorithm)
+        self._keep_build()
+
+    def __repr__(self) -> str:
+        m, n, k = self.shape
+        return f"kp.OpMatMul({m} x {k} @ {k} x {n}, {self._dtypes[0]})"
 
 
 def _sizes(a: Memory, b: Memory, c: Memory, shape: Sequence[int] | None) -> tuple[int, int, int]:

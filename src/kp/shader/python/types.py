@@ -110,6 +110,15 @@ class ArrayType(ShaderType):
         return f"Array({self.elem!r})" if self.length is None else f"Array({self.elem!r}, {self.length})"
 
 
+def _is_size(value: object) -> bool:
+    """A length the module can hold: SPIR-V writes it as a 32-bit constant."""
+    return isinstance(value, int) and not isinstance(value, bool) and 0 < value < 2 ** 32
+
+
+def _size_hint(value: object) -> str:
+    return " (a SPIR-V module holds sizes below 2**32)" if isinstance(value, int) and value >= 2 ** 32 else ""
+
+
 def Array(elem: ShaderType, length: int | None = None) -> ArrayType:  # noqa: N802 (pyshader's spelling)
     """The type of a buffer or shared array: ``Array(f32)`` has the length of the
     tensor bound to it, ``Array(f32, 256)`` a fixed length (required for shared and
@@ -119,8 +128,8 @@ def Array(elem: ShaderType, length: int | None = None) -> ArrayType:  # noqa: N8
         hint = hints.get(elem, "f32, i32, u32, vec4, ...")
         raise ShaderCompileError(f"{caller()}: Array elements must be numeric shader types, not "
                                  f"{getattr(elem, '__name__', repr(elem))}; write Array({hint})")
-    if length is not None and (isinstance(length, bool) or not isinstance(length, int) or length < 1):
-        raise ShaderCompileError(f"{caller()}: Array length must be a positive int, not {length!r}")
+    if length is not None and not _is_size(length):
+        raise ShaderCompileError(f"{caller()}: Array length must be a positive int, not {length!r}{_size_hint(length)}")
     return ArrayType(elem, length)
 
 
@@ -153,8 +162,9 @@ def CoopMat(elem: ShaderType, rows: int, cols: int, use: str) -> CoopMatType:  #
         raise ShaderCompileError(f"{caller()}: CoopMat elements are a numeric scalar type (f16, f32, "
                                  f"i32, ...), not {elem!r}")
     for what, value in (("rows", rows), ("cols", cols)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ShaderCompileError(f"{caller()}: CoopMat {what} must be a positive int, not {value!r}")
+        if not _is_size(value):
+            raise ShaderCompileError(f"{caller()}: CoopMat {what} must be a positive int, not {value!r}"
+                                     f"{_size_hint(value)}")
     if use not in COOPERATIVE_MATRIX_USES:
         raise ShaderCompileError(f"{caller()}: CoopMat use must be one of {', '.join(map(repr, COOPERATIVE_MATRIX_USES))}, "
                                  f"not {use!r}")
