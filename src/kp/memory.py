@@ -23,17 +23,25 @@ _M = TypeVar("_M", bound="Memory")
 
 
 class HostData:
-    """The host memory behind ``data()`` views: the views hold it rather than their
-    tensor, so that a destroyed tensor's host memory goes with its last view even
-    while kp's objects (an algorithm, a recording) still hold the tensor."""
+    """The host memory behind ``data()`` views, and the ``base`` of each: the views hold
+    it, and it holds the host memory and its tensor or image (so ``view.base`` answers
+    for it, ``view.base.is_init()`` as in Kompute). A destroyed tensor's host memory goes
+    with its last view, even while kp's objects (an algorithm, a recording) still hold
+    the tensor."""
 
-    __slots__ = ("__array_interface__", "array", "allocation", "__weakref__")
+    __slots__ = ("__array_interface__", "array", "allocation", "memory", "__weakref__")
 
-    def __init__(self, array: np.ndarray, allocation: Any):
+    def __init__(self, array: np.ndarray, allocation: Any, memory: "Memory"):
         self.__array_interface__ = {"data": (array.ctypes.data, False), "shape": (array.size,),
                                     "typestr": array.dtype.str, "version": 3}
         self.array = array  # kp's own flat array over the memory (or the data itself)
         self.allocation = allocation  # the mapped range or image it lies in, held
+        self.memory = memory
+
+    def __getattr__(self, name: str) -> Any:
+        if name == "memory":  # not set yet (a copy being made): no recursion
+            raise AttributeError(name)
+        return getattr(self.memory, name)
 
 
 class Memory:
@@ -152,7 +160,7 @@ class Memory:
         keeper = self._keeper
         if keeper is None:
             assert self._array is not None  # the callers checked
-            keeper = self._keeper = HostData(self._array, self._host)
+            keeper = self._keeper = HostData(self._array, self._host, self)
         return np.asarray(keeper)
 
     def data(self) -> Any:
