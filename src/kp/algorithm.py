@@ -188,6 +188,11 @@ def _auto_size(info: ShaderInfo, requested: tuple[int, int, int], limit: Sequenc
         groups[2] = -(-groups[0] // limit[0])
         groups[0] = -(-groups[0] // groups[2])
         width = groups[0] * local[0]
+    # The kernel's index is 32-bit: past it, the global size asked for and the
+    # folded rows' indices would wrap, running invocations twice or not at all.
+    if max(requested) > 0xFFFFFFFF or groups[2] * width > 1 << 32:
+        raise InvalidArgumentError(f"workgroup {requested} asks for more invocations than a kernel's 32-bit "
+                                   f"index counts (fewer than 2**32 along each axis)")
     declared = {c.id: c for c in info.spec_constants}
     entries = [_spec_entry(declared[i], v) for i, v in zip((*AUTO_LOCAL_SIZE_IDS, *AUTO_GLOBAL_SIZE_IDS),
                                                            (*local, *requested))]
