@@ -194,6 +194,7 @@ def test_compile_usage_errors_say_what_to_change(capsys, tmp_path, monkeypatch, 
     (["shader.comp", "-o", "missing/x.spv"], "-o/--output missing/x.spv: no folder missing to write it in"),
     (["shader.comp", "-o", "folder.comp"], "-o/--output folder.comp is a folder"),
     (["latin1.comp"], "cannot read latin1.comp"),
+    (["shader.comp", "--bogus"], "unrecognized arguments: --bogus"),
 ])
 def test_compile_file_errors_are_one_line_and_status_2(capsys, tmp_path, monkeypatch, argv, message):
     monkeypatch.chdir(tmp_path)
@@ -202,6 +203,29 @@ def test_compile_file_errors_are_one_line_and_status_2(capsys, tmp_path, monkeyp
     (tmp_path / "latin1.comp").write_bytes(b"// caf\xe9\n")
     status, _, err = kp_command(capsys, "compile", *argv)
     assert status == 2 and f"kp compile: error: {message}" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("source, argv", [
+    ("shader.comp", ["-o", "shader.comp"]), ("shader.comp", ["-o", "./link.comp"]), ("shader.spv", []),
+    ("kernels.py", ["-k", "double", "-o", "kernels.py"]),
+])
+def test_compile_never_writes_over_its_source(capsys, tmp_path, monkeypatch, source, argv):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / source).write_text(KERNELS if source.endswith(".py") else MULTIPLY_GLSL)
+    (tmp_path / "link.comp").symlink_to(tmp_path / source)
+    before = (tmp_path / source).read_bytes()
+    status, _, err = kp_command(capsys, "compile", source, *argv)
+    assert status == 2 and "is the source file, which writing would overwrite" in err
+    assert (tmp_path / source).read_bytes() == before
+
+
+def test_devices_into_a_closed_pipe_is_no_traceback():
+    # `kp devices | head -1`: the reader is gone before kp writes
+    child = subprocess.Popen([sys.executable, "-m", "kp", "devices", "--json"], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, env=child_env())
+    child.stdout.close()
+    _, err = child.communicate(timeout=120)
+    assert child.returncode in (0, 1) and b"Traceback" not in err and b"BrokenPipe" not in err, err
 
 
 @pytest.mark.parametrize("how", ["console script", "kp.cli.main"])

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import os
 import runpy
 import sys
 from pathlib import Path
@@ -26,12 +27,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args, extra = parser.parse_known_args(argv)
     if extra and args.command != "bench":
-        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+        args.error(f"unrecognized arguments: {' '.join(extra)}")
     try:
         status: int = args.run(args, extra)
         return status
     except KomputeError as error:
         print(f"kp {args.command}: error: {error}", file=sys.stderr)
+        return 1
+    except BrokenPipeError:
+        # a reader that stopped early (`kp devices | head`): no traceback, and none
+        # at exit either, when Python flushes the closed stdout again
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1
 
 
@@ -47,7 +53,7 @@ def _parser() -> argparse.ArgumentParser:
                     "version, memory heaps and types, queue families, subgroup size and operations, and the limits "
                     "and optional features kp uses.")
     devices.add_argument("--json", action="store_true", help="print JSON instead of text")
-    devices.set_defaults(run=_devices)
+    devices.set_defaults(run=_devices, error=devices.error)
 
     compile_ = commands.add_parser(
         "compile", help="compile a GLSL file or @python2shader kernels to SPIR-V",
@@ -197,6 +203,10 @@ def _compile(args: argparse.Namespace, extra: list[str]) -> int:
                          "pick one with --kernel")
         shaders[0] = (shaders[0][0], shaders[0][1], args.output)
 
+    for _, _, output in shaders:
+        if output.exists() and output.samefile(args.source):
+            parser_error(f"the output {output} is the source file, which writing would overwrite; "
+                         "give another with -o/--output")
     written = []
     for kernel_name, spirv, output in shaders:
         if args.check:
