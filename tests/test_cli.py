@@ -176,6 +176,32 @@ def test_compile_one_python_kernel_runs(capsys, tmp_path, mgr):
     assert_close(data.data(), np.arange(8) * 2.0)
 
 
+def test_compile_names_kernels_of_one_factory_by_their_variables(capsys, tmp_path, mgr):
+    # both are functions named "scaled": the file of one was overwritten by the other's
+    source = tmp_path / "factory.py"
+    source.write_text(textwrap.dedent("""
+        from kp.shader import python2shader, Array, f32, ivec3
+
+        def scaled_by(factor):
+            @python2shader
+            def scaled(index=("input", "GlobalInvocationId", ivec3), data=("buffer", 0, Array(f32))):
+                data[index.x] = data[index.x] * factor
+            return scaled
+
+        double, triple = scaled_by(2.0), scaled_by(3.0)
+        also_double = double
+    """))
+    status, _, err = kp_command(capsys, "compile", source)
+    assert status == 0, err
+    assert sorted(p.name for p in tmp_path.glob("*.spv")) == ["factory.double.spv", "factory.triple.spv"]
+    for name, factor in (("double", 2.0), ("triple", 3.0)):
+        data = mgr.tensor([1.0, 2.0])
+        run(mgr, kp.OpSyncDevice([data]),
+            kp.OpAlgoDispatch(mgr.algorithm([data], (tmp_path / f"factory.{name}.spv").read_bytes())),
+            kp.OpSyncLocal([data]))
+        assert data.data().tolist() == [factor, 2 * factor]
+
+
 @pytest.mark.parametrize("argv, message", [
     (["missing.comp"], "no such file"),
     (["kernels.py", "--kernel", "nope"], "no @python2shader kernel 'nope'; it has double, multiply"),

@@ -58,10 +58,11 @@ def _parser() -> argparse.ArgumentParser:
     compile_ = commands.add_parser(
         "compile", help="compile a GLSL file or @python2shader kernels to SPIR-V",
         description="Compile a GLSL compute shader (any file that is not .py) or the @python2shader kernels "
-                    "of a Python file to .spv files: SHADER.spv for GLSL, FILE.KERNEL.spv for each kernel.")
+                    "of a Python file to .spv files: SHADER.spv for GLSL, FILE.KERNEL.spv for each kernel (named "
+                    "by its function, or by its variable where kernels of one factory share a function name).")
     compile_.add_argument("source", type=Path, help="a GLSL file, or a Python file with @python2shader kernels")
     compile_.add_argument("-o", "--output", type=Path, help="the .spv file to write (one shader only)")
-    compile_.add_argument("-k", "--kernel", help="compile only this @python2shader kernel (by function name)")
+    compile_.add_argument("-k", "--kernel", help="compile only this @python2shader kernel (by the name its .spv file has)")
     compile_.add_argument("-D", "--define", action="append", default=[], metavar="NAME[=VALUE]",
                           help="a GLSL preprocessor macro (repeatable)")
     compile_.add_argument("--check", action="store_true", help="validate the SPIR-V with spirv-val")
@@ -155,7 +156,7 @@ def _device_text(device: dict[str, Any]) -> str:
 # -- compile ----------------------------------------------------------------------
 
 def _compile(args: argparse.Namespace, extra: list[str]) -> int:
-    from .shader import PythonShader, compile_source, reflect, tools
+    from .shader import compile_source, reflect, tools
     from .shader.validate import validate
 
     parser_error = args.error
@@ -174,7 +175,7 @@ def _compile(args: argparse.Namespace, extra: list[str]) -> int:
         if args.define:
             parser_error("-D/--define is for GLSL; a Python kernel reads its module's globals")
         namespace = _run_python_file(args.source)
-        kernels = {value.name: value for value in namespace.values() if isinstance(value, PythonShader)}
+        kernels = _kernels_by_name(namespace)
         if args.kernel is not None:
             if args.kernel not in kernels:
                 parser_error(f"{args.source} has no @python2shader kernel {args.kernel!r}; "
@@ -228,6 +229,21 @@ def _compile(args: argparse.Namespace, extra: list[str]) -> int:
                   f"{' x '.join(map(str, entry['local_size']))}, {len(entry['bindings'])} bindings"
                   + (", valid (spirv-val)" if entry["checked"] else ""))
     return 0
+
+
+def _kernels_by_name(namespace: dict[str, Any]) -> dict[str, Any]:
+    """The ``@python2shader`` kernels of a module's globals by function name; where
+    different kernels share one (made by one factory), by their variables' names."""
+    from .shader import PythonShader
+
+    named: dict[str, dict[int, tuple[str, Any]]] = {}
+    for variable, value in namespace.items():
+        if isinstance(value, PythonShader):
+            named.setdefault(value.name, {}).setdefault(id(value), (variable, value))
+    kernels = {}
+    for name, found in named.items():
+        kernels.update({name: value for _, value in found.values()} if len(found) == 1 else dict(found.values()))
+    return kernels
 
 
 def _run_python_file(source: Path) -> dict[str, Any]:
