@@ -125,6 +125,8 @@ class Calls(Declarations):
 
     def stdlib_call(self, name: str, node: ast.Call) -> ir.Expr:
         """A function of kp.shader.stdlib: the built-in ``name`` it stands for."""
+        if node.keywords:
+            self.fail(node, f"{name}() takes no keyword arguments")
         if name == "write":
             self.fail(node, "write(image, coord, color) is a statement; it returns nothing")
         if name == "sample":
@@ -220,9 +222,10 @@ class Calls(Declarations):
 
     def python_round(self, args: list[ir.Expr], node: ast.AST) -> ir.Expr:
         """``round(x)``: as in Python, an int (rounded half to even)."""
-        if len(args) != 1:
+        if len(args) > 1:
             self.fail(node, "round(x, ndigits) is not supported; write round(x * 100.0) / 100.0 "
                             "for two digits")
+        self.arity("round", args, 1, node)
         value = self.concrete(args[0], node)
         if elem_of(value.type).kind in ("int", "uint"):
             return value
