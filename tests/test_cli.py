@@ -273,6 +273,15 @@ def test_compile_imports_the_kernel_files_sibling_modules(tmp_path, how):
     assert str(tmp_path / "src") not in sys.path
 
 
+def test_compile_a_kernel_file_that_takes_its_folder_off_sys_path(capsys, tmp_path):
+    (tmp_path / "shared_kernels.py").write_text(KERNELS)
+    source = tmp_path / "kernels.py"
+    source.write_text("import sys\nfrom shared_kernels import double\nsys.path.pop(0)\n")
+    status, _, err = kp_command(capsys, "compile", source)
+    assert status == 0, err  # was a ValueError from taking it off again
+    assert (tmp_path / "kernels.double.spv").exists()
+
+
 def test_compile_error_is_reported_without_a_traceback(capsys, tmp_path):
     source = tmp_path / "broken.comp"
     source.write_text("#version 450\nlayout(local_size_x = 1) in;\nvoid main() { foo = 1; }\n")

@@ -254,7 +254,8 @@ def _run_python_file(source: Path) -> dict[str, Any]:
     try:
         return runpy.run_path(str(source), run_name=f"kp_compile_{source.stem}")
     finally:
-        sys.path.remove(folder)
+        with contextlib.suppress(ValueError):  # the file may have taken it out itself
+            sys.path.remove(folder)
 
 
 # -- bench ------------------------------------------------------------------------
