@@ -141,7 +141,7 @@ class Declarations(Typing):
             var = ir.Variable(arg.arg, spec[2], "image", binding=spec[1])
             self.shader.interface.append(var)
             self.names[arg.arg] = var
-            return spec[1]
+            return int(spec[1])
         if len(spec) != 3 or not _is_word(spec[1]) \
                 or not isinstance(spec[2], ArrayType):
             self.fail(arg, f"buffer '{arg.arg}' must be ('buffer', binding, Array(type)), got {spec!r}")
@@ -152,7 +152,7 @@ class Declarations(Typing):
         var = ir.Variable(arg.arg, t, "buffer", binding=spec[1])
         self.shader.interface.append(var)
         self.names[arg.arg] = var
-        return spec[1]
+        return int(spec[1])
 
     def shared_parameter(self, arg: ast.arg, spec: tuple[Any, ...]) -> None:
         t = spec[1] if len(spec) == 2 else None
