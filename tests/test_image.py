@@ -474,6 +474,14 @@ def test_set_data_refuses_what_the_dtype_cannot_hold_and_keeps_the_texels(mgr, d
     assert image.data().tolist() == [255, 0, 7, 1]
 
 
+def test_np_asarray_with_copy_false_never_hands_back_a_copy(mgr):
+    image = mgr.image_t(np.zeros(4, np.int16), 2, 2, 1)
+    with pytest.raises(kp.InvalidArgumentError, match=r"dtype=float32, copy=False\): the image holds int16"):
+        np.asarray(image, dtype=np.float32, copy=False)  # writes to it would be lost
+    np.asarray(image, dtype=np.int16, copy=False)[0] = 7
+    assert image.data().tolist() == [7, 0, 0, 0]
+
+
 def test_image_t_takes_plain_lists_as_tensor_t_does(mgr):
     ints = mgr.image_t([1, 2, -3, 4], 2, 2, 1)
     floats = mgr.image_t([0.5, 1.5], 1, 1, 2)

@@ -144,7 +144,12 @@ class Memory:
         """``np.asarray(t)``: the same zero-copy view as ``data()``."""
         self._local()  # a KomputeError where there is no host data
         view = self._view()
-        if copy or (dtype is not None and np.dtype(dtype) != view.dtype):
+        converts = dtype is not None and np.dtype(dtype) != view.dtype
+        if converts and copy is False:
+            # NumPy's contract: writes to what copy=False gives must reach the data
+            raise InvalidArgumentError(f"np.asarray(..., dtype={np.dtype(dtype)}, copy=False): the {self._noun} "
+                                       f"holds {view.dtype}, and only a copy has another dtype")
+        if copy or converts:
             return view.astype(dtype if dtype is not None else view.dtype)
         return view
 
