@@ -25,6 +25,23 @@ void main() {
 """
 
 
+@pytest.mark.parametrize("conversion", ["%s", "%n", "%ls", "%5$d", "%*d", "%c", "100%"])
+def test_a_format_debug_printf_cannot_take_is_refused(mgr, conversion):
+    # with printing on, the layer gave %s and %n to the C library: a segfault, an abort
+    shader = PRINTF_GLSL.replace('"a[%u] = %.2f\\n", i, a[i]', f'"{conversion}", i')
+    with pytest.raises(kp.ShaderError, match=r"debugPrintfEXT format .* has '%.*', which the validation "
+                                             r"layer's debug printf cannot format"):
+        mgr.algorithm([mgr.tensor([1.0])], shader)
+
+
+def test_formats_debug_printf_takes_pass(mgr):
+    shader = PRINTF_GLSL.replace('"a[%u] = %.2f\\n", i, a[i]',
+                                 '"%% %-08.3f %lu %ul %X %v2d %.1v3e", a[i], uint64_t(i), i, i, ivec2(i), vec3(a[i])')
+    shader = shader.replace("require\n", "require\n#extension GL_ARB_gpu_shader_int64 : require\n")
+    assert "%v2d" in shader and "int64 : require" in shader
+    mgr.algorithm([mgr.tensor([1.0])], shader)
+
+
 def doubled_and_printed(mgr, shader, values):
     tensor = mgr.tensor(values)
     run(mgr, kp.OpSyncDevice([tensor]), kp.OpAlgoDispatch(mgr.algorithm([tensor], shader)),
