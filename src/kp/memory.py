@@ -190,7 +190,7 @@ class Memory:
             raise DataTypeError(f"set_data needs real numbers, got {array.dtype} data")
         if array.size != self.size():
             raise InvalidArgumentError(f"set_data got {array.size} elements for {article} {self._noun} of {self.size()}")
-        if self._dtype.kind in "iu" and array.dtype.kind != "b":
+        if self._dtype.kind in "iu" and not np.can_cast(array.dtype, self._dtype, "safe"):
             # NumPy's cast would wrap them (300 becomes 44 in uint8) or make NaN a number
             limits = np.iinfo(self._dtype)
             if array.dtype.kind == "f" and not np.isfinite(array).all():
