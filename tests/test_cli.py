@@ -290,6 +290,23 @@ def test_compile_error_is_reported_without_a_traceback(capsys, tmp_path):
     assert "'foo' : undeclared identifier" in err and "Traceback" not in err
 
 
+@pytest.mark.parametrize("text, message", [
+    ("def (:\n", "kernels.py:1: invalid syntax"),
+    ("import no_such_module_here\n", "kernels.py:1: running {source} raised ModuleNotFoundError: No module named "
+                                      "'no_such_module_here'"),
+    ("import failing_sibling\nfailing_sibling.fail()\n",
+     "failing_sibling.py:2: running {source} raised ValueError: from a sibling"),
+])
+def test_a_kernel_file_that_fails_to_run_is_one_line_with_where(capsys, tmp_path, text, message):
+    # it was the traceback of runpy and kp.cli around the file's own error
+    (tmp_path / "failing_sibling.py").write_text("def fail():\n    raise ValueError('from a sibling')\n")
+    source = tmp_path / "kernels.py"
+    source.write_text(text)
+    status, _, err = kp_command(capsys, "compile", source)
+    assert status == 1 and "Traceback" not in err and len(err.splitlines()) == 1, err
+    assert err.startswith("kp compile: error: ") and message.format(source=source) in err
+
+
 def test_check_without_spirv_val_says_what_to_install(capsys, tmp_path, monkeypatch):
     monkeypatch.setattr(tools, "_wheel_prefixes", list)
     monkeypatch.setenv("PATH", str(tmp_path))

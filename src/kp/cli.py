@@ -14,6 +14,7 @@ import json
 import os
 import runpy
 import sys
+import traceback
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -253,6 +254,15 @@ def _run_python_file(source: Path) -> dict[str, Any]:
     sys.path.insert(0, folder)
     try:
         return runpy.run_path(str(source), run_name=f"kp_compile_{source.stem}")
+    except KomputeError:
+        raise  # a kernel that does not compile (as the decorator compiles it) says where
+    except SyntaxError as error:
+        raise KomputeError(f"{error.filename}:{error.lineno}: {error.msg}") from None
+    except Exception as error:  # the file's own mistake: where, in one line
+        frames = traceback.extract_tb(error.__traceback__)
+        mine = [f for f in frames if Path(f.filename).resolve().is_relative_to(folder)] or frames
+        raise KomputeError(f"{mine[-1].filename}:{mine[-1].lineno}: running {source} raised "
+                           f"{type(error).__name__}: {error}") from None
     finally:
         with contextlib.suppress(ValueError):  # the file may have taken it out itself
             sys.path.remove(folder)
