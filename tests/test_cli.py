@@ -176,6 +176,32 @@ def test_compile_one_python_kernel_runs(capsys, tmp_path, mgr):
     assert_close(data.data(), np.arange(8) * 2.0)
 
 
+def test_compile_names_kernels_of_one_factory_by_their_variables(capsys, tmp_path, mgr):
+    # both are functions named "scaled": the file of one was overwritten by the other's
+    source = tmp_path / "factory.py"
+    source.write_text(textwrap.dedent("""
+        from kp.shader import python2shader, Array, f32, ivec3
+
+        def scaled_by(factor):
+            @python2shader
+            def scaled(index=("input", "GlobalInvocationId", ivec3), data=("buffer", 0, Array(f32))):
+                data[index.x] = data[index.x] * factor
+            return scaled
+
+        double, triple = scaled_by(2.0), scaled_by(3.0)
+        also_double = double
+    """))
+    status, _, err = kp_command(capsys, "compile", source)
+    assert status == 0, err
+    assert sorted(p.name for p in tmp_path.glob("*.spv")) == ["factory.double.spv", "factory.triple.spv"]
+    for name, factor in (("double", 2.0), ("triple", 3.0)):
+        data = mgr.tensor([1.0, 2.0])
+        run(mgr, kp.OpSyncDevice([data]),
+            kp.OpAlgoDispatch(mgr.algorithm([data], (tmp_path / f"factory.{name}.spv").read_bytes())),
+            kp.OpSyncLocal([data]))
+        assert data.data().tolist() == [factor, 2 * factor]
+
+
 @pytest.mark.parametrize("argv, message", [
     (["missing.comp"], "no such file"),
     (["kernels.py", "--kernel", "nope"], "no @python2shader kernel 'nope'; it has double, multiply"),
@@ -194,6 +220,7 @@ def test_compile_usage_errors_say_what_to_change(capsys, tmp_path, monkeypatch, 
     (["shader.comp", "-o", "missing/x.spv"], "-o/--output missing/x.spv: no folder missing to write it in"),
     (["shader.comp", "-o", "folder.comp"], "-o/--output folder.comp is a folder"),
     (["latin1.comp"], "cannot read latin1.comp"),
+    (["shader.comp", "--bogus"], "unrecognized arguments: --bogus"),
 ])
 def test_compile_file_errors_are_one_line_and_status_2(capsys, tmp_path, monkeypatch, argv, message):
     monkeypatch.chdir(tmp_path)
@@ -202,6 +229,29 @@ def test_compile_file_errors_are_one_line_and_status_2(capsys, tmp_path, monkeyp
     (tmp_path / "latin1.comp").write_bytes(b"// caf\xe9\n")
     status, _, err = kp_command(capsys, "compile", *argv)
     assert status == 2 and f"kp compile: error: {message}" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("source, argv", [
+    ("shader.comp", ["-o", "shader.comp"]), ("shader.comp", ["-o", "./link.comp"]), ("shader.spv", []),
+    ("kernels.py", ["-k", "double", "-o", "kernels.py"]),
+])
+def test_compile_never_writes_over_its_source(capsys, tmp_path, monkeypatch, source, argv):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / source).write_text(KERNELS if source.endswith(".py") else MULTIPLY_GLSL)
+    (tmp_path / "link.comp").symlink_to(tmp_path / source)
+    before = (tmp_path / source).read_bytes()
+    status, _, err = kp_command(capsys, "compile", source, *argv)
+    assert status == 2 and "is the source file, which writing would overwrite" in err
+    assert (tmp_path / source).read_bytes() == before
+
+
+def test_devices_into_a_closed_pipe_is_no_traceback():
+    # `kp devices | head -1`: the reader is gone before kp writes
+    child = subprocess.Popen([sys.executable, "-m", "kp", "devices", "--json"], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, env=child_env())
+    child.stdout.close()
+    _, err = child.communicate(timeout=120)
+    assert child.returncode in (0, 1) and b"Traceback" not in err and b"BrokenPipe" not in err, err
 
 
 @pytest.mark.parametrize("how", ["console script", "kp.cli.main"])
@@ -223,12 +273,38 @@ def test_compile_imports_the_kernel_files_sibling_modules(tmp_path, how):
     assert str(tmp_path / "src") not in sys.path
 
 
+def test_compile_a_kernel_file_that_takes_its_folder_off_sys_path(capsys, tmp_path):
+    (tmp_path / "shared_kernels.py").write_text(KERNELS)
+    source = tmp_path / "kernels.py"
+    source.write_text("import sys\nfrom shared_kernels import double\nsys.path.pop(0)\n")
+    status, _, err = kp_command(capsys, "compile", source)
+    assert status == 0, err  # was a ValueError from taking it off again
+    assert (tmp_path / "kernels.double.spv").exists()
+
+
 def test_compile_error_is_reported_without_a_traceback(capsys, tmp_path):
     source = tmp_path / "broken.comp"
     source.write_text("#version 450\nlayout(local_size_x = 1) in;\nvoid main() { foo = 1; }\n")
     status, _, err = kp_command(capsys, "compile", source)
     assert status == 1 and err.startswith("kp compile: error: GLSL compilation failed")
     assert "'foo' : undeclared identifier" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("text, message", [
+    ("def (:\n", "kernels.py:1: invalid syntax"),
+    ("import no_such_module_here\n", "kernels.py:1: running {source} raised ModuleNotFoundError: No module named "
+                                      "'no_such_module_here'"),
+    ("import failing_sibling\nfailing_sibling.fail()\n",
+     "failing_sibling.py:2: running {source} raised ValueError: from a sibling"),
+])
+def test_a_kernel_file_that_fails_to_run_is_one_line_with_where(capsys, tmp_path, text, message):
+    # it was the traceback of runpy and kp.cli around the file's own error
+    (tmp_path / "failing_sibling.py").write_text("def fail():\n    raise ValueError('from a sibling')\n")
+    source = tmp_path / "kernels.py"
+    source.write_text(text)
+    status, _, err = kp_command(capsys, "compile", source)
+    assert status == 1 and "Traceback" not in err and len(err.splitlines()) == 1, err
+    assert err.startswith("kp compile: error: ") and message.format(source=source) in err
 
 
 def test_check_without_spirv_val_says_what_to_install(capsys, tmp_path, monkeypatch):

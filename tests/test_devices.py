@@ -51,7 +51,8 @@ def test_manager_keeps_kompute_positional_arguments(memory_mode, first):
     (-1, "no Vulkan device with index -1"), (99, "no Vulkan device with index 99"),
     ("ffffffff-no-such-device", "no Vulkan device with UUID 'ffffffff-no-such-device'"),
     ("", "no Vulkan device with UUID ''"), (1.0, "a device is an index or a UUID string, got 1.0"),
-    (None, "got None"), (True, "got True")])
+    (None, "got None"), (True, "got True"), (np.True_, "got np.True_"),
+    ("²", "no Vulkan device with UUID '²'")])  # a digit to str.isdigit, a ValueError to int()
 def test_a_device_that_does_not_exist_is_refused(device, message):
     with pytest.raises(kp.DeviceNotFoundError, match=re.escape(message)):
         kp.Manager(device=device)
@@ -76,8 +77,14 @@ def test_visible_devices_let_two_managers_share_a_device_as_two(monkeypatch, mem
             mgr.destroy()
 
 
+def test_manager_takes_a_numpy_integer_as_an_index(memory_mode, first):
+    with kp.Manager(device=np.arange(3)[0]) as mgr:
+        assert mgr.get_device_properties()["uuid"] == first["uuid"]
+
+
 @pytest.mark.parametrize("setting, message", [
     ("7", "KP_VISIBLE_DEVICES='7': no Vulkan device with index 7"),
+    ("0,²", "KP_VISIBLE_DEVICES='0,²': no Vulkan device with UUID '²'"),
     ("0,not-a-uuid", "KP_VISIBLE_DEVICES='0,not-a-uuid': no Vulkan device with UUID 'not-a-uuid'"),
 ])
 def test_a_visible_device_entry_that_matches_nothing_is_an_error(monkeypatch, setting, message):

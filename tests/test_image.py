@@ -455,6 +455,33 @@ def test_np_asarray_is_a_zero_copy_view_and_set_data_replaces_the_texels(mgr):
     assert out.data().tolist() == list(range(8))
 
 
+@pytest.mark.parametrize("data, message", [
+    ([300, 1, 2, 3], r"values from 1 to 300 for an image of uint8, which holds 0 to 255"),
+    ([-1.0, 1, 2, 3], r"values from -1.0 to 3.0 for an image of uint8"),
+    ([float("nan"), 1, 2, 3], r"NaN or infinity for an image of uint8"),
+    ([2 ** 70, 1, 2, 3], r"needs real numbers, got object data"),
+    (["1", "2", "3", "4"], r"needs real numbers, got <U1 data"),
+    ([1j, 2, 3, 4], r"needs real numbers, got complex128 data"),
+    ([[1, 2], [3]], r"needs numbers, got list: setting an array element with a sequence"),
+])
+def test_set_data_refuses_what_the_dtype_cannot_hold_and_keeps_the_texels(mgr, data, message):
+    # NumPy's cast would make 300 a 44 and NaN some integer
+    image = mgr.image_t(np.arange(4, dtype=np.uint8), 2, 2, 1)
+    with pytest.raises(kp.DataTypeError, match=message):
+        image.set_data(data)
+    assert image.data().tolist() == [0, 1, 2, 3]
+    image.set_data(np.array([255.0, 0.0, 7.0, 1.0]))  # whole numbers in range pass from any dtype
+    assert image.data().tolist() == [255, 0, 7, 1]
+
+
+def test_np_asarray_with_copy_false_never_hands_back_a_copy(mgr):
+    image = mgr.image_t(np.zeros(4, np.int16), 2, 2, 1)
+    with pytest.raises(kp.InvalidArgumentError, match=r"dtype=float32, copy=False\): the image holds int16"):
+        np.asarray(image, dtype=np.float32, copy=False)  # writes to it would be lost
+    np.asarray(image, dtype=np.int16, copy=False)[0] = 7
+    assert image.data().tolist() == [7, 0, 0, 0]
+
+
 def test_image_t_takes_plain_lists_as_tensor_t_does(mgr):
     ints = mgr.image_t([1, 2, -3, 4], 2, 2, 1)
     floats = mgr.image_t([0.5, 1.5], 1, 1, 2)
@@ -462,6 +489,8 @@ def test_image_t_takes_plain_lists_as_tensor_t_does(mgr):
     assert floats.dtype == np.float32 and floats.data().tolist() == [0.5, 1.5]
     with pytest.raises(kp.DataTypeError, match="beyond int32"):
         mgr.image_t([2 ** 40], 1, 1, 1)
+    with pytest.raises(kp.DataTypeError, match="must be numbers, got list: int too large to convert to float"):
+        mgr.image([2 ** 2000], 1, 1, 1)
     with pytest.raises(kp.DataTypeError, match="images cannot hold int64"):
         mgr.image_t(np.array([1], np.int64), 1, 1, 1)  # a dtype the user chose is kept, or refused
 

@@ -388,6 +388,14 @@ def test_workgroups_past_the_device_limit_fold_into_rows(mgr, monkeypatch, workg
     assert hits.data().tolist() == [1] * (x * y) + [x * y]
 
 
+@pytest.mark.parametrize("invocations", [(1 << 32) + 5, (1 << 32) - 1, 1 << 40])
+def test_more_invocations_than_a_32_bit_index_counts_are_refused(mgr, invocations):
+    # 2**32 + 5 would run indices 0 to 4 twice; 2**32 - 1 folds into rows past 2**32
+    hits = mgr.tensor_t(np.zeros(2, np.int32))
+    with pytest.raises(kp.InvalidArgumentError, match=r"more invocations than a kernel's 32-bit index counts"):
+        mgr.algorithm([hits], count_invocations, workgroup=(invocations, 1, 1), push_consts=[1, 1])
+
+
 @python2shader
 def write_index(index=("input", "GlobalInvocationId", ivec3), out=("buffer", 0, Array(i32))):
     out[index.x] = index.x

@@ -87,6 +87,7 @@ def test_divmod_and_sum_min_max_of_a_local_array(mgr):
     ("out[0] = max(x)", r"max\(\) of 'x' \(Array\(f32\)\) is not unrolled; write a loop: "
                         r"`for v in x: best = max\(best, v\)`"),
     ("out[0] = round(x[0], 2)", r"round\(x, ndigits\) is not supported; write round\(x \* 100\.0\) / 100\.0"),
+    ("out[0] = round()", r"round\(\) takes 1 argument, got 0"),  # not "ndigits is not supported"
     ("q = divmod(x[0], 2.0)", r"divmod\(\) gives two values: unpack them, `q, r = divmod\(a, b\)`"),
     ("out[0] = x[0] or (x[0] > 1.0)", r"mixes booleans and numbers; write `... if condition else ...`"),
     ("out[0] = python_shader_lib.missing(x[0])", r"`python_shader_lib.missing` is not a function or type "

@@ -8,7 +8,7 @@ import kp
 import kp.shader.stdlib as stdlib
 from kp.shader import Array, Image2D, f32, ivec2, ivec3, python2shader, vec2, vec3
 from kp.shader.stdlib import exp, face_forward, log, nmax, read, round, smooth_step, write
-from python_shader_helpers import dispatch
+from python_shader_helpers import dispatch, shader_from_source
 
 # pyshader 0.7.0's stdlib functions, all of which kernels written for it may import.
 PYSHADER_NAMES = (
@@ -88,3 +88,14 @@ def test_sample_is_refused_with_what_to_write():
     with pytest.raises(kp.ShaderCompileError, match=r"sample\(\) needs a sampled texture; kp binds "
                                                     r"storage images: read a texel with read"):
         python2shader(sampled)
+
+
+@pytest.mark.parametrize("body, message", [
+    # a keyword was dropped, then counted as a missing argument
+    ("out[index.x] = exp(x=out[index.x])", r"exp\(\) takes no keyword arguments"),
+    ("out[index.x] = stdlib.clamp(out[index.x], 0.0, max_val=1.0)", r"clamp\(\) takes no keyword arguments"),
+])
+def test_stdlib_functions_take_no_keywords(body, message):
+    source = f"def kernel(index=('input', 'GlobalInvocationId', ivec3), out=('buffer', 0, Array(f32))):\n    {body}\n"
+    with pytest.raises(kp.ShaderCompileError, match=message):
+        shader_from_source(source, namespace={"exp": exp, "stdlib": stdlib})

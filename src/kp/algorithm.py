@@ -8,6 +8,7 @@ undefined behaviour in the driver.
 from __future__ import annotations
 
 import math
+import re
 import struct
 from typing import TYPE_CHECKING, Any, Sequence
 
@@ -188,6 +189,11 @@ def _auto_size(info: ShaderInfo, requested: tuple[int, int, int], limit: Sequenc
         groups[2] = -(-groups[0] // limit[0])
         groups[0] = -(-groups[0] // groups[2])
         width = groups[0] * local[0]
+    # The kernel's index is 32-bit: past it, the global size asked for and the
+    # folded rows' indices would wrap, running invocations twice or not at all.
+    if max(requested) > 0xFFFFFFFF or groups[2] * width > 1 << 32:
+        raise InvalidArgumentError(f"workgroup {requested} asks for more invocations than a kernel's 32-bit "
+                                   f"index counts (fewer than 2**32 along each axis)")
     declared = {c.id: c for c in info.spec_constants}
     entries = [_spec_entry(declared[i], v) for i, v in zip((*AUTO_LOCAL_SIZE_IDS, *AUTO_GLOBAL_SIZE_IDS),
                                                            (*local, *requested))]
@@ -321,6 +327,7 @@ class Algorithm:
                 raise ShaderError(f"the shader needs {capability} (subgroup {operation} operations in compute "
                                   f"shaders), which {device.physical.properties['device_name']} does not support")
         Algorithm._check_cooperative_matrices(info, device)
+        _check_printf_formats(info)
 
     @staticmethod
     def _check_cooperative_matrices(info: ShaderInfo, device: "Device") -> None:
@@ -514,6 +521,24 @@ def _check_image(binding: Binding, image: Memory) -> None:
         raise DataTypeError(f"{what} is a {binding.image_format} image in the shader, but the image given is {given} "
                             f"({image.get_num_channels()} channel(s) of {image.dtype}): make the image with the dtype "
                             f"and channel count of the shader's format, or change the shader's format qualifier")
+
+
+# A conversion the validation layer's debug printf formats: printf's numeric ones
+# (with flags, width, precision, 64-bit "l") and its vectors, %v4f. It hands others
+# to the C library as they are, where %s reads a number as a pointer and %n writes
+# through one: the process crashes.
+_PRINTF_CONVERSION = re.compile(r"%(?:%|[-+ #0]*\d*(?:\.\d*)?(?:v[234])?(?:l|ul)?[diouxXaAeEfFgG]l?)")
+
+
+def _check_printf_formats(info: ShaderInfo) -> None:
+    for text in info.printf_formats:
+        rest = _PRINTF_CONVERSION.sub("", text)
+        if "%" in rest:
+            bad = rest[rest.index("%"):][:8]
+            raise ShaderError(f"debugPrintfEXT format {text!r} has {bad!r}, which the validation layer's debug "
+                              f"printf cannot format (%s and %n crash the process): it takes %d %i %o %u %x %X, "
+                              f"%f %e %g %a (upper-case too) with flags, width, precision and l for 64 bits, "
+                              f"vectors as %v4f, and %% for a percent sign")
 
 
 def _check_element_type(binding: Binding, tensor: Memory) -> None:

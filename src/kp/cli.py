@@ -11,8 +11,10 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import os
 import runpy
 import sys
+import traceback
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -26,12 +28,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args, extra = parser.parse_known_args(argv)
     if extra and args.command != "bench":
-        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+        args.error(f"unrecognized arguments: {' '.join(extra)}")
     try:
         status: int = args.run(args, extra)
         return status
     except KomputeError as error:
         print(f"kp {args.command}: error: {error}", file=sys.stderr)
+        return 1
+    except BrokenPipeError:
+        # a reader that stopped early (`kp devices | head`): no traceback, and none
+        # at exit either, when Python flushes the closed stdout again
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1
 
 
@@ -47,15 +54,16 @@ def _parser() -> argparse.ArgumentParser:
                     "version, memory heaps and types, queue families, subgroup size and operations, and the limits "
                     "and optional features kp uses.")
     devices.add_argument("--json", action="store_true", help="print JSON instead of text")
-    devices.set_defaults(run=_devices)
+    devices.set_defaults(run=_devices, error=devices.error)
 
     compile_ = commands.add_parser(
         "compile", help="compile a GLSL file or @python2shader kernels to SPIR-V",
         description="Compile a GLSL compute shader (any file that is not .py) or the @python2shader kernels "
-                    "of a Python file to .spv files: SHADER.spv for GLSL, FILE.KERNEL.spv for each kernel.")
+                    "of a Python file to .spv files: SHADER.spv for GLSL, FILE.KERNEL.spv for each kernel (named "
+                    "by its function, or by its variable where kernels of one factory share a function name).")
     compile_.add_argument("source", type=Path, help="a GLSL file, or a Python file with @python2shader kernels")
     compile_.add_argument("-o", "--output", type=Path, help="the .spv file to write (one shader only)")
-    compile_.add_argument("-k", "--kernel", help="compile only this @python2shader kernel (by function name)")
+    compile_.add_argument("-k", "--kernel", help="compile only this @python2shader kernel (by the name its .spv file has)")
     compile_.add_argument("-D", "--define", action="append", default=[], metavar="NAME[=VALUE]",
                           help="a GLSL preprocessor macro (repeatable)")
     compile_.add_argument("--check", action="store_true", help="validate the SPIR-V with spirv-val")
@@ -149,7 +157,7 @@ def _device_text(device: dict[str, Any]) -> str:
 # -- compile ----------------------------------------------------------------------
 
 def _compile(args: argparse.Namespace, extra: list[str]) -> int:
-    from .shader import PythonShader, compile_source, reflect, tools
+    from .shader import compile_source, reflect, tools
     from .shader.validate import validate
 
     parser_error = args.error
@@ -168,7 +176,7 @@ def _compile(args: argparse.Namespace, extra: list[str]) -> int:
         if args.define:
             parser_error("-D/--define is for GLSL; a Python kernel reads its module's globals")
         namespace = _run_python_file(args.source)
-        kernels = {value.name: value for value in namespace.values() if isinstance(value, PythonShader)}
+        kernels = _kernels_by_name(namespace)
         if args.kernel is not None:
             if args.kernel not in kernels:
                 parser_error(f"{args.source} has no @python2shader kernel {args.kernel!r}; "
@@ -197,6 +205,10 @@ def _compile(args: argparse.Namespace, extra: list[str]) -> int:
                          "pick one with --kernel")
         shaders[0] = (shaders[0][0], shaders[0][1], args.output)
 
+    for _, _, output in shaders:
+        if output.exists() and output.samefile(args.source):
+            parser_error(f"the output {output} is the source file, which writing would overwrite; "
+                         "give another with -o/--output")
     written = []
     for kernel_name, spirv, output in shaders:
         if args.check:
@@ -220,6 +232,21 @@ def _compile(args: argparse.Namespace, extra: list[str]) -> int:
     return 0
 
 
+def _kernels_by_name(namespace: dict[str, Any]) -> dict[str, Any]:
+    """The ``@python2shader`` kernels of a module's globals by function name; where
+    different kernels share one (made by one factory), by their variables' names."""
+    from .shader import PythonShader
+
+    named: dict[str, dict[int, tuple[str, Any]]] = {}
+    for variable, value in namespace.items():
+        if isinstance(value, PythonShader):
+            named.setdefault(value.name, {}).setdefault(id(value), (variable, value))
+    kernels = {}
+    for name, found in named.items():
+        kernels.update({name: value for _, value in found.values()} if len(found) == 1 else dict(found.values()))
+    return kernels
+
+
 def _run_python_file(source: Path) -> dict[str, Any]:
     """Run ``source`` as ``python source`` would see it, with its folder first on
     ``sys.path`` (so that it imports its sibling modules); its globals."""
@@ -227,8 +254,18 @@ def _run_python_file(source: Path) -> dict[str, Any]:
     sys.path.insert(0, folder)
     try:
         return runpy.run_path(str(source), run_name=f"kp_compile_{source.stem}")
+    except KomputeError:
+        raise  # a kernel that does not compile (as the decorator compiles it) says where
+    except SyntaxError as error:
+        raise KomputeError(f"{error.filename}:{error.lineno}: {error.msg}") from None
+    except Exception as error:  # the file's own mistake: where, in one line
+        frames = traceback.extract_tb(error.__traceback__)
+        mine = [f for f in frames if Path(f.filename).resolve().is_relative_to(folder)] or frames
+        raise KomputeError(f"{mine[-1].filename}:{mine[-1].lineno}: running {source} raised "
+                           f"{type(error).__name__}: {error}") from None
     finally:
-        sys.path.remove(folder)
+        with contextlib.suppress(ValueError):  # the file may have taken it out itself
+            sys.path.remove(folder)
 
 
 # -- bench ------------------------------------------------------------------------

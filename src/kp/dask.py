@@ -38,7 +38,7 @@ from .errors import DeviceNotFoundError, InvalidArgumentError
 from .manager import Manager, list_devices
 from .operations import OpAlgoDispatch, OpSyncDevice, OpSyncLocal
 from .shader import as_spirv, reflect
-from .types import MemoryTypes
+from .types import MemoryTypes, data_type_of
 
 if TYPE_CHECKING:
     import dask.array
@@ -88,7 +88,9 @@ def map_blocks(kernel: Any, *arrays: Any, dtype: Any = None, workgroup: Any = No
     if len(shapes) != 1:
         raise InvalidArgumentError(f"kp.dask.map_blocks: the arrays must have one shape, got {sorted(shapes)}")
     arrays = (arrays[0], *(a.rechunk(arrays[0].chunks) for a in arrays[1:]))
-    out_dtype = np.dtype(arrays[0].dtype if dtype is None else dtype)
+    out_dtype = arrays[0].dtype if dtype is None else dtype
+    data_type_of(out_dtype)  # here, not in a worker: what no kp tensor holds
+    out_dtype = np.dtype(out_dtype)
     spirv = as_spirv(kernel)
     bindings = sorted(b.binding for b in reflect(spirv).bindings)
     if bindings != list(range(len(arrays) + 1)):

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 
-from .errors import DestroyedError, InvalidArgumentError, KomputeError
+from .errors import DataTypeError, DestroyedError, InvalidArgumentError, KomputeError
 from .types import DataTypes, MemoryTypes, memory_type_of
 from . import vk
 from .context import DeviceContext
@@ -152,7 +152,12 @@ class Memory:
         """``np.asarray(t)``: the same zero-copy view as ``data()``."""
         self._local()  # a KomputeError where there is no host data
         view = self._view()
-        if copy or (dtype is not None and np.dtype(dtype) != view.dtype):
+        converts = dtype is not None and np.dtype(dtype) != view.dtype
+        if converts and copy is False:
+            # NumPy's contract: writes to what copy=False gives must reach the data
+            raise InvalidArgumentError(f"np.asarray(..., dtype={np.dtype(dtype)}, copy=False): the {self._noun} "
+                                       f"holds {view.dtype}, and only a copy has another dtype")
+        if copy or converts:
             return view.astype(dtype if dtype is not None else view.dtype)
         return view
 
@@ -184,10 +189,23 @@ class Memory:
     def set_data(self, data: Any) -> None:
         """Replace the host data with ``data``'s numbers, in order (as many as ``size()``;
         the device copy changes on the next ``OpSyncDevice``)."""
-        array = np.asarray(data).reshape(-1)
+        article = "an" if self._noun[0] in "aeiou" else "a"
+        try:
+            array = np.asarray(data).reshape(-1)
+        except (TypeError, ValueError, OverflowError) as exc:
+            raise DataTypeError(f"set_data needs numbers, got {type(data).__name__}: {exc}") from None
+        if array.dtype.kind not in "biuf":
+            raise DataTypeError(f"set_data needs real numbers, got {array.dtype} data")
         if array.size != self.size():
-            article = "an" if self._noun[0] in "aeiou" else "a"
             raise InvalidArgumentError(f"set_data got {array.size} elements for {article} {self._noun} of {self.size()}")
+        if self._dtype.kind in "iu" and not np.can_cast(array.dtype, self._dtype, "safe"):
+            # NumPy's cast would wrap them (300 becomes 44 in uint8) or make NaN a number
+            limits = np.iinfo(self._dtype)
+            if array.dtype.kind == "f" and not np.isfinite(array).all():
+                raise DataTypeError(f"set_data got NaN or infinity for {article} {self._noun} of {self._dtype}")
+            if not limits.min <= array.min() <= array.max() <= limits.max:
+                raise DataTypeError(f"set_data got values from {array.min()} to {array.max()} for {article} "
+                                    f"{self._noun} of {self._dtype}, which holds {limits.min} to {limits.max}")
         self._local()[:] = array
 
     def _local(self) -> np.ndarray:

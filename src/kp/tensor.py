@@ -38,7 +38,7 @@ def as_host_array(data: Any, dtype: Any = None) -> np.ndarray:
         array = np.asarray(data, dtype=dtype)
     except DataTypeError:
         raise
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, OverflowError) as exc:
         raise DataTypeError(f"tensor data must be numbers, got {type(data).__name__}: {exc}") from None
     if array.dtype.kind in "OUSVcmM":
         raise DataTypeError(f"kp tensors cannot hold dtype {array.dtype}")

@@ -133,6 +133,7 @@ class ShaderInfo:
     push_constants: tuple[PushConstant, ...] = ()
     workgroup_memory: tuple[SizeTerms, ...] = ()
     cooperative_matrices: tuple[CooperativeMatrix, ...] = ()
+    printf_formats: tuple[str, ...] = ()  # debugPrintfEXT's (NonSemantic.DebugPrintf)
 
     def workgroup_memory_size(self, spec_values: dict[int, SpecValue] | None = None) -> int:
         """Bytes of shared memory at least, with array lengths from ``spec_values``
@@ -159,6 +160,9 @@ AUTO_ROW_WIDTH_ID = 0x6B700006
 # Opcodes, enumerants and decorations from the SPIR-V 1.6 specification.
 _OP_NAME = 5
 _OP_MEMBER_NAME = 6
+_OP_STRING = 7
+_OP_EXT_INST_IMPORT = 11
+_OP_EXT_INST = 12
 _OP_ENTRY_POINT = 15
 _OP_EXECUTION_MODE = 16
 _OP_CAPABILITY = 17
@@ -249,7 +253,7 @@ _MIN_WORDS = {
     _OP_SPEC_CONSTANT_TRUE: 3,
     _OP_SPEC_CONSTANT_FALSE: 3, _OP_SPEC_CONSTANT: 4, _OP_SPEC_CONSTANT_COMPOSITE: 3,
     _OP_VARIABLE: 4, _OP_DECORATE: 3, _OP_MEMBER_DECORATE: 4,
-    _OP_EXECUTION_MODE_ID: 3,
+    _OP_EXECUTION_MODE_ID: 3, _OP_STRING: 3, _OP_EXT_INST_IMPORT: 3, _OP_EXT_INST: 5,
 }
 
 # Capability enumerants a Vulkan compute shader can declare; others are named
@@ -389,6 +393,9 @@ class _Module:
         # Execution modes by (entry point id, mode): LocalSize holds literals,
         # LocalSizeId constant ids.
         self.local_sizes: dict[tuple[int, int], tuple[int, ...]] = {}
+        self.strings: dict[int, str] = {}
+        self.printf_set: int | None = None
+        self.printf_format_ids: list[int] = []
         self._parse(code)
 
     def _parse(self, code: array[int]) -> None:
@@ -434,6 +441,15 @@ class _Module:
         elif op == _OP_CAPABILITY:
             cap = code[i + 1]
             self.capabilities.add(_CAPABILITIES.get(cap, f"Capability{cap}"))
+        elif op == _OP_STRING:
+            self.strings[code[i + 1]] = _string(code, i + 2, nxt)
+        elif op == _OP_EXT_INST_IMPORT:
+            if _string(code, i + 2, nxt) == "NonSemantic.DebugPrintf":
+                self.printf_set = code[i + 1]
+        elif op == _OP_EXT_INST:
+            # DebugPrintf's one instruction (1): format string, then the values
+            if code[i + 3] == self.printf_set and code[i + 4] == 1 and nxt - i > 5:
+                self.printf_format_ids.append(code[i + 5])
         elif op == _OP_ENTRY_POINT:
             if self.entry is None and code[i + 1] == _EXEC_MODEL_GLCOMPUTE:
                 self.entry = (code[i + 2], _string(code, i + 3, nxt))
@@ -480,6 +496,7 @@ class _Module:
             push_constants=self._push_constants(),
             workgroup_memory=self._workgroup_memory(),
             cooperative_matrices=self._cooperative_matrices(),
+            printf_formats=tuple(self.strings.get(i, "") for i in self.printf_format_ids),
         )
 
     def _cooperative_matrices(self) -> tuple[CooperativeMatrix, ...]:

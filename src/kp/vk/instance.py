@@ -6,6 +6,7 @@ from __future__ import annotations
 import collections
 import contextlib
 import logging
+import operator
 import os
 import re
 import sys
@@ -276,8 +277,13 @@ class Instance(Owned):
                       if self.physical_devices else ": install a Vulkan driver (on Debian: "
                       "apt-get install mesa-vulkan-drivers libvulkan1)")
             raise DeviceNotFoundError(f"no Vulkan device found{hidden}")
-        if isinstance(device, bool) or not isinstance(device, (int, str)):
-            raise DeviceNotFoundError(f"a device is an index or a UUID string, got {device!r}")
+        try:  # an index (an int, or NumPy's) or a UUID string; not a bool
+            index = device if isinstance(device, (str, bool)) else operator.index(device)
+            if isinstance(index, bool):
+                raise TypeError
+        except TypeError:
+            raise DeviceNotFoundError(f"a device is an index or a UUID string, got {device!r}") from None
+        device = index
         if isinstance(device, int) and device < 0:
             raise DeviceNotFoundError(f"no Vulkan device with index {device}; the devices are {_names(devices)}")
         index = _find(str(device).strip(), devices, "the device asked for")
@@ -291,7 +297,7 @@ class Instance(Owned):
 def _find(entry: str, devices: list[PhysicalDevice], source: str) -> int:
     """The position in ``devices`` of the device that ``entry`` names: an index
     (digits) or a UUID, or a unique start of one (its first position)."""
-    if entry.isdigit():
+    if entry.isascii() and entry.isdigit():  # not "²", which int() refuses
         index = int(entry)
         if index < len(devices):
             return index

@@ -125,6 +125,8 @@ class Calls(Declarations):
 
     def stdlib_call(self, name: str, node: ast.Call) -> ir.Expr:
         """A function of kp.shader.stdlib: the built-in ``name`` it stands for."""
+        if node.keywords:
+            self.fail(node, f"{name}() takes no keyword arguments")
         if name == "write":
             self.fail(node, "write(image, coord, color) is a statement; it returns nothing")
         if name == "sample":
@@ -178,7 +180,11 @@ class Calls(Declarations):
                 text += conversion
                 values.append(value)
             pieces.append(text)
-        return ir.Print(sep.replace("%", "%%").join(pieces), values)
+        text = sep.replace("%", "%%").join(pieces)
+        if "\0" in text:
+            # an OpString ends at its first NUL
+            self.fail(node, "print() in a shader cannot print a NUL character (\\x00)")
+        return ir.Print(text, values)
 
     def format_spec(self, node: ast.FormattedValue) -> str | None:
         """The printf conversion of an f-string's ``{x:.3f}``; None without a spec."""
@@ -201,6 +207,12 @@ class Calls(Declarations):
                             f"of 32 bits or less" + ("; print its columns" if isinstance(t, Matrix) else ""))
         kind = elem_of(t).kind
         target, letter = {"float": (f32, "g"), "int": (i32, "i"), "uint": (u32, "u"), "bool": (i32, "i")}[kind]
+        if spec is not None and spec[-1] in "diouxX" and kind == "float":
+            # printf would print the float's bits; Python refuses {1.5:d}
+            self.fail(node, f"`{{{source_of(node)}:{spec[1:]}}}` gives an integer conversion to a {t!r}; "
+                            f"write {{{with_elem(t, i32)!r}({source_of(node)}):{spec[1:]}}}")
+        if spec is not None and spec[-1] not in "diouxX":
+            target = f32  # as Python formats {3:.2f}: 3.00 (printf would read an int's bits)
         value = self.convert(value, with_elem(t, target), node)
         if spec is None:
             spec = "%" + letter
@@ -210,9 +222,10 @@ class Calls(Declarations):
 
     def python_round(self, args: list[ir.Expr], node: ast.AST) -> ir.Expr:
         """``round(x)``: as in Python, an int (rounded half to even)."""
-        if len(args) != 1:
+        if len(args) > 1:
             self.fail(node, "round(x, ndigits) is not supported; write round(x * 100.0) / 100.0 "
                             "for two digits")
+        self.arity("round", args, 1, node)
         value = self.concrete(args[0], node)
         if elem_of(value.type).kind in ("int", "uint"):
             return value

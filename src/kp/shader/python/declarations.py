@@ -6,7 +6,7 @@ from __future__ import annotations
 import ast
 from typing import Any
 
-from ..spirv import AUTO_GLOBAL_SIZE_IDS, AUTO_ROW_WIDTH_ID
+from ..spirv import AUTO_GLOBAL_SIZE_IDS, AUTO_LOCAL_SIZE_IDS, AUTO_ROW_WIDTH_ID
 from . import ir
 from .source import MISSING
 from .typing_rules import Typing
@@ -25,6 +25,11 @@ INPUTS: dict[str, ShaderType] = {
     "SubgroupId": u32,
     "SubgroupInvocationId": u32,
 }
+
+
+def _is_word(value: Any) -> bool:
+    """Whether ``value`` is a binding, index or constant id: a SPIR-V word."""
+    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= 0xFFFFFFFF
 
 
 class Declarations(Typing):
@@ -95,6 +100,10 @@ class Declarations(Typing):
                 spec_id, t = self.indexed_spec(arg, spec, 4, "('spec_constant', id, type[, default])")
                 if spec_id in spec_ids:
                     self.fail(arg, f"'{name}' and '{spec_ids[spec_id]}' both use constant id {spec_id}")
+                if spec_id in (*AUTO_LOCAL_SIZE_IDS, *AUTO_GLOBAL_SIZE_IDS, AUTO_ROW_WIDTH_ID):
+                    self.fail(arg, f"constant id {spec_id} of '{name}' is reserved: kp gives kernels that "
+                                   f"declare no local size theirs through ids {AUTO_LOCAL_SIZE_IDS[0]} to "
+                                   f"{AUTO_ROW_WIDTH_ID}")
                 spec_ids[spec_id] = name
                 self.spec_parameter(arg, spec_id, t, spec[3] if len(spec) == 4 else 0)
         if push:
@@ -102,7 +111,7 @@ class Declarations(Typing):
 
     def indexed_spec(self, arg: ast.arg, spec: tuple[Any, ...], max_len: int,
                      form: str) -> tuple[int, ShaderType]:
-        if not 3 <= len(spec) <= max_len or not isinstance(spec[1], int) or spec[1] < 0 \
+        if not 3 <= len(spec) <= max_len or not _is_word(spec[1]) \
                 or not isinstance(spec[2], ShaderType):
             self.fail(arg, f"parameter '{arg.arg}' must be {form}, got {spec!r}")
         return spec[1], spec[2]
@@ -125,15 +134,15 @@ class Declarations(Typing):
     def buffer_parameter(self, arg: ast.arg, spec: tuple[Any, ...]) -> int:
         """A buffer, or an image: a descriptor at a binding of set 0."""
         if spec[0] == "image":
-            if len(spec) != 3 or not isinstance(spec[1], int) or spec[1] < 0 \
+            if len(spec) != 3 or not _is_word(spec[1]) \
                     or not isinstance(spec[2], ImageType):
                 self.fail(arg, f"image '{arg.arg}' must be ('image', binding, Image2D(format)), "
                                f"got {spec!r}")
             var = ir.Variable(arg.arg, spec[2], "image", binding=spec[1])
             self.shader.interface.append(var)
             self.names[arg.arg] = var
-            return spec[1]
-        if len(spec) != 3 or not isinstance(spec[1], int) or spec[1] < 0 \
+            return int(spec[1])
+        if len(spec) != 3 or not _is_word(spec[1]) \
                 or not isinstance(spec[2], ArrayType):
             self.fail(arg, f"buffer '{arg.arg}' must be ('buffer', binding, Array(type)), got {spec!r}")
         t = spec[2]
@@ -143,7 +152,7 @@ class Declarations(Typing):
         var = ir.Variable(arg.arg, t, "buffer", binding=spec[1])
         self.shader.interface.append(var)
         self.names[arg.arg] = var
-        return spec[1]
+        return int(spec[1])
 
     def shared_parameter(self, arg: ast.arg, spec: tuple[Any, ...]) -> None:
         t = spec[1] if len(spec) == 2 else None
