@@ -327,3 +327,17 @@ def test_a_forked_child_makes_its_own_manager_and_refuses_the_parents(memory_mod
         seq.eval()
         assert mine.data().tolist() == [4.0, 8.0]
         """, memory_mode)
+
+
+def test_a_sequence_whose_creation_an_interrupt_cut_short_is_released_whole(mgr, monkeypatch):
+    def interrupted(*args):
+        raise KeyboardInterrupt  # as a signal handler's, at that point of the creation
+
+    before = kp.vk.live_handles().get("VkCommandPool", 0)
+    monkeypatch.setattr(kp.vk.commands, "Timeline", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        mgr.sequence()
+    monkeypatch.undo()
+    gc.collect()
+    mgr.sequence().eval(kp.OpSyncDevice([mgr.tensor([1.0])]))
+    assert kp.vk.live_handles().get("VkCommandPool", 0) == before

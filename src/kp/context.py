@@ -35,7 +35,7 @@ class DeviceContext:
         vk.drain()
         device = self.vk_device
         if device is None:
-            raise self.gone_error("the manager")
+            raise DestroyedError(f"the manager {self._gone}")
         return device
 
     def live_vk_allocator(self) -> vk.Allocator:
@@ -43,7 +43,7 @@ class DeviceContext:
         once the device is destroyed."""
         allocator = self._allocator
         if allocator is None or self.vk_device is None:
-            raise self.gone_error("the manager")
+            raise DestroyedError(f"the manager {self._gone}")
         return allocator
 
     def adopt(self, obj: Any) -> None:

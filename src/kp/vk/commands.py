@@ -492,9 +492,13 @@ def _destroy_commands(device: "Device", handles: dict[str, Any]) -> None:
     semaphore."""
     dev = device.handle
     with device.lock:
-        timeline = handles["timeline"]
-        timeline.quietly((0, 1), lambda: [lib.vkDestroyFence(dev, fence, NULL) for fence in handles["fences"]])
-        timeline.close()
+        timeline = handles.get("timeline")  # missing where an exception cut the creation short
+        if timeline is None:
+            for fence in handles["fences"]:
+                lib.vkDestroyFence(dev, fence, NULL)
+        else:
+            timeline.quietly((0, 1), lambda: [lib.vkDestroyFence(dev, fence, NULL) for fence in handles["fences"]])
+            timeline.close()
         lib.vkDestroySemaphore(dev, handles["semaphore"], NULL)
         lib.vkDestroyQueryPool(dev, handles["queries"], NULL)
         lib.vkDestroyCommandPool(dev, handles["pool"], NULL)
