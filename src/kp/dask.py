@@ -114,6 +114,9 @@ def run_block(*blocks: np.ndarray, spirv: bytes, out_dtype: Any,
         inputs, out, _algorithm, sequence = _prepare(mgr, blocks, spirv, np.dtype(out_dtype), constants)
         for tensor, block in zip(inputs, blocks):
             tensor.numpy()[...] = block
+        # the output is reused from block to block: a kernel that writes only some
+        # elements, or adds to them, must find zeros, as in a fresh array
+        out.numpy()[...] = 0
         sequence.eval()
         result: np.ndarray = out.numpy().copy()
         return result
@@ -187,7 +190,7 @@ def _prepare(mgr: Manager, blocks: tuple[np.ndarray, ...], spirv: bytes, out_dty
     out = mgr.tensor_t(np.broadcast_to(np.zeros((), out_dtype), blocks[0].shape), MemoryTypes.device)
     workgroup, spec_consts, push_consts = constants
     algorithm = mgr.algorithm([*inputs, out], spirv, workgroup, spec_consts, push_consts)
-    sequence = mgr.sequence().record(OpSyncDevice(inputs)).record(OpAlgoDispatch(algorithm)) \
+    sequence = mgr.sequence().record(OpSyncDevice([*inputs, out])).record(OpAlgoDispatch(algorithm)) \
         .record(OpSyncLocal([out]))
     cache[key] = (inputs, out, algorithm, sequence)
     if len(cache) > PREPARED_PER_MANAGER:
