@@ -56,6 +56,9 @@ def _parser() -> argparse.ArgumentParser:
     compile_.add_argument("-k", "--kernel", help="compile only this @python2shader kernel (by function name)")
     compile_.add_argument("-D", "--define", action="append", default=[], metavar="NAME[=VALUE]",
                           help="a GLSL preprocessor macro (repeatable)")
+    compile_.add_argument("-I", "--include", action="append", default=[], type=Path, metavar="DIR",
+                          help="a folder for GLSL #include \"...\" after the including file's own (repeatable, "
+                               "searched in order)")
     compile_.add_argument("--check", action="store_true", help="validate the SPIR-V with spirv-val")
     compile_.add_argument("--json", action="store_true", help="print what was written as JSON")
     compile_.set_defaults(run=_compile, error=compile_.error)
@@ -140,7 +143,7 @@ def _device_text(device: dict[str, Any]) -> str:
 # -- compile ----------------------------------------------------------------------
 
 def _compile(args: argparse.Namespace, extra: list[str]) -> int:
-    from .shader import PythonShader, compile_source, reflect, tools
+    from .shader import PythonShader, compile_file, reflect, tools
     from .shader.validate import validate
 
     parser_error = args.error
@@ -150,8 +153,8 @@ def _compile(args: argparse.Namespace, extra: list[str]) -> int:
         raise KomputeError(f"--check needs spirv-val, which is not installed; install it with {tools.INSTALL_HINT}")
     shaders: list[tuple[str | None, bytes, Path]] = []
     if args.source.suffix == ".py":
-        if args.define:
-            parser_error("-D/--define is for GLSL; a Python kernel reads its module's globals")
+        if args.define or args.include:
+            parser_error("-D/--define and -I/--include are for GLSL; a Python kernel reads its module's globals")
         namespace = runpy.run_path(str(args.source), run_name=f"kp_compile_{args.source.stem}")
         kernels = {value.name: value for value in namespace.values() if isinstance(value, PythonShader)}
         if args.kernel is not None:
@@ -170,7 +173,7 @@ def _compile(args: argparse.Namespace, extra: list[str]) -> int:
         for define in args.define:
             name, equals, value = define.partition("=")
             defines[name] = value if equals else None
-        spirv = compile_source(args.source.read_text(), defines=defines)
+        spirv = compile_file(args.source, defines=defines, include_dirs=args.include)
         shaders.append((None, spirv, args.source.with_suffix(".spv")))
     if args.output is not None:
         if len(shaders) != 1:

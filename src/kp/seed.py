@@ -38,6 +38,7 @@ from .errors import DestroyedError, InvalidArgumentError, KomputeError, Sequence
 from .log import logger
 from .operations import OpAlgoDispatch, OpCopy, OpMult, OpSyncDevice, OpSyncLocal
 from .operations.base import OpBase, tensor_list
+from .shader.glsl import compile_file, is_spirv
 from .tensor import Tensor
 from .types import MemoryTypes
 
@@ -76,6 +77,8 @@ def _algo_file(mgr: "Manager", tensors: list[Tensor], path: Any, workgroup: Any 
             shader = f.read()
     except (OSError, TypeError) as exc:
         raise InvalidArgumentError(f"cannot read shader file {path!r}: {exc}") from None
+    if not is_spirv(shader):  # GLSL, whose includes are found next to the file
+        shader = compile_file(path)
     return [_algorithm(mgr, tensors, shader, workgroup)]
 
 
