@@ -17,7 +17,8 @@ words (Vulkan 1.1), with no external compiler::
 
 ``@python2shader`` and ``@python2shader(local_size=(x, y, z))`` are both accepted.
 Compiling takes milliseconds and is cached by source, arguments and the global
-values the source reads.
+and closure values the kernel and every function it calls read, so a kernel made
+again after such a value changed is compiled anew.
 
 A kernel that declares no local size and reads only ``GlobalInvocationId`` (no
 other input, shared memory, ``barrier()`` or subgroup operation) runs with a local
