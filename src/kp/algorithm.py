@@ -106,20 +106,28 @@ def _pack_push_constants(values: Sequence[Any], members: tuple[PushConstant, ...
         raise InvalidArgumentError(f"the shader's push constants take {size} bytes ({declared}) but {given} given")
     data = bytearray(size)
     for member, value in zip(members, values):
-        what = f"push constant {member.name} ({member.kind}{member.width})"
-        if not isinstance(value, (int, float, np.integer, np.floating, np.bool_)):
-            raise InvalidArgumentError(f"{what} needs a number, got {value!r}")
-        if member.kind == "bool":
-            value = bool(value)
-        elif member.kind != "float":
-            if isinstance(value, (float, np.floating)) and not float(value).is_integer():
-                raise InvalidArgumentError(f"{what} needs a whole number, got {value!r}")
-            value = int(value)
-        try:
-            struct.pack_into("=" + _PUSH_FORMATS[member.kind, member.width], data, member.offset, value)
-        except (struct.error, OverflowError):
-            raise InvalidArgumentError(f"{what} cannot hold {value!r}") from None
+        scalar = scalar_bytes(value, member.kind, member.width, f"push constant {member.name} ({member.kind}{member.width})")
+        data[member.offset:member.offset + len(scalar)] = scalar
     return bytes(data)
+
+
+def scalar_bytes(value: Any, kind: str, width: int, what: str) -> bytes:
+    """``value`` as a ``kind``/``width`` scalar of a shader (a bool as a VkBool32), in
+    host byte order: what push and specialisation constants hold. Raises
+    ``InvalidArgumentError`` naming ``what`` for anything but a number the type holds
+    exactly (a float for an integer must be whole; NaN and infinities only for floats)."""
+    if not isinstance(value, (int, float, np.integer, np.floating, np.bool_)):
+        raise InvalidArgumentError(f"{what} needs a number, got {value!r}")
+    if kind == "bool":
+        value = bool(value)
+    elif kind != "float":
+        if isinstance(value, (float, np.floating)) and not float(value).is_integer():
+            raise InvalidArgumentError(f"{what} needs a whole number, got {value!r}")
+        value = int(value)
+    try:
+        return struct.pack("=" + _PUSH_FORMATS[kind, width], value)
+    except (struct.error, OverflowError):
+        raise InvalidArgumentError(f"{what} cannot hold {value!r}") from None
 
 
 def _spec_values(info: ShaderInfo, spec: list[tuple[int, bytes]]) -> dict[int, SpecValue]:
@@ -130,16 +138,10 @@ def _spec_values(info: ShaderInfo, spec: list[tuple[int, bytes]]) -> dict[int, S
 
 
 def _spec_entry(constant: SpecConstant, value: Any) -> tuple[int, bytes]:
-    dtype = _SPEC_DTYPES.get((constant.kind, constant.width))
-    if dtype is None:
-        raise ShaderError(f"specialisation constant {constant.id} ({constant.name or 'unnamed'}) has an "
-                          f"unsupported type {constant.kind}{constant.width}")
-    if constant.kind == "bool":
-        value = bool(value)
-    try:
-        return constant.id, np.asarray(value).astype(dtype).reshape(()).tobytes()
-    except (TypeError, ValueError):
-        raise InvalidArgumentError(f"specialisation constant {constant.id} needs a number, got {value!r}") from None
+    what = f"specialisation constant {constant.id} ({constant.name or 'unnamed'}, {constant.kind}{constant.width})"
+    if (constant.kind, constant.width) not in _SPEC_DTYPES:
+        raise ShaderError(f"{what} has an unsupported type")
+    return constant.id, scalar_bytes(value, constant.kind, constant.width, what)
 
 
 def _auto_size_entries(info: ShaderInfo, requested: tuple[int, int, int]) -> list[tuple[int, bytes]]:
@@ -214,6 +216,11 @@ class Algorithm:
             requested = self._workgroup(workgroup, tensors, (1, 1, 1), None)
             spec += _auto_size_entries(info, requested)
         spec_values = _spec_values(info, spec)
+        push_limit = device.physical.properties["max_push_constants_size"]
+        if info.push_constant_size > push_limit:
+            raise InvalidArgumentError(f"the shader's push constants take {info.push_constant_size} bytes but "
+                                       f"{device.physical.properties['device_name']} allows at most {push_limit} "
+                                       f"(maxPushConstantsSize)")
         push = push_constants_bytes(push_consts, info)
         local_size = self._local_size(info, spec_values, device)
         self._check_shared_memory(info, spec_values, device)
@@ -282,7 +289,15 @@ class Algorithm:
         if implicit:
             # The seed API's rule: constant_id i is the element count of tensor i.
             return [_spec_entry(declared[i], t.size()) for i, t in enumerate(tensors) if i in declared]
-        values = list(np.asarray(spec_consts).reshape(-1)) if spec_consts is not None else []
+        if spec_consts is None:
+            values = []
+        elif isinstance(spec_consts, np.ndarray):
+            values = list(spec_consts.reshape(-1))
+        elif isinstance(spec_consts, (list, tuple)):
+            values = list(spec_consts)  # each one a number: scalar_bytes refuses a nested list
+        else:
+            raise InvalidArgumentError(f"spec_consts must be a list, a tuple or a NumPy array of numbers, "
+                                       f"got {type(spec_consts).__name__}")
         for i in range(len(values)):
             if i not in declared:
                 raise InvalidArgumentError(f"{len(values)} specialisation constants given but the shader has no "

@@ -9,13 +9,13 @@ ever submitted.
 
 from __future__ import annotations
 
-import os
 import time
 from typing import TYPE_CHECKING, Any, Iterable, Sequence, cast
 
 from ..errors import DestroyedError
 from .core import NULL, C, Life, Owned, check, ffi, lib, new
 from .memory import Allocation
+from .settings import int_variable
 
 if TYPE_CHECKING:
     from .device import Device, Queue
@@ -41,7 +41,7 @@ COLOR_LAYERS: dict[str, int] = {"aspectMask": C.VK_IMAGE_ASPECT_COLOR_BIT, "mipL
 
 # How long a wait spins on the fence before it blocks in the driver: a blocking
 # wait costs a thread wake-up (tens of microseconds), which dominates short work.
-SPIN_NS = int(os.environ.get("KP_SPIN_NS", 200_000))
+SPIN_NS = int_variable("KP_SPIN_NS", 200_000, "nanoseconds a wait spins before it blocks")
 
 _NOT_READY: int = C.VK_NOT_READY
 _TIMEOUT: int = C.VK_TIMEOUT

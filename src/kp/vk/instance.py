@@ -11,7 +11,9 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Mapping
 
-from ..errors import DeviceNotFoundError
+import numpy as np
+
+from ..errors import DeviceNotFoundError, InvalidArgumentError
 from .core import NULL, C, Owned, check, cstring, ffi, lib, new, string, version_string
 
 log = logging.getLogger("kp")
@@ -201,10 +203,13 @@ class Instance(Owned):
                       if self.physical_devices else ": install a Vulkan driver (on Debian: "
                       "apt-get install mesa-vulkan-drivers libvulkan1)")
             raise DeviceNotFoundError(f"no Vulkan device found{hidden}")
-        if isinstance(device, bool) or not isinstance(device, (int, str)):
-            raise DeviceNotFoundError(f"a device is an index or a UUID string, got {device!r}")
-        if isinstance(device, int) and device < 0:
-            raise DeviceNotFoundError(f"no Vulkan device with index {device}; the devices are {_names(devices)}")
+        if isinstance(device, bool) or not isinstance(device, (int, np.integer, str)):
+            raise InvalidArgumentError(f"device must be an index (an int) or a UUID string, got {device!r}")
+        if not isinstance(device, str):
+            device = int(device)  # a NumPy integer is an index too
+            if device < 0:
+                raise DeviceNotFoundError(f"no Vulkan device with index {device}; the devices are "
+                                          f"{_names(devices)}")
         index = _find(str(device).strip(), devices, "the device asked for")
         return index, devices[index]
 
@@ -216,7 +221,7 @@ class Instance(Owned):
 def _find(entry: str, devices: list[PhysicalDevice], source: str) -> int:
     """The position in ``devices`` of the device that ``entry`` names: an index
     (digits) or a UUID, or a unique start of one (its first position)."""
-    if entry.isdigit():
+    if entry.isascii() and entry.isdigit():  # (int() refuses other digits, such as "²")
         index = int(entry)
         if index < len(devices):
             return index
