@@ -83,19 +83,21 @@ def push_constants_bytes(values: Any, info: ShaderInfo) -> bytes:
     if isinstance(values, (list, tuple)):
         return _pack_push_constants(values, info.push_constants, info.push_constant_size)
     if values is None:
-        push = b""
-    elif isinstance(values, (bytes, bytearray, memoryview)):
-        push = bytes(values)
+        values = b""
+    if isinstance(values, (bytes, bytearray, memoryview)):
+        size = memoryview(values).nbytes
     elif isinstance(values, (np.ndarray, np.generic)):
-        array = np.asarray(values)
-        push = as_host_array(array, array.dtype).tobytes() if array.size else b""
+        size = np.asarray(values).nbytes
     else:
         raise InvalidArgumentError(f"push constants must be a list, a tuple, a NumPy array or bytes, "
                                    f"got {type(values).__name__}")
-    if len(push) != info.push_constant_size:
+    if size != info.push_constant_size:  # (checked before a copy is made)
         raise InvalidArgumentError(f"the shader's push constants take {info.push_constant_size} bytes but "
-                                   f"{len(push)} bytes were given")
-    return push
+                                   f"{size} bytes were given")
+    if isinstance(values, (bytes, bytearray, memoryview)):
+        return bytes(values)
+    array = np.asarray(values)
+    return as_host_array(array, array.dtype).tobytes() if array.size else b""
 
 
 def _pack_push_constants(values: Sequence[Any], members: tuple[PushConstant, ...], size: int) -> bytes:
@@ -178,7 +180,7 @@ class Algorithm:
                  workgroup: Sequence[int] | None = None, spec_consts: Any = (), push_consts: Any = (),
                  *, implicit_spec_consts: bool = False):
         self._manager = manager
-        self._tensors: list[Memory] = list(tensors)
+        self._tensors: list[Memory] = _tensor_list(tensors)
         self._pipeline: ComputePipeline | None = None
         self._info: ShaderInfo | None = None
         self._push = b""
@@ -194,12 +196,9 @@ class Algorithm:
         """(Re)build the pipeline for these tensors and this shader."""
         if self._destroyed:
             raise DestroyedError("algorithm was destroyed")
-        tensors = list(tensors)
+        tensors = _tensor_list(tensors)
         device = self._manager.live_vk_device()
-        for i, tensor in enumerate(tensors):
-            if not isinstance(tensor, Memory):
-                raise InvalidArgumentError(f"algorithm tensor {i} is a {type(tensor).__name__}, "
-                                           f"not a kp.Tensor or kp.Image")
+        for tensor in tensors:
             tensor.check_usable(self._manager)
         code = as_spirv(spirv)
         info = reflect(code)
@@ -290,18 +289,18 @@ class Algorithm:
             # The seed API's rule: constant_id i is the element count of tensor i.
             return [_spec_entry(declared[i], t.size()) for i, t in enumerate(tensors) if i in declared]
         if spec_consts is None:
-            values = []
-        elif isinstance(spec_consts, np.ndarray):
-            values = list(spec_consts.reshape(-1))
-        elif isinstance(spec_consts, (list, tuple)):
-            values = list(spec_consts)  # each one a number: scalar_bytes refuses a nested list
-        else:
+            spec_consts = []
+        if not isinstance(spec_consts, (list, tuple, np.ndarray)):
             raise InvalidArgumentError(f"spec_consts must be a list, a tuple or a NumPy array of numbers, "
                                        f"got {type(spec_consts).__name__}")
-        for i in range(len(values)):
+        count = spec_consts.size if isinstance(spec_consts, np.ndarray) else len(spec_consts)
+        # (more values than declared ids leave one of the first len(declared) + 1 ids out)
+        for i in range(min(count, len(declared) + 1)):
             if i not in declared:
-                raise InvalidArgumentError(f"{len(values)} specialisation constants given but the shader has no "
+                raise InvalidArgumentError(f"{count} specialisation constants given but the shader has no "
                                            f"constant_id {i} (it declares {sorted(declared) or 'none'})")
+        # each value a number: scalar_bytes refuses a nested list
+        values = list(spec_consts.reshape(-1)) if isinstance(spec_consts, np.ndarray) else list(spec_consts)
         return [_spec_entry(declared[i], value) for i, value in enumerate(values)]
 
     @staticmethod
@@ -323,8 +322,10 @@ class Algorithm:
                    limit: Sequence[int] | None) -> tuple[int, int, int]:
         """The workgroup counts ``workgroup`` asks for, within the device's ``limit``
         (None: unchecked)."""
-        values = [] if workgroup is None else list(workgroup)
-        if workgroup is not None and (not 1 <= len(values) <= 3 or not all(
+        # (the length is checked before a copy)
+        values = list(workgroup) if isinstance(workgroup, (list, tuple, np.ndarray)) and \
+            1 <= len(workgroup) <= 3 else []
+        if workgroup is not None and (not values or not all(
                 isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in values)):
             raise InvalidArgumentError(f"workgroup must be up to 3 integers, got {workgroup!r}")
         if not any(values):
@@ -457,6 +458,12 @@ def _check_element_type(binding: Binding, tensor: Memory) -> None:
     # Same width: the shader reads the tensor's bits as its own type, as Kompute
     # does (its own test suite relies on it), so this is allowed but never silent.
     logger.warning("%s: the shader reads the raw bits as %s%d", what, kind, width)
+
+
+def _tensor_list(tensors: Any) -> list[Memory]:
+    from .operations.base import tensor_list  # (the operations import this module)
+
+    return tensor_list(tensors, "mgr.algorithm", 0)
 
 
 def _given(shader: Any) -> bool:

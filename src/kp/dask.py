@@ -34,11 +34,12 @@ from typing import TYPE_CHECKING, Any, Iterator
 
 import numpy as np
 
-from .errors import DeviceNotFoundError, InvalidArgumentError
+from .errors import DataTypeError, DeviceNotFoundError, InvalidArgumentError, OutOfDeviceMemoryError
 from .manager import Manager, list_devices
 from .operations import OpAlgoDispatch, OpSyncDevice, OpSyncLocal
 from .shader import as_spirv, reflect
-from .types import MemoryTypes
+from .tensor import numbers
+from .types import MemoryTypes, data_type_of
 
 if TYPE_CHECKING:
     import dask.array
@@ -83,12 +84,22 @@ def map_blocks(kernel: Any, *arrays: Any, dtype: Any = None, workgroup: Any = No
 
     if not arrays:
         raise InvalidArgumentError("kp.dask.map_blocks needs at least one dask array")
-    arrays = tuple(da.asarray(a) for a in arrays)
+    # a dask array of a dtype a tensor holds, or numbers that make one
+    try:
+        arrays = tuple(da.asarray(a if isinstance(a, da.Array) else numbers(a)) for a in arrays)
+    except MemoryError:  # dask copies a NumPy array that is a view
+        raise OutOfDeviceMemoryError("no host memory for a copy of the arrays given to kp.dask.map_blocks") from None
+    for a in arrays:
+        data_type_of(a.dtype)
     shapes = {a.shape for a in arrays}
     if len(shapes) != 1:
         raise InvalidArgumentError(f"kp.dask.map_blocks: the arrays must have one shape, got {sorted(shapes)}")
     arrays = (arrays[0], *(a.rechunk(arrays[0].chunks) for a in arrays[1:]))
-    out_dtype = np.dtype(arrays[0].dtype if dtype is None else dtype)
+    try:
+        out_dtype = np.dtype(arrays[0].dtype if dtype is None else dtype)
+    except (TypeError, ValueError, SyntaxError) as exc:  # (NumPy parses strings such as "," as Python)
+        raise DataTypeError(f"kp.dask.map_blocks: dtype {dtype!r} is not a NumPy dtype: {exc}") from None
+    data_type_of(out_dtype)  # one a tensor holds
     spirv = as_spirv(kernel)
     bindings = sorted(b.binding for b in reflect(spirv).bindings)
     if bindings != list(range(len(arrays) + 1)):

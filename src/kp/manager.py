@@ -18,7 +18,7 @@ from .memory import Memory
 from .seed import SeedManagerAPI
 from .sequence import Sequence
 from .tensor import Tensor, as_host_array, largest_heap
-from .types import MemoryTypes
+from .types import MemoryTypes, memory_type_of
 
 
 def list_devices() -> list[dict[str, Any]]:
@@ -110,7 +110,7 @@ class Manager(SeedManagerAPI):
         return largest_heap([self.live_vk_device().physical])
 
     def _make_tensor(self, array: np.ndarray, memory_type: Any, tensor_type: Any) -> Tensor:
-        kind = _memory_type(memory_type if memory_type is not None else tensor_type)
+        kind = memory_type_of(memory_type if memory_type is not None else tensor_type)
         self.live_vk_device()
         return Tensor.create_on(self, array, kind)
 
@@ -130,7 +130,7 @@ class Manager(SeedManagerAPI):
 
     def _make_image(self, array: np.ndarray, width: Any, height: Any, num_channels: Any,
                     memory_type: Any) -> Image:
-        kind = _memory_type(memory_type)
+        kind = memory_type_of(memory_type)
         self.live_vk_device()
         return Image.create_on(self, array, width, height, num_channels, kind)
 
@@ -205,10 +205,3 @@ def _list_of(values: Any, kinds: Any) -> bool:
     """Whether ``values`` is a list, tuple or NumPy array of ``kinds`` (bools are no ints)."""
     return isinstance(values, (list, tuple, np.ndarray)) and all(
         isinstance(v, kinds) and not isinstance(v, (bool, np.bool_)) for v in values)
-
-
-def _memory_type(kind: Any) -> MemoryTypes:
-    try:
-        return MemoryTypes(MemoryTypes.device if kind is None else kind)
-    except ValueError:
-        raise InvalidArgumentError(f"unknown memory type {kind!r}; use kp.MemoryTypes") from None

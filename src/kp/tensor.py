@@ -17,7 +17,7 @@ import numpy as np
 from . import vk
 from .errors import DataTypeError, DestroyedError, InvalidArgumentError, KomputeError, OutOfDeviceMemoryError
 from .memory import Memory
-from .types import DTYPE_FEATURES, MemoryTypes, data_type_of
+from .types import DTYPE_FEATURES, MemoryTypes, data_type_of, memory_type_of
 
 if TYPE_CHECKING:
     from .manager import Manager
@@ -96,7 +96,7 @@ class Tensor(Memory):
         device (``mgr.eval_tensor_create_def([t])`` or ``mgr.build_tensor``)."""
         # refused before the copy if no device could hold it
         limit = largest_heap(vk.shared_instance().physical_devices)
-        self._setup(as_host_array(data, np.float32, limit).copy(), MemoryTypes(tensor_type), list_data=True)
+        self._setup(as_host_array(data, np.float32, limit).copy(), memory_type_of(tensor_type), list_data=True)
 
     def _setup(self, array: np.ndarray, memory_type: MemoryTypes, list_data: bool) -> None:
         # flat when contiguous; a strided source stays as given until it is copied
@@ -246,10 +246,26 @@ class Tensor(Memory):
         """Seed API: push local data into host-visible memory (already there in kp)."""
 
     def __getitem__(self, index: Any) -> Any:
-        return self._local()[index].tolist()
+        local = self._local()
+        try:
+            return local[index].tolist()
+        except (IndexError, TypeError, ValueError) as exc:
+            raise InvalidArgumentError(f"tensor index {index!r} does not fit a tensor of {local.size} "
+                                       f"elements: {exc}") from None
 
     def __setitem__(self, index: Any, value: Any) -> None:
-        self._local()[index] = value
+        local = self._local()
+        try:
+            selected = local[index]
+        except (IndexError, TypeError, ValueError) as exc:
+            raise InvalidArgumentError(f"tensor index {index!r} does not fit a tensor of {local.size} "
+                                       f"elements: {exc}") from None
+        values = numbers(value)
+        try:
+            local[index] = values
+        except ValueError as exc:
+            raise InvalidArgumentError(f"{values.size} value(s) do not fit tensor[{index!r}] "
+                                       f"({np.size(selected)} element(s)): {exc}") from None
 
     def __iter__(self) -> Iterator[Any]:
         return iter(self._local().tolist())

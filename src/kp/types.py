@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import enum
+from typing import Any
 
 import numpy as np
 
-from .errors import DataTypeError
+from .errors import DataTypeError, InvalidArgumentError
 
 
 class MemoryTypes(enum.IntEnum):
@@ -23,6 +24,16 @@ class MemoryTypes(enum.IntEnum):
 
 
 TensorTypes = MemoryTypes
+
+
+def memory_type_of(kind: Any) -> MemoryTypes:
+    """The MemoryTypes member ``kind`` names (None: ``device``), or an
+    ``InvalidArgumentError`` naming it."""
+    if kind is None:
+        return MemoryTypes.device
+    if isinstance(kind, (int, np.integer)) and not isinstance(kind, bool) and int(kind) in MemoryTypes._value2member_map_:
+        return MemoryTypes(int(kind))
+    raise InvalidArgumentError(f"unknown memory type {kind!r}; use kp.MemoryTypes")
 
 
 class DataTypes(enum.IntEnum):

@@ -162,6 +162,8 @@ def _folders(include_dirs: Sequence[str | os.PathLike[str]]) -> list[Path]:
 
 
 def _define_args(defines: dict[str, Any] | None) -> list[str]:
+    if defines is not None and not isinstance(defines, dict):
+        raise ShaderError(f"defines must be a dict of macro names and values, got {type(defines).__name__}")
     args = []
     for name, value in sorted((defines or {}).items()):
         if not isinstance(name, str) or not _MACRO_NAME.match(name):
@@ -211,7 +213,7 @@ def _run_compiler(compiler: tools.Tool, args: list[str], text: str, folder: Path
         # looks for the source's includes in its working folder.
         try:
             result = compiler.run([*args, "--stdin", "-S", "comp", "-o", str(output)],
-                                  input=text, capture_output=True, text=True, cwd=folder)
+                                  input=text, capture_output=True, text=True, errors="replace", cwd=folder)
         except OSError as exc:  # the folder is missing, say
             raise ShaderCompileError(f"cannot run {tools.GLSLANG} in {folder}: {exc}") from None
         log = (result.stdout + result.stderr).strip()

@@ -213,6 +213,7 @@ with ``file:line: message`` saying what to do.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from types import FunctionType
 from typing import overload
 
 from ...errors import ShaderCompileError
@@ -266,15 +267,15 @@ def python2shader(func: Callable[..., object] | None = None, /, *, local_size: i
     ``@python2shader(local_size=(256, 1, 1))``."""
     if func is None:
         return lambda f: PythonShader(f, local_size)
-    if not callable(func):
+    if not isinstance(func, FunctionType):
         raise ShaderCompileError(f"{caller()}: python2shader({func!r}) takes a function; "
                                  f"write @python2shader(local_size={func!r})")
     return PythonShader(func, local_size)
 
 
 def _local_size(func: Callable[..., object], size: int | Sequence[int]) -> tuple[int, int, int]:
-    dims = (size,) if isinstance(size, int) else tuple(size)
-    if not 1 <= len(dims) <= 3 or not all(isinstance(d, int) and d >= 1 for d in dims):
+    dims = (size,) if isinstance(size, int) else tuple(size) if isinstance(size, (tuple, list)) else ()
+    if not 1 <= len(dims) <= 3 or not all(isinstance(d, int) and not isinstance(d, bool) and d >= 1 for d in dims):
         code = func.__code__
         raise ShaderCompileError(f"{code.co_filename}:{code.co_firstlineno}: local_size must be "
                                  f"1 to 3 positive ints, not {size!r}")
