@@ -21,7 +21,7 @@ from kp.shader import Array, f32, ivec3
 
 A, S = kp.AccessFlags, kp.PipelineStages
 
-FUZZ = settings(max_examples=examples(400), deadline=None,
+FUZZ = settings(max_examples=examples(300), deadline=None,
                 suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 
 CANARY = [1.5, -2.0, 3.25]
@@ -52,8 +52,8 @@ class World:
     """What the calls of one example are given: fresh valid objects of ``mgr``, a
     destroyed tensor, a tensor of another manager, and ``draw`` for each argument."""
 
-    def __init__(self, mgr, other, data):
-        self.mgr, self.other, self.data = mgr, other, data
+    def __init__(self, mgr, other, glsl_file, data):
+        self.mgr, self.other, self.glsl_file, self.data = mgr, other, glsl_file, data
         self.a, self.b, self.out = mgr.tensor([1, 2, 3]), mgr.tensor([4, 5, 6]), mgr.tensor([0, 0, 0])
         self.spirv = Spirv(kp.shader.compile_source(MULTIPLY_GLSL))
         self.algorithm = mgr.algorithm([self.a, self.b, self.out], self.spirv)
@@ -106,8 +106,12 @@ def make_tensor(w):
 
 def make_image(w):
     maker = w.choose("maker", w.mgr.image, w.mgr.image_t)
-    maker(w.arg("data", np.zeros(16, np.float32), np.zeros(8, np.int32)), w.arg("width", 4, 2), w.arg("height", 4, 2),
-          w.arg("num_channels", 1, 2), w.arg("memory_type", kp.MemoryTypes.device, kp.MemoryTypes.storage))
+    image = maker(w.arg("data", np.arange(16, dtype=np.float32), np.arange(8, dtype=np.int32)), w.arg("width", 4, 2),
+                  w.arg("height", 4, 2), w.arg("num_channels", 1, 2),
+                  w.arg("memory_type", kp.MemoryTypes.device, kp.MemoryTypes.host))
+    w.mgr.sequence().eval(kp.OpSyncDevice([image])).eval(kp.OpSyncLocal([image]))
+    if w.all_valid:
+        assert image.data().tolist() == list(range(image.size()))
 
 
 def make_algorithm(w):
@@ -116,6 +120,12 @@ def make_algorithm(w):
         w.arg("workgroup", None, (3, 1, 1), [1]), w.arg("spec_consts", (), [1], np.array([], np.int32)),
         w.arg("push_consts", (), None, np.array([], np.float32)))
     evaluate(w, kp.OpAlgoDispatch(algorithm))
+
+
+def rebuild_algorithm(w):
+    w.algorithm.rebuild(w.arg("tensors", [w.a, w.b, w.out]), w.arg("spirv", w.spirv),
+                        w.arg("workgroup", None, (1, 1, 1)), w.arg("spec_consts", ()), w.arg("push_consts", ()))
+    evaluate(w, kp.OpAlgoDispatch(w.algorithm))
 
 
 def make_op(w):
@@ -192,9 +202,31 @@ def seed_call(w):
         w.mgr.create_sequence(w.arg("name", "named", ""), w.arg("queue_index", 0))
 
 
+def seed_sequence(w):
+    fresh = [kp.Tensor([1, 2, 3]), kp.Tensor([4, 5, 6]), kp.Tensor([0, 0, 0])]
+    w.mgr.eval_tensor_create_def(fresh)
+    sequence = w.mgr.sequence()
+    sequence.begin()
+    record = w.choose("record", "tensor_sync_device", "tensor_copy", "algo_mult", "algo_data", "algo_file", "algo_lro")
+    arguments = {"algo_data": [w.arg("shader", w.spirv, MULTIPLY_GLSL)], "algo_lro": [w.arg("shader", w.spirv)],
+                 "algo_file": [w.arg("path", w.glsl_file, str(w.glsl_file))]}.get(record, [])
+    if record.startswith("algo_") and record != "algo_mult":
+        arguments.append(w.arg("workgroup", None, [3, 1, 1]))
+    getattr(sequence, f"record_{record}")(w.arg("tensors", fresh), *arguments)
+    sequence.end()
+    sequence.eval()
+    if w.all_valid and record in ("algo_mult", "algo_data", "algo_file", "algo_lro"):
+        w.mgr.eval_tensor_sync_local_def([fresh[2]])
+        assert fresh[2].data() == [4.0, 10.0, 18.0]
+
+
 def shader_call(w):
-    kind = w.choose("shader call", "compile_source", "as_spirv", "reflect", "python2shader")
-    if kind == "compile_source":
+    kind = w.choose("shader call", "compile_source", "compile_file", "as_spirv", "reflect", "python2shader")
+    if kind == "compile_file":
+        spirv = kp.shader.compile_file(w.arg("path", w.glsl_file), defines=w.arg("defines", None),
+                                       include_dirs=w.arg("include_dirs", ()))
+        assert spirv == w.spirv or not w.all_valid
+    elif kind == "compile_source":
         kp.shader.compile_source(w.arg("source", MULTIPLY_GLSL), defines=w.arg("defines", None, {"N": 1}),
                                  include_dirs=w.arg("include_dirs", (), ["."]))
     elif kind == "as_spirv":
@@ -218,8 +250,10 @@ def dask_call(w):
 
 
 def other_call(w):
-    kind = w.choose("call", "log_level", "list_devices", "Image", "destroy")
-    if kind == "log_level":
+    kind = w.choose("call", "log_level", "list_devices", "properties", "Image", "destroy")
+    if kind == "properties":
+        assert w.mgr.get_device_properties()["device_name"]
+    elif kind == "log_level":
         kp.log_level(w.arg("level", 3, 4))
     elif kind == "list_devices":
         assert kp.list_devices()
@@ -229,18 +263,21 @@ def other_call(w):
         w.choose("object", w.a, w.algorithm, w.sequence).destroy()
 
 
-CALLS = [make_manager, make_tensor, make_image, make_algorithm, make_op, run_sequence, tensor_method, seed_call,
-         shader_call, dask_call, other_call]
+CALLS = [make_manager, make_tensor, make_image, make_algorithm, rebuild_algorithm, make_op, run_sequence,
+         tensor_method, seed_call, seed_sequence, shader_call, dask_call, other_call]
 
 
 @pytest.fixture
-def world_parts(mgr):
-    """The test's manager with a canary tensor on its device, and another manager."""
+def world_parts(mgr, tmp_path):
+    """The test's manager with a canary tensor on its device, another manager, and a
+    GLSL file."""
+    glsl_file = tmp_path / "multiply.comp"
+    glsl_file.write_text(MULTIPLY_GLSL)
     canary = mgr.tensor(CANARY)
     mgr.sequence().eval(kp.OpSyncDevice([canary]))
     kp.dask.release_managers()  # map_blocks runs in this test's memory mode
     with kp.Manager() as other:
-        yield mgr, other, canary
+        yield mgr, other, glsl_file, canary
     kp.dask.release_managers()
     kp.log_level(3)
 
@@ -248,8 +285,8 @@ def world_parts(mgr):
 @FUZZ
 @given(data=st.data())
 def test_every_call_gives_the_right_result_or_a_kp_error(world_parts, data):
-    mgr, other, canary = world_parts
-    w = World(mgr, other, data)
+    mgr, other, glsl_file, canary = world_parts
+    w = World(mgr, other, glsl_file, data)
     for call in data.draw(st.lists(st.sampled_from(CALLS), min_size=1, max_size=3), label="calls"):
         w.all_valid = True
         with warnings.catch_warnings():

@@ -246,26 +246,23 @@ class Tensor(Memory):
         """Seed API: push local data into host-visible memory (already there in kp)."""
 
     def __getitem__(self, index: Any) -> Any:
-        local = self._local()
-        try:
-            return local[index].tolist()
-        except (IndexError, TypeError, ValueError) as exc:
-            raise InvalidArgumentError(f"tensor index {index!r} does not fit a tensor of {local.size} "
-                                       f"elements: {exc}") from None
+        return self._selected(index).tolist()
 
     def __setitem__(self, index: Any, value: Any) -> None:
-        local = self._local()
+        selected, values = self._selected(index), numbers(value)
         try:
-            selected = local[index]
-        except (IndexError, TypeError, ValueError) as exc:
-            raise InvalidArgumentError(f"tensor index {index!r} does not fit a tensor of {local.size} "
-                                       f"elements: {exc}") from None
-        values = numbers(value)
-        try:
-            local[index] = values
+            self._local()[index] = values
         except ValueError as exc:
             raise InvalidArgumentError(f"{values.size} value(s) do not fit tensor[{index!r}] "
-                                       f"({np.size(selected)} element(s)): {exc}") from None
+                                       f"({selected.size} element(s)): {exc}") from None
+
+    def _selected(self, index: Any) -> np.ndarray:
+        local = self._local()
+        try:
+            return np.asarray(local[index])
+        except (IndexError, TypeError, ValueError, OverflowError) as exc:
+            raise InvalidArgumentError(f"tensor index {index!r} does not fit a tensor of {local.size} "
+                                       f"elements: {exc}") from None
 
     def __iter__(self) -> Iterator[Any]:
         return iter(self._local().tolist())
