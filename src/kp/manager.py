@@ -144,9 +144,10 @@ class Manager(SeedManagerAPI):
         return Algorithm(self, tensors, spirv, workgroup, spec_consts, push_consts)
 
     def sequence(self, queue_index: int = 0, total_timestamps: int = 0) -> Sequence:
-        """A sequence on queue ``queue_index`` (position in ``family_queue_indices``),
-        latching up to ``total_timestamps`` device timestamps (at most
-        ``kp.sequence.MAX_TIMESTAMPS``, 65536) per evaluation."""
+        """A sequence on queue ``queue_index`` (position in ``family_queue_indices``).
+        With ``total_timestamps`` (at most ``kp.sequence.MAX_TIMESTAMPS``, 65536) it
+        latches, as Kompute does, up to ``total_timestamps + 1`` device timestamps per
+        evaluation: one before the operations and one after each."""
         return Sequence(self, queue_index, total_timestamps)
 
     def list_devices(self) -> list[dict[str, Any]]:
