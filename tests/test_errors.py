@@ -290,7 +290,8 @@ PUSH_KINDS_GLSL = KINDS_GLSL.format(constants="layout(push_constant) uniform P {
 
 BAD_CONSTANTS = [
     ([2**32 + 5, 0, 0.0], r"int32\) cannot hold 4294967301"), ([0, -1, 0.0], r"uint32\) cannot hold -1"),
-    ([1.5, 0, 0.0], r"int32\) needs a whole number, got 1.5"), ([float("nan"), 0, 0.0], "needs a whole number, got nan"),
+    ([1.5, 0, 0.0], r"int32\) needs a whole number, got 1.5"),
+    ([float("nan"), 0, 0.0], "needs a whole number, got nan"),
     ([0, 0, 1e39], r"float32\) cannot hold 1e\+39"), ([[1, 2], 0, 0.0], r"needs a number, got \[1, 2\]"),
     ([None, 0, 0.0], "needs a number, got None"), ([0, 0, "1"], "needs a number, got '1'"),
 ]
@@ -321,7 +322,8 @@ def test_spec_consts_that_are_not_a_list_are_refused(mgr):
 
 def test_push_constants_larger_than_the_device_allows(mgr, multiply_spirv):
     limit = mgr.get_device_properties()["max_push_constants_size"]
-    shader = PUSH_GLSL.replace("float scale; float offset;", f"float scale; float offset; float rest[{limit // 4 - 1}];")
+    shader = PUSH_GLSL.replace("float scale; float offset;",
+                               f"float scale; float offset; float rest[{limit // 4 - 1}];")
     with pytest.raises(kp.InvalidArgumentError, match=f"take {limit + 4} bytes but .* at most {limit} "
                                                       r"\(maxPushConstantsSize\)"):
         mgr.algorithm([mgr.tensor([1.0])], shader, push_consts=np.zeros(limit // 4 + 1, np.float32))
@@ -375,8 +377,8 @@ def test_none_and_strings_are_not_tensor_data(mgr, multiply_spirv, data):
     assert_still_works(mgr, multiply_spirv)
 
 
-@pytest.mark.parametrize("data", [[None] * 3, ["a", "b", "c"], ["1", "2", "3"], [1, 2, None], np.array(["1", "2", "3"])],
-                         ids=repr)
+@pytest.mark.parametrize("data", [[None] * 3, ["a", "b", "c"], ["1", "2", "3"], [1, 2, None],
+                                  np.array(["1", "2", "3"])], ids=repr)
 def test_set_data_refuses_none_and_strings_and_keeps_the_numbers(mgr, data):
     for tensor in (mgr.tensor([1, 2, 3]), kp.Tensor([1, 2, 3])):
         with pytest.raises(kp.DataTypeError, match="must be numbers|cannot hold"):

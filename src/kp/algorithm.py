@@ -108,7 +108,8 @@ def _pack_push_constants(values: Sequence[Any], members: tuple[PushConstant, ...
         raise InvalidArgumentError(f"the shader's push constants take {size} bytes ({declared}) but {given} given")
     data = bytearray(size)
     for member, value in zip(members, values):
-        scalar = scalar_bytes(value, member.kind, member.width, f"push constant {member.name} ({member.kind}{member.width})")
+        what = f"push constant {member.name} ({member.kind}{member.width})"
+        scalar = scalar_bytes(value, member.kind, member.width, what)
         data[member.offset:member.offset + len(scalar)] = scalar
     return bytes(data)
 

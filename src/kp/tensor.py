@@ -94,8 +94,9 @@ class Tensor(Memory):
     def __init__(self, data: Any, tensor_type: MemoryTypes = MemoryTypes.device):
         """Seed API: ``kp.Tensor([1, 2, 3])`` is float32 data waiting to be created on a
         device (``mgr.eval_tensor_create_def([t])`` or ``mgr.build_tensor``)."""
-        # refused before the copy if no device could hold it
-        limit = largest_heap(vk.shared_instance().physical_devices)
+        # an array (a broadcast view, say) is refused before a copy if no device could
+        # hold it; a list is in memory already
+        limit = largest_heap(vk.shared_instance().physical_devices) if isinstance(data, np.ndarray) else None
         self._setup(as_host_array(data, np.float32, limit).copy(), memory_type_of(tensor_type), list_data=True)
 
     def _setup(self, array: np.ndarray, memory_type: MemoryTypes, list_data: bool) -> None:

@@ -31,7 +31,8 @@ def memory_type_of(kind: Any) -> MemoryTypes:
     ``InvalidArgumentError`` naming it."""
     if kind is None:
         return MemoryTypes.device
-    if isinstance(kind, (int, np.integer)) and not isinstance(kind, bool) and int(kind) in MemoryTypes._value2member_map_:
+    # (only ints are compared: comparing an array with each member would compare its elements)
+    if isinstance(kind, (int, np.integer)) and not isinstance(kind, bool) and int(kind) in set(MemoryTypes):
         return MemoryTypes(int(kind))
     raise InvalidArgumentError(f"unknown memory type {kind!r}; use kp.MemoryTypes")
 
