@@ -22,7 +22,7 @@ from kp.shader import Array, f32, ivec3
 
 A, S = kp.AccessFlags, kp.PipelineStages
 
-FUZZ = settings(max_examples=examples(300), deadline=None,
+FUZZ = settings(max_examples=examples(500), deadline=None,
                 suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 
 CANARY = [1.5, -2.0, 3.25]
