@@ -187,6 +187,53 @@ def multiply(results: list, peers: dict, n: int, repeats: int) -> None:
     results.append((f"OpMult 2^{n.bit_length() - 1} float32", "NumPy (CPU)", round(nbytes / seconds / 1e9, 1), "GB/s"))
 
 
+def matmul(results: list, peers: dict, n: int, repeats: int) -> None:
+    """n x n x n matrix products in TFLOP/s: kp.OpMatMul with float16 inputs on
+    tensor cores (where the device lists the cooperative matrix) and with float32,
+    next to torch.matmul in float16 and in float32 with TF32 off."""
+    label = f"matmul {n}^3"
+    flops = 2 * n ** 3
+    rng = np.random.default_rng(0)
+    host = [rng.uniform(-1, 1, (n, n)).astype(np.float32) for _ in range(2)]
+    per_eval = 4  # products per submission, so that the figure is the kernel's
+    with kp.Manager() as mgr:
+        for dtype, who in ((np.float16, "kp OpMatMul float16 (cooperative matrix)"),
+                           (np.float32, "kp OpMatMul float32 (tiled)")):
+            a, b = (mgr.tensor_t(h.astype(dtype)) for h in host)
+            c = mgr.tensor(np.zeros((n, n), np.float32))
+            try:
+                op = kp.OpMatMul([a, b, c], mgr.algorithm())
+            except kp.DataTypeError as exc:  # no tensor cores listed here
+                print(f"note: {who} skipped: {exc}")
+                continue
+            seq = mgr.sequence()
+            for _ in range(per_eval):
+                seq.record(op)
+            mgr.sequence().eval(kp.OpSyncDevice([a, b]))
+            seconds = best_of(seq.eval, repeats) / per_eval
+            mgr.sequence().eval(kp.OpSyncLocal([c]))
+            rows = host[0][:4].astype(dtype).astype(np.float32) @ host[1].astype(dtype).astype(np.float32)
+            if not np.allclose(c.data().reshape(n, n)[:4], rows, rtol=1e-3, atol=1e-3 * np.sqrt(n)):
+                raise RuntimeError(f"{who} gave wrong products")
+            results.append((label, who, float(f"{flops / seconds / 1e12:.3g}"), "TFLOP/s"))
+            del a, b, c, op, seq
+    if peers.get("torch"):
+        torch = peers["torch"]
+        torch.backends.cuda.matmul.allow_tf32 = False
+        for dtype, who in ((torch.float16, "PyTorch float16"), (torch.float32, "PyTorch float32, TF32 off")):
+            x, y = (torch.tensor(h, device="cuda", dtype=dtype) for h in host)
+            z = torch.empty((n, n), device="cuda", dtype=dtype)
+
+            def run():
+                for _ in range(per_eval):
+                    torch.matmul(x, y, out=z)
+                torch.cuda.synchronize()
+
+            results.append((label, who, float(f"{flops / (best_of(run, repeats) / per_eval) / 1e12:.3g}"), "TFLOP/s"))
+            del x, y, z
+        torch.cuda.empty_cache()
+
+
 def sync(results: list, peers: dict, nbytes: int, repeats: int) -> None:
     n = nbytes // 4
     label = f"sync {nbytes / GiB:g} GiB"
@@ -317,11 +364,79 @@ def _fast_example():
     return logistic_regression_fast
 
 
+# The example's step in CUDA, for the CuPy peer: the two-kernel step (gradient,
+# then a one-block update) and the one-kernel step (the last block to finish
+# updates), each with 256 threads per block and a shared-memory sum.
+LOGISTIC_CUDA = r"""
+__device__ float3 block_sum(float3 v) {  // the sum over the block, in thread 0
+    __shared__ float3 sums[256];
+    unsigned t = threadIdx.x;
+    sums[t] = v;
+    __syncthreads();
+    for (unsigned s = 128; s > 0; s >>= 1) {
+        if (t < s) sums[t] = make_float3(sums[t].x + sums[t + s].x, sums[t].y + sums[t + s].y,
+                                         sums[t].z + sums[t + s].z);
+        __syncthreads();
+    }
+    return sums[0];
+}
+
+__device__ float3 gradient_sum(const float* x_i, const float* x_j, const float* y, const float* w, int n) {
+    float w_i = w[0], w_j = w[1], b = w[2];
+    float3 acc = make_float3(0.f, 0.f, 0.f);
+    for (int i = blockIdx.x * 256 + threadIdx.x; i < n; i += gridDim.x * 256) {
+        float xi = x_i[i], xj = x_j[i];
+        float d_z = 1.f / (1.f + expf(-(w_i * xi + w_j * xj + b))) - y[i];
+        acc.x += xi * d_z; acc.y += xj * d_z; acc.z += d_z;
+    }
+    return block_sum(acc);
+}
+
+__device__ void update(const float4* partial, int blocks, float* w, float step) {
+    float3 acc = make_float3(0.f, 0.f, 0.f);
+    for (int i = threadIdx.x; i < blocks; i += 256) {
+        float4 p = __ldcg(partial + i);  // from L2, where the other blocks wrote
+        acc.x += p.x; acc.y += p.y; acc.z += p.z;
+    }
+    float3 total = block_sum(acc);
+    if (threadIdx.x == 0) { w[0] -= step * total.x; w[1] -= step * total.y; w[2] -= step * total.z; }
+}
+
+extern "C" __global__ void gradient(const float* x_i, const float* x_j, const float* y, const float* w,
+                                    float4* partial, int n) {
+    float3 total = gradient_sum(x_i, x_j, y, w, n);
+    if (threadIdx.x == 0) partial[blockIdx.x] = make_float4(total.x, total.y, total.z, 0.f);
+}
+
+extern "C" __global__ void update_weights(const float4* partial, int blocks, float* w, float step) {
+    update(partial, blocks, w, step);
+}
+
+extern "C" __global__ void step(const float* x_i, const float* x_j, const float* y, float* w,
+                                float4* partial, unsigned* arrived, int n, float step) {
+    __shared__ bool last;
+    float3 total = gradient_sum(x_i, x_j, y, w, n);
+    if (threadIdx.x == 0) {
+        partial[blockIdx.x] = make_float4(total.x, total.y, total.z, 0.f);
+        __threadfence();
+        last = atomicAdd(arrived, 1u) == gridDim.x - 1;
+    }
+    __syncthreads();
+    if (!last) return;
+    __threadfence();
+    update(partial, gridDim.x, w, step);
+    if (threadIdx.x == 0) *arrived = 0;
+}
+"""
+
+
 def logistic_fast(results: list, peers: dict, n: int, iterations: int, repeats: int) -> None:
     """examples/logistic_regression_fast.py (``iterations`` steps recorded in one
     sequence) against the same float32 step in CuPy and PyTorch: eager (``iterations``
-    steps, one synchronize), and PyTorch's step captured in a CUDA graph (replayed
-    ``iterations`` times, or ``iterations`` steps captured in one graph)."""
+    steps, one synchronize), PyTorch's step captured in a CUDA graph (replayed
+    ``iterations`` times, or ``iterations`` steps captured in one graph), and the
+    step as CUDA kernels (two per step, or one whose last block updates), with
+    ``iterations`` steps captured in one CUDA graph."""
     fast = _fast_example()
     x_i, x_j, y = fast.samples(n)
     lr = 0.1
@@ -332,7 +447,7 @@ def logistic_fast(results: list, peers: dict, n: int, iterations: int, repeats: 
         if not np.allclose(w.data(), fast.reference(x_i, x_j, y, iterations, lr), atol=1e-4):
             raise RuntimeError(f"the fast logistic regression gave {w.data()}")
         seconds = best_of(seq.eval, repeats)
-        results.append((label, "kp, all on the GPU (examples/logistic_regression_fast.py)",
+        results.append((label, "kp, one dispatch per step (examples/logistic_regression_fast.py)",
                         round(iterations / seconds, 1), "it/s"))
     x = np.stack([x_i, x_j, np.ones(n, np.float32)])  # (3, n): w @ x is w_i x_i + w_j x_j + b
 
@@ -351,6 +466,7 @@ def logistic_fast(results: list, peers: dict, n: int, iterations: int, repeats: 
 
         results.append((label, "CuPy eager", rate(cupy_run), "it/s"))
         del xd, yd, wd
+        cuda_graphs(results, label, cp, fast, (x_i, x_j, y), iterations, lr, repeats)
     if peers.get("torch"):
         torch = peers["torch"]
         xd, yd = torch.tensor(x, device="cuda"), torch.tensor(y, device="cuda")
@@ -391,6 +507,45 @@ def logistic_fast(results: list, peers: dict, n: int, iterations: int, repeats: 
         torch.cuda.empty_cache()
 
 
+def cuda_graphs(results: list, label: str, cp, fast, data: tuple, iterations: int, lr: float,
+                repeats: int) -> None:
+    """The step in CUDA (``LOGISTIC_CUDA``), ``iterations`` steps captured in one CUDA graph."""
+    n = len(data[0])
+    module = cp.RawModule(code=LOGISTIC_CUDA)
+    blocks = cp.cuda.Device().attributes["MultiProcessorCount"] * 8  # 8 blocks of 256 threads fill an SM
+    xs = [cp.asarray(v) for v in data]
+    wd = cp.zeros(3, cp.float32)
+    partial, arrived = cp.zeros((blocks, 4), cp.float32), cp.zeros(1, cp.uint32)
+    count, step = np.int32(n), np.float32(lr / n)
+    gradient, update, fused = (module.get_function(k) for k in ("gradient", "update_weights", "step"))
+    variants = {
+        "two kernels each": lambda: (gradient((blocks,), (256,), (*xs, wd, partial, count)),
+                                     update((1,), (256,), (partial, np.int32(blocks), wd, step))),
+        "one kernel each, the last block updates": lambda: fused((blocks,), (256,),
+                                                                 (*xs, wd, partial, arrived, count, step)),
+    }
+    for name, launch in variants.items():
+        stream = cp.cuda.Stream(non_blocking=True)
+        with stream:
+            launch()  # loads the module outside the capture
+            stream.begin_capture()
+            for _ in range(iterations):
+                launch()
+            graph = stream.end_capture()
+            wd[...] = cp.asarray([0.001, 0.001, 0.0], cp.float32)
+            graph.launch(stream)
+            stream.synchronize()
+            if not np.allclose(wd.get(), fast.reference(*data, iterations, lr), atol=1e-4):
+                raise RuntimeError(f"the CUDA step ({name}) gave {wd.get()}")
+
+            def replay():
+                graph.launch(stream)
+                stream.synchronize()
+
+            results.append((label, f"CUDA graph of {iterations} steps, {name} (CuPy RawKernel)",
+                            round(iterations / best_of(replay, repeats), 1), "it/s"))
+
+
 PIPELINE_PROBE = """
 import time, sys, numpy as np, kp
 from kp.shader import compile_source
@@ -416,14 +571,24 @@ def pipeline_cache(results: list) -> None:
     results.append(("algorithm creation, new process", "kp, warm pipeline cache", round(times[1] * 1e3, 2), "ms"))
 
 
-def small_tensors(results: list, count: int = 10_000) -> None:
+def small_tensors(results: list, peers: dict, count: int = 10_000) -> None:
+    """Making ``count`` tensors of 16 float32 from NumPy, per tensor (each kept until all
+    are made, as a program holding its data would), beside CuPy and PyTorch."""
+    data = np.zeros(16, np.float32)
+    label = "tensor from 16 NumPy floats, 10,000 made"
+
+    def per_tensor_us(make) -> float:
+        return round(best_of(lambda: [make() for _ in range(count)], 5) / count * 1e6, 2)
+
     with kp.Manager() as mgr:
-        start = time.perf_counter()
-        tensors = [mgr.tensor(np.full(16, i, np.float32)) for i in range(count)]
-        seconds = time.perf_counter() - start
-        assert tensors[-1].data()[0] == count - 1
-        del tensors
-    results.append((f"create {count} small tensors", "kp", round(seconds * 1e3, 1), "ms"))
+        results.append((label, "kp mgr.tensor", per_tensor_us(lambda: mgr.tensor(data)), "us"))
+    if peers.get("cupy"):
+        cp = peers["cupy"]
+        results.append((label, "CuPy cupy.asarray", per_tensor_us(lambda: cp.asarray(data)), "us"))
+    if peers.get("torch"):
+        torch = peers["torch"]
+        results.append((label, "PyTorch torch.tensor(device='cuda')",
+                        per_tensor_us(lambda: torch.tensor(data, device="cuda")), "us"))
 
 
 def chart(rows: list, path: Path) -> bool:
@@ -468,11 +633,12 @@ def main(argv: list[str] | None = None) -> int:
         "read_data": lambda: read_data(results, peers, 1 << 20, 5 if quick else 20),
         "barriers": lambda: barriers(results, 1000, 5 if quick else 20),
         "multiply": lambda: multiply(results, peers, 1 << (22 if quick else 28), 5 if quick else 20),
+        "matmul": lambda: matmul(results, peers, 256 if quick else 8192, 3 if quick else 10),
         "sync": lambda: sync(results, peers, (64 << 20) if quick else GiB, 3 if quick else 10),
         "logistic": lambda: logistic(results, peers, 1 << (15 if quick else 20), 20 if quick else 100),
         "logistic_fast": lambda: logistic_fast(results, peers, 1 << (15 if quick else 20), 100, 3 if quick else 20),
         "pipeline_cache": lambda: pipeline_cache(results),
-        "small_tensors": lambda: small_tensors(results),
+        "small_tensors": lambda: small_tensors(results, peers),
     }
     unknown = set(args.only or ()) - set(benchmarks)
     if unknown:

@@ -6,9 +6,11 @@ or ``{"unexpected": traceback}``, with the validation messages the step caused.
 At the end of stdin it simply exits, with whatever is still alive.
 """
 
+import faulthandler
 import gc
 import json
 import os
+import signal
 import sys
 import traceback
 
@@ -23,6 +25,7 @@ void main() { a[gl_GlobalInvocationID.x] += 1.0; }
 
 
 def main() -> None:
+    faulthandler.register(signal.SIGUSR1, all_threads=True)  # the test asks where a stuck worker is
     kp.log_level(4)  # errors, validation errors among them, reach stderr
     spirv = kp.shader.compile_source(INCREMENT_GLSL)
     objects: dict = {}

@@ -59,3 +59,14 @@ def test_opmult_interface():
 def test_unknown_builtin_lists_the_available_ones():
     with pytest.raises(ShaderError, match="available: .*opmult"):
         builtin_spirv("opdivide")
+
+
+@pytest.mark.parametrize("name", ["opmatmul_f32", "opmatmul_f16_coopmat"])
+def test_opmatmul_interfaces(name):
+    # A and B read-only, C written; M, N, K as three uints; 256 invocations
+    info = reflect(builtin_spirv(name))
+    assert [(b.set, b.binding, b.kind, b.readonly) for b in info.bindings] == [
+        (0, 0, "storage_buffer", True), (0, 1, "storage_buffer", True), (0, 2, "storage_buffer", False)]
+    assert info.push_constant_size == 12
+    assert info.local_size == (256, 1, 1)
+    assert ("CooperativeMatrixKHR" in info.capabilities) == name.endswith("coopmat")

@@ -56,9 +56,11 @@ def test_devices_json_describes_every_device():
     assert result.returncode == 0, result.stderr
     devices = json.loads(result.stdout)
     expected = kp.list_devices()
-    assert [d["name"] for d in devices] == [e["device_name"] for e in expected]
+    assert [(d["index"], d["device_name"], d["uuid"]) for d in devices] == [
+        (e["index"], e["device_name"], e["uuid"]) for e in expected]
     for device, properties in zip(devices, expected):
-        assert device["type"] == properties["device_type"] and device["api_version"] == properties["api_version"]
+        assert device["device_type"] == properties["device_type"]
+        assert device["api_version"] == properties["api_version"]
         assert device["driver"]["version"]
         assert [(f["index"], f["queue_count"], "compute" in f["flags"]) for f in device["queue_families"]] == [
             (f["index"], f["queue_count"], f["compute"]) for f in properties["queue_families"]]
@@ -70,18 +72,41 @@ def test_devices_json_describes_every_device():
         assert device["limits"]["max_work_group_invocations"] == properties["max_work_group_invocations"]
         assert device["limits"]["max_work_group_count"] == list(properties["max_work_group_count"])
         assert device["features"] == properties["features"]
+        assert device["cooperative_matrices"] == properties["cooperative_matrices"]
 
 
 def test_devices_text_names_each_part(capsys):
     status, out, _ = kp_command(capsys, "devices")
     assert status == 0
     first = kp.list_devices()[0]
-    assert f"Device 0: {first['device_name']}" in out
+    assert f"Device 0: {first['device_name']}" in out and f"  UUID:            {first['uuid']}" in out
     for heading in ("type:", "API version:", "driver:", "memory heaps:", "memory types:", "queue families:",
-                    "subgroup:", "limits:", "features:", "extensions:"):
+                    "subgroup:", "limits:", "features:", "cooperative matrices (M x N x K: A B C result types, scope):",
+                    "extensions:"):
         assert f"  {heading}" in out
     assert f"size {first['subgroup_size']};" in out
     assert f"max_work_group_invocations: {first['max_work_group_invocations']}" in out
+
+
+def test_devices_lists_what_manager_takes_under_kp_visible_devices():
+    uuid = kp.list_devices()[0]["uuid"]
+    result = subprocess.run([sys.executable, "-m", "kp", "devices", "--json"], capture_output=True, text=True,
+                            env=child_env(KP_VISIBLE_DEVICES=f"0,GPU-{uuid}"), timeout=120)
+    assert result.returncode == 0, result.stderr
+    devices = json.loads(result.stdout)
+    assert [(d["index"], d["vulkan_index"], d["uuid"]) for d in devices] == [(0, 0, uuid), (1, 0, uuid)]
+
+
+def test_devices_refuses_a_kp_visible_devices_entry_as_manager_does(capsys, monkeypatch):
+    monkeypatch.setenv("KP_VISIBLE_DEVICES", "0,99")
+    with pytest.raises(kp.DeviceNotFoundError) as refused:
+        kp.Manager()
+    status, out, err = kp_command(capsys, "devices")
+    assert (status, out, err) == (1, "", f"kp devices: error: {refused.value}\n")
+    assert "KP_VISIBLE_DEVICES='0,99': no Vulkan device with index 99" in err
+    monkeypatch.setenv("KP_VISIBLE_DEVICES", "")
+    status, out, _ = kp_command(capsys, "devices")
+    assert (status, out) == (0, "no Vulkan device found (KP_VISIBLE_DEVICES='' hides them all)\n")
 
 
 # -- compile ----------------------------------------------------------------------
@@ -172,6 +197,32 @@ def test_compile_one_python_kernel_runs(capsys, tmp_path, mgr):
     assert_close(data.data(), np.arange(8) * 2.0)
 
 
+def test_compile_names_kernels_of_one_factory_by_their_variables(capsys, tmp_path, mgr):
+    # both are functions named "scaled": the file of one was overwritten by the other's
+    source = tmp_path / "factory.py"
+    source.write_text(textwrap.dedent("""
+        from kp.shader import python2shader, Array, f32, ivec3
+
+        def scaled_by(factor):
+            @python2shader
+            def scaled(index=("input", "GlobalInvocationId", ivec3), data=("buffer", 0, Array(f32))):
+                data[index.x] = data[index.x] * factor
+            return scaled
+
+        double, triple = scaled_by(2.0), scaled_by(3.0)
+        also_double = double
+    """))
+    status, _, err = kp_command(capsys, "compile", source)
+    assert status == 0, err
+    assert sorted(p.name for p in tmp_path.glob("*.spv")) == ["factory.double.spv", "factory.triple.spv"]
+    for name, factor in (("double", 2.0), ("triple", 3.0)):
+        data = mgr.tensor([1.0, 2.0])
+        run(mgr, kp.OpSyncDevice([data]),
+            kp.OpAlgoDispatch(mgr.algorithm([data], (tmp_path / f"factory.{name}.spv").read_bytes())),
+            kp.OpSyncLocal([data]))
+        assert data.data().tolist() == [factor, 2 * factor]
+
+
 @pytest.mark.parametrize("argv, message", [
     (["missing.comp"], "no such file"),
     (["kernels.py", "--kernel", "nope"], "no @python2shader kernel 'nope'; it has double, multiply"),
@@ -186,12 +237,96 @@ def test_compile_usage_errors_say_what_to_change(capsys, tmp_path, monkeypatch, 
     assert status == 2 and message in err
 
 
+@pytest.mark.parametrize("argv, message", [
+    (["folder.comp"], "folder.comp is a folder; give a GLSL or Python file"),
+    (["shader.comp", "-o", "missing/x.spv"], "-o/--output missing/x.spv: no folder missing to write it in"),
+    (["shader.comp", "-o", "folder.comp"], "-o/--output folder.comp is a folder"),
+    (["latin1.comp"], "cannot read latin1.comp"),
+    (["shader.comp", "--bogus"], "unrecognized arguments: --bogus"),
+])
+def test_compile_file_errors_are_one_line_and_status_2(capsys, tmp_path, monkeypatch, argv, message):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "folder.comp").mkdir()
+    (tmp_path / "shader.comp").write_text(MULTIPLY_GLSL)
+    (tmp_path / "latin1.comp").write_bytes(b"// caf\xe9\n")
+    status, _, err = kp_command(capsys, "compile", *argv)
+    assert status == 2 and f"kp compile: error: {message}" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("source, argv", [
+    ("shader.comp", ["-o", "shader.comp"]), ("shader.comp", ["-o", "./link.comp"]), ("shader.spv", []),
+    ("kernels.py", ["-k", "double", "-o", "kernels.py"]),
+])
+def test_compile_never_writes_over_its_source(capsys, tmp_path, monkeypatch, source, argv):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / source).write_text(KERNELS if source.endswith(".py") else MULTIPLY_GLSL)
+    (tmp_path / "link.comp").symlink_to(tmp_path / source)
+    before = (tmp_path / source).read_bytes()
+    status, _, err = kp_command(capsys, "compile", source, *argv)
+    assert status == 2 and "is the source file, which writing would overwrite" in err
+    assert (tmp_path / source).read_bytes() == before
+
+
+def test_devices_into_a_closed_pipe_is_no_traceback():
+    # `kp devices | head -1`: the reader is gone before kp writes
+    child = subprocess.Popen([sys.executable, "-m", "kp", "devices", "--json"], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, env=child_env())
+    child.stdout.close()
+    _, err = child.communicate(timeout=120)
+    assert child.returncode in (0, 1) and b"Traceback" not in err and b"BrokenPipe" not in err, err
+
+
+@pytest.mark.parametrize("how", ["console script", "kp.cli.main"])
+def test_compile_imports_the_kernel_files_sibling_modules(tmp_path, how):
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "shared_kernels.py").write_text(KERNELS)
+    (tmp_path / "src" / "kernels.py").write_text("from shared_kernels import double\n")
+    if how == "console script":
+        script = Path(sys.executable).parent / "kp"
+        if not script.exists():
+            pytest.skip("kp is not installed in this interpreter's environment (pip install -e .)")
+        command = [str(script)]
+    else:
+        command = [sys.executable, "-c", "import sys, kp.cli; sys.exit(kp.cli.main())"]
+    result = subprocess.run([*command, "compile", "src/kernels.py"], cwd=tmp_path, capture_output=True, text=True,
+                            env=child_env(), timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "src" / "kernels.double.spv").read_bytes()[:4] == b"\x03\x02\x23\x07"
+    assert str(tmp_path / "src") not in sys.path
+
+
+def test_compile_a_kernel_file_that_takes_its_folder_off_sys_path(capsys, tmp_path):
+    (tmp_path / "shared_kernels.py").write_text(KERNELS)
+    source = tmp_path / "kernels.py"
+    source.write_text("import sys\nfrom shared_kernels import double\nsys.path.pop(0)\n")
+    status, _, err = kp_command(capsys, "compile", source)
+    assert status == 0, err  # was a ValueError from taking it off again
+    assert (tmp_path / "kernels.double.spv").exists()
+
+
 def test_compile_error_is_reported_without_a_traceback(capsys, tmp_path):
     source = tmp_path / "broken.comp"
     source.write_text("#version 450\nlayout(local_size_x = 1) in;\nvoid main() { foo = 1; }\n")
     status, _, err = kp_command(capsys, "compile", source)
     assert status == 1 and err.startswith("kp compile: error: GLSL compilation failed")
     assert "'foo' : undeclared identifier" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("text, message", [
+    ("def (:\n", "kernels.py:1: invalid syntax"),
+    ("import no_such_module_here\n", "kernels.py:1: running {source} raised ModuleNotFoundError: No module named "
+                                      "'no_such_module_here'"),
+    ("import failing_sibling\nfailing_sibling.fail()\n",
+     "failing_sibling.py:2: running {source} raised ValueError: from a sibling"),
+])
+def test_a_kernel_file_that_fails_to_run_is_one_line_with_where(capsys, tmp_path, text, message):
+    # it was the traceback of runpy and kp.cli around the file's own error
+    (tmp_path / "failing_sibling.py").write_text("def fail():\n    raise ValueError('from a sibling')\n")
+    source = tmp_path / "kernels.py"
+    source.write_text(text)
+    status, _, err = kp_command(capsys, "compile", source)
+    assert status == 1 and "Traceback" not in err and len(err.splitlines()) == 1, err
+    assert err.startswith("kp compile: error: ") and message.format(source=source) in err
 
 
 def test_check_without_spirv_val_says_what_to_install(capsys, tmp_path, monkeypatch):

@@ -113,6 +113,11 @@ def test_map_blocks_refuses_what_it_cannot_map(local_managers):
         kp.dask.map_blocks(42, da.ones(10))
     with pytest.raises(kp.InvalidArgumentError, match=r"bindings 0 to 1 \(the last for the output\), it has \[0, 1, 2\]"):
         kp.dask.map_blocks(SAXPY, da.ones(10))
+    # an output dtype is checked here, not when a worker runs a block
+    with pytest.raises(kp.DataTypeError, match="'bogus' is not a dtype"):
+        kp.dask.map_blocks(TO_INT, da.ones(10, dtype=np.float32), dtype="bogus")
+    with pytest.raises(kp.DataTypeError, match="kp tensors cannot hold dtype complex64"):
+        kp.dask.map_blocks(TO_INT, da.ones(10, dtype=np.float32), dtype=np.complex64)
 
 
 def test_release_managers_lets_the_next_block_make_new_ones(local_managers):

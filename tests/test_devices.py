@@ -51,13 +51,13 @@ def test_manager_keeps_kompute_positional_arguments(memory_mode, first):
     (-1, "no Vulkan device with index -1"), (99, "no Vulkan device with index 99"),
     ("ffffffff-no-such-device", "no Vulkan device with UUID 'ffffffff-no-such-device'"),
     ("", "no Vulkan device with UUID ''"), ("²", "no Vulkan device with UUID '²'"),
-    (np.int64(99), "no Vulkan device with index 99")])
+    (np.int64(99), "no Vulkan device with index 99")])  # "²": a digit to str.isdigit, a ValueError to int()
 def test_a_device_that_does_not_exist_is_refused(device, message):
     with pytest.raises(kp.DeviceNotFoundError, match=re.escape(message)):
         kp.Manager(device=device)
 
 
-@pytest.mark.parametrize("device", [1.0, None, True, [0], np.float32(0)], ids=repr)
+@pytest.mark.parametrize("device", [1.0, None, True, np.True_, [0], np.float32(0)], ids=repr)
 def test_a_device_that_is_neither_an_index_nor_a_uuid_is_refused(device):
     with pytest.raises(kp.InvalidArgumentError, match=re.escape(f"device must be an index (an int) or a UUID "
                                                                 f"string, got {device!r}")):
@@ -102,6 +102,7 @@ def test_visible_devices_let_two_managers_share_a_device_as_two(monkeypatch, mem
 
 @pytest.mark.parametrize("setting, message", [
     ("7", "KP_VISIBLE_DEVICES='7': no Vulkan device with index 7"),
+    ("0,²", "KP_VISIBLE_DEVICES='0,²': no Vulkan device with UUID '²'"),
     ("0,not-a-uuid", "KP_VISIBLE_DEVICES='0,not-a-uuid': no Vulkan device with UUID 'not-a-uuid'"),
     ("²", "KP_VISIBLE_DEVICES='²': no Vulkan device with UUID '²'"),
 ])

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import doctest
 import importlib
+import os
 import pkgutil
 import re
 import subprocess
@@ -23,6 +24,13 @@ FLAGS = doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE
 # A fenced Python block of a guide: a script (the page's blocks run in order in
 # one namespace); its asserts check the numbers.
 FENCED_PYTHON = re.compile(r"^```python\n(.*?)^```", re.MULTILINE | re.DOTALL)
+# An example that imports an optional package (kp.dask's) is skipped without it.
+OPTIONAL_IMPORT = re.compile(r"^\s*(?:>>> )?(?:import|from) (dask|distributed)\b", re.MULTILINE)
+
+
+def skip_without_optional_imports(text: str) -> None:
+    for name in sorted(set(OPTIONAL_IMPORT.findall(text))):
+        pytest.importorskip(name, reason=f"the example needs {name} (a test extra)")
 
 
 def docstring_tests() -> list[doctest.DocTest]:
@@ -46,6 +54,7 @@ def run_doctest(test: doctest.DocTest) -> None:
 
 @pytest.mark.parametrize("test", docstring_tests(), ids=lambda test: test.name)
 def test_docstring_examples_run(test):
+    skip_without_optional_imports(test.docstring or "")
     # docstrings may use `mgr`, as Kompute's documentation does: a fresh manager
     manager = test.globs.setdefault("mgr", kp.Manager())
     try:
@@ -58,6 +67,17 @@ def test_docstring_examples_run(test):
 def test_guide_examples_run(guide, monkeypatch, tmp_path):
     monkeypatch.chdir(tmp_path)
     text = guide.read_text()
+    skip_without_optional_imports(text)
+    # a guide may set environment variables (KP_VISIBLE_DEVICES): the next test gets them back as they were
+    environment = dict(os.environ)
+    try:
+        run_guide(guide, text)
+    finally:
+        os.environ.clear()
+        os.environ.update(environment)
+
+
+def run_guide(guide: Path, text: str) -> None:
     # the fences around an example end its expected output
     unfenced = re.sub(r"^```.*$", "", text, flags=re.MULTILINE)
     test = doctest.DocTestParser().get_doctest(unfenced, {}, guide.name, str(guide), 0)

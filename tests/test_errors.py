@@ -381,7 +381,7 @@ def test_none_and_strings_are_not_tensor_data(mgr, multiply_spirv, data):
                                   np.array(["1", "2", "3"])], ids=repr)
 def test_set_data_refuses_none_and_strings_and_keeps_the_numbers(mgr, data):
     for tensor in (mgr.tensor([1, 2, 3]), kp.Tensor([1, 2, 3])):
-        with pytest.raises(kp.DataTypeError, match="must be numbers|cannot hold"):
+        with pytest.raises(kp.DataTypeError, match="set_data needs real numbers"):
             tensor.set_data(data)
         assert list(tensor.data()) == [1.0, 2.0, 3.0]
 

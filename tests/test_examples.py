@@ -114,15 +114,18 @@ def test_logistic_regression(run_example):
     assert result["tensor_l_out"].data() == pytest.approx(loss.tolist(), rel=1e-3)
 
 
-@pytest.mark.parametrize("n", [1000, 300_000])  # a partial workgroup; several samples per invocation
-def test_logistic_regression_fast(mgr, monkeypatch, n):
+# one partial workgroup; 37 workgroups, the last of which takes the step; 2 workgroups
+# whose invocations stride over the samples, the last vec4 padded
+@pytest.mark.parametrize(("n", "workgroups"), [(1000, None), (300_000, None), (50_001, 2)])
+def test_logistic_regression_fast(mgr, monkeypatch, n, workgroups):
     """The GPU-only training gives NumPy float64's weights, and a second evaluation
     trains on from where the first stopped."""
     monkeypatch.syspath_prepend(str(EXAMPLES))
     import logistic_regression_fast as fast
 
     x_i, x_j, y = fast.samples(n)
-    seq, w = fast.training(mgr, x_i, x_j, y, iterations=30, learning_rate=0.5)
+    seq, w = fast.training(mgr, x_i, x_j, y, iterations=30, learning_rate=0.5,
+                           max_workgroups=workgroups or fast.MAX_WORKGROUPS)
     seq.eval()
     np.testing.assert_allclose(w.data(), fast.reference(x_i, x_j, y, 30, 0.5), atol=1e-4)
     assert abs(w.data()[0] - 0.001) > 0.05  # it trained

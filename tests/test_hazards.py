@@ -233,7 +233,7 @@ class RecordsItsOwnDispatch(kp.OpBase):
 
     def record(self, commands):
         algo = self.algorithm
-        commands.dispatch(algo.pipeline, algo.push_constants, algo.get_workgroup())
+        commands.dispatch(algo.pipeline, algo.push_constants, algo.dispatch_groups)
 
     def memory_objects(self):
         return self.algorithm.get_tensors()

@@ -68,7 +68,7 @@ def test_image_data_is_a_flat_zero_copy_view_with_the_image_shape(mgr):
     assert (image.get_width(), image.get_height(), image.get_num_channels()) == (3, 4, 2)
     assert image.data_type() == kp.DataTypes.float and image.memory_type() == kp.MemoryTypes.device
     assert image.format_name() == "rg32f" and image.is_init()
-    assert view.base is image
+    assert view.base is image.data().base  # what holds the memory
     view[0] = 100
     assert image.data()[0] == 100 and np.shares_memory(view, image.data())
 
@@ -431,3 +431,84 @@ def test_any_mix_of_tensor_and_image_operations_computes_what_a_model_says(mgr, 
     for m, expected in zip(memory, device):
         assert m.data().tolist() == expected.tolist()
     assert not kp.vk.take_validation_messages()  # here, so that hypothesis finds the smallest program
+
+
+# -- as easy as tensors ----------------------------------------------------------------
+def test_numpy_is_the_data_shaped_height_width_channels(mgr):
+    image = mgr.image(np.arange(24), 3, 4, 2)
+    shaped = image.numpy()
+    assert shaped.shape == (4, 3, 2) and shaped[3, 2, 1] == 23 and shaped[1, 0, 0] == 6
+    shaped[0, 0, 0] = -1  # the same memory as data()
+    assert image.data()[0] == -1
+
+
+def test_np_asarray_is_a_zero_copy_view_and_set_data_replaces_the_texels(mgr):
+    image = mgr.image_t(np.zeros(8, np.int16), 4, 1, 2)
+    view = np.asarray(image)
+    assert view.dtype == np.int16 and view.shape == (8,) and np.shares_memory(view, image.data())
+    image.set_data(np.arange(8).reshape(1, 4, 2))
+    assert view.tolist() == list(range(8))
+    with pytest.raises(kp.InvalidArgumentError, match="set_data got 3 elements for an image of 8"):
+        image.set_data([1, 2, 3])
+    out = mgr.tensor_t(np.zeros(8, np.int16))
+    run(mgr, kp.OpSyncDevice([image]), kp.OpCopy([image, out]))
+    assert out.data().tolist() == list(range(8))
+
+
+@pytest.mark.parametrize("data, message", [
+    ([300, 1, 2, 3], r"values from 1 to 300 for an image of uint8, which holds 0 to 255"),
+    ([-1.0, 1, 2, 3], r"values from -1.0 to 3.0 for an image of uint8"),
+    ([float("nan"), 1, 2, 3], r"NaN or infinity for an image of uint8"),
+    ([2 ** 70, 1, 2, 3], r"needs real numbers, got object data"),
+    (["1", "2", "3", "4"], r"needs real numbers, got <U1 data"),
+    ([1j, 2, 3, 4], r"needs real numbers, got complex128 data"),
+    ([[1, 2], [3]], r"needs numbers, got list: setting an array element with a sequence"),
+])
+def test_set_data_refuses_what_the_dtype_cannot_hold_and_keeps_the_texels(mgr, data, message):
+    # NumPy's cast would make 300 a 44 and NaN some integer
+    image = mgr.image_t(np.arange(4, dtype=np.uint8), 2, 2, 1)
+    with pytest.raises(kp.DataTypeError, match=message):
+        image.set_data(data)
+    assert image.data().tolist() == [0, 1, 2, 3]
+    image.set_data(np.array([255.0, 0.0, 7.0, 1.0]))  # whole numbers in range pass from any dtype
+    assert image.data().tolist() == [255, 0, 7, 1]
+
+
+def test_np_asarray_with_copy_false_never_hands_back_a_copy(mgr):
+    image = mgr.image_t(np.zeros(4, np.int16), 2, 2, 1)
+    with pytest.raises(kp.InvalidArgumentError, match=r"dtype=float32, copy=False\): the image holds int16"):
+        np.asarray(image, dtype=np.float32, copy=False)  # writes to it would be lost
+    np.asarray(image, dtype=np.int16, copy=False)[0] = 7
+    assert image.data().tolist() == [7, 0, 0, 0]
+
+
+def test_image_t_takes_plain_lists_as_tensor_t_does(mgr):
+    ints = mgr.image_t([1, 2, -3, 4], 2, 2, 1)
+    floats = mgr.image_t([0.5, 1.5], 1, 1, 2)
+    assert ints.dtype == np.int32 and ints.numpy().tolist() == [[[1], [2]], [[-3], [4]]]
+    assert floats.dtype == np.float32 and floats.data().tolist() == [0.5, 1.5]
+    with pytest.raises(kp.DataTypeError, match="beyond int32"):
+        mgr.image_t([2 ** 40], 1, 1, 1)
+    with pytest.raises(kp.DataTypeError, match="must be numbers, got list: int too large to convert to float"):
+        mgr.image([2 ** 2000], 1, 1, 1)
+    with pytest.raises(kp.DataTypeError, match="images cannot hold int64"):
+        mgr.image_t(np.array([1], np.int64), 1, 1, 1)  # a dtype the user chose is kept, or refused
+
+
+def test_a_storage_image_holds_the_data_it_was_made_with(mgr):
+    image = mgr.image_t(np.arange(12, dtype=np.uint8), 3, 2, 2, kp.MemoryTypes.storage)
+    out = mgr.tensor_t(np.zeros(12, np.uint8))
+    run(mgr, kp.OpCopy([image, out]), kp.OpSyncLocal([out]))
+    assert out.data().tolist() == list(range(12))
+
+
+def test_np_asarray_of_a_storage_or_destroyed_image_says_why(mgr):
+    image = mgr.image(np.zeros(4), 2, 2, 1, kp.MemoryTypes.storage)
+    with pytest.raises(kp.KomputeError, match="storage images live on the device only"):
+        np.asarray(image)
+    with pytest.raises(kp.KomputeError, match="storage images"):
+        image.numpy()
+    gone = mgr.image(np.zeros(4), 2, 2, 1)
+    gone.destroy()
+    with pytest.raises(kp.DestroyedError, match="image was destroyed"):
+        np.asarray(gone)

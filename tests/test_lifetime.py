@@ -91,7 +91,7 @@ def test_views_stay_readable_after_manager_destroy(any_mgr):
     gc.collect()
     assert view.tolist() == [1, 2, 3]
     assert other_view.tolist() == [0, 1, 2, 3]
-    assert view.base.is_init() is False
+    assert view.base.is_init() is False  # the base answers for its tensor, as in Kompute
 
 
 def test_destroyed_objects_report_it(memory_mode):

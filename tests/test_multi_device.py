@@ -116,3 +116,35 @@ def test_managers_in_threads_compute_parts_and_gather_them(memory_mode):
     np.testing.assert_array_equal(np.concatenate([g.numpy() for g in gathered]), a * a)
     for mgr in managers:
         mgr.destroy()
+
+
+def test_to_right_after_creation_moves_the_host_data(mgr, other):
+    """In staging mode the new tensor's device memory was never written (no OpSyncDevice
+    yet): what moves is the data it was made with, not whatever that memory held."""
+    mgr.tensor(np.full(64, 7.0))  # leaves its numbers in memory a later tensor may reuse
+    fresh = mgr.tensor(np.arange(4))
+    for target, kind in ((other, None), (mgr, None), (other, kp.MemoryTypes.storage)):
+        moved = fresh.to(target, kind)
+        np.testing.assert_array_equal(read(target, moved), [0, 1, 2, 3])
+
+
+def test_to_after_a_sync_moves_what_the_device_computed(mgr, other):
+    part = mgr.tensor([1, 2, 3])
+    run(mgr, kp.OpSyncDevice([part]), kp.OpMult([part, part, part], mgr.algorithm()))
+    np.testing.assert_array_equal(part.to(other).numpy(), [1, 4, 9])
+
+
+@pytest.mark.parametrize("kind", KINDS, ids=[k.name for k in KINDS])
+def test_an_image_moves_to_another_manager_as_a_tensor_does(mgr, other, kind):
+    texels = np.arange(128, dtype=np.float32).reshape(2, 16, 4)  # host-visible rows of 256 bytes
+    image = mgr.image(texels, 16, 2, 4, kind)
+    moved = image.to(other)
+    assert isinstance(moved, kp.Image) and moved.manager is other and moved.memory_type() == kind
+    assert (moved.get_width(), moved.get_height(), moved.get_num_channels()) == (16, 2, 4)
+    back = other.tensor(np.zeros(128))
+    run(other, kp.OpCopy([moved, back]))
+    np.testing.assert_array_equal(back.data(), texels.reshape(-1))
+    if kind != kp.MemoryTypes.storage:
+        np.testing.assert_array_equal(moved.numpy(), texels)
+    same = image.to(mgr, kp.MemoryTypes.host)
+    np.testing.assert_array_equal(same.numpy(), texels)

@@ -171,6 +171,14 @@ ERRORS = [
      "input 'n' must be ('input', name, type) with name one of GlobalInvocationId"),
     (kernel("pass", ',\n           n=("shared", Array(f32))'), 3,
      "shared 'n' must be ('shared', Array(type, length))"),
+    # past a SPIR-V word: an internal error from struct.pack
+    (kernel("pass", ',\n           n=("buffer", 2 ** 32, Array(f32))'), 3,
+     "buffer 'n' must be ('buffer', binding, Array(type)), got ('buffer', 4294967296"),
+    (kernel("pass", ',\n           n=("spec_constant", 2 ** 32, i32)'), 3,
+     "parameter 'n' must be ('spec_constant', id, type[, default]), got ('spec_constant', 4294967296"),
+    # the id of the local size kp chooses: two SpecId decorations of one id
+    (kernel("pass", ',\n           n=("spec_constant", 0x6B700003, i32)'), 3,
+     "constant id 1802502147 of 'n' is reserved: kp gives kernels that declare no local size theirs"),
 ]
 
 

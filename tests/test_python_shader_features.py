@@ -354,7 +354,9 @@ def test_kp_chooses_the_local_size_of_global_id_kernels(mgr, size):
     assert reflect(spirv).local_size_spec_ids == AUTO_LOCAL_SIZE_IDS
     hits = mgr.tensor_t(np.zeros(size + 1, np.int32))
     algorithm = mgr.algorithm([hits], spirv, workgroup=(size, 1, 1), push_consts=[size, 1])
-    assert algorithm.get_workgroup() == (-(-size // 64), 1, 1)
+    # what was asked for; the dispatch runs workgroups of 64
+    assert algorithm.get_workgroup() == (size, 1, 1)
+    assert algorithm.dispatch_groups == (-(-size // 64), 1, 1)
     mgr.sequence().record(kp.OpSyncDevice([hits])).record(kp.OpAlgoDispatch(algorithm)) \
         .record(kp.OpSyncLocal([hits])).eval()
     # every invocation asked for ran once, and none past them
@@ -369,6 +371,43 @@ def test_kp_chooses_the_local_size_in_2d_and_3d(mgr, workgroup):
     mgr.sequence().record(kp.OpSyncDevice([hits])).record(kp.OpAlgoDispatch(algorithm)) \
         .record(kp.OpSyncLocal([hits])).eval()
     assert hits.data().tolist() == [1] * (x * y * z) + [x * y * z]
+
+
+@pytest.mark.parametrize("workgroup", [(1000, 1, 1), (64 * 7, 1, 1), (100, 9, 1), (5000, 1, 1)])
+def test_workgroups_past_the_device_limit_fold_into_rows(mgr, monkeypatch, workgroup):
+    # a device allowing 3 workgroups per axis: x of 1000 needs 16 of 64, so 6 rows
+    limits = dict(mgr.vk_device.physical.properties, max_work_group_count=(3, 65535, 65535))
+    monkeypatch.setattr(mgr.vk_device.physical, "properties", limits)
+    x, y, _ = workgroup
+    hits = mgr.tensor_t(np.zeros(x * y + 1, np.int32))
+    algorithm = mgr.algorithm([hits], count_invocations, workgroup=workgroup, push_consts=[x, y])
+    assert algorithm.get_workgroup() == workgroup
+    assert all(g <= 3 for g in algorithm.dispatch_groups[:1])
+    mgr.sequence().record(kp.OpSyncDevice([hits])).record(kp.OpAlgoDispatch(algorithm)) \
+        .record(kp.OpSyncLocal([hits])).eval()
+    assert hits.data().tolist() == [1] * (x * y) + [x * y]
+
+
+@pytest.mark.parametrize("invocations", [(1 << 32) + 5, (1 << 32) - 1, 1 << 40])
+def test_more_invocations_than_a_32_bit_index_counts_are_refused(mgr, invocations):
+    # 2**32 + 5 would run indices 0 to 4 twice; 2**32 - 1 folds into rows past 2**32
+    hits = mgr.tensor_t(np.zeros(2, np.int32))
+    with pytest.raises(kp.InvalidArgumentError, match=r"more invocations than a kernel's 32-bit index counts"):
+        mgr.algorithm([hits], count_invocations, workgroup=(invocations, 1, 1), push_consts=[1, 1])
+
+
+@python2shader
+def write_index(index=("input", "GlobalInvocationId", ivec3), out=("buffer", 0, Array(i32))):
+    out[index.x] = index.x
+
+
+def test_a_kernel_without_local_size_covers_2_to_the_23_elements(mgr):
+    # 131072 workgroups of 64: over lavapipe's maxComputeWorkGroupCount of 65535
+    out = mgr.tensor_t(np.full(1 << 23, -1, np.int32))
+    algorithm = mgr.algorithm([out], write_index)
+    assert algorithm.get_workgroup() == (1 << 23, 1, 1)
+    mgr.sequence().record(kp.OpAlgoDispatch(algorithm)).record(kp.OpSyncLocal([out])).eval()
+    np.testing.assert_array_equal(out.data(), np.arange(1 << 23, dtype=np.int32))
 
 
 def test_the_seed_api_runs_kernels_with_a_chosen_local_size(mgr):

@@ -93,6 +93,20 @@ def test_image_declaration_errors():
         shader_from_source(source)
 
 
+@pytest.mark.parametrize("format", ["r8", "rg8", "rgba8"])
+def test_normalized_formats_no_image_holds_are_refused_with_what_to_declare(format):
+    with pytest.raises(kp.ShaderCompileError, match=rf"image format '{format}' is normalized \(0\.0 to 1\.0\), "
+                                                    rf"which no kp\.Image holds: a uint8 image is "
+                                                    rf"Image2D\('{format}ui'\), its texels 0 to 255"):
+        Image2D(format)
+
+
+def test_every_image_format_a_kernel_declares_is_one_a_kp_image_has():
+    made = {kp.image.image_format_name(np.dtype(dtype), channels)
+            for dtype in kp.image.IMAGE_DTYPES for channels in (1, 2, 4)}
+    assert set(IMAGE_FORMATS) <= made
+
+
 needs_images = pytest.mark.skipif(not hasattr(kp, "Image"), reason="needs kp.Image")
 
 FORMATS = {(np.float32, 1): "r32f", (np.float32, 2): "rg32f", (np.float32, 4): "rgba32f",
@@ -112,6 +126,18 @@ def test_image_kernels_on_the_device(mgr, dtype, channels):
     (mgr.sequence().record(kp.OpSyncDevice(images)).record(kp.OpAlgoDispatch(algorithm))
         .record(kp.OpSyncLocal([images[2]])).eval())
     np.testing.assert_array_equal(np.asarray(images[2].data()).reshape(-1), a + 2 * b)
+
+
+@needs_images
+def test_a_glsl_normalized_image_binding_says_what_to_declare(mgr):
+    shader = kp.shader.compile_source("""
+        #version 450
+        layout(set = 0, binding = 0, rgba8) uniform image2D img;
+        void main() { imageStore(img, ivec2(0), vec4(1.0)); }""")
+    image = mgr.image_t(np.zeros(4, np.uint8), 1, 1, 4)
+    with pytest.raises(kp.ShaderError, match=r"binding 0 \(img\) is a normalized rgba8 image in the shader, "
+                                             r"which no kp\.Image holds: declare rgba8ui"):
+        mgr.algorithm([image], shader)
 
 
 @needs_images

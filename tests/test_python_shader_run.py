@@ -89,6 +89,10 @@ def test_a_kernel_made_again_sees_the_values_its_helpers_read_now(mgr, monkeypat
     assert run(make(0.0)) == [2.0, 4.0]
     monkeypatch.setitem(globals(), "FACTOR", 3.0)  # a global of the helper
     assert run(make(0.0)) == [3.0, 6.0]
+    monkeypatch.setitem(globals(), "FACTOR", np.float32(2.0))  # a NumPy scalar, by its value too
+    assert run(make(0.0)) == [2.0, 4.0]
+    monkeypatch.setitem(globals(), "FACTOR", np.float32(3.0))
+    assert run(make(0.0)) == [3.0, 6.0]
     monkeypatch.setattr(CONSTANTS, "OFFSET", 1.0)  # a module's number the helper's helper reads
     assert run(make(0.0)) == [4.0, 7.0]
     monkeypatch.setattr(offset_by, "__defaults__", (10.0,))  # a helper's default

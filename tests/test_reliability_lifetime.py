@@ -8,8 +8,11 @@ expects (objects used after they or their manager are gone raise
 
 import json
 import os
+import select
+import signal
 import subprocess
 import sys
+import time
 
 from hypothesis import settings, strategies as st
 from hypothesis.stateful import Bundle, RuleBasedStateMachine, consumes, multiple, precondition, rule
@@ -20,6 +23,7 @@ WORKER = os.path.join(TESTS, "reliability_worker.py")
 
 EXAMPLES = 60
 STEPS = 30
+ANSWER_S = 60  # a step or the exit taking longer is a hang
 
 
 class Model:
@@ -50,10 +54,20 @@ class Lifetimes(RuleBasedStateMachine):
         self.models: dict[str, Model] = {}  # by the name the worker knows the object by
         self.count = 0
 
+    def stuck(self, where):
+        """Fail with the stuck worker's Python stacks (it dumps them on SIGUSR1) and end it."""
+        self.worker.send_signal(signal.SIGUSR1)
+        time.sleep(1)
+        self.worker.kill()
+        _, stderr = self.worker.communicate()
+        raise AssertionError(f"the worker did not answer within {ANSWER_S} s {where}; its threads:\n{stderr}")
+
     def step(self, expected_error, command, *args):
         """Run ``command`` in the worker and check its answer against the model."""
         self.worker.stdin.write(json.dumps([command, *args]) + "\n")
         self.worker.stdin.flush()
+        if not select.select([self.worker.stdout], [], [], ANSWER_S)[0]:
+            self.stuck(f"at {command}{args}")
         line = self.worker.stdout.readline()
         assert line, f"the worker died at {command}{args}: exit code {self.worker.wait()}, " \
                      f"stderr:\n{self.worker.stderr.read()}"
@@ -205,7 +219,10 @@ class Lifetimes(RuleBasedStateMachine):
     def teardown(self):
         # the interpreter exits with whatever is alive, async work included
         self.worker.stdin.close()
-        code = self.worker.wait(timeout=120)
+        try:
+            code = self.worker.wait(timeout=ANSWER_S)
+        except subprocess.TimeoutExpired:
+            self.stuck("to exit")
         stderr = self.worker.stderr.read()
         self.worker.stdout.close()
         self.worker.stderr.close()

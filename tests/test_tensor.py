@@ -120,6 +120,15 @@ def test_storage_tensor_has_no_host_data(mgr):
     assert t.is_init() and t.size() == 3
     with pytest.raises(kp.KomputeError, match="storage"):
         t.data()
+    with pytest.raises(kp.KomputeError, match="storage tensors live on the device only"):
+        np.asarray(t)  # not a 0-d object array
+
+
+def test_a_storage_tensor_holds_the_data_it_was_made_with(mgr):
+    t = mgr.tensor_t(np.array([[1, -2], [3, 2 ** 30]], np.int32), kp.MemoryTypes.storage)
+    out = mgr.tensor_t(np.zeros((2, 2), np.int32))
+    run(mgr, kp.OpCopy([t, out]), kp.OpSyncLocal([out]))
+    assert out.numpy().tolist() == [[1, -2], [3, 2 ** 30]]
 
 
 def test_aliases_name_the_same_types():

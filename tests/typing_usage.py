@@ -61,6 +61,9 @@ def current_api(mgr: kp.Manager) -> npt.NDArray[np.float32]:
         .eval(kp.OpCopy([images[1], mgr.tensor(np.zeros(4))])).eval(kp.OpSyncLocal(images))
     memory: list[kp.Memory] = [a, *images]
     assert all(m.is_init() for m in memory) and images[1].get_width() == 2
+    moved: kp.Image = images[1].to(mgr)
+    texels: npt.NDArray[np.float32] = moved.numpy()
+    assert texels.shape == (2, 2, 1) and a.to(mgr, kp.MemoryTypes.host).numpy().tolist() == a.numpy().tolist()
     return squares
 
 

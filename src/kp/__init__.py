@@ -20,8 +20,8 @@ from .image import Image
 from .log import log_level
 from .manager import Manager, list_devices
 from .memory import Memory
-from .operations import (AccessFlags, OpAlgoDispatch, OpBase, OpCopy, OpMemoryBarrier, OpMult, OpSyncDevice,
-                         OpSyncLocal, OpTensorCopy, OpTensorSyncDevice, OpTensorSyncLocal, PipelineStages)
+from .operations import (AccessFlags, OpAlgoDispatch, OpBase, OpCopy, OpMatMul, OpMemoryBarrier, OpMult,
+                         OpSyncDevice, OpSyncLocal, OpTensorCopy, OpTensorSyncDevice, OpTensorSyncLocal, PipelineStages)
 from .sequence import Sequence
 from .tensor import Tensor
 from .types import DataTypes, MemoryTypes, TensorTypes
@@ -45,7 +45,7 @@ __all__ = [
     "AccessFlags", "Algorithm", "DataTypeError", "DataTypes", "DestroyedError", "DeviceLostError",
     "DeviceNotFoundError", "Image", "InvalidArgumentError", "KomputeError", "Manager", "Memory", "MemoryTypes",
     "OpAlgoDispatch",
-    "OpBase", "OpCopy", "OpMemoryBarrier", "OpMult", "OpSyncDevice", "OpSyncLocal", "OpTensorCopy",
+    "OpBase", "OpCopy", "OpMatMul", "OpMemoryBarrier", "OpMult", "OpSyncDevice", "OpSyncLocal", "OpTensorCopy",
     "OpTensorSyncDevice", "OpTensorSyncLocal", "OutOfDeviceMemoryError", "PipelineStages", "Sequence",
     "SequenceStateError", "ShaderCompileError", "ShaderError", "Tensor", "TensorTypes", "VulkanError",
     "WaitTimeoutError", "dask", "list_devices", "log_level", "shader",

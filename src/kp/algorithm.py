@@ -7,7 +7,9 @@ undefined behaviour in the driver.
 
 from __future__ import annotations
 
+import itertools
 import math
+import re
 import struct
 from typing import TYPE_CHECKING, Any, Sequence
 
@@ -19,15 +21,17 @@ from .log import logger
 from .memory import Memory
 from .shader.glsl import as_spirv
 from .shader.spirv import (
-    AUTO_GLOBAL_SIZE_IDS, AUTO_LOCAL_SIZE_IDS, Binding, PushConstant, ShaderInfo, SpecConstant, SpecValue, reflect,
+    AUTO_GLOBAL_SIZE_IDS, AUTO_LOCAL_SIZE_IDS, AUTO_ROW_WIDTH_ID, Binding, CooperativeMatrix, PushConstant,
+    ShaderInfo, SpecConstant, SpecValue, reflect,
 )
 from .shader.validate import validate
 from .tensor import Tensor, as_host_array
+from . import vk
 from .vk import ComputePipeline
-from .vk.instance import FEATURE_EXTENSIONS
+from .vk.instance import feature_source
 
 if TYPE_CHECKING:
-    from .manager import Manager
+    from .context import DeviceContext
     from .vk import Device
 
 # SPIR-V capabilities a device must support through the named feature.
@@ -46,6 +50,19 @@ CAPABILITY_FEATURES = {
     "StorageImageExtendedFormats": "shaderStorageImageExtendedFormats",
     "StorageImageReadWithoutFormat": "shaderStorageImageReadWithoutFormat",
     "StorageImageWriteWithoutFormat": "shaderStorageImageWriteWithoutFormat",
+    "UniformAndStorageBuffer16BitAccess": "uniformAndStorageBuffer16BitAccess",
+    "UniformAndStorageBuffer8BitAccess": "uniformAndStorageBuffer8BitAccess",
+    "VulkanMemoryModelDeviceScope": "vulkanMemoryModelDeviceScope",
+    # tensor cores: cooperative matrices (KHR, NV, and NV's second extension) and bfloat16
+    "CooperativeMatrixKHR": "cooperativeMatrix", "CooperativeMatrixNV": "cooperativeMatrixNV",
+    "CooperativeMatrixReductionsNV": "cooperativeMatrixReductions",
+    "CooperativeMatrixConversionsNV": "cooperativeMatrixConversions",
+    "CooperativeMatrixPerElementOperationsNV": "cooperativeMatrixPerElementOperations",
+    "CooperativeMatrixTensorAddressingNV": "cooperativeMatrixTensorAddressing",
+    "CooperativeMatrixBlockLoadsNV": "cooperativeMatrixBlockLoads",
+    "TensorAddressingNV": "cooperativeMatrixTensorAddressing",
+    "BFloat16TypeKHR": "shaderBFloat16Type", "BFloat16DotProductKHR": "shaderBFloat16DotProduct",
+    "BFloat16CooperativeMatrixKHR": "shaderBFloat16CooperativeMatrix",
 }
 
 # SPIR-V capabilities of subgroup operations, by the device's name for the operations
@@ -69,6 +86,23 @@ _PUSH_FORMATS = {("float", 16): "e", ("float", 32): "f", ("float", 64): "d", ("b
                  ("uint", 8): "B", ("uint", 16): "H", ("uint", 32): "I", ("uint", 64): "Q"}
 
 _DTYPE_KINDS = {"f": "float", "i": "int", "u": "uint"}
+
+
+def unlisted_cooperative_matrix(matrices: Sequence[CooperativeMatrix],
+                                configurations: Sequence[dict[str, Any]]) -> CooperativeMatrix | None:
+    """The first of a shader's cooperative-matrix types that none of a device's
+    ``configurations`` (``kp.list_devices()[i]["cooperative_matrices"]``) has, or
+    None: an A matrix is M x K of the A type, a B matrix K x N of the B type, an
+    accumulator M x N of the C or result type, at the configuration's scope."""
+    def fits(m: CooperativeMatrix, c: dict[str, Any]) -> bool:
+        if m.scope != c["scope"]:
+            return False
+        if m.use == "a":
+            return (m.rows, m.cols, m.component) == (c["m"], c["k"], c["a_type"])
+        if m.use == "b":
+            return (m.rows, m.cols, m.component) == (c["k"], c["n"], c["b_type"])
+        return (m.rows, m.cols) == (c["m"], c["n"]) and m.component in (c["c_type"], c["result_type"])
+    return next((m for m in matrices if not any(fits(m, c) for c in configurations)), None)
 
 
 def push_constants_bytes(values: Any, info: ShaderInfo) -> bytes:
@@ -147,13 +181,31 @@ def _spec_entry(constant: SpecConstant, value: Any) -> tuple[int, bytes]:
     return constant.id, scalar_bytes(value, constant.kind, constant.width, what)
 
 
-def _auto_size_entries(info: ShaderInfo, requested: tuple[int, int, int]) -> list[tuple[int, bytes]]:
-    """The local size kp chooses for a shader that leaves it to kp (64 invocations,
-    within every Vulkan device's minimum limits), and the global size asked for."""
+def _auto_size(info: ShaderInfo, requested: tuple[int, int, int], limit: Sequence[int]
+               ) -> tuple[list[tuple[int, bytes]], tuple[int, int, int]]:
+    """For a shader that leaves its local size to kp: the specialisation entries
+    (the local size, 64 invocations within every Vulkan device's minimum limits; the
+    global size asked for; the row width) and the workgroups to dispatch. Workgroups
+    along x past the device's maxComputeWorkGroupCount are folded into rows along z
+    where z is free, so any number of invocations runs on every device."""
     local = (4, 4, 4) if requested[2] > 1 else (8, 8, 1) if requested[1] > 1 else (64, 1, 1)
+    groups = [-(-count // size) for count, size in zip(requested, local)]
+    width = 0
+    if groups[0] > limit[0] and groups[2] == 1 and AUTO_ROW_WIDTH_ID in {c.id for c in info.spec_constants}:
+        groups[2] = -(-groups[0] // limit[0])
+        groups[0] = -(-groups[0] // groups[2])
+        width = groups[0] * local[0]
+    # The kernel's index is 32-bit: past it, the global size asked for and the
+    # folded rows' indices would wrap, running invocations twice or not at all.
+    if max(requested) > 0xFFFFFFFF or groups[2] * width > 1 << 32:
+        raise InvalidArgumentError(f"workgroup {requested} asks for more invocations than a kernel's 32-bit "
+                                   f"index counts (fewer than 2**32 along each axis)")
     declared = {c.id: c for c in info.spec_constants}
-    return [_spec_entry(declared[i], v) for i, v in zip((*AUTO_LOCAL_SIZE_IDS, *AUTO_GLOBAL_SIZE_IDS),
-                                                        (*local, *requested))]
+    entries = [_spec_entry(declared[i], v) for i, v in zip((*AUTO_LOCAL_SIZE_IDS, *AUTO_GLOBAL_SIZE_IDS),
+                                                           (*local, *requested))]
+    if width:
+        entries.append(_spec_entry(declared[AUTO_ROW_WIDTH_ID], width))
+    return entries, (groups[0], groups[1], groups[2])
 
 
 class Algorithm:
@@ -177,7 +229,9 @@ class Algorithm:
     and the same width pass as raw bits, and a bool tensor is 8-bit integers.
     """
 
-    def __init__(self, manager: "Manager", tensors: Sequence[Memory] = (), spirv: Any = b"",
+    DESTROY_ORDER = 1  # a device's destroy() destroys sequences, then algorithms, then memory
+
+    def __init__(self, manager: "DeviceContext", tensors: Sequence[Memory] = (), spirv: Any = b"",
                  workgroup: Sequence[int] | None = None, spec_consts: Any = (), push_consts: Any = (),
                  *, implicit_spec_consts: bool = False):
         self._manager = manager
@@ -185,7 +239,7 @@ class Algorithm:
         self._pipeline: ComputePipeline | None = None
         self._info: ShaderInfo | None = None
         self._push = b""
-        self._groups = (1, 1, 1)
+        self._groups = self._given = (1, 1, 1)
         self._destroyed = False
         manager.adopt(self)
         if self._tensors and _given(spirv):
@@ -214,7 +268,8 @@ class Algorithm:
         if {c.id for c in info.spec_constants}.issuperset(AUTO_GLOBAL_SIZE_IDS):
             # The shader leaves its local size to kp: workgroup counts invocations.
             requested = self._workgroup(workgroup, tensors, (1, 1, 1), None)
-            spec += _auto_size_entries(info, requested)
+            entries, workgroup = _auto_size(info, requested, limit)
+            spec += entries
         spec_values = _spec_values(info, spec)
         push_limit = device.physical.properties["max_push_constants_size"]
         if info.push_constant_size > push_limit:
@@ -224,17 +279,24 @@ class Algorithm:
         push = push_constants_bytes(push_consts, info)
         local_size = self._local_size(info, spec_values, device)
         self._check_shared_memory(info, spec_values, device)
-        if requested is not None:
-            workgroup = [-(-count // size) for count, size in zip(requested, local_size)]
         groups = self._workgroup(workgroup, tensors, local_size, limit)
         kinds = ["storage_image" if isinstance(t, Image) else "storage_buffer" for t in tensors]
         pipeline = ComputePipeline(device, code, kinds, len(push), spec, info.entry_point)
-        # a tensor's own size: the shader's .length() counts the range, and an
-        # allocation may be rounded up
-        pipeline.bind([t.primary_allocation for t in tensors], [t.nbytes for t in tensors])
+        # Bound under the device lock, after checking again: another thread may have
+        # destroyed a tensor since (destroy() retires under the same lock).
+        with device.lock:
+            try:
+                for tensor in tensors:
+                    tensor.check_usable(self._manager)
+            except DestroyedError:
+                pipeline.release()
+                raise
+            # a tensor's own size: the shader's .length() counts the range, and an
+            # allocation may be rounded up
+            pipeline.bind([t.primary_allocation for t in tensors], [t.nbytes for t in tensors])
         # the previous pipeline lives on while a recorded dispatch still holds it
-        self._pipeline, self._info, self._tensors, self._push, self._groups = (
-            pipeline, info, tensors, push, groups)
+        self._pipeline, self._info, self._tensors, self._push, self._groups, self._given = (
+            pipeline, info, tensors, push, groups, requested or groups)
 
     @staticmethod
     def _check_interface(info: ShaderInfo, tensors: list[Memory], device: "Device") -> None:
@@ -264,14 +326,31 @@ class Algorithm:
             feature = CAPABILITY_FEATURES.get(capability)
             # (kp enables every feature the device has, extensions' features included)
             if feature and not device.features.get(feature):
-                extension = FEATURE_EXTENSIONS.get(feature)
+                source = feature_source(feature)
                 raise ShaderError(f"the shader needs {capability} ({feature}"
-                                  f"{f' of {extension}' if extension else ''}), which "
+                                  f"{f' of {source}' if source else ''}), which "
                                   f"{device.physical.properties['device_name']} does not support")
             operation = CAPABILITY_SUBGROUP_OPERATIONS.get(capability)
             if operation and operation not in device.physical.properties["subgroup_operations"]:
                 raise ShaderError(f"the shader needs {capability} (subgroup {operation} operations in compute "
                                   f"shaders), which {device.physical.properties['device_name']} does not support")
+        Algorithm._check_cooperative_matrices(info, device)
+        _check_printf_formats(info)
+
+    @staticmethod
+    def _check_cooperative_matrices(info: ShaderInfo, device: "Device") -> None:
+        # VK_NV_cooperative_matrix2's flexible dimensions allow sizes beyond the list
+        if not info.cooperative_matrices or device.features.get("cooperativeMatrixFlexibleDimensions"):
+            return
+        properties = device.physical.properties
+        missing = unlisted_cooperative_matrix(info.cooperative_matrices, properties["cooperative_matrices"])
+        if missing is not None:
+            listed = "; ".join(f"{c['m']}x{c['n']}x{c['k']} {c['a_type']} {c['b_type']} {c['c_type']} "
+                               f"{c['result_type']} {c['scope']}" for c in properties["cooperative_matrices"])
+            raise ShaderError(f"the shader uses a {missing.rows} x {missing.cols} {missing.component} cooperative "
+                              f"matrix as {missing.use} at {missing.scope} scope, which no cooperative-matrix "
+                              f"configuration of {properties['device_name']} has (M x N x K, A B C result "
+                              f"types, scope: {listed or 'none'})")
 
     @staticmethod
     def _check_shared_memory(info: ShaderInfo, spec_values: dict[int, SpecValue], device: "Device") -> None:
@@ -323,10 +402,11 @@ class Algorithm:
                    limit: Sequence[int] | None) -> tuple[int, int, int]:
         """The workgroup counts ``workgroup`` asks for, within the device's ``limit``
         (None: unchecked)."""
-        # (the length is checked before a copy)
-        values = list(workgroup) if isinstance(workgroup, (list, tuple, np.ndarray)) and \
-            1 <= len(workgroup) <= 3 else []
-        if workgroup is not None and (not values or not all(
+        try:  # (four values at most are taken: a huge array is refused without a copy)
+            values = [] if workgroup is None else list(itertools.islice(workgroup, 4))
+        except TypeError:  # not iterable
+            values = []
+        if workgroup is not None and (not 1 <= len(values) <= 3 or not all(
                 isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in values)):
             raise InvalidArgumentError(f"workgroup must be up to 3 integers, got {workgroup!r}")
         if not any(values):
@@ -351,20 +431,20 @@ class Algorithm:
         return groups
 
     # -- used by operations --------------------------------------------------------------
-    def check_usable(self, manager: "Manager") -> None:
+    def check_usable(self, manager: "DeviceContext") -> None:
         """Raise unless the algorithm is built, alive and of ``manager``, with usable
         tensors; for kp's operations."""
         if self._destroyed or self._manager.vk_device is None:
-            raise DestroyedError("algorithm was destroyed (or its manager was)")
+            raise self._manager.gone_error("the algorithm")
         if manager is not self._manager:
             raise InvalidArgumentError("algorithm belongs to another kp.Manager")
         if self._pipeline is None:
             raise InvalidArgumentError("algorithm has no shader and tensors yet")
         for tensor in self._tensors:
-            tensor.check_usable(manager)
+            tensor.check_recordable(manager)
 
     @property
-    def manager(self) -> "Manager":
+    def manager(self) -> "DeviceContext":
         """The manager the algorithm was made on; for kp's operations."""
         return self._manager
 
@@ -396,8 +476,16 @@ class Algorithm:
 
     get_tensors = get_mem_objects
 
-    def get_workgroup(self) -> tuple[int, int, int]:
+    @property
+    def dispatch_groups(self) -> tuple[int, int, int]:
+        """The workgroups a dispatch runs; for kp's operations."""
         return self._groups
+
+    def get_workgroup(self) -> tuple[int, int, int]:
+        """The workgroup the algorithm was made with: workgroups of the shader's local
+        size, or invocations for a kernel whose local size kp chooses (python2shader
+        kernels without one)."""
+        return self._given
 
     def is_init(self) -> bool:
         return self._pipeline is not None and not self._destroyed and self._manager.vk_device is not None
@@ -409,9 +497,16 @@ class Algorithm:
         if pipeline is None:
             self._destroyed = True
             return
+        if pipeline.device.lock._is_owned():  # type: ignore[attr-defined]
+            # a finalizer run inside kp's own work on this thread: as soon as that is done
+            self._destroyed = True
+            vk.defer(self.destroy)
+            return
         # Cleared under the device lock: a recording, which holds it from checking the
         # algorithm to recording its dispatch, sees it built or destroyed, never between.
         with pipeline.device.lock:
+            if self._pipeline is not pipeline:
+                return
             self._pipeline = None
             self._destroyed = True
             pipeline.device.retire(pipeline)
@@ -438,10 +533,31 @@ def _check_image(binding: Binding, image: Memory) -> None:
         if binding.element_scalar is not None and binding.element_scalar[0] != kind:
             raise DataTypeError(f"{what} reads {binding.element_scalar[0]} texels in the shader, but the image "
                                 f"holds {image.dtype} ({given})")
+    elif binding.image_format in ("r8", "rg8", "rgba8"):
+        raise ShaderError(f"{what} is a normalized {binding.image_format} image in the shader, which no kp.Image "
+                          f"holds: declare {binding.image_format}ui for a uint8 image (texels 0 to 255)")
     elif binding.image_format is not None and binding.image_format != given:
         raise DataTypeError(f"{what} is a {binding.image_format} image in the shader, but the image given is {given} "
                             f"({image.get_num_channels()} channel(s) of {image.dtype}): make the image with the dtype "
                             f"and channel count of the shader's format, or change the shader's format qualifier")
+
+
+# A conversion the validation layer's debug printf formats: printf's numeric ones
+# (with flags, width, precision, 64-bit "l") and its vectors, %v4f. It hands others
+# to the C library as they are, where %s reads a number as a pointer and %n writes
+# through one: the process crashes.
+_PRINTF_CONVERSION = re.compile(r"%(?:%|[-+ #0]*\d*(?:\.\d*)?(?:v[234])?(?:l|ul)?[diouxXaAeEfFgG]l?)")
+
+
+def _check_printf_formats(info: ShaderInfo) -> None:
+    for text in info.printf_formats:
+        rest = _PRINTF_CONVERSION.sub("", text)
+        if "%" in rest:
+            bad = rest[rest.index("%"):][:8]
+            raise ShaderError(f"debugPrintfEXT format {text!r} has {bad!r}, which the validation layer's debug "
+                              f"printf cannot format (%s and %n crash the process): it takes %d %i %o %u %x %X, "
+                              f"%f %e %g %a (upper-case too) with flags, width, precision and l for 64 bits, "
+                              f"vectors as %v4f, and %% for a percent sign")
 
 
 def _check_element_type(binding: Binding, tensor: Memory) -> None:

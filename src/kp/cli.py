@@ -11,8 +11,10 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import os
 import runpy
 import sys
+import traceback
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -26,12 +28,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args, extra = parser.parse_known_args(argv)
     if extra and args.command != "bench":
-        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+        args.error(f"unrecognized arguments: {' '.join(extra)}")
     try:
         status: int = args.run(args, extra)
         return status
     except KomputeError as error:
         print(f"kp {args.command}: error: {error}", file=sys.stderr)
+        return 1
+    except BrokenPipeError:
+        # a reader that stopped early (`kp devices | head`): no traceback, and none
+        # at exit either, when Python flushes the closed stdout again
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1
 
 
@@ -42,18 +49,21 @@ def _parser() -> argparse.ArgumentParser:
 
     devices = commands.add_parser(
         "devices", help="list the Vulkan devices and what they can do",
-        description="Every Vulkan device: its type, driver and API version, memory heaps and types, queue "
-                    "families, subgroup size and operations, and the limits and optional features kp uses.")
+        description="Every Vulkan device kp.Manager can use (those KP_VISIBLE_DEVICES names, in its order, "
+                    "where it is set): the index and UUID kp.Manager(device=...) takes, its type, driver and API "
+                    "version, memory heaps and types, queue families, subgroup size and operations, and the limits "
+                    "and optional features kp uses.")
     devices.add_argument("--json", action="store_true", help="print JSON instead of text")
-    devices.set_defaults(run=_devices)
+    devices.set_defaults(run=_devices, error=devices.error)
 
     compile_ = commands.add_parser(
         "compile", help="compile a GLSL file or @python2shader kernels to SPIR-V",
         description="Compile a GLSL compute shader (any file that is not .py) or the @python2shader kernels "
-                    "of a Python file to .spv files: SHADER.spv for GLSL, FILE.KERNEL.spv for each kernel.")
+                    "of a Python file to .spv files: SHADER.spv for GLSL, FILE.KERNEL.spv for each kernel (named "
+                    "by its function, or by its variable where kernels of one factory share a function name).")
     compile_.add_argument("source", type=Path, help="a GLSL file, or a Python file with @python2shader kernels")
     compile_.add_argument("-o", "--output", type=Path, help="the .spv file to write (one shader only)")
-    compile_.add_argument("-k", "--kernel", help="compile only this @python2shader kernel (by function name)")
+    compile_.add_argument("-k", "--kernel", help="compile only this @python2shader kernel (by the name its .spv file has)")
     compile_.add_argument("-D", "--define", action="append", default=[], metavar="NAME[=VALUE]",
                           help="a GLSL preprocessor macro (repeatable)")
     compile_.add_argument("-I", "--include", action="append", default=[], type=Path, metavar="DIR",
@@ -84,7 +94,7 @@ def _devices(args: argparse.Namespace, extra: list[str]) -> int:
     if args.json:
         print(json.dumps(devices, indent=2))
     elif not devices:
-        print("no Vulkan device found: install a Vulkan driver (on Debian: apt-get install mesa-vulkan-drivers)")
+        print(query.why_no_device())
     else:
         print("\n\n".join(_device_text(device) for device in devices))
     return 0
@@ -113,8 +123,10 @@ def _device_text(device: dict[str, Any]) -> str:
         driver_text += f", conformance {driver['conformance']}"
     subgroup = device["subgroup"]
     lines = [
-        f"Device {device['index']}: {device['name']}",
-        f"  type:            {device['type']}",
+        f"Device {device['index']}: {device['device_name']}",
+        f"  UUID:            {device['uuid']}",
+        f"  Vulkan index:    {device['vulkan_index']}",
+        f"  type:            {device['device_type']}",
         f"  API version:     {device['api_version']}",
         f"  driver:          {driver_text}",
         "  memory heaps:",
@@ -134,6 +146,11 @@ def _device_text(device: dict[str, Any]) -> str:
         "  features:",
         f"    supported:     {' '.join(n for n, on in device['features'].items() if on) or 'none'}",
         f"    unsupported:   {' '.join(n for n, on in device['features'].items() if not on) or 'none'}",
+        "  cooperative matrices (M x N x K: A B C result types, scope):",
+        *(f"    {c['m']} x {c['n']} x {c['k']}: {c['a_type']} {c['b_type']} {c['c_type']} {c['result_type']}, "
+          f"{c['scope']}{', saturating' if c['saturating_accumulation'] else ''}"
+          for c in device["cooperative_matrices"]),
+        *(["    none"] if not device["cooperative_matrices"] else []),
         "  extensions:",
         *(f"    {name}: {'yes' if on else 'no'}" for name, on in device["extensions"].items()),
     ]
@@ -143,20 +160,26 @@ def _device_text(device: dict[str, Any]) -> str:
 # -- compile ----------------------------------------------------------------------
 
 def _compile(args: argparse.Namespace, extra: list[str]) -> int:
-    from .shader import PythonShader, compile_file, reflect, tools
+    from .shader import compile_source, reflect, tools
     from .shader.validate import validate
 
     parser_error = args.error
+    if args.source.is_dir():
+        parser_error(f"{args.source} is a folder; give a GLSL or Python file")
     if not args.source.is_file():
         parser_error(f"no such file: {args.source}")
+    if args.output is not None and args.output.is_dir():
+        parser_error(f"-o/--output {args.output} is a folder; give the .spv file to write")
+    if args.output is not None and not args.output.parent.is_dir():
+        parser_error(f"-o/--output {args.output}: no folder {args.output.parent} to write it in")
     if args.check and tools.find(tools.SPIRV_VAL) is None:
         raise KomputeError(f"--check needs spirv-val, which is not installed; install it with {tools.INSTALL_HINT}")
     shaders: list[tuple[str | None, bytes, Path]] = []
     if args.source.suffix == ".py":
         if args.define or args.include:
             parser_error("-D/--define and -I/--include are for GLSL; a Python kernel reads its module's globals")
-        namespace = runpy.run_path(str(args.source), run_name=f"kp_compile_{args.source.stem}")
-        kernels = {value.name: value for value in namespace.values() if isinstance(value, PythonShader)}
+        namespace = _run_python_file(args.source)
+        kernels = _kernels_by_name(namespace)
         if args.kernel is not None:
             if args.kernel not in kernels:
                 parser_error(f"{args.source} has no @python2shader kernel {args.kernel!r}; "
@@ -173,7 +196,11 @@ def _compile(args: argparse.Namespace, extra: list[str]) -> int:
         for define in args.define:
             name, equals, value = define.partition("=")
             defines[name] = value if equals else None
-        spirv = compile_file(args.source, defines=defines, include_dirs=args.include)
+        try:
+            text = args.source.read_text()
+        except (OSError, UnicodeDecodeError) as error:
+            parser_error(f"cannot read {args.source}: {error}")
+        spirv = compile_source(text, defines=defines, include_dirs=args.include, directory=args.source.parent)
         shaders.append((None, spirv, args.source.with_suffix(".spv")))
     if args.output is not None:
         if len(shaders) != 1:
@@ -181,11 +208,18 @@ def _compile(args: argparse.Namespace, extra: list[str]) -> int:
                          "pick one with --kernel")
         shaders[0] = (shaders[0][0], shaders[0][1], args.output)
 
+    for _, _, output in shaders:
+        if output.exists() and output.samefile(args.source):
+            parser_error(f"the output {output} is the source file, which writing would overwrite; "
+                         "give another with -o/--output")
     written = []
     for kernel_name, spirv, output in shaders:
         if args.check:
             validate(spirv)
-        output.write_bytes(spirv)
+        try:
+            output.write_bytes(spirv)
+        except OSError as error:
+            parser_error(f"cannot write {output}: {error.strerror or error}")
         info = reflect(spirv)
         written.append({"source": str(args.source), "kernel": kernel_name, "output": str(output), "bytes": len(spirv),
                         "local_size": list(info.local_size), "bindings": [
@@ -199,6 +233,42 @@ def _compile(args: argparse.Namespace, extra: list[str]) -> int:
                   f"{' x '.join(map(str, entry['local_size']))}, {len(entry['bindings'])} bindings"
                   + (", valid (spirv-val)" if entry["checked"] else ""))
     return 0
+
+
+def _kernels_by_name(namespace: dict[str, Any]) -> dict[str, Any]:
+    """The ``@python2shader`` kernels of a module's globals by function name; where
+    different kernels share one (made by one factory), by their variables' names."""
+    from .shader import PythonShader
+
+    named: dict[str, dict[int, tuple[str, Any]]] = {}
+    for variable, value in namespace.items():
+        if isinstance(value, PythonShader):
+            named.setdefault(value.name, {}).setdefault(id(value), (variable, value))
+    kernels = {}
+    for name, found in named.items():
+        kernels.update({name: value for _, value in found.values()} if len(found) == 1 else dict(found.values()))
+    return kernels
+
+
+def _run_python_file(source: Path) -> dict[str, Any]:
+    """Run ``source`` as ``python source`` would see it, with its folder first on
+    ``sys.path`` (so that it imports its sibling modules); its globals."""
+    folder = str(source.resolve().parent)
+    sys.path.insert(0, folder)
+    try:
+        return runpy.run_path(str(source), run_name=f"kp_compile_{source.stem}")
+    except KomputeError:
+        raise  # a kernel that does not compile (as the decorator compiles it) says where
+    except SyntaxError as error:
+        raise KomputeError(f"{error.filename}:{error.lineno}: {error.msg}") from None
+    except Exception as error:  # the file's own mistake: where, in one line
+        frames = traceback.extract_tb(error.__traceback__)
+        mine = [f for f in frames if Path(f.filename).resolve().is_relative_to(folder)] or frames
+        raise KomputeError(f"{mine[-1].filename}:{mine[-1].lineno}: running {source} raised "
+                           f"{type(error).__name__}: {error}") from None
+    finally:
+        with contextlib.suppress(ValueError):  # the file may have taken it out itself
+            sys.path.remove(folder)
 
 
 # -- bench ------------------------------------------------------------------------

@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any, Iterator
 
 import numpy as np
 
-from .errors import DataTypeError, DeviceNotFoundError, InvalidArgumentError, OutOfDeviceMemoryError
+from .errors import DeviceNotFoundError, InvalidArgumentError, OutOfDeviceMemoryError
 from .manager import Manager, list_devices
 from .operations import OpAlgoDispatch, OpSyncDevice, OpSyncLocal
 from .shader import as_spirv, reflect
@@ -95,11 +95,9 @@ def map_blocks(kernel: Any, *arrays: Any, dtype: Any = None, workgroup: Any = No
     if len(shapes) != 1:
         raise InvalidArgumentError(f"kp.dask.map_blocks: the arrays must have one shape, got {sorted(shapes)}")
     arrays = (arrays[0], *(a.rechunk(arrays[0].chunks) for a in arrays[1:]))
-    try:
-        out_dtype = np.dtype(arrays[0].dtype if dtype is None else dtype)
-    except (TypeError, ValueError, SyntaxError) as exc:  # (NumPy parses strings such as "," as Python)
-        raise DataTypeError(f"kp.dask.map_blocks: dtype {dtype!r} is not a NumPy dtype: {exc}") from None
-    data_type_of(out_dtype)  # one a tensor holds
+    out_dtype = arrays[0].dtype if dtype is None else dtype
+    data_type_of(out_dtype)  # here, not in a worker: what no kp tensor holds
+    out_dtype = np.dtype(out_dtype)
     spirv = as_spirv(kernel)
     bindings = sorted(b.binding for b in reflect(spirv).bindings)
     if bindings != list(range(len(arrays) + 1)):

@@ -4,13 +4,15 @@
 (keeping the dtype) make an image of ``width`` x ``height`` texels of 1, 2 or 4
 channels. Shaders bind it as a storage image (``layout(r32f) uniform image2D``)
 and read it with ``imageLoad`` / ``imageStore``. Its ``data()`` is the flat,
-zero-copy NumPy view of its texels, row after row, channel after channel:
-``data().reshape(image.shape)`` is ``(height, width, num_channels)``.
+zero-copy NumPy view of its texels, row after row, channel after channel, and
+``numpy()`` the same memory shaped ``(height, width, num_channels)``; ``set_data``,
+``np.asarray(image)`` and ``to(manager)`` work as for tensors.
 
 Memory types as for tensors: ``device`` (an optimal-tiling image and a host-visible
 staging buffer that ``OpSyncDevice`` / ``OpSyncLocal`` copy to and from),
 ``host`` and ``deviceAndHost`` (a linear image the host maps, no syncs needed),
-``storage`` (device only, no host data).
+``storage`` (device only, no host data: the data it is made with is uploaded once,
+through a temporary host-visible copy).
 """
 
 from __future__ import annotations
@@ -21,11 +23,12 @@ import numpy as np
 
 from .errors import DataTypeError, InvalidArgumentError, KomputeError
 from .memory import Memory
+from .tensor import as_host_array
 from .types import MemoryTypes, data_type_of
 from . import vk
 
 if TYPE_CHECKING:
-    from .manager import Manager
+    from .context import DeviceContext
 
 # dtype -> (Vulkan component kind, GLSL format suffix)
 IMAGE_DTYPES = {np.dtype(np.float32): ("float", "f"), np.dtype(np.int32): ("int", "i"),
@@ -35,6 +38,23 @@ IMAGE_DTYPES = {np.dtype(np.float32): ("float", "f"), np.dtype(np.int32): ("int"
 CHANNEL_PREFIX = {1: "r", 2: "rg", 4: "rgba"}
 _VK_KINDS = {MemoryTypes.device: "device", MemoryTypes.storage: "device", MemoryTypes.host: "host",
              MemoryTypes.deviceAndHost: "device_host"}
+
+
+def as_image_array(data: Any, limit: int | None = None) -> np.ndarray:
+    """``data`` as ``mgr.image_t`` keeps it: as ``mgr.tensor_t`` does (``limit`` as in
+    ``as_host_array``), except that numbers without a dtype of their own (a list of ints
+    or floats), which NumPy makes int64 or float64, become int32 or float32, the widest
+    image formats."""
+    array = as_host_array(data, limit=limit)
+    if hasattr(data, "dtype") or array.dtype.kind not in "if" or array.dtype in IMAGE_DTYPES:
+        return array
+    if array.dtype.kind == "f":
+        return array.astype(np.float32)
+    limits = np.iinfo(np.int32)
+    if not limits.min <= array.min() <= array.max() <= limits.max:
+        raise DataTypeError(f"image data holds integers beyond int32 ({array.min()} .. {array.max()}); "
+                            f"images hold at most 32-bit integers")
+    return array.astype(np.int32)
 
 
 def image_format_name(dtype: np.dtype, num_channels: int) -> str:
@@ -58,10 +78,12 @@ class Image(Memory):
         raise KomputeError("make images with mgr.image(data, width, height, num_channels) or mgr.image_t(...)")
 
     @classmethod
-    def create_on(cls, manager: "Manager", array: np.ndarray, width: Any, height: Any, num_channels: Any,
-                  memory_type: MemoryTypes) -> "Image":
+    def create_on(cls, manager: "DeviceContext", array: np.ndarray, width: Any, height: Any, num_channels: Any,
+                  memory_type: MemoryTypes, upload: bool = True) -> "Image":
         """An image of ``array`` with device memory on ``manager`` at once; for kp's
-        ``mgr.image`` / ``mgr.image_t``."""
+        ``mgr.image`` / ``mgr.image_t``. Storage memory, which has no host copy, gets
+        ``array`` through a temporary host-visible copy where ``upload`` (one transfer,
+        waited for)."""
         for name, value in (("width", width), ("height", height), ("num_channels", num_channels)):
             if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
                 raise InvalidArgumentError(f"image {name} must be a positive integer, got {value!r}")
@@ -82,9 +104,15 @@ class Image(Memory):
         image._manager = image._primary = image._staging = image._host = None
         image._destroyed = False
         image._allocate(manager, array)
+        if memory_type == MemoryTypes.storage and upload:
+            image._upload(manager, array)
         return image
 
-    def _allocate(self, manager: "Manager", array: np.ndarray) -> None:
+    def _made_on(self, manager: "DeviceContext", array: np.ndarray, kind: MemoryTypes, upload: bool) -> "Image":
+        height, width, channels = self._shape
+        return Image.create_on(manager, array, width, height, channels, kind, upload)
+
+    def _allocate(self, manager: "DeviceContext", array: np.ndarray) -> None:
         device, allocator = manager.live_vk_device(), manager.live_vk_allocator()
         height, width, channels = self._shape
         kind, itemsize = IMAGE_DTYPES[self._dtype][0], self._dtype.itemsize
@@ -102,6 +130,7 @@ class Image(Memory):
             np.copyto(self._array, array.reshape(-1))
         primary.to_general()  # after the host's writes to a linear image, which it keeps
         self._primary = primary
+        self._device_unwritten = self._staging is not None
         self._manager = manager
         manager.adopt(self)
 

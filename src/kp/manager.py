@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import copy
-import threading
-import weakref
 from typing import Any, Sequence as SequenceOf
 
 import numpy as np
 
 from . import vk
 from .algorithm import Algorithm
-from .errors import DestroyedError, InvalidArgumentError
-from .image import Image
+from .context import DeviceContext
+from .errors import InvalidArgumentError
+from .image import Image, as_image_array
 from .log import logger
 from .memory import Memory
 from .seed import SeedManagerAPI
@@ -34,7 +33,7 @@ def list_devices() -> list[dict[str, Any]]:
     return [{"index": i, **copy.deepcopy(d.properties)} for i, d in enumerate(vk.shared_instance().visible_devices())]
 
 
-class Manager(SeedManagerAPI):
+class Manager(DeviceContext, SeedManagerAPI):
     """Owns a Vulkan device and everything made on it.
 
     >>> with kp.Manager() as mgr:
@@ -44,13 +43,21 @@ class Manager(SeedManagerAPI):
     start of it, with or without ``GPU-``); ``family_queue_indices``
     gives one queue per entry (a family repeated gives several queues of it), by
     default one queue of the first compute family; ``desired_extensions`` are
-    enabled where the device supports them. ``vk_device`` (the ``kp.vk.Device``,
+    enabled where the device supports them. ``debug_printf=True`` (default: the
+    ``KP_SHADER_PRINTF=1`` environment variable) prints what shaders print
+    (``print()`` in python2shader kernels, ``debugPrintfEXT`` in GLSL) to stdout,
+    one line per message in order, through the Vulkan validation layer.
+    ``vk_device`` (the ``kp.vk.Device``,
     None once destroyed) is for kp's objects and operations, and read-only.
     """
 
     def __init__(self, device: int | str = 0, family_queue_indices: SequenceOf[int] = (),
-                 desired_extensions: SequenceOf[str] = ()):
-        instance = vk.shared_instance()
+                 desired_extensions: SequenceOf[str] = (), *, debug_printf: bool | None = None):
+        if debug_printf is None:
+            debug_printf = vk.shader_printf_enabled()
+        elif not isinstance(debug_printf, bool):
+            raise InvalidArgumentError(f"debug_printf must be True or False, got {debug_printf!r}")
+        instance = vk.shared_instance(debug_printf)
         self._index, physical = instance.find_device(device)
         if not _list_of(family_queue_indices, (int, np.integer)):
             raise InvalidArgumentError(f"family_queue_indices must be a list of ints, got {family_queue_indices!r}")
@@ -59,45 +66,17 @@ class Manager(SeedManagerAPI):
             raise InvalidArgumentError(f"desired_extensions must be a list of extension names (str), got "
                                        f"{desired_extensions!r}")
         vk.drain()
-        # The Vulkan device, None once destroyed: kp's objects read it (a plain
-        # attribute: sequences check it on every evaluation); only the manager sets it.
-        self.vk_device: vk.Device | None = vk.Device(instance, physical, family_queue_indices, desired_extensions)
-        # The manager owns the allocator, whose blocks hold the device: dropping the
-        # manager lets go of all three without a reference cycle.
-        self._allocator: vk.Allocator | None = vk.Allocator(self.vk_device)
-        self._objects: weakref.WeakSet[Any] = weakref.WeakSet()
-        self._objects_lock = threading.Lock()
+        super().__init__(vk.Device(instance, physical, family_queue_indices, desired_extensions))
         self._init_seed_api()
         logger.info("Using physical device index %d found %s", self._index, physical.properties["device_name"])
-
-    # -- for kp's tensors, algorithms, sequences and operations ------------------------
-    def live_vk_device(self) -> vk.Device:
-        """The Vulkan device, for kp's objects and operations; raises DestroyedError once
-        the manager is destroyed (kp is entered: what was released and is done is destroyed)."""
-        vk.drain()
-        device = self.vk_device
-        if device is None:
-            raise DestroyedError("the manager was destroyed")
-        return device
-
-    def live_vk_allocator(self) -> vk.Allocator:
-        """The device memory allocator, for kp's tensors; raises DestroyedError once the
-        manager is destroyed."""
-        self.live_vk_device()
-        allocator = self._allocator
-        assert allocator is not None  # cleared only after vk_device
-        return allocator
-
-    def adopt(self, obj: Any) -> None:
-        """Track a tensor, image, algorithm or sequence made on this device, so that ``destroy()``
-        destroys it; for kp's objects, which call it as they are made."""
-        with self._objects_lock:
-            self._objects.add(obj)
 
     # -- the current API ----------------------------------------------------------------
     def tensor(self, data: Any, memory_type: MemoryTypes | None = None, *,
                tensor_type: MemoryTypes | None = None) -> Tensor:
-        """A float32 tensor holding ``data`` (any array-like; its shape is kept)."""
+        """A float32 tensor holding ``data`` (any array-like; its shape is kept).
+        ``storage`` memory, which has no host copy, gets ``data`` through a temporary
+        host-visible copy (one transfer, waited for); other memory types hold it in
+        their host-visible memory until an ``OpSyncDevice``."""
         return self._make_tensor(as_host_array(data, np.float32, self._largest_heap()), memory_type, tensor_type)
 
     def tensor_t(self, data: Any, memory_type: MemoryTypes | None = None, *,
@@ -117,16 +96,18 @@ class Manager(SeedManagerAPI):
     def image(self, data: Any, width: int, height: int, num_channels: int,
               memory_type: MemoryTypes = MemoryTypes.device) -> Image:
         """A float32 ``width`` x ``height`` image of ``num_channels`` (1, 2 or 4) channels
-        holding ``data`` (``width * height * num_channels`` numbers, row after row)."""
+        holding ``data`` (``width * height * num_channels`` numbers, row after row).
+        ``storage`` memory, which has no host copy, gets ``data`` through a temporary
+        host-visible copy (one transfer, waited for)."""
         return self._make_image(as_host_array(data, np.float32, self._largest_heap()), width, height, num_channels,
                                 memory_type)
 
     def image_t(self, data: Any, width: int, height: int, num_channels: int,
                 memory_type: MemoryTypes = MemoryTypes.device) -> Image:
         """An image keeping ``data``'s dtype (float32, int32, uint32, int16, uint16, int8
-        or uint8); otherwise as ``image``."""
-        return self._make_image(as_host_array(data, limit=self._largest_heap()), width, height, num_channels,
-                                memory_type)
+        or uint8; a plain list of ints or floats gives int32 or float32); otherwise as
+        ``image``."""
+        return self._make_image(as_image_array(data, self._largest_heap()), width, height, num_channels, memory_type)
 
     def _make_image(self, array: np.ndarray, width: Any, height: Any, num_channels: Any,
                     memory_type: Any) -> Image:
@@ -158,37 +139,6 @@ class Manager(SeedManagerAPI):
         driver, UUID, API version, limits, subgroup size, timestamp support, memory
         heaps, queue families and features."""
         return {"index": self._index, **copy.deepcopy(self.live_vk_device().physical.properties)}
-
-    # -- lifetime ---------------------------------------------------------------------
-    def destroy(self) -> None:
-        """Destroy every sequence, algorithm and tensor made here, then the device.
-        Objects still referenced report ``is_init() == False`` and raise when used;
-        NumPy views from ``data()`` stay readable until they are collected."""
-        device = self.vk_device
-        if device is None:
-            return
-        with device.lock:  # from here on no thread makes or submits anything here
-            if self.vk_device is None:
-                return
-            self.vk_device = None
-        device.wait_idle()
-        self._destroy_objects()
-        assert self._allocator is not None  # set until now
-        self._allocator.close()
-        self._allocator = None
-        del device
-        vk.drain()
-
-    def _destroy_objects(self) -> None:
-        with self._objects_lock:
-            objects = list(self._objects)
-        for kind in (Sequence, Algorithm, Memory):
-            for obj in objects:
-                if isinstance(obj, kind):
-                    obj.destroy()
-
-    def is_init(self) -> bool:
-        return self.vk_device is not None
 
     def __enter__(self) -> "Manager":
         return self

@@ -1,20 +1,47 @@
 """What tensors and images share (Kompute's ``kp::Memory``): data of one dtype on a
-device, a flat zero-copy NumPy view of its host-visible copy, and its lifetime."""
+device, a flat zero-copy NumPy view of its host-visible copy (and the same in its
+shape), moving it to another device, and its lifetime."""
 
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Any
+import weakref
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 
-from .errors import DestroyedError, InvalidArgumentError, KomputeError
-from .types import DataTypes, MemoryTypes
+from .errors import DataTypeError, DestroyedError, InvalidArgumentError, KomputeError
+from .types import DataTypes, MemoryTypes, memory_type_of
 from . import vk
+from .context import DeviceContext
 
 if TYPE_CHECKING:
-    from .manager import Manager
+    from .operations import OpBase
     from .vk import Allocation
+
+_M = TypeVar("_M", bound="Memory")
+
+
+class HostData:
+    """The host memory behind ``data()`` views, and the ``base`` of each: the views hold
+    it, and it holds the host memory and its tensor or image (so ``view.base`` answers
+    for it, ``view.base.is_init()`` as in Kompute). A destroyed tensor's host memory goes
+    with its last view, even while kp's objects (an algorithm, a recording) still hold
+    the tensor."""
+
+    __slots__ = ("__array_interface__", "array", "allocation", "memory", "__weakref__")
+
+    def __init__(self, array: np.ndarray, allocation: Any, memory: "Memory"):
+        self.__array_interface__ = {"data": (array.ctypes.data, False), "shape": (array.size,),
+                                    "typestr": array.dtype.str, "version": 3}
+        self.array = array  # kp's own flat array over the memory (or the data itself)
+        self.allocation = allocation  # the mapped range or image it lies in, held
+        self.memory = memory
+
+    def __getattr__(self, name: str) -> Any:
+        if name == "memory":  # not set yet (a copy being made): no recursion
+            raise AttributeError(name)
+        return getattr(self.memory, name)
 
 
 class Memory:
@@ -24,7 +51,11 @@ class Memory:
     Subclasses set the state below as they are made: the flat host array, if any
     (``_array``), the memory the device uses (``_primary``: a buffer range or an
     image), the host-visible copy that syncs move to and from it (``_staging``) and
-    the host-visible memory ``_array`` maps (``_host``)."""
+    the host-visible memory ``_array`` maps (``_host``). ``_device_unwritten`` is
+    True while the primary memory is separate from the host data and no recorded
+    operation has used it: its contents are not the user's yet."""
+
+    DESTROY_ORDER = 2  # a device's destroy() destroys sequences, then algorithms, then memory
 
     _noun = "memory object"
     _array: np.ndarray | None
@@ -32,11 +63,13 @@ class Memory:
     _dtype: np.dtype
     _data_type: DataTypes
     _memory_type: MemoryTypes
-    _manager: "Manager | None"
+    _manager: "DeviceContext | None"
     _primary: Any
     _staging: "Allocation | None"
     _host: Any
     _destroyed: bool
+    _keeper: "HostData | None" = None  # what data() views hold (made at the first)
+    _device_unwritten = False
 
     # -- state ---------------------------------------------------------------------
     def is_init(self) -> bool:
@@ -44,33 +77,54 @@ class Memory:
         return (self._primary is not None and not self._destroyed and self._manager is not None
                 and self._manager.vk_device is not None)
 
-    def check_usable(self, manager: "Manager | None" = None) -> None:
+    def check_usable(self, manager: "DeviceContext | None" = None) -> None:
         """Raise unless it has device memory (of ``manager``, where given); for kp's
         operations."""
         if self._manager is None:
             raise KomputeError(f"{self._noun} has not been created on a device yet "
                                f"(use mgr.eval_tensor_create_def([t]) or mgr.tensor(...))")
         if not self.is_init():
-            raise DestroyedError(f"{self._noun} was destroyed (or its manager was)")
+            raise self._manager.gone_error(f"the {self._noun}")
         if manager is not None and manager is not self._manager:
             raise InvalidArgumentError(f"{self._noun} belongs to another kp.Manager")
 
+    def check_recordable(self, manager: "DeviceContext") -> None:
+        """``check_usable(manager)`` for an operation being recorded: from then on its
+        device memory holds what the device wrote, which ``to()`` moves; for kp's
+        operations."""
+        self.check_usable(manager)
+        self._device_unwritten = False
+
     def destroy(self) -> None:
         """Free the device memory (once the GPU has finished any work that uses it;
-        this does not wait). Views from ``data()`` stay readable: the host memory
-        behind them is released when the last of them is gone."""
-        primary = self._primary
-        if self._destroyed or primary is None:
-            self._destroyed = True
-            return
+        this does not wait). Recordings that use it raise ``kp.DestroyedError`` when
+        evaluated. Views from ``data()`` stay readable: the host memory behind them is
+        released when the last of them is gone."""
+        already = self._destroyed
+        self._destroyed = True
+        if not already and self._primary is not None:
+            self._retire()
+            vk.drain()
+
+    def _retire(self) -> None:
+        """Retire the memory under the device lock and release it; deferred where this
+        thread is inside kp's own work (a finalizer run there)."""
+        primary, host = self._primary, self._host
         device = primary.device
+        if device.lock._is_owned():
+            vk.defer(self._retire)
+            return
         with device.lock:
-            self._destroyed = True
             device.retire(*self.allocations())
-        if primary is not self._host:
-            self._primary = None
-            primary.release()
-        vk.drain()
+            if primary is not host:
+                self._primary = None
+                primary.release()
+        keeper, self._keeper = self._keeper, None
+        if host is not None:
+            if keeper is not None:
+                weakref.finalize(keeper, host.release)  # with the last view of the host data
+            else:
+                host.release()
 
     def allocations(self) -> list[Any]:
         """The device memory behind it (buffer ranges, images), for kp's operations."""
@@ -89,28 +143,83 @@ class Memory:
         return self._staging
 
     @property
-    def manager(self) -> "Manager | None":
+    def manager(self) -> "DeviceContext | None":
         """The manager it was created on, None before; for kp's operations."""
         return self._manager
 
     # -- data ----------------------------------------------------------------------
-    @property
-    def __array_interface__(self) -> dict[str, Any]:
-        if self._array is None or self._destroyed:
-            raise AttributeError(f"{self._noun} has no host data")
-        return {"data": (self._array.ctypes.data, False), "shape": (self._array.size,),
-                "typestr": self._dtype.str, "version": 3}
+    def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
+        """``np.asarray(t)``: the same zero-copy view as ``data()``."""
+        self._local()  # a KomputeError where there is no host data
+        view = self._view()
+        converts = dtype is not None and np.dtype(dtype) != view.dtype
+        if converts and copy is False:
+            # NumPy's contract: writes to what copy=False gives must reach the data
+            raise InvalidArgumentError(f"np.asarray(..., dtype={np.dtype(dtype)}, copy=False): the {self._noun} "
+                                       f"holds {view.dtype}, and only a copy has another dtype")
+        if copy or converts:
+            return view.astype(dtype if dtype is not None else view.dtype)
+        return view
+
+    def _view(self) -> np.ndarray:
+        keeper = self._keeper
+        if keeper is None:
+            assert self._array is not None  # the callers checked
+            keeper = self._keeper = HostData(self._array, self._host, self)
+        return np.asarray(keeper)
 
     def data(self) -> Any:
         """The host data, flat as in Kompute: a writable zero-copy 1-D NumPy view of
-        ``size()`` elements whose ``base`` is this object (``data().reshape(shape)``
-        gives it in its shape)."""
-        if self._destroyed or not self.is_init():
-            raise DestroyedError(f"{self._noun} was destroyed (or its manager was): it has no data")
+        ``size()`` elements (``data().reshape(shape)`` gives it in its shape). The
+        views hold the host memory: it stays readable after ``destroy()`` until the
+        last view is gone."""
+        self._local()
+        return self._view()
+
+    def numpy(self) -> np.ndarray:
+        """The host data in its ``shape`` (``(height, width, channels)`` for an image): a
+        writable zero-copy view of the same memory as ``data()``.
+
+        >>> mgr.image(np.zeros((4, 8, 2)), 8, 4, 2).numpy().shape
+        (4, 8, 2)
+        """
+        view: np.ndarray = self.data()
+        return view.reshape(self._shape)
+
+    def set_data(self, data: Any) -> None:
+        """Replace the host data with ``data``'s numbers, in order (as many as ``size()``;
+        the device copy changes on the next ``OpSyncDevice``)."""
+        article = "an" if self._noun[0] in "aeiou" else "a"
+        try:
+            array = np.asarray(data).reshape(-1)
+        except (TypeError, ValueError, OverflowError) as exc:
+            raise DataTypeError(f"set_data needs numbers, got {type(data).__name__}: {exc}") from None
+        if array.dtype.kind not in "biuf":
+            raise DataTypeError(f"set_data needs real numbers, got {array.dtype} data")
+        if array.size != self.size():
+            raise InvalidArgumentError(f"set_data got {array.size} elements for {article} {self._noun} of {self.size()}")
+        if self._dtype.kind in "iu" and not np.can_cast(array.dtype, self._dtype, "safe"):
+            # NumPy's cast would wrap them (300 becomes 44 in uint8) or make NaN a number
+            limits = np.iinfo(self._dtype)
+            if array.dtype.kind == "f" and not np.isfinite(array).all():
+                raise DataTypeError(f"set_data got NaN or infinity for {article} {self._noun} of {self._dtype}")
+            if not limits.min <= array.min() <= array.max() <= limits.max:
+                raise DataTypeError(f"set_data got values from {array.min()} to {array.max()} for {article} "
+                                    f"{self._noun} of {self._dtype}, which holds {limits.min} to {limits.max}")
+        self._local()[:] = array
+
+    def _local(self) -> np.ndarray:
+        """The flat host array; raises where there is none (destroyed, its manager gone,
+        or a storage object)."""
+        manager = self._manager
+        if self._destroyed or (manager is not None and manager.vk_device is None):
+            if manager is None:
+                raise DestroyedError(f"the {self._noun} was destroyed: it has no data")
+            raise manager.gone_error(f"the {self._noun}")
         if self._array is None:
             raise KomputeError(f"storage {self._noun}s live on the device only and have no host data; "
                                f"copy them into a device or host {self._noun} to read them")
-        return np.asarray(self)
+        return self._array
 
     def size(self) -> int:
         """The number of elements."""
@@ -138,3 +247,91 @@ class Memory:
 
     def memory_type(self) -> MemoryTypes:
         return self._memory_type
+
+    # -- moving to another device --------------------------------------------------
+    def to(self: _M, manager: "DeviceContext", memory_type: MemoryTypes | None = None) -> _M:
+        """A new tensor or image on ``manager`` (another device's, or this one's) holding
+        this one's device data, with its shape and dtype, and ``memory_type`` (by
+        default this one's). Both the new object's device memory and its ``data()``
+        hold the copy, so it is ready for ``manager``'s sequences without a sync. Waits
+        until the copy is done; this object is left as it was.
+
+        >>> part = mgr.tensor([1.0, 2.0])              # say, computed on another device
+        >>> gathered = part.to(kp.Manager())
+        >>> gathered.data()
+        array([1., 2.], dtype=float32)
+
+        Between two managers the data passes through host memory (Vulkan has no copy
+        between separate devices); on the same manager it is a copy on the device. A
+        tensor or image whose device memory no operation has used yet (made by
+        ``mgr.tensor`` in staging memory, before its ``OpSyncDevice``) moves its host
+        data: its device memory holds nothing of the user's yet.
+        """
+        from .operations import OpCopy
+
+        if not isinstance(manager, DeviceContext):
+            raise InvalidArgumentError(f"{type(self).__name__}.to takes a kp.Manager, got {type(manager).__name__}")
+        self.check_usable()
+        kind = self._memory_type if memory_type is None else memory_type_of(memory_type)
+        if self._device_unwritten:
+            return self._filled_on(manager, self.numpy(), kind)
+        source = self._manager
+        assert source is not None  # check_usable
+        if manager is source:
+            out = self._made_on(manager, self._zeros(), kind, upload=False)
+            _evaluate(manager, OpCopy([self, out]))
+            return out
+        # Read the device data into a host tensor here, then write it on the other device.
+        host = _host_tensor(source, self._zeros().reshape(-1))
+        try:
+            _evaluate(source, OpCopy([self, host]))
+            return self._filled_on(manager, host.numpy().reshape(self._shape), kind)
+        finally:
+            host.destroy()
+
+    def _zeros(self) -> np.ndarray:
+        """Zeros of its shape and dtype, without memory of their own."""
+        return np.broadcast_to(np.zeros((), self._dtype), self._shape)
+
+    def _filled_on(self: _M, manager: "DeviceContext", array: np.ndarray, kind: MemoryTypes) -> _M:
+        """One like it on ``manager`` holding ``array`` in its device memory too."""
+        from .operations import OpSyncDevice
+
+        out = self._made_on(manager, array, kind, upload=True)
+        if out.staging_allocation is not None:
+            _evaluate(manager, OpSyncDevice([out]))
+        return out
+
+    def _made_on(self: _M, manager: "DeviceContext", array: np.ndarray, kind: MemoryTypes, upload: bool) -> _M:
+        """A new object of its kind and size on ``manager`` holding ``array`` (storage
+        memory: uploaded where ``upload``); for ``to()``."""
+        raise NotImplementedError
+
+    def _upload(self, manager: "DeviceContext", array: np.ndarray) -> None:
+        """Write ``array`` into the new storage memory through a temporary host-visible
+        tensor, and wait: storage memory has no host copy to hold it until a sync."""
+        from .operations import OpCopy
+
+        staged = _host_tensor(manager, array)
+        try:
+            _evaluate(manager, OpCopy([staged, self]))
+        finally:
+            staged.destroy()
+
+
+def _evaluate(manager: "DeviceContext", op: "OpBase") -> None:
+    """Run ``op`` on a sequence of its own on ``manager`` and wait for it."""
+    from .sequence import Sequence
+
+    sequence = Sequence(manager)
+    try:
+        sequence.eval(op)
+    finally:
+        sequence.destroy()
+
+
+def _host_tensor(manager: "DeviceContext", array: np.ndarray) -> "Memory":
+    """A host-visible tensor of ``array`` on ``manager``, for moving data through the host."""
+    from .tensor import Tensor
+
+    return Tensor.create_on(manager, np.asarray(array), MemoryTypes.host)

@@ -43,7 +43,7 @@ from .tensor import Tensor
 from .types import MemoryTypes
 
 if TYPE_CHECKING:
-    from .manager import Manager
+    from .context import DeviceContext
     from .memory import Memory
     from .sequence import Sequence
     from .vk import Commands
@@ -54,7 +54,7 @@ if TYPE_CHECKING:
     _Key = tuple[Any, ...]  # a cached call's key: (op name, tensor ids, arguments)
 
 
-def _create(mgr: "Manager", tensors: list[Tensor]) -> list[OpBase]:
+def _create(mgr: "DeviceContext", tensors: list[Tensor]) -> list[OpBase]:
     for tensor in tensors:
         if tensor.manager is not None:
             raise KomputeError(f"{tensor!r} has already been created (tensor_create was called twice)")
@@ -63,15 +63,15 @@ def _create(mgr: "Manager", tensors: list[Tensor]) -> list[OpBase]:
     return [OpSyncDevice(tensors)]
 
 
-def _algorithm(mgr: "Manager", tensors: list[Tensor], shader: Any, workgroup: Any = None) -> OpAlgoDispatch:
+def _algorithm(mgr: "DeviceContext", tensors: list[Tensor], shader: Any, workgroup: Any = None) -> OpAlgoDispatch:
     return OpAlgoDispatch(Algorithm(mgr, tensors, shader, workgroup, implicit_spec_consts=True))
 
 
-def _algo_shader(mgr: "Manager", tensors: list[Tensor], shader: Any, workgroup: Any = None) -> list[OpBase]:
+def _algo_shader(mgr: "DeviceContext", tensors: list[Tensor], shader: Any, workgroup: Any = None) -> list[OpBase]:
     return [_algorithm(mgr, tensors, shader, workgroup)]
 
 
-def _algo_file(mgr: "Manager", tensors: list[Tensor], path: Any, workgroup: Any = None) -> list[OpBase]:
+def _algo_file(mgr: "DeviceContext", tensors: list[Tensor], path: Any, workgroup: Any = None) -> list[OpBase]:
     try:
         with open(os.fspath(path), "rb") as f:
             shader = f.read()
@@ -82,7 +82,7 @@ def _algo_file(mgr: "Manager", tensors: list[Tensor], path: Any, workgroup: Any 
     return [_algorithm(mgr, tensors, shader, workgroup)]
 
 
-def _algo_lro(mgr: "Manager", tensors: list[Tensor], shader: Any, workgroup: Any = None) -> list[OpBase]:
+def _algo_lro(mgr: "DeviceContext", tensors: list[Tensor], shader: Any, workgroup: Any = None) -> list[OpBase]:
     if len(tensors) != 3 or len({t.size() for t in tensors}) != 1:
         raise InvalidArgumentError(f"algo_lro takes 3 tensors (lhs, rhs, out) of one size, got sizes "
                                    f"{[t.size() for t in tensors]}")
@@ -94,7 +94,7 @@ SEED_OPS: dict[str, Callable[..., list[OpBase]]] = {
     "tensor_copy": lambda mgr, tensors: [OpCopy(tensors)],
     "tensor_sync_device": lambda mgr, tensors: [OpSyncDevice(tensors)],
     "tensor_sync_local": lambda mgr, tensors: [OpSyncLocal(tensors)],
-    "algo_mult": lambda mgr, tensors: [OpMult(tensors, mgr.algorithm())],
+    "algo_mult": lambda mgr, tensors: [OpMult(tensors, Algorithm(mgr))],
     "algo_file": _algo_file,
     "algo_str": _algo_shader,
     "algo_data": _algo_shader,
@@ -102,19 +102,21 @@ SEED_OPS: dict[str, Callable[..., list[OpBase]]] = {
 }
 
 
-def _seed_ops(mgr: "Manager", name: str, tensors: Any, args: tuple[Any, ...]) -> list[OpBase]:
+def _seed_ops(mgr: "DeviceContext", name: str, tensors: Any, args: tuple[Any, ...]) -> list[OpBase]:
     return SEED_OPS[name](mgr, tensor_list(tensors, name), *args)
 
 
 class SeedSequenceAPI:
     """``begin()``, ``end()``, ``is_rec()`` and ``record_<op>(tensors, ...)`` of the seed API."""
 
-    _manager: "Manager"
+    _manager: "DeviceContext"
     _recording: bool
-    _running: bool
 
     if TYPE_CHECKING:  # for type checkers: the Sequence's methods these use
         _lock: threading.RLock
+
+        @property
+        def _running(self) -> bool: ...
 
         def _live_commands(self) -> Commands: ...
         def _begin(self, commands: Commands) -> None: ...
@@ -364,7 +366,7 @@ class SeedManagerAPI:
             sequence.clear()
             sequence.begin()
             try:
-                ops = _seed_ops(cast("Manager", self), name, tensors, args)  # the class this is mixed into
+                ops = _seed_ops(cast("DeviceContext", self), name, tensors, args)  # the class this is mixed into
                 for op in ops:
                     sequence.record(op)
             finally:

@@ -4,9 +4,10 @@ number of times, synchronously or asynchronously."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import threading
 import time
-from typing import TYPE_CHECKING, Any, Generator
+from typing import TYPE_CHECKING, Any, Callable, Generator, TypeVar
 
 import numpy as np
 
@@ -15,13 +16,16 @@ from .errors import DestroyedError, InvalidArgumentError, KomputeError, Sequence
 from .hazards import START, Hazards
 from .log import logger
 from .operations.base import OpBase
+from .profile import Profile
 from .seed import SeedSequenceAPI
 
 if TYPE_CHECKING:
-    from .manager import Manager
+    from .context import DeviceContext
 
 
-_DESTROYED = "sequence was destroyed (or its manager was)"
+
+
+_T = TypeVar("_T")
 
 
 # The most timestamps a sequence latches: each is a query of its pool (and 8 bytes
@@ -36,6 +40,30 @@ def _check_timeout(timeout_ns: int | None) -> None:
 
 def _overrides(op: OpBase, name: str) -> bool:
     return getattr(type(op), name) is not getattr(OpBase, name)
+
+
+def _public(method: Callable[..., _T]) -> Callable[..., _T]:
+    """A public call of a sequence: entered outside kp's critical sections (what was
+    released and is done is destroyed first), under the sequence's lock, marked as
+    inside one. A finalizer or signal handler that calls the sequence again on the same
+    thread while it is inside is refused rather than let change its half-changed
+    state (the seed API holding ``lock`` around a call is not inside one)."""
+
+    @functools.wraps(method)
+    def public(self: "Sequence", *args: Any) -> _T:
+        if self._inside and self._lock._is_owned():  # type: ignore[attr-defined]
+            raise SequenceStateError("the sequence was called from a finalizer or signal handler while this "
+                                     "thread was inside its own record or eval: call it after that returns")
+        if vk.pending_releases():
+            vk.drain()  # kp is entered: destroy what was released and is no longer in use
+        with self._lock:  # ``with``: a signal handler cannot come between taking it and the try
+            self._inside = True
+            try:
+                return method(self, *args)
+            finally:
+                self._inside = False
+
+    return public
 
 
 class Sequence(SeedSequenceAPI):
@@ -57,7 +85,9 @@ class Sequence(SeedSequenceAPI):
     array([3., 8.], dtype=float32)
     """
 
-    def __init__(self, manager: "Manager", queue_index: int = 0, total_timestamps: int = 0):
+    DESTROY_ORDER = 0  # a device's destroy() destroys sequences, then algorithms, then memory
+
+    def __init__(self, manager: "DeviceContext", queue_index: int = 0, total_timestamps: int = 0):
         device = manager.live_vk_device()
         if not isinstance(queue_index, int) or not 0 <= queue_index < len(device.queues):
             raise InvalidArgumentError(f"queue_index {queue_index!r} is out of range: the manager has "
@@ -72,23 +102,33 @@ class Sequence(SeedSequenceAPI):
         self._manager = manager
         self._queue_index = queue_index
         self._commands: vk.Commands | None = vk.Commands(device, device.queues[queue_index], total_timestamps)
+        # The one truth about evaluations: the commands' submissions (kept after
+        # destroy(), so that an evaluation in flight can still be awaited), the last
+        # one awaited, and the host work that waits for the one in flight.
+        self._timeline = self._commands.timeline
+        self._awaited = 0
+        self._synchronous = 0  # the last submission an eval() waits for
+        self._post_in_flight: list[OpBase] = []
         self._ops: list[OpBase] = []
         self._recorded: list[OpBase] = []  # what the command buffer holds; kept alive with it
         self._pre: list[OpBase] = []
         self._post: list[OpBase] = []
         self._recording = False
-        self._running = False
         self._stale = False  # the recording used something since destroyed
         self._hazards = Hazards()
         self._lock = threading.RLock()
+        self._inside = False  # a public call holds the lock (see _public)
         manager.adopt(self)
 
     # -- recording -----------------------------------------------------------------
+    @property
+    def _running(self) -> bool:
+        return self._timeline.submitted > self._awaited
+
     def _live_commands(self) -> vk.Commands:
-        vk.drain()  # kp is entered: destroy what was released and is no longer in use
         commands = self._commands
         if commands is None or self._manager.vk_device is None:
-            raise DestroyedError(_DESTROYED)
+            raise self._manager.gone_error("the sequence")
         return commands
 
     def _begin(self, commands: vk.Commands) -> None:
@@ -104,36 +144,39 @@ class Sequence(SeedSequenceAPI):
         self._stale = False
         self._recording = True
 
+    @_public
     def record(self, op: OpBase) -> "Sequence":
         """Append ``op`` (beginning a new command buffer after an evaluation)."""
-        with self._lock:
-            commands = self._live_commands()
-            if not isinstance(op, OpBase):
-                raise InvalidArgumentError(f"Sequence.record takes a kp operation (kp.Op...), got "
-                                           f"{type(op).__name__}")
-            if self._running:
-                raise SequenceStateError("cannot record into a running sequence: await it first")
-            # Under the device lock no destroy() can retire what is checked here
-            # before its commands are recorded.
-            with commands.device.lock:
-                op.check(self._manager)
-                if self._stale:  # a recording refused for using something destroyed: start anew
-                    self._ops, self._pre, self._post, self._stale = [], [], [], False
-                self._check_recorded(commands)
-                if not self._recording:
-                    self._begin(commands)
-                self._hazards.record(op, commands)
-                # also what an op records no command for (a sync in unified memory):
-                # its evaluation must refuse destroyed tensors in every memory mode
-                commands.use(a.life for obj in op.memory_objects() for a in obj.allocations())
-                commands.timestamp()
-            self._recorded.append(op)
-            self._ops.append(op)
-            if _overrides(op, "pre_eval"):
-                self._pre.append(op)
-            if _overrides(op, "post_eval"):
-                self._post.append(op)
+        self._record(op)
         return self
+
+    def _record(self, op: OpBase) -> None:
+        commands = self._live_commands()
+        if not isinstance(op, OpBase):
+            raise InvalidArgumentError(f"Sequence.record takes a kp operation (kp.Op...), got "
+                                       f"{type(op).__name__}")
+        if self._running:
+            raise SequenceStateError("cannot record into a running sequence: await it first")
+        # Under the device lock no destroy() can retire what is checked here
+        # before its commands are recorded.
+        with commands.device.lock:
+            op.check(self._manager)
+            if self._stale:  # a recording refused for using something destroyed: start anew
+                self._ops, self._pre, self._post, self._stale = [], [], [], False
+            self._check_recorded(commands)
+            if not self._recording:
+                self._begin(commands)
+            self._hazards.record(op, commands)
+            # also what an op records no command for (a sync in unified memory):
+            # its evaluation must refuse destroyed tensors in every memory mode
+            commands.use(a for obj in op.memory_objects() for a in obj.allocations())
+            commands.timestamp()
+        self._recorded.append(op)
+        self._ops.append(op)
+        if _overrides(op, "pre_eval"):
+            self._pre.append(op)
+        if _overrides(op, "post_eval"):
+            self._post.append(op)
 
     def _check_recorded(self, commands: vk.Commands) -> None:
         """Refuse a recording that uses something destroyed since it was recorded:
@@ -166,26 +209,30 @@ class Sequence(SeedSequenceAPI):
             self._hazards = Hazards()  # holds no buffer range once recording ends
             self._recording = False
 
+    @_public
     def clear(self) -> "Sequence":
-        """Forget the recorded operations (the last command buffer stays submittable)."""
-        with self._lock:
-            try:
-                self._end()
-            except DestroyedError:
-                pass  # the recording was discarded, as clear() asks
-            self._stale = False
-            self._ops, self._pre, self._post = [], [], []
+        """Forget the recorded operations. As in Kompute, the last command buffer stays
+        submittable, and holds what it uses, until something is recorded again."""
+        self._clear()
         return self
 
+    def _clear(self) -> None:
+        try:
+            self._end()
+        except DestroyedError:
+            pass  # the recording was discarded, as clear() asks
+        self._stale = False
+        self._ops, self._pre, self._post = [], [], []
+
+    @_public
     def rerecord(self) -> "Sequence":
         """Record every operation again into a fresh command buffer (after rebuilding
         an algorithm or tensor)."""
-        with self._lock:
-            ops = self._ops
-            self.clear()
-            self._recording = False
-            for op in ops:
-                self.record(op)
+        ops = self._ops
+        self._clear()
+        self._recording = False
+        for op in ops:
+            self._record(op)
         return self
 
     def hold_only(self, keep: list[Any]) -> "Sequence":
@@ -205,25 +252,23 @@ class Sequence(SeedSequenceAPI):
         return self
 
     # -- evaluation ------------------------------------------------------------------
-    def _submit(self) -> bool:
-        """Submit the recorded commands; False (with a warning) when there are none.
-        Only what must precede the submission runs before it: the host's wait for
-        the GPU starts at once, and bookkeeping (``vk.drain``) runs while it works."""
+    def _submit(self) -> vk.Submission | None:
+        """Submit the recorded commands (the sequence's lock held); None (with a
+        warning) when there are none. Only what must precede the submission runs
+        before it: the host's wait for the GPU starts at once."""
         commands = self._commands
         if commands is None or self._manager.vk_device is None:
-            raise DestroyedError(_DESTROYED)
+            raise self._manager.gone_error("the sequence")
         if self._running or self._recording or self._stale or not self._recorded or self._pre:
             if not self._prepare(commands):
-                return False
+                return None
+        self._post_in_flight = self._post  # before the submission: an interrupt may come after it
         try:
-            commands.submit()  # under the device lock, which it takes
+            return commands.submit()  # under the device lock, which it takes
         except DestroyedError:
             with commands.device.lock:
                 self._check_recorded(commands)
             raise
-        self._running = True
-        vk.drain()  # kp is entered: destroy what was released and is no longer in use
-        return True
 
     def _prepare(self, commands: vk.Commands) -> bool:
         """What an evaluation does before submitting, besides the checks of ``_submit``:
@@ -241,51 +286,73 @@ class Sequence(SeedSequenceAPI):
             op.pre_eval()
         return True
 
-    def _finish(self, timeout_ns: int | None) -> None:
-        commands = self._commands
-        assert commands is not None  # running: destroy() stops that
-        if not commands.wait(timeout_ns):
+    def _complete(self, submission: vk.Submission, timeout_ns: int | None) -> None:
+        """Wait for ``submission`` holding no lock, then run the operations' host work,
+        once, whichever thread gets there first."""
+        if not submission.wait(timeout_ns):
             raise WaitTimeoutError(f"the sequence did not finish within {timeout_ns} ns; it is still "
                                    f"running and a later eval_await() completes it")
-        self._running = False
-        if self._post:
-            for op in self._post:
-                op.post_eval()
-        vk.drain()  # what waited for this evaluation can go now
+        with self._lock:
+            if self._awaited < submission.serial:
+                self._awaited = submission.serial
+                post, self._post_in_flight = self._post_in_flight, []
+                for op in post:
+                    op.post_eval()
+
+    def _in_flight(self) -> vk.Submission | None:
+        """The submission not yet awaited, if any."""
+        timeline = self._timeline
+        serial = timeline.submitted
+        return vk.Submission(timeline, serial) if serial > self._awaited else None
 
     def eval(self, op: OpBase | None = None) -> "Sequence":
-        """Run the recorded operations (or only ``op``, replacing them) and wait."""
-        lock = self._lock
-        lock.acquire()  # not ``with``: its calls are a noticeable part of the round trip
-        try:
-            if op is not None:
-                self.clear()
-                self.record(op)
-            if self._submit():
-                self._finish(None)
-        finally:
-            lock.release()
+        """Run the recorded operations (or only ``op``, replacing them) and wait. No
+        lock is held while it waits; an evaluation another thread's ``eval()`` is
+        waiting for is waited for first."""
+        while True:
+            submission, mine = self._start(op, True)
+            if submission is None:
+                return self
+            self._complete(submission, None)
+            if mine:
+                break
+        if vk.pending_releases():
+            vk.drain()  # what waited for this evaluation can go now
         return self
 
     def eval_async(self, op: OpBase | None = None) -> "Sequence":
         """Submit the recorded operations (or only ``op``) without waiting."""
-        with self._lock:
-            if op is not None:
-                self.clear()
-                self.record(op)
-            self._submit()
+        self._start(op, False)
         return self
+
+    @_public
+    def _start(self, op: OpBase | None, synchronous: bool) -> tuple[vk.Submission | None, bool]:
+        """Submit; returns the submission and True, or, for a synchronous evaluation
+        while another thread's is in flight, that one and False (to wait for, then
+        start again)."""
+        if synchronous and self._running and self._synchronous == self._timeline.submitted:
+            return self._in_flight(), False
+        if op is not None:
+            self._clear()
+            self._record(op)
+        submission = self._submit()
+        if submission is not None and synchronous:
+            self._synchronous = submission.serial
+        return submission, True
 
     def eval_await(self, timeout_ns: int | None = None) -> "Sequence":
         """Wait for the running evaluation and run the operations' host work.
         Raises ``kp.WaitTimeoutError`` if ``timeout_ns`` passes first (the sequence
-        stays running). Does nothing if the sequence is not running."""
+        stays running). Does nothing if the sequence is not running. Holds no lock
+        while it waits: other threads may record, evaluate or destroy other
+        sequences meanwhile, and ``destroy()`` of this one does not cut it short."""
         _check_timeout(timeout_ns)
-        with self._lock:
-            if not self._running:
-                logger.debug("eval_await on a sequence that is not running")
-                return self
-            self._finish(timeout_ns)
+        submission = self._in_flight()
+        if submission is None:
+            logger.debug("eval_await on a sequence that is not running")
+            return self
+        self._complete(submission, timeout_ns)
+        vk.drain()
         return self
 
     async def wait(self, timeout_ns: int | None = None) -> "Sequence":
@@ -305,7 +372,8 @@ class Sequence(SeedSequenceAPI):
         _check_timeout(timeout_ns)
         start = time.perf_counter_ns()
         delay = 0.0
-        while self._running and not self._live_commands().done():
+        submission = self._in_flight()
+        while submission is not None and not submission.done():
             if timeout_ns is not None and time.perf_counter_ns() - start > timeout_ns:
                 raise WaitTimeoutError(f"the sequence did not finish within {timeout_ns} ns; it is still running")
             await asyncio.sleep(delay)
@@ -342,15 +410,47 @@ class Sequence(SeedSequenceAPI):
             raise SequenceStateError("timestamps are read after eval_await()")
         return commands.read_timestamps()
 
+    def profile(self) -> Profile:
+        """The GPU time of each operation in the last evaluation, from the timestamps
+        (make the sequence with ``total_timestamps`` at least the number of
+        operations): ``.table()`` prints it, ``.save_trace(path)`` writes a trace for
+        ui.perfetto.dev or chrome://tracing (see ``kp.profile``)."""
+        with self._lock:
+            stamps = self.get_timestamps()
+            if not stamps:
+                raise SequenceStateError("no timestamps to profile: eval() the recorded operations first")
+            if self._stale:  # the timestamps are of operations no longer known
+                raise SequenceStateError("no operations to profile: the recording was discarded as it uses something "
+                                         "since destroyed; record the operations again and eval() them")
+            commands = self._live_commands()
+            physical = commands.device.physical
+            return Profile([repr(op) for op in self._recorded], stamps, physical.properties["timestamp_period"],
+                           physical.queue_families[commands.queue.family].timestamp_valid_bits,
+                           self._queue_index, physical.properties["device_name"])
+
     def destroy(self) -> None:
         """Release the command buffer, once a running evaluation has finished (this
-        does not wait for it)."""
+        does not wait for it; ``eval_await()`` still does). Called from a finalizer
+        or signal handler inside kp's own work on this thread, it happens as soon as
+        that work is done."""
+        commands = self._commands
+        if commands is None:
+            return
+        if (self._inside and self._lock._is_owned()) or commands.device.lock._is_owned():  # type: ignore[attr-defined]
+            vk.defer(self.destroy)
+            return
+        vk.drain()
         with self._lock:
             commands, self._commands = self._commands, None
             if commands is not None:
                 commands.release()
-            self._running = self._recording = False
+            self._recording = False
             self._ops, self._recorded, self._pre, self._post = [], [], [], []
+
+    def wait_submitted(self) -> None:
+        """Wait, holding no lock, until the GPU has finished the last submission (its
+        host work stays for ``eval_await``); for ``DeviceContext.destroy``."""
+        vk.Submission(self._timeline, self._timeline.submitted).wait()
 
     def __repr__(self) -> str:
         state = "running" if self._running else "recording" if self._recording else "idle"

@@ -15,12 +15,12 @@ from typing import TYPE_CHECKING, Any, Iterator, Sequence
 import numpy as np
 
 from . import vk
-from .errors import DataTypeError, DestroyedError, InvalidArgumentError, KomputeError, OutOfDeviceMemoryError
+from .errors import DataTypeError, InvalidArgumentError, KomputeError, OutOfDeviceMemoryError
 from .memory import Memory
 from .types import DTYPE_FEATURES, MemoryTypes, data_type_of, memory_type_of
 
 if TYPE_CHECKING:
-    from .manager import Manager
+    from .context import DeviceContext
     from .operations import OpBase
     from .vk import Allocation
 
@@ -40,7 +40,8 @@ def as_host_array(data: Any, dtype: Any = None, limit: int | None = None) -> np.
         try:
             array = array.astype(dtype, copy=False)
         except (TypeError, ValueError, OverflowError) as exc:  # Python ints too large for the dtype
-            raise DataTypeError(f"tensor data cannot be held as {np.dtype(dtype)}: {exc}") from None
+            raise DataTypeError(f"tensor data must be numbers, got {type(data).__name__}: {exc} "
+                                f"(as {np.dtype(dtype)})") from None
         except MemoryError:
             raise OutOfDeviceMemoryError(f"no host memory to convert {array.size} elements of tensor data to "
                                          f"{np.dtype(dtype)}") from None
@@ -107,24 +108,31 @@ class Tensor(Memory):
         self._data_type = data_type_of(array.dtype)
         self._memory_type = memory_type
         self._list_data = list_data
-        self._manager: Manager | None = None
+        self._manager: DeviceContext | None = None
         self._primary: Allocation | None = None
         self._staging: Allocation | None = None
         self._host: Allocation | None = None
         self._destroyed = False
 
     @classmethod
-    def create_on(cls, manager: "Manager", array: np.ndarray, memory_type: MemoryTypes) -> "Tensor":
+    def create_on(cls, manager: "DeviceContext", array: np.ndarray, memory_type: MemoryTypes,
+                  upload: bool = True) -> "Tensor":
         """A tensor of ``array`` with device memory on ``manager`` at once; for kp's
-        ``mgr.tensor`` / ``mgr.tensor_t``."""
+        ``mgr.tensor`` / ``mgr.tensor_t``. Storage memory holds ``array`` only where
+        ``upload`` (``allocate_on``)."""
         tensor = cls.__new__(cls)
         tensor._setup(array, memory_type, list_data=False)
-        tensor.allocate_on(manager)
+        tensor.allocate_on(manager, upload)
         return tensor
 
-    def allocate_on(self, manager: "Manager") -> None:
+    def _made_on(self, manager: "DeviceContext", array: np.ndarray, kind: MemoryTypes, upload: bool) -> "Tensor":
+        return Tensor.create_on(manager, array, kind, upload)
+
+    def allocate_on(self, manager: "DeviceContext", upload: bool = True) -> None:
         """Give the tensor device memory on ``manager``, holding its data; for kp's
-        seed-API tensor_create."""
+        seed-API tensor_create. Storage memory, which has no host copy, gets the data
+        through a temporary host-visible copy where ``upload`` (one transfer, waited
+        for)."""
         if self._manager is not None:
             raise KomputeError("tensor has already been created on a device")
         device = manager.live_vk_device()
@@ -150,56 +158,11 @@ class Tensor(Memory):
             self._array = mapped
         elif not self._list_data:
             self._array = None  # storage tensors of the current API have no host copy
+        self._device_unwritten = self._staging is not None
         self._manager = manager
         manager.adopt(self)
-
-    # -- moving to another device --------------------------------------------------
-    def to(self, manager: "Manager", memory_type: MemoryTypes | None = None) -> "Tensor":
-        """A new tensor on ``manager`` (another device's, or this one's) holding this
-        tensor's device data, with its shape and dtype, and ``memory_type`` (by default
-        this tensor's). Both the new tensor's device memory and its ``data()`` hold the
-        copy, so it is ready for ``manager``'s sequences without a sync. Waits until the
-        copy is done; this tensor is left as it was.
-
-        >>> part = mgr.tensor([1.0, 2.0])              # say, computed on another device
-        >>> gathered = part.to(kp.Manager())
-        >>> gathered.data()
-        array([1., 2.], dtype=float32)
-
-        Between two managers the data passes through host memory (Vulkan has no copy
-        between separate devices); on the same manager it is a copy on the device.
-        """
-        from .manager import Manager
-        from .operations import OpCopy, OpSyncDevice
-
-        if not isinstance(manager, Manager):
-            raise InvalidArgumentError(f"Tensor.to takes a kp.Manager, got {type(manager).__name__}")
-        self.check_usable()
-        kind = self._memory_type if memory_type is None else memory_type  # the manager checks it
-        empty = np.broadcast_to(np.zeros((), self._dtype), self._shape)
-        if manager is self._manager:
-            out = manager.tensor_t(empty, kind)
-            _evaluate(manager, OpCopy([self, out]))
-            return out
-        # Read the device data into a host tensor here, then write it on the other device.
-        source = self._manager
-        assert source is not None  # check_usable
-        host = source.tensor_t(empty, MemoryTypes.host)
-        try:
-            _evaluate(source, OpCopy([self, host]))
-            if kind != MemoryTypes.storage:
-                out = manager.tensor_t(host.numpy(), kind)
-                _evaluate(manager, OpSyncDevice([out]))
-                return out
-            staged = manager.tensor_t(host.numpy(), MemoryTypes.host)
-            try:
-                out = manager.tensor_t(empty, kind)
-                _evaluate(manager, OpCopy([staged, out]))
-                return out
-            finally:
-                staged.destroy()
-        finally:
-            host.destroy()
+        if kind == MemoryTypes.storage and upload:
+            self._upload(manager, array)
 
     def data(self) -> Any:
         """The tensor's host data, flat as in Kompute: a writable zero-copy 1-D NumPy
@@ -221,23 +184,7 @@ class Tensor(Memory):
         """
         if self._list_data:
             return np.array(self._array).reshape(self._shape)
-        view: np.ndarray = self.data()
-        return view.reshape(self._shape)
-
-    def set_data(self, data: Any) -> None:
-        """Replace the host data (same element count; the device copy changes on the
-        next sync to the device)."""
-        array = numbers(data).reshape(-1)
-        if array.size != self.size():
-            raise InvalidArgumentError(f"set_data got {array.size} elements for a tensor of {self.size()}")
-        self._local()[:] = array
-
-    def _local(self) -> np.ndarray:
-        if self._array is None:
-            raise KomputeError("storage tensors have no host data")
-        if self._destroyed:
-            raise DestroyedError("tensor was destroyed (or its manager was)")
-        return self._array
+        return super().numpy()
 
     def map_data_from_host(self) -> None:
         """Seed API: refresh local data from host-visible memory. kp's local data *is*
@@ -283,11 +230,3 @@ class Tensor(Memory):
         return (f"kp.Tensor(shape={self._shape}, dtype={self._dtype}, "
                 f"memory_type={self._memory_type.name}, {state})")
 
-
-def _evaluate(manager: "Manager", op: "OpBase") -> None:
-    """Run ``op`` on a sequence of its own on ``manager`` and wait for it."""
-    sequence = manager.sequence()
-    try:
-        sequence.eval(op)
-    finally:
-        sequence.destroy()

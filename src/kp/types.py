@@ -74,7 +74,10 @@ DTYPE_FEATURES = {
 
 def data_type_of(dtype: np.dtype) -> DataTypes:
     """The DataTypes member of a NumPy dtype, or a DataTypeError naming it."""
-    dtype = np.dtype(dtype)
+    try:
+        dtype = np.dtype(dtype)
+    except (TypeError, ValueError, SyntaxError) as error:  # (NumPy parses strings such as "," as Python)
+        raise DataTypeError(f"{dtype!r} is not a dtype: {error}") from None
     native = dtype.newbyteorder("=") if dtype.byteorder not in ("=", "|") else dtype
     if native not in DTYPES:
         supported = ", ".join(sorted(str(d) for d in DTYPES))

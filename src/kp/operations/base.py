@@ -8,7 +8,7 @@ from ..errors import InvalidArgumentError
 from ..memory import Memory
 
 if TYPE_CHECKING:
-    from ..manager import Manager
+    from ..context import DeviceContext
     from ..vk import Allocation, Commands, Image
 
 
@@ -47,7 +47,7 @@ class OpBase:
     full barrier before and after it.
     """
 
-    def check(self, manager: "Manager") -> None:
+    def check(self, manager: "DeviceContext") -> None:
         """Raise if the operation cannot run on ``manager``'s device."""
 
     def record(self, commands: "Commands") -> None:
@@ -96,9 +96,9 @@ class TensorOp(OpBase):
     def __init__(self, tensors: Memory | Sequence[Memory]):
         self.tensors = tensor_list(tensors, type(self).__name__, self.minimum)
 
-    def check(self, manager: "Manager") -> None:
+    def check(self, manager: "DeviceContext") -> None:
         for tensor in self.tensors:
-            tensor.check_usable(manager)
+            tensor.check_recordable(manager)
 
     def memory_objects(self) -> list[Memory]:
         return list(self.tensors)

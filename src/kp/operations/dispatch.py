@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import weakref
 from typing import TYPE_CHECKING, Any
 
 from .. import vk
@@ -11,7 +12,7 @@ from ..memory import Memory
 from .base import Access, OpBase
 
 if TYPE_CHECKING:
-    from ..manager import Manager
+    from ..context import DeviceContext
     from ..shader.spirv import ShaderInfo
     from ..vk import Commands, ComputePipeline
 
@@ -31,6 +32,7 @@ class OpAlgoDispatch(OpBase):
         # (shader interface, push_consts as bytes for it): this op's own bytes, never
         # read back from the algorithm that other threads' dispatches share
         self._converted: tuple["ShaderInfo", bytes] | None = None
+        self._built: "weakref.ref[ComputePipeline] | None" = None  # see _keep_build
         info = algorithm.shader_info
         if push_consts is not None and info is not None:
             self._own_push(info)  # a bad value is refused where it was given
@@ -41,10 +43,22 @@ class OpAlgoDispatch(OpBase):
             converted = self._converted = (info, push_constants_bytes(self.push_consts, info))
         return converted[1]
 
-    def check(self, manager: "Manager") -> None:
+    def _keep_build(self) -> None:
+        """For an operation that built its algorithm for its own tensors (OpMult,
+        OpMatMul): refuse to record once the algorithm is rebuilt, for instance by
+        another operation given the same algorithm, whose dispatch it would record."""
+        pipeline = self.algorithm.pipeline
+        self._built = None if pipeline is None else weakref.ref(pipeline)
+
+    def check(self, manager: "DeviceContext") -> None:
         self.algorithm.check_usable(manager)
         if self._pipeline is not None and not self._pipeline.alive:
             raise DestroyedError("the algorithm this dispatch recorded was destroyed")
+        if self._built is not None and self._built() is not self.algorithm.pipeline:
+            name = type(self).__name__
+            raise InvalidArgumentError(f"the algorithm of this {name} was rebuilt since it was made (another "
+                                       f"operation was given the same algorithm, or rebuild() was called): "
+                                       f"give each {name} its own mgr.algorithm()")
 
     def record(self, commands: "Commands") -> None:
         algorithm = self.algorithm
@@ -57,7 +71,7 @@ class OpAlgoDispatch(OpBase):
             push = self._own_push(info)
             algorithm.store_push_constants(push)
         self._pipeline = pipeline
-        commands.dispatch(pipeline, push, algorithm.get_workgroup())
+        commands.dispatch(pipeline, push, algorithm.dispatch_groups)
 
     def accesses(self) -> list[Access]:
         """Each bound tensor's device memory, read and written by the shader, or
@@ -73,4 +87,4 @@ class OpAlgoDispatch(OpBase):
         return self.algorithm.get_tensors()
 
     def __repr__(self) -> str:
-        return f"kp.OpAlgoDispatch({self.algorithm!r})"
+        return f"kp.{type(self).__name__}({self.algorithm!r})"  # OpMult's and others' own names in profiles

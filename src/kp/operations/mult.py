@@ -39,3 +39,4 @@ class OpMult(OpAlgoDispatch):
         algorithm.rebuild(tensors, builtin_spirv("opmult"), (groups, 1, 1),
                           push_consts=np.array([n], dtype=np.uint32))
         super().__init__(algorithm)
+        self._keep_build()

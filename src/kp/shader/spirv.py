@@ -98,6 +98,19 @@ SizeTerms = tuple[tuple[int, tuple[int, ...]], ...]
 
 
 @dataclass(frozen=True)
+class CooperativeMatrix:
+    """A cooperative-matrix type (KHR) a shader declares: its ``use`` ("a", "b" or
+    "accumulator"), ``rows`` x ``cols`` of ``component`` ("float16", "int8", ...,
+    as ``kp.list_devices()`` names them) at ``scope`` ("subgroup", "workgroup")."""
+
+    use: str
+    rows: int
+    cols: int
+    component: str
+    scope: str
+
+
+@dataclass(frozen=True)
 class ShaderInfo:
     """Everything about a compute shader's interface that a pipeline depends on.
 
@@ -119,6 +132,8 @@ class ShaderInfo:
     capabilities: frozenset[str]
     push_constants: tuple[PushConstant, ...] = ()
     workgroup_memory: tuple[SizeTerms, ...] = ()
+    cooperative_matrices: tuple[CooperativeMatrix, ...] = ()
+    printf_formats: tuple[str, ...] = ()  # debugPrintfEXT's (NonSemantic.DebugPrintf)
 
     def workgroup_memory_size(self, spec_values: dict[int, SpecValue] | None = None) -> int:
         """Bytes of shared memory at least, with array lengths from ``spec_values``
@@ -133,13 +148,21 @@ class ShaderInfo:
 # Specialization constants by which a shader leaves its local size to kp and gets
 # the global size that was asked for (python2shader's kernels that read only
 # GlobalInvocationId): the algorithm picks the local size, dispatches enough
-# workgroups to cover the requested invocations, and the shader skips those past it.
+# workgroups to cover the requested invocations (in several rows where one row would
+# exceed the device's limit), and the shader skips those past it.
 AUTO_LOCAL_SIZE_IDS = (0x6B700000, 0x6B700001, 0x6B700002)
 AUTO_GLOBAL_SIZE_IDS = (0x6B700003, 0x6B700004, 0x6B700005)
+# The row width of the folded grid: where the workgroups along x would exceed the
+# device's maxComputeWorkGroupCount, kp dispatches them as rows along z, and the
+# shader's global id x is gid.x + gid.z * width (0: not folded).
+AUTO_ROW_WIDTH_ID = 0x6B700006
 
 # Opcodes, enumerants and decorations from the SPIR-V 1.6 specification.
 _OP_NAME = 5
 _OP_MEMBER_NAME = 6
+_OP_STRING = 7
+_OP_EXT_INST_IMPORT = 11
+_OP_EXT_INST = 12
 _OP_ENTRY_POINT = 15
 _OP_EXECUTION_MODE = 16
 _OP_CAPABILITY = 17
@@ -155,6 +178,13 @@ _OP_TYPE_ARRAY = 28
 _OP_TYPE_RUNTIME_ARRAY = 29
 _OP_TYPE_STRUCT = 30
 _OP_TYPE_POINTER = 32
+# Cooperative-matrix types, read as types so that arrays of them resolve.
+_OP_TYPE_COOPERATIVE_MATRIX_KHR = 4456
+_OP_TYPE_COOPERATIVE_MATRIX_NV = 5358
+_OP_TYPE_COOPERATIVE_MATRICES = (_OP_TYPE_COOPERATIVE_MATRIX_KHR, _OP_TYPE_COOPERATIVE_MATRIX_NV)
+_MATRIX_USES = {0: "a", 1: "b", 2: "accumulator"}  # CooperativeMatrixUse
+_FLOAT_ENCODINGS = {0: "bfloat16", 4214: "float_e4m3", 4215: "float_e5m2"}  # FPEncoding
+_SCOPES = {1: "device", 2: "workgroup", 3: "subgroup", 5: "queue_family"}  # Scope
 _OP_CONSTANT_TRUE = 41
 _OP_CONSTANT_FALSE = 42
 _OP_CONSTANT = 43
@@ -217,12 +247,13 @@ _MIN_WORDS = {
     _OP_CAPABILITY: 2, _OP_TYPE_BOOL: 2, _OP_TYPE_INT: 4, _OP_TYPE_FLOAT: 3,
     _OP_TYPE_VECTOR: 4, _OP_TYPE_MATRIX: 4, _OP_TYPE_IMAGE: 9, _OP_TYPE_SAMPLER: 2,
     _OP_TYPE_SAMPLED_IMAGE: 3, _OP_TYPE_ARRAY: 4, _OP_TYPE_RUNTIME_ARRAY: 3,
-    _OP_TYPE_STRUCT: 2, _OP_TYPE_POINTER: 4, _OP_CONSTANT_TRUE: 3,
+    _OP_TYPE_STRUCT: 2, _OP_TYPE_POINTER: 4, _OP_TYPE_COOPERATIVE_MATRIX_KHR: 7,
+    _OP_TYPE_COOPERATIVE_MATRIX_NV: 6, _OP_CONSTANT_TRUE: 3,
     _OP_CONSTANT_FALSE: 3, _OP_CONSTANT: 4, _OP_CONSTANT_COMPOSITE: 3,
     _OP_SPEC_CONSTANT_TRUE: 3,
     _OP_SPEC_CONSTANT_FALSE: 3, _OP_SPEC_CONSTANT: 4, _OP_SPEC_CONSTANT_COMPOSITE: 3,
     _OP_VARIABLE: 4, _OP_DECORATE: 3, _OP_MEMBER_DECORATE: 4,
-    _OP_EXECUTION_MODE_ID: 3,
+    _OP_EXECUTION_MODE_ID: 3, _OP_STRING: 3, _OP_EXT_INST_IMPORT: 3, _OP_EXT_INST: 5,
 }
 
 # Capability enumerants a Vulkan compute shader can declare; others are named
@@ -264,7 +295,8 @@ _CAPABILITIES = {
     4464: "DenormPreserve", 4465: "DenormFlushToZero",
     4466: "SignedZeroInfNanPreserve", 4467: "RoundingModeRTE",
     4468: "RoundingModeRTZ", 4472: "RayQueryKHR", 4479: "RayTracingKHR",
-    5016: "Int64ImageEXT", 5055: "ShaderClockKHR",
+    5016: "Int64ImageEXT", 5055: "ShaderClockKHR", 5116: "BFloat16TypeKHR",
+    5117: "BFloat16DotProductKHR", 5118: "BFloat16CooperativeMatrixKHR",
     5288: "ComputeDerivativeGroupQuadsNV", 5297: "GroupNonUniformPartitionedNV",
     5301: "ShaderNonUniform", 5302: "RuntimeDescriptorArray",
     5304: "UniformTexelBufferArrayDynamicIndexing",
@@ -278,11 +310,14 @@ _CAPABILITIES = {
     5345: "VulkanMemoryModel", 5346: "VulkanMemoryModelDeviceScope",
     5347: "PhysicalStorageBufferAddresses", 5350: "ComputeDerivativeGroupLinearNV",
     5357: "CooperativeMatrixNV", 5373: "ShaderSMBuiltinsNV",
-    5379: "DemoteToHelperInvocation", 5612: "AtomicFloat32MinMaxEXT",
+    5379: "DemoteToHelperInvocation", 5430: "CooperativeMatrixReductionsNV",
+    5431: "CooperativeMatrixConversionsNV", 5432: "CooperativeMatrixPerElementOperationsNV",
+    5433: "CooperativeMatrixTensorAddressingNV", 5434: "CooperativeMatrixBlockLoadsNV",
+    5439: "TensorAddressingNV", 5612: "AtomicFloat32MinMaxEXT",
     5613: "AtomicFloat64MinMaxEXT", 5616: "AtomicFloat16MinMaxEXT",
     5629: "ExpectAssumeKHR", 6016: "DotProductInputAll",
     6017: "DotProductInput4x8Bit", 6018: "DotProductInput4x8BitPacked",
-    6019: "DotProduct", 6025: "BitInstructions", 6026: "GroupNonUniformRotateKHR",
+    6019: "DotProduct", 6022: "CooperativeMatrixKHR", 6025: "BitInstructions", 6026: "GroupNonUniformRotateKHR",
     6033: "AtomicFloat32AddEXT", 6034: "AtomicFloat64AddEXT",
     6095: "AtomicFloat16AddEXT", 6400: "GroupUniformArithmeticKHR",
 }
@@ -361,6 +396,9 @@ class _Module:
         # Execution modes by (entry point id, mode): LocalSize holds literals,
         # LocalSizeId constant ids.
         self.local_sizes: dict[tuple[int, int], tuple[int, ...]] = {}
+        self.strings: dict[int, str] = {}
+        self.printf_set: int | None = None
+        self.printf_format_ids: list[int] = []
         self._parse(code)
 
     def _parse(self, code: array[int]) -> None:
@@ -397,7 +435,7 @@ class _Module:
             self.names[code[i + 1]] = _string(code, i + 2, nxt)
         elif op == _OP_MEMBER_NAME:
             self.member_names[code[i + 1], code[i + 2]] = _string(code, i + 3, nxt)
-        elif _OP_TYPE_BOOL <= op <= _OP_TYPE_POINTER:
+        elif _OP_TYPE_BOOL <= op <= _OP_TYPE_POINTER or op in _OP_TYPE_COOPERATIVE_MATRICES:
             self._type(op, code[i + 1], tuple(code[i + 2:nxt]))
         elif op == _OP_VARIABLE:
             self.variables.append((code[i + 1], code[i + 2], code[i + 3]))
@@ -406,6 +444,15 @@ class _Module:
         elif op == _OP_CAPABILITY:
             cap = code[i + 1]
             self.capabilities.add(_CAPABILITIES.get(cap, f"Capability{cap}"))
+        elif op == _OP_STRING:
+            self.strings[code[i + 1]] = _string(code, i + 2, nxt)
+        elif op == _OP_EXT_INST_IMPORT:
+            if _string(code, i + 2, nxt) == "NonSemantic.DebugPrintf":
+                self.printf_set = code[i + 1]
+        elif op == _OP_EXT_INST:
+            # DebugPrintf's one instruction (1): format string, then the values
+            if code[i + 3] == self.printf_set and code[i + 4] == 1 and nxt - i > 5:
+                self.printf_format_ids.append(code[i + 5])
         elif op == _OP_ENTRY_POINT:
             if self.entry is None and code[i + 1] == _EXEC_MODEL_GLCOMPUTE:
                 self.entry = (code[i + 2], _string(code, i + 3, nxt))
@@ -424,7 +471,7 @@ class _Module:
         # whose forward declarations this reader does not need); checking it
         # here rules out cycles when sizes are computed recursively later.
         if op in (_OP_TYPE_VECTOR, _OP_TYPE_MATRIX, _OP_TYPE_ARRAY,
-                  _OP_TYPE_RUNTIME_ARRAY, _OP_TYPE_SAMPLED_IMAGE):
+                  _OP_TYPE_RUNTIME_ARRAY, _OP_TYPE_SAMPLED_IMAGE, *_OP_TYPE_COOPERATIVE_MATRICES):
             refs: tuple[int, ...] = operands[:1]
         elif op == _OP_TYPE_STRUCT:
             refs = operands
@@ -451,7 +498,26 @@ class _Module:
             capabilities=frozenset(self.capabilities),
             push_constants=self._push_constants(),
             workgroup_memory=self._workgroup_memory(),
+            cooperative_matrices=self._cooperative_matrices(),
+            printf_formats=tuple(self.strings.get(i, "") for i in self.printf_format_ids),
         )
+
+    def _cooperative_matrices(self) -> tuple[CooperativeMatrix, ...]:
+        found = set()
+        for type_ in self.types.values():
+            if type_[0] != _OP_TYPE_COOPERATIVE_MATRIX_KHR:
+                continue
+            component, scope, rows, cols, use = type_[1:6]
+            element = self.types[component]
+            kind, width = _scalar_kind(element)
+            # a float's optional third operand is its encoding (bfloat16, 8-bit floats)
+            name = _FLOAT_ENCODINGS.get(element[2], "float?") if kind == "float" and len(element) > 2 \
+                else f"{kind}{width}"
+            found.add(CooperativeMatrix(
+                _MATRIX_USES.get(int(self._scalar(use)[2]), "unknown"), int(self._scalar(rows)[2]),
+                int(self._scalar(cols)[2]), name,
+                _SCOPES.get(int(self._scalar(scope)[2]), "unknown")))
+        return tuple(sorted(found, key=lambda m: (m.use, m.rows, m.cols, m.component, m.scope)))
 
     def _workgroup_size(self, entry: int) -> tuple[tuple[int, int, int], tuple[int | None, int | None, int | None]]:
         # The WorkgroupSize built-in overrides LocalSize and LocalSizeId

@@ -2,10 +2,11 @@
 
 from .commands import (ALL_COMMANDS, COMPUTE, GENERAL, HOST, HOST_READ, READS_WRITES, TRANSFER, TRANSFER_DST_LAYOUT,
                        TRANSFER_SRC_LAYOUT, WRITES, Commands, Submission)
-from .core import drain, live_handles, pending_releases
+from .core import defer, drain, forked, live_handles, on_fork, pending_releases
 from .device import Device, Queue
 from .image import Image, image_format
-from .instance import Instance, PhysicalDevice, shared_instance, take_validation_messages, validation_enabled
+from .instance import (Instance, PhysicalDevice, shader_printf_enabled, shared_instance, take_validation_messages,
+                       validation_enabled)
 from .memory import Allocation, Allocator
 from .pipeline import ComputePipeline
 
@@ -13,6 +14,7 @@ __all__ = [
     "ALL_COMMANDS", "COMPUTE", "GENERAL", "HOST", "HOST_READ", "READS_WRITES", "TRANSFER", "TRANSFER_DST_LAYOUT",
     "TRANSFER_SRC_LAYOUT", "WRITES", "Allocation",
     "Allocator", "Commands", "ComputePipeline", "Device", "Image", "Instance", "PhysicalDevice", "Queue", "Submission",
-    "drain", "image_format", "live_handles", "pending_releases", "shared_instance", "take_validation_messages",
+    "defer", "drain", "forked", "image_format", "live_handles", "on_fork", "pending_releases",
+    "shader_printf_enabled", "shared_instance", "take_validation_messages",
     "validation_enabled",
 ]

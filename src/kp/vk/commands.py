@@ -9,11 +9,12 @@ ever submitted.
 
 from __future__ import annotations
 
+import threading
 import time
-from typing import TYPE_CHECKING, Any, Iterable, Sequence, cast
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Sequence, TypeVar, cast
 
 from ..errors import DestroyedError
-from .core import NULL, C, Life, Owned, check, ffi, lib, new
+from .core import NULL, RETIREMENTS, C, Life, Owned, check, ffi, lib, new
 from .memory import Allocation
 from .settings import int_variable
 
@@ -43,71 +44,138 @@ COLOR_LAYERS: dict[str, int] = {"aspectMask": C.VK_IMAGE_ASPECT_COLOR_BIT, "mipL
 # wait costs a thread wake-up (tens of microseconds), which dominates short work.
 SPIN_NS = int_variable("KP_SPIN_NS", 200_000, "nanoseconds a wait spins before it blocks")
 
+_R = TypeVar("_R")
 _NOT_READY: int = C.VK_NOT_READY
 _TIMEOUT: int = C.VK_TIMEOUT
-_ONE_DAY_NS = 86_400 * 10**9
+# A blocking wait returns this often: signal handlers (Ctrl-C) run between slices, and
+# a poller of the same fence waits at most this long for it.
+_WAIT_SLICE_NS = 5_000_000
 
 
 class Timeline:
-    """The numbered submissions of one command buffer, with the fence of the last
-    one and, on devices with several queues, its timeline semaphore. Completion
-    points refer to this small object, not to the commands, so they keep no
-    command pool alive; once the commands are destroyed (after their last
-    submission finished), ``completed == submitted`` and the handles are never
-    read again."""
+    """The numbered submissions of one command buffer, with their fences (by the
+    serial's parity) and, on devices with several queues, its timeline semaphore.
+    Completion points refer to this small object, not to the commands, so they keep
+    no command pool alive.
 
-    __slots__ = ("device", "queue", "fence", "fences", "semaphore", "submitted", "completed", "_status", "_dev")
+    ``completed`` is the one truth about work in flight: every wait and poll reads
+    it first and raises it when a fence says a submission finished. A waiter counts
+    itself in ``waiting`` (under ``fence_lock``) while it reads a fence, and the fence
+    is reset or destroyed only under that lock with nobody counted, so no fence
+    changes under a waiter, and no lock is held while one waits. Waits block in
+    short slices, so that signal handlers (Ctrl-C) run meanwhile."""
 
-    def __init__(self, device: "Device", queue: "Queue", semaphore: Any):
-        self.device = device
+    __slots__ = ("device", "queue", "fences", "semaphore", "submitted", "completed", "unreset", "unsettled",
+                 "fence_lock", "waiting", "_status", "_wait", "_reset", "_dev")
+
+    def __init__(self, device: "Device", queue: "Queue", fences: Any, semaphore: Any):
+        self.device: Any = device  # None once closed
         self.queue = queue
-        # the last submission's fence, and a VkFence[1] holding it for vkWaitForFences
-        self.fence = self.fences = None
+        self.fences = fences  # VkFence[2]: submission n signals fences[n & 1]
         self.semaphore = semaphore
         self.submitted = 0
         self.completed = 0  # the last submission known to be finished
-        self._status, self._dev = device.fn.vkGetFenceStatus, device.handle
+        self.unreset = 0  # a finished submission whose fence is still to be reset
+        self.unsettled = 0  # a submission an exception may have cut short (see settle)
+        self.fence_lock = threading.Lock()
+        self.waiting = [0, 0]  # threads reading each fence
+        self._status, self._wait, self._reset = device.fn.vkGetFenceStatus, device.fn.vkWaitForFences, \
+            device.fn.vkResetFences
+        self._dev = device.handle
 
-    def poll(self) -> int:
-        """The last submission known to be finished, asking the fence (no wait)."""
-        submitted = self.submitted
-        if self.completed < submitted and self._status(self._dev, self.fence) == C.VK_SUCCESS:
-            self.completed = max(self.completed, submitted)
-        return self.completed
+    def poll(self, serial: int) -> bool:
+        """Whether submission ``serial`` has finished, asking its fence (no wait)."""
+        return self.completed >= serial or self.wait(serial, 0)
 
-    def wait(self, timeout_ns: int | None = None) -> bool:
-        """Wait until the last submission finishes, spinning on its fence for up to
-        ``SPIN_NS`` before blocking; False when ``timeout_ns`` expired first. No
-        submission happens meanwhile: the commands' owner waits before it submits
-        again, and submissions on other queues wait holding the device lock."""
-        submitted = self.submitted
-        if self.completed >= submitted:
+    def wait(self, serial: int, timeout_ns: int | None = None) -> bool:
+        """Wait until submission ``serial`` finishes, spinning on its fence for up to
+        ``SPIN_NS`` before blocking; False when ``timeout_ns`` expired first."""
+        if self.completed >= serial:
             return True
-        status_of, dev, fence = self._status, self._dev, self.fence
-        status = status_of(dev, fence)
-        if status == _NOT_READY:
+        if self.unsettled:
+            self.settle()
+            return self.completed >= serial
+        parity = serial & 1
+        waiting = self.waiting
+        counted = done = False
+        try:
+            with self.fence_lock:  # ``with``: no signal handler runs between taking and releasing it
+                if self.completed >= serial:
+                    return True
+                waiting[parity] += 1
+                counted = True  # no signal handler runs between these two lines either
+            done = self._wait_counted(self.fences + parity, timeout_ns)
+        finally:
+            if counted:
+                with self.fence_lock:
+                    waiting[parity] -= 1
+                    if done and self.completed < serial:
+                        self.completed = serial
+        return bool(done) or self.completed >= serial
+
+    def _wait_counted(self, fence: Any, timeout_ns: int | None) -> bool:
+        status_of, dev = self._status, self._dev
+        status = status_of(dev, fence[0])
+        if status == _NOT_READY and timeout_ns != 0:
             clock = time.perf_counter_ns
             start = clock()
-            limit = SPIN_NS if timeout_ns is None else min(SPIN_NS, timeout_ns)
-            while (status := status_of(dev, fence)) == _NOT_READY:
-                if clock() - start >= limit:
-                    status = self._block(timeout_ns, clock() - start)
-                    if status == _TIMEOUT:
-                        return False
-                    break
-        if status:
+            spin = SPIN_NS if timeout_ns is None else min(SPIN_NS, timeout_ns)
+            while (status := status_of(dev, fence[0])) == _NOT_READY and clock() - start < spin:
+                pass
+            while status in (_NOT_READY, _TIMEOUT):
+                elapsed = clock() - start
+                if timeout_ns is not None and elapsed >= timeout_ns:
+                    return False
+                left = _WAIT_SLICE_NS if timeout_ns is None else min(_WAIT_SLICE_NS, timeout_ns - elapsed)
+                status = self._wait(dev, 1, fence, 1, left)
+        if status not in (C.VK_SUCCESS, _NOT_READY, _TIMEOUT):
             check(status, "waiting for a submission")
-        self.completed = submitted
-        return True
+        return bool(status == C.VK_SUCCESS)
 
-    def _block(self, timeout_ns: int | None, spent_ns: int) -> int:
-        """Wait in the driver for the rest of ``timeout_ns`` (for ever if None)."""
-        wait, dev, fences = self.device.fn.vkWaitForFences, self._dev, self.fences
-        remaining = _ONE_DAY_NS if timeout_ns is None else max(0, timeout_ns - spent_ns)
+    def quietly(self, parities: tuple[int, ...], action: Callable[[], _R]) -> _R:
+        """``action()`` under ``fence_lock`` once nobody reads the fences of these
+        parities (fences of finished submissions: their readers leave at once), for
+        resetting or destroying them."""
         while True:
-            status = wait(dev, 1, fences, 1, min(remaining, _ONE_DAY_NS))
-            if status != _TIMEOUT or timeout_ns is not None:
-                return status
+            with self.fence_lock:
+                if not any(self.waiting[p] for p in parities):
+                    return action()
+            time.sleep(0)
+
+    def reset(self) -> None:
+        """Make the fence of the finished submission ``unreset`` ready for its next use."""
+        serial = self.unreset
+        if not serial:
+            return
+        parity = serial & 1
+        fence = self.fences + parity
+        with self.fence_lock:
+            result = None if self.waiting[parity] else self._reset(self._dev, 1, fence)
+        if result is None:  # a reader of the finished fence is still leaving
+            result = self.quietly((parity,), lambda: self._reset(self._dev, 1, fence))
+        self.unreset = 0
+        if result:
+            check(result, "vkResetFences")
+
+    def close(self) -> None:
+        """The commands are destroyed, after their last submission finished: nothing is
+        asked of the device any more, and a destroyed sequence that keeps this (for
+        ``eval_await``) no longer holds the device."""
+        self.completed = self.submitted
+        self.device = None
+
+    def settle(self) -> None:
+        """After a submission was interrupted or failed at an unknown point (it may or
+        may not have reached the queue): wait until the device is idle, so that
+        everything submitted is finished either way. The exceptional path only, also
+        taken by the next wait or submission if an exception cut this one short."""
+        with self.device.lock:  # a submission in progress holds it, and ends settled
+            if not self.unsettled:
+                return
+            lib.vkDeviceWaitIdle(self._dev)  # its result is the device's state, which later calls report
+            with self.fence_lock:
+                self.completed = max(self.completed, self.submitted)
+            self.unsettled = 0
 
 
 class Submission:
@@ -120,9 +188,12 @@ class Submission:
         self.serial = serial
 
     def done(self) -> bool:
-        """Whether the GPU has finished it (asks the fence at most once; no wait)."""
-        timeline = self.timeline
-        return timeline.completed >= self.serial or timeline.poll() >= self.serial
+        """Whether the GPU has finished it (no wait)."""
+        return self.timeline.completed >= self.serial or self.timeline.poll(self.serial)
+
+    def wait(self, timeout_ns: int | None = None) -> bool:
+        """Wait for it (no lock of kp's held meanwhile); False when ``timeout_ns`` expired."""
+        return self.timeline.completed >= self.serial or self.timeline.wait(self.serial, timeout_ns)
 
 
 class Commands(Owned):
@@ -152,8 +223,6 @@ class Commands(Owned):
         for i in range(2):
             check(lib.vkCreateFence(dev, fence_info, NULL, fences + i), "vkCreateFence")
             handles["fences"] += (fences[i],)
-        # by parity of the serial: its fence, a VkFence[1] holding it, and the other's
-        self._fence_of = ((fences[0], fences + 0, fences + 1), (fences[1], fences + 1, fences + 0))
         self.query_count = timestamps + 1 if timestamps else 0
         if timestamps:
             out = new("VkQueryPool *")
@@ -163,8 +232,10 @@ class Commands(Owned):
             handles["queries"] = self.queries = out[0]
         self._submit_info = new("VkSubmitInfo *", {"sType": C.VK_STRUCTURE_TYPE_SUBMIT_INFO,
                                                    "commandBufferCount": 1, "pCommandBuffers": self._buffers})
-        self.uses: dict[Life, None] = {}  # what the recorded commands use, in order
-        self._checked = -1  # the device's retire serial when ``uses`` was last checked
+        # What the recorded commands use, in order: each thing's Life, and the thing,
+        # which the recording owns until it is reset or re-recorded.
+        self.uses: dict[Life, Any] = {}
+        self._checked = -1  # RETIREMENTS.count when ``uses`` was last checked
         # Submissions are numbered; each signals its number on a timeline semaphore,
         # which submissions on other queues wait for when they use the same buffers.
         semaphore = NULL
@@ -186,12 +257,10 @@ class Commands(Owned):
             info = self._submit_info
             info.pNext = self._timeline_info
             info.signalSemaphoreCount, info.pSignalSemaphores = 1, self._signal
-        self.timeline = Timeline(device, queue, semaphore)
+        self.timeline = handles["timeline"] = Timeline(device, queue, fences, semaphore)
         # what submit() asks each time, as plain bools
         self._several_queues, self._signals = len(device.queues) > 1, semaphore != NULL
         self._queue_submit, self._queue_handle = device.fn.vkQueueSubmit, queue.handle
-        self._reset_fences, self._acquire, self._release = device.fn.vkResetFences, device.lock.acquire, \
-            device.lock.release
         self._begin_info = new("VkCommandBufferBeginInfo *", {"sType": C.VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO})
         self._barrier = new("VkMemoryBarrier *", {"sType": C.VK_STRUCTURE_TYPE_MEMORY_BARRIER})
         self.timestamps_written = 0
@@ -213,10 +282,13 @@ class Commands(Owned):
         check(lib.vkResetCommandBuffer(self.cmd, 0), "vkResetCommandBuffer")
         self.uses = {}
 
-    def use(self, lives: Iterable[Life]) -> None:
-        """Note that the recorded commands use these (checked and stamped at submission)."""
-        for life in lives:
-            self.uses[life] = None
+    def use(self, things: Iterable[Any]) -> None:
+        """Note that the recorded commands use these (objects with a ``life``: buffer
+        ranges, images, pipelines): the recording holds them, and each submission
+        checks and stamps them."""
+        uses = self.uses
+        for thing in things:
+            uses[thing.life] = thing
 
     def check_uses(self) -> None:
         """Raise DestroyedError if anything the recording uses was destroyed since
@@ -224,7 +296,7 @@ class Commands(Owned):
         submitting: destroy() retires under the same lock."""
         if self.life.retired:
             raise DestroyedError("the sequence was destroyed")
-        serial = self.device.retire_serial
+        serial = RETIREMENTS.count
         if serial == self._checked:
             return
         for life in self.uses:
@@ -244,7 +316,7 @@ class Commands(Owned):
         (image, old layout, new layout, source access, destination access)."""
         self.barriers_recorded += 1
         if transitions:
-            self.use(t[0].life for t in transitions)
+            self.use(t[0] for t in transitions)
             image_barriers = new("VkImageMemoryBarrier[]", [{
                 "sType": C.VK_STRUCTURE_TYPE_IMAGE_MEMORY_BARRIER, "srcAccessMask": old_access,
                 "dstAccessMask": new_access, "oldLayout": old, "newLayout": layout,
@@ -257,7 +329,7 @@ class Commands(Owned):
             lib.vkCmdPipelineBarrier(self.cmd, src_stage, dst_stage, 0, global_count, memory if global_count else NULL,
                                      0, NULL, len(transitions), image_barriers)
         elif ranges is not None:
-            self.use(a.life for a in ranges)
+            self.use(ranges)
             buffers = [a for a in ranges if isinstance(a, Allocation)]
             images = [a for a in ranges if not isinstance(a, Allocation)]
             common = {"srcAccessMask": src_access, "dstAccessMask": dst_access,
@@ -282,7 +354,7 @@ class Commands(Owned):
         """Copy ``size`` bytes between buffer ranges, or a whole image to or from a
         buffer range (tightly packed texels) or an image of the same extent; images
         in the transfer layouts (``kp.hazards`` moves them there)."""
-        self.use((src.life, dst.life))
+        self.use((src, dst))
         cmd = self.cmd
         if isinstance(src, Allocation) and isinstance(dst, Allocation):
             region = new("VkBufferCopy *", {"srcOffset": src.offset, "dstOffset": dst.offset, "size": size})
@@ -300,7 +372,7 @@ class Commands(Owned):
             lib.vkCmdCopyImage(cmd, src.handle, TRANSFER_SRC_LAYOUT, dst.handle, TRANSFER_DST_LAYOUT, 1, region)
 
     def dispatch(self, pipeline: "ComputePipeline", push: bytes, groups: tuple[int, int, int]) -> None:
-        self.use((pipeline.life, *pipeline.bound))
+        self.use((pipeline, *pipeline.bound))
         lib.vkCmdBindPipeline(self.cmd, C.VK_PIPELINE_BIND_POINT_COMPUTE, pipeline.pipeline)
         if pipeline.descriptor_set != NULL:
             sets = new("VkDescriptorSet[]", [pipeline.descriptor_set])
@@ -324,37 +396,47 @@ class Commands(Owned):
         queues that use the same buffers; returns this submission's completion
         point, stamped on everything it uses. Raises DestroyedError (submitting
         nothing) if something it uses was destroyed. The previous submission must
-        have been waited for (``wait``)."""
+        have finished (``Submission.wait``).
+
+        The bookkeeping comes before the call: an exception anywhere in between (a
+        signal handler's, such as Ctrl-C's KeyboardInterrupt) leaves a submission
+        that is either tracked or settled, never lost."""
         timeline = self.timeline
-        self._acquire()  # not ``with``: its calls cost more than the rest of the path
-        try:
-            if self.life.retired or self.device.retire_serial != self._checked:
+        with self.device.lock:  # ``with``: a signal handler cannot come between taking it and the try
+            if self.life.retired or RETIREMENTS.count != self._checked:
                 self.check_uses()
+            if timeline.unsettled:
+                timeline.settle()
             serial = timeline.submitted + 1
+            if timeline.unreset:  # an exception came between the last submission and its reset
+                timeline.reset()
             keep = None
             if self._several_queues:
                 keep = self._wait_for_other_queues()
                 if self._signals:
                     self._signal_value[0] = serial
-            fence, fences, other = self._fence_of[serial & 1]
-            result = self._queue_submit(self._queue_handle, 1, self._submit_info, fence)
-            # the rest runs while the GPU works
-            if keep is not None:
-                info = self._submit_info
-                info.waitSemaphoreCount = self._timeline_info.waitSemaphoreValueCount = 0
-            if result:
-                check(result, "vkQueueSubmit")
-            timeline.fence, timeline.fences = fence, fences  # before ``submitted``, which pollers read first
-            timeline.submitted = serial
-            self.life.last_use = submission = Submission(timeline, serial)
-            for life in self.uses:
-                life.last_use = submission
-        finally:
-            self._release()
-        # the previous submission's fence (finished: waited for) is ready for the next
-        result = self._reset_fences(self.device.handle, 1, other)
-        if result:
-            check(result, "vkResetFences")
+            submission = Submission(timeline, serial)
+            try:
+                # First the number, which settle() reads, then the stamps, then the call.
+                timeline.unsettled = timeline.submitted = serial
+                timeline.unreset = serial - 1  # its fence is the next one's, submitted or not
+                self.life.last_use = submission
+                for life in self.uses:
+                    life.last_use = submission
+                result = self._queue_submit(self._queue_handle, 1, self._submit_info, timeline.fences[serial & 1])
+                if result:
+                    timeline.settle()
+                    check(result, "vkQueueSubmit")
+                timeline.unsettled = 0
+            except BaseException:
+                if timeline.unsettled:
+                    timeline.settle()
+                raise
+            finally:
+                if keep is not None:
+                    info = self._submit_info
+                    info.waitSemaphoreCount = self._timeline_info.waitSemaphoreValueCount = 0
+        timeline.reset()  # the previous submission's fence (finished), while the GPU works
         return submission
 
     def _wait_for_other_queues(self) -> list[Any] | None:
@@ -369,8 +451,8 @@ class Commands(Owned):
         if not pending:
             return None
         if self.timeline.semaphore == NULL or any(t.semaphore == NULL for t in pending):
-            for timeline in pending:  # no timeline semaphores: wait on the host
-                timeline.wait()
+            for timeline, serial in pending.items():  # no timeline semaphores: wait on the host
+                timeline.wait(serial)
             return None
         semaphores = new("VkSemaphore[]", [t.semaphore for t in pending])
         values = new("uint64_t[]", list(pending.values()))
@@ -380,14 +462,9 @@ class Commands(Owned):
         info.pWaitSemaphores, info.pWaitDstStageMask, timeline.pWaitSemaphoreValues = semaphores, stages, values
         return [semaphores, values, stages]
 
-    def done(self) -> bool:
-        """Whether the last submission has finished (without waiting)."""
-        return self.timeline.poll() >= self.timeline.submitted
-
-    def wait(self, timeout_ns: int | None = None) -> bool:
-        """Wait for the last submission (only the owner of these commands calls this,
-        before it submits again); False when ``timeout_ns`` expired first."""
-        return self.timeline.wait(timeout_ns)
+    def last_submission(self) -> Submission:
+        """The completion point of the last submission (serial 0 before any: done)."""
+        return Submission(self.timeline, self.timeline.submitted)
 
     def read_timestamps(self) -> list[int]:
         """The timestamps the last submission of the recorded commands wrote, or []
@@ -415,8 +492,13 @@ def _destroy_commands(device: "Device", handles: dict[str, Any]) -> None:
     semaphore."""
     dev = device.handle
     with device.lock:
-        for fence in handles["fences"]:
-            lib.vkDestroyFence(dev, fence, NULL)
+        timeline = handles.get("timeline")  # missing where an exception cut the creation short
+        if timeline is None:
+            for fence in handles["fences"]:
+                lib.vkDestroyFence(dev, fence, NULL)
+        else:
+            timeline.quietly((0, 1), lambda: [lib.vkDestroyFence(dev, fence, NULL) for fence in handles["fences"]])
+            timeline.close()
         lib.vkDestroySemaphore(dev, handles["semaphore"], NULL)
         lib.vkDestroyQueryPool(dev, handles["queries"], NULL)
         lib.vkDestroyCommandPool(dev, handles["pool"], NULL)

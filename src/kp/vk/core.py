@@ -8,6 +8,7 @@ Python objects.
 from __future__ import annotations
 
 import collections
+import os
 import threading
 import weakref
 from typing import Any, Callable
@@ -71,30 +72,69 @@ class Life:
     the device's release list until ``last_use`` is done (wgpu-core's model).
     """
 
-    __slots__ = ("kind", "destroy", "args", "last_use", "retired", "__weakref__")
+    __slots__ = ("kind", "destroy", "args", "last_use", "retired", "generation", "__weakref__")
 
-    def __init__(self, kind: str | None, destroy: Callable[..., Any], args: tuple[Any, ...]):
+    def __init__(self, kind: str | None, destroy: Callable[..., Any] | None, args: tuple[Any, ...]):
         self.kind = kind  # a Vulkan handle kind counted by live_handles(), or None
         self.destroy = destroy
         self.args = args
         self.last_use: Any = None  # a completion point: has .done()
         self.retired = False
+        self.generation = _generation  # another generation's handles are a parent process's
+
+
+class _Retirements:
+    """How many things were retired so far: recordings check what they use again
+    only when it changed (``Commands.check_uses``)."""
+
+    __slots__ = ("count",)
+
+    def __init__(self) -> None:
+        self.count = 0
+
+
+RETIREMENTS = _Retirements()
+
+
+def retire(life: Life) -> None:
+    """No new submission may use it. Lock-free: finalizers call it."""
+    life.retired = True
+    RETIREMENTS.count += 1
 
 
 def _release(life: Life) -> None:
     """Finalizer and ``release()``: lock-free, no Vulkan call, never waits. The
     destruction happens in ``drain()`` once the last use is done."""
-    life.retired = True
+    retire(life)
     _pending.append(life)
 
 
-_pending: collections.deque[Life] = collections.deque()
+class _Deferred:
+    """A public method's work that its thread could not do where it was called (a
+    user's finalizer run inside one of kp's critical sections): ``drain`` runs it."""
+
+    __slots__ = ("call", "args")
+
+    def __init__(self, call: Callable[..., Any], args: tuple[Any, ...]):
+        self.call = call
+        self.args = args
+
+
+def defer(call: Callable[..., Any], *args: Any) -> None:
+    """Run ``call(*args)`` at the next ``drain`` outside kp's critical sections.
+    Lock-free; the call may defer itself again."""
+    _pending.append(_Deferred(call, args))
+
+
+_pending: collections.deque[Life | _Deferred] = collections.deque()
 _drain_lock = threading.Lock()
 
 
 def drain() -> None:
-    """Destroy what was released and whose last use the GPU has finished. kp calls
-    this whenever it is entered; a thread that finds another draining goes on."""
+    """Destroy what was released and whose last use the GPU has finished, and run
+    deferred work. kp calls this whenever it is entered; a thread that finds another
+    draining goes on, and what cannot be destroyed now (a busy block) waits for the
+    next time."""
     if not _pending or not _drain_lock.acquire(blocking=False):
         return
     try:
@@ -109,15 +149,23 @@ def drain() -> None:
 def _drain_once() -> bool:
     destroyed = False
     for _ in range(len(_pending)):
-        life = _pending.popleft()
-        use = life.last_use
-        if use is not None and not use.done():
-            _pending.append(life)
+        item = _pending.popleft()
+        if isinstance(item, _Deferred):
+            item.call(*item.args)
             continue
-        if life.kind:
-            _count(life.kind, -1)
-        life.destroy(*life.args)
-        life.args = ()
+        if item.generation != _generation:
+            continue  # a parent process's: its handles are not this process's to destroy
+        use = item.last_use
+        if use is not None and not use.done():
+            _pending.append(item)
+            continue
+        destroy, args = item.destroy, item.args
+        if destroy is not None and destroy(*args) is False:
+            _pending.append(item)  # busy: another time
+            continue
+        if item.kind:
+            _count(item.kind, -1)
+        item.destroy, item.args = None, ()  # lets go of the parents (a block, the device)
         destroyed = True
     return destroyed
 
@@ -125,6 +173,38 @@ def _drain_once() -> bool:
 def pending_releases() -> int:
     """How many released things still wait for the GPU (for tests)."""
     return len(_pending)
+
+
+_generation = 0
+_fork_hooks: list[Callable[[], None]] = []
+
+
+def on_fork(hook: Callable[[], None]) -> None:
+    """Call ``hook`` in a child process right after a fork (for kp's modules)."""
+    _fork_hooks.append(hook)
+
+
+def forked() -> bool:
+    """Whether this process is a fork of one that used kp (its objects are the parent's)."""
+    return _generation > 0
+
+
+def _after_fork_in_child() -> None:
+    """A forked child inherits the parent's Vulkan objects but not its driver threads:
+    nothing of the parent's may be used or destroyed here. Its lives are forgotten,
+    locks that a parent thread may have held are new, and kp's modules start over
+    (a new instance, managers marked as the parent's)."""
+    global _generation, _drain_lock, _live_lock
+    _generation += 1
+    _pending.clear()
+    _drain_lock, _live_lock = threading.Lock(), threading.Lock()
+    _live.clear()
+    for hook in _fork_hooks:
+        hook()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 class Owned:
@@ -147,7 +227,7 @@ class Owned:
 
     def retire(self) -> None:
         """No new submission may use it (``Commands.check_uses`` refuses it)."""
-        self.life.retired = True
+        retire(self.life)
 
     def release(self) -> None:
         """Retire now; destroy once the GPU no longer uses it (see ``drain``)."""

@@ -45,9 +45,9 @@ class Device(Owned):
     """A VkDevice with one queue per entry of ``family_queue_indices``.
 
     ``lock`` is held around every submission and every retirement by
-    ``destroy()``, so no submission uses what a destroy has retired;
-    ``retire_serial`` counts those retirements (recordings re-check what they use
-    when it changed). Everything made on the device holds it, so the device is
+    ``destroy()``, so no submission uses what a destroy has retired
+    (``core.RETIREMENTS`` counts them: recordings re-check what they use when it
+    changed). Everything made on the device holds it, so the device is
     destroyed (through ``core.drain``) only after all of it.
     """
 
@@ -70,9 +70,10 @@ class Device(Owned):
                 raise InvalidArgumentError(f"queue family {family} has {have} queue(s) but "
                                            f"family_queue_indices asks for {count}")
 
-        # The extensions whose features kp knows (float atomics) are enabled wherever
-        # the device has them, so shaders that need those features just work.
-        extensions = [*extensions, *(e for e in EXTENSION_FEATURES
+        # The extensions whose features kp knows (float atomics), and the one that lets
+        # shaders print (core in Vulkan 1.3), are enabled wherever the device has them,
+        # so shaders that need them just work.
+        extensions = [*extensions, *(e for e in (*EXTENSION_FEATURES, "VK_KHR_shader_non_semantic_info")
                                      if e in physical.extensions and e not in extensions)]
         enabled_ext = [e for e in extensions if e in physical.extensions]
         for missing in set(extensions) - set(enabled_ext):
@@ -113,7 +114,6 @@ class Device(Owned):
             taken[family] += 1
 
         self.lock = threading.RLock()
-        self.retire_serial = 0
         self.buffer_memory_type_bits = self._buffer_memory_type_bits()
         self.pipeline_cache, self._cache_name = self._load_pipeline_cache()
         self._cache_saved = -1
@@ -159,7 +159,6 @@ class Device(Owned):
         with self.lock:
             for thing in things:
                 thing.retire()
-            self.retire_serial += 1
 
     def wait_idle(self) -> None:
         """Block until the GPU has finished everything submitted to this device."""

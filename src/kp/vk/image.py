@@ -125,7 +125,7 @@ class Image(Owned):
         queue, and wait (once, at creation: every later use finds it there)."""
         commands = Commands(self.device, self.device.queues[0])
         commands.begin()
-        commands.use((self.life,))
+        commands.use((self,))
         barrier = new("VkImageMemoryBarrier *", {
             "sType": C.VK_STRUCTURE_TYPE_IMAGE_MEMORY_BARRIER, "srcAccessMask": C.VK_ACCESS_HOST_WRITE_BIT,
             "dstAccessMask": C.VK_ACCESS_MEMORY_READ_BIT | C.VK_ACCESS_MEMORY_WRITE_BIT,
@@ -136,8 +136,7 @@ class Image(Owned):
         lib.vkCmdPipelineBarrier(commands.cmd, C.VK_PIPELINE_STAGE_HOST_BIT, C.VK_PIPELINE_STAGE_ALL_COMMANDS_BIT,
                                  0, 0, NULL, 0, NULL, 1, barrier)
         commands.end()
-        commands.submit()
-        commands.wait()
+        commands.submit().wait()
         commands.release()
 
 

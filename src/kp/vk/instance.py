@@ -4,17 +4,20 @@ messages, and what each physical device can do."""
 from __future__ import annotations
 
 import collections
+import contextlib
 import logging
+import operator
 import os
+import re
+import sys
+import tempfile
 import threading
 import uuid
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any, Callable, Iterable, Iterator, Mapping
 
-import numpy as np
-
-from ..errors import DeviceNotFoundError, InvalidArgumentError
-from .core import NULL, C, Owned, check, cstring, ffi, lib, new, string, version_string
+from ..errors import DeviceNotFoundError, InvalidArgumentError, KomputeError
+from .core import NULL, C, Owned, check, cstring, ffi, lib, new, on_fork, string, version_string
 
 log = logging.getLogger("kp")
 
@@ -34,6 +37,11 @@ def sync_validation_enabled() -> bool:
     return validation_enabled() and os.environ.get("KP_VALIDATION_SYNC", "1").lower() not in ("0", "false", "no", "off")
 
 
+def shader_printf_enabled() -> bool:
+    """Whether managers print from shaders by default (``KP_SHADER_PRINTF=1``)."""
+    return os.environ.get("KP_SHADER_PRINTF", "").lower() in ("1", "true", "yes", "on")
+
+
 def take_validation_messages() -> list[str]:
     """The validation layer's warnings and errors since the last call."""
     taken = list(_messages)
@@ -44,12 +52,60 @@ def take_validation_messages() -> list[str]:
 def _debug_message(severity: int, kinds: int, data: Any, user: Any) -> int:
     try:
         text = string(data.pMessage) if data.pMessage != NULL else "(no message)"
-        _messages.append(text)
-        level = logging.ERROR if severity & C.VK_DEBUG_UTILS_MESSAGE_SEVERITY_ERROR_BIT_EXT else logging.WARNING
-        log.log(level, "Vulkan validation: %s", text)
+        name = string(data.pMessageIdName) if data.pMessageIdName != NULL else ""
+        if name.upper().startswith("UNASSIGNED-DEBUG-PRINTF"):
+            _print_from_shader(text)
+        elif severity & (C.VK_DEBUG_UTILS_MESSAGE_SEVERITY_WARNING_BIT_EXT | C.VK_DEBUG_UTILS_MESSAGE_SEVERITY_ERROR_BIT_EXT):
+            _messages.append(text)
+            level = logging.ERROR if severity & C.VK_DEBUG_UTILS_MESSAGE_SEVERITY_ERROR_BIT_EXT else logging.WARNING
+            log.log(level, "Vulkan validation: %s", text)
     except Exception:  # noqa: BLE001 - an exception must never unwind into the driver
         pass
     return 0
+
+
+# What debug printf's verbose messages hold after the layer's header: the invocation,
+# the text printed, and where the shader's source is (or that it is unknown).
+_PRINTF_MESSAGE = re.compile(r".*?\| MessageID = \w+ \| (?:.*?Global invocation ID \(x, y, z\) = "
+                             r"\((\d+), (\d+), (\d+) \) )?(.*?)(?: Unable to find SPIR-V OpLine.*"
+                             r"| Debug shader printf message generated .*)?", re.DOTALL)
+
+
+def _print_from_shader(text: str) -> None:
+    """Write what a shader printed to stdout: ``invocation (x, y, z): text``."""
+    match = _PRINTF_MESSAGE.fullmatch(text)
+    if match is None:
+        line = text
+    else:
+        x, y, z, printed = match.groups()
+        line = printed.rstrip("\n") if x is None else f"invocation ({x}, {y}, {z}): {printed.rstrip(chr(10))}"
+    sys.stdout.write(line + "\n")
+    sys.stdout.flush()
+
+
+# The layer settings kp gives where the user gives none: debug printf's messages name
+# the invocation, and its buffer holds many messages (its default of 1024 bytes drops
+# all but a few dozen). The layer reads them once, as it first starts.
+_LAYER_SETTINGS = ("khronos_validation.printf_verbose = true\n"
+                   "khronos_validation.printf_buffer_size = 4194304\n")
+
+
+@contextlib.contextmanager
+def _layer_settings() -> Iterator[None]:
+    """kp's layer settings in effect, unless the user has settings of their own
+    (``VK_LAYER_SETTINGS_PATH`` or a vk_layer_settings.txt in the working folder)."""
+    if "VK_LAYER_SETTINGS_PATH" in os.environ or os.path.exists("vk_layer_settings.txt"):
+        yield
+        return
+    with tempfile.TemporaryDirectory(prefix="kp-layer-") as folder:
+        path = os.path.join(folder, "vk_layer_settings.txt")
+        with open(path, "w") as file:
+            file.write(_LAYER_SETTINGS)
+        os.environ["VK_LAYER_SETTINGS_PATH"] = path
+        try:
+            yield
+        finally:
+            del os.environ["VK_LAYER_SETTINGS_PATH"]
 
 
 _on_debug_message = ffi.callback("VkBool32(VkDebugUtilsMessageSeverityFlagBitsEXT, VkDebugUtilsMessageTypeFlagsEXT,"
@@ -106,32 +162,46 @@ class PhysicalDevice:
 
 
 class Instance(Owned):
-    """The VkInstance; kp makes one per process and shares it."""
+    """The VkInstance; kp makes one per process and shares it (and one more with
+    ``debug_printf``: the validation layer's debug printf, whose messages go to
+    ``on_shader_print``)."""
 
-    def __init__(self) -> None:
+    def __init__(self, debug_printf: bool = False) -> None:
         self.validation = validation_enabled()
+        self.debug_printf = debug_printf
         layers = []
         extensions = []
         available_layers = _available(lib.vkEnumerateInstanceLayerProperties, "VkLayerProperties", "layerName")
         available_ext = _available(lib.vkEnumerateInstanceExtensionProperties, "VkExtensionProperties",
                                    "extensionName", NULL)
+        if debug_printf and VALIDATION_LAYER not in available_layers:
+            raise KomputeError(f"printing from shaders (KP_SHADER_PRINTF=1 or debug_printf=True) needs the Vulkan "
+                               f"validation layer {VALIDATION_LAYER}, which is not installed: install it (on Debian "
+                               f"and Ubuntu: apt-get install vulkan-validationlayers; elsewhere the Vulkan SDK)")
         if self.validation:
             if VALIDATION_LAYER not in available_layers:
                 log.warning("KP_VALIDATION is set but %s is not installed", VALIDATION_LAYER)
                 self.validation = False
-            else:
-                layers.append(VALIDATION_LAYER)
-        debug_utils = self.validation and "VK_EXT_debug_utils" in available_ext
+        if self.validation or debug_printf:
+            layers.append(VALIDATION_LAYER)
+        debug_utils = bool(layers) and "VK_EXT_debug_utils" in available_ext
         if debug_utils:
             extensions.append("VK_EXT_debug_utils")
         portability = "VK_KHR_portability_enumeration" in available_ext
         if portability:
             extensions.append("VK_KHR_portability_enumeration")
         # The layer provides VK_EXT_validation_features itself.
-        sync = self.validation and sync_validation_enabled() and "VK_EXT_validation_features" in _available(
+        enables = []
+        if self.validation and sync_validation_enabled():
+            enables.append(C.VK_VALIDATION_FEATURE_ENABLE_SYNCHRONIZATION_VALIDATION_EXT)
+        if debug_printf:
+            enables.append(C.VK_VALIDATION_FEATURE_ENABLE_DEBUG_PRINTF_EXT)
+        # Printing alone runs none of the layer's checks (they are slow).
+        disables = [C.VK_VALIDATION_FEATURE_DISABLE_ALL_EXT] if debug_printf and not self.validation else []
+        features_ext = bool(enables or disables) and "VK_EXT_validation_features" in _available(
             lib.vkEnumerateInstanceExtensionProperties, "VkExtensionProperties", "extensionName",
             cstring(VALIDATION_LAYER))
-        if sync:
+        if features_ext:
             extensions.append("VK_EXT_validation_features")
 
         keep = [cstring(n) for n in layers + extensions]
@@ -146,15 +216,17 @@ class Instance(Owned):
             "enabledLayerCount": len(layers), "ppEnabledLayerNames": layer_names,
             "enabledExtensionCount": len(extensions), "ppEnabledExtensionNames": ext_names,
             "flags": C.VK_INSTANCE_CREATE_ENUMERATE_PORTABILITY_BIT_KHR if portability else 0})
-        if sync:
-            enables = new("VkValidationFeatureEnableEXT[]",
-                          [C.VK_VALIDATION_FEATURE_ENABLE_SYNCHRONIZATION_VALIDATION_EXT])
+        if features_ext:
+            enabled = new("VkValidationFeatureEnableEXT[]", enables)
+            disabled = new("VkValidationFeatureDisableEXT[]", disables)
             features = new("VkValidationFeaturesEXT *", {
                 "sType": C.VK_STRUCTURE_TYPE_VALIDATION_FEATURES_EXT,
-                "enabledValidationFeatureCount": 1, "pEnabledValidationFeatures": enables})
-            info.pNext = features  # both stay referenced here until vkCreateInstance returns
+                "enabledValidationFeatureCount": len(enables), "pEnabledValidationFeatures": enabled,
+                "disabledValidationFeatureCount": len(disables), "pDisabledValidationFeatures": disabled})
+            info.pNext = features  # all stay referenced here until vkCreateInstance returns
         handle = new("VkInstance *")
-        check(lib.vkCreateInstance(info, NULL, handle), "vkCreateInstance")
+        with _layer_settings() if layers else contextlib.nullcontext():
+            check(lib.vkCreateInstance(info, NULL, handle), "vkCreateInstance")
         self.handle = handle[0]
 
         messenger = NULL
@@ -163,8 +235,10 @@ class Instance(Owned):
                               lib.vkGetInstanceProcAddr(self.handle, b"vkCreateDebugUtilsMessengerEXT"))
             minfo = new("VkDebugUtilsMessengerCreateInfoEXT *", {
                 "sType": C.VK_STRUCTURE_TYPE_DEBUG_UTILS_MESSENGER_CREATE_INFO_EXT,
+                # debug printf's messages are infos
                 "messageSeverity": C.VK_DEBUG_UTILS_MESSAGE_SEVERITY_WARNING_BIT_EXT
-                | C.VK_DEBUG_UTILS_MESSAGE_SEVERITY_ERROR_BIT_EXT,
+                | C.VK_DEBUG_UTILS_MESSAGE_SEVERITY_ERROR_BIT_EXT
+                | (C.VK_DEBUG_UTILS_MESSAGE_SEVERITY_INFO_BIT_EXT if debug_printf else 0),
                 "messageType": C.VK_DEBUG_UTILS_MESSAGE_TYPE_VALIDATION_BIT_EXT
                 | C.VK_DEBUG_UTILS_MESSAGE_TYPE_PERFORMANCE_BIT_EXT
                 | C.VK_DEBUG_UTILS_MESSAGE_TYPE_GENERAL_BIT_EXT,
@@ -180,7 +254,7 @@ class Instance(Owned):
         check(lib.vkEnumeratePhysicalDevices(self.handle, count, NULL), "vkEnumeratePhysicalDevices")
         handles = new("VkPhysicalDevice[]", count[0])
         check(lib.vkEnumeratePhysicalDevices(self.handle, count, handles), "vkEnumeratePhysicalDevices")
-        return [_describe(handles[i], i) for i in range(count[0])]
+        return [_describe(self.handle, handles[i], i) for i in range(count[0])]
 
     def visible_devices(self) -> list[PhysicalDevice]:
         """The devices kp shows, in its order: all of them, or those ``KP_VISIBLE_DEVICES``
@@ -203,13 +277,16 @@ class Instance(Owned):
                       if self.physical_devices else ": install a Vulkan driver (on Debian: "
                       "apt-get install mesa-vulkan-drivers libvulkan1)")
             raise DeviceNotFoundError(f"no Vulkan device found{hidden}")
-        if isinstance(device, bool) or not isinstance(device, (int, np.integer, str)):
-            raise InvalidArgumentError(f"device must be an index (an int) or a UUID string, got {device!r}")
-        if not isinstance(device, str):
-            device = int(device)  # a NumPy integer is an index too
-            if device < 0:
-                raise DeviceNotFoundError(f"no Vulkan device with index {device}; the devices are "
-                                          f"{_names(devices)}")
+        try:  # an index (an int, or NumPy's) or a UUID string; not a bool
+            index = device if isinstance(device, (str, bool)) else operator.index(device)
+            if isinstance(index, bool):
+                raise TypeError
+        except TypeError:
+            raise InvalidArgumentError(f"device must be an index (an int) or a UUID string, "
+                                       f"got {device!r}") from None
+        device = index
+        if isinstance(device, int) and device < 0:
+            raise DeviceNotFoundError(f"no Vulkan device with index {device}; the devices are {_names(devices)}")
         index = _find(str(device).strip(), devices, "the device asked for")
         return index, devices[index]
 
@@ -221,7 +298,7 @@ class Instance(Owned):
 def _find(entry: str, devices: list[PhysicalDevice], source: str) -> int:
     """The position in ``devices`` of the device that ``entry`` names: an index
     (digits) or a UUID, or a unique start of one (its first position)."""
-    if entry.isascii() and entry.isdigit():  # (int() refuses other digits, such as "²")
+    if entry.isascii() and entry.isdigit():  # not "²", which int() refuses
         index = int(entry)
         if index < len(devices):
             return index
@@ -252,18 +329,29 @@ def _destroy_instance(handle: Any, messenger: Any) -> None:
     lib.vkDestroyInstance(handle, NULL)
 
 
-_shared: Instance | None = None
+_shared: dict[bool, Instance] = {}
 _shared_lock = threading.Lock()
 
 
-def shared_instance() -> Instance:
-    """The process's instance, made on first use and kept until exit (creating an
-    instance again after destroying one failed on NVIDIA's driver)."""
-    global _shared
+def _forget_shared_after_fork() -> None:
+    """A forked child makes instances of its own (the parent's are not its to use)."""
+    global _shared_lock
+    _shared.clear()
+    _shared_lock = threading.Lock()
+
+
+on_fork(_forget_shared_after_fork)
+
+
+def shared_instance(debug_printf: bool = False) -> Instance:
+    """The process's instance (or, with ``debug_printf``, its instance printing from
+    shaders), made on first use and kept until exit (creating an instance again after
+    destroying one failed on NVIDIA's driver)."""
     with _shared_lock:
-        if _shared is None or not _shared.alive or _shared.validation != validation_enabled():
-            _shared = Instance()
-        return _shared
+        instance = _shared.get(debug_printf)
+        if instance is None or not instance.alive or instance.validation != validation_enabled():
+            instance = _shared[debug_printf] = Instance(debug_printf)
+        return instance
 
 
 _FEATURES_10 = ("shaderFloat64", "shaderInt64", "shaderInt16", "shaderStorageImageExtendedFormats",
@@ -276,13 +364,44 @@ _FEATURES_12 = ("storageBuffer8BitAccess", "uniformAndStorageBuffer8BitAccess", 
 
 @dataclass(frozen=True)
 class ExtensionFeatures:
-    """The features struct of a device extension: its C type, sType and the
-    features kp reads and enables; ``requires`` are extensions it depends on."""
+    """The features struct of a device extension: its C type (None where the
+    ``vulkan`` package's headers lack it: kp then lays it out itself), sType and
+    the features kp reads and enables, in the struct's order; ``requires`` are
+    extensions it depends on."""
 
-    struct: str
+    struct: str | None
     s_type: int
     names: tuple[str, ...]
     requires: tuple[str, ...] = ()
+
+
+class _RawFeatures:
+    """A features struct the ``vulkan`` package's headers (1.3.275) lack, laid out
+    as Vulkan lays out every features struct: sType, pNext, then one VkBool32 per
+    feature; read and written by feature name like a cffi struct."""
+
+    _names: tuple[str, ...]
+    _memory: Any
+    _bools: Any
+
+    def __init__(self, s_type: int, names: tuple[str, ...], next_struct: Any):
+        object.__setattr__(self, "_names", names)
+        # uint64 words keep pNext 8-byte aligned
+        memory = new("uint64_t[]", 2 + (len(names) + 1) // 2)
+        object.__setattr__(self, "_memory", memory)
+        base = ffi.cast("VkBaseOutStructure *", memory)
+        base.sType, base.pNext = s_type, ffi.cast("VkBaseOutStructure *", next_struct)
+        object.__setattr__(self, "_bools", ffi.cast("uint32_t *", memory) + 4)
+
+    @property
+    def pointer(self) -> Any:
+        return self._memory
+
+    def __getattr__(self, name: str) -> int:
+        return int(self._bools[self._names.index(name)])
+
+    def __setattr__(self, name: str, value: int) -> None:
+        self._bools[self._names.index(name)] = value
 
 
 # Features of device extensions: read where the device has the extension, enabled
@@ -302,10 +421,54 @@ EXTENSION_FEATURES = {
          "shaderSharedFloat16AtomicAdd", "shaderSharedFloat16AtomicMinMax", "shaderSharedFloat32AtomicMinMax",
          "shaderSharedFloat64AtomicMinMax"),
         requires=("VK_EXT_shader_atomic_float",)),
+    "VK_KHR_cooperative_matrix": ExtensionFeatures(
+        "VkPhysicalDeviceCooperativeMatrixFeaturesKHR",
+        C.VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_COOPERATIVE_MATRIX_FEATURES_KHR,
+        ("cooperativeMatrix", "cooperativeMatrixRobustBufferAccess")),
+    "VK_NV_cooperative_matrix": ExtensionFeatures(
+        "VkPhysicalDeviceCooperativeMatrixFeaturesNV",
+        C.VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_COOPERATIVE_MATRIX_FEATURES_NV,
+        ("cooperativeMatrixNV", "cooperativeMatrixRobustBufferAccessNV")),
+    # VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_COOPERATIVE_MATRIX_2_FEATURES_NV
+    "VK_NV_cooperative_matrix2": ExtensionFeatures(
+        None, 1000593000,
+        ("cooperativeMatrixWorkgroupScope", "cooperativeMatrixFlexibleDimensions", "cooperativeMatrixReductions",
+         "cooperativeMatrixConversions", "cooperativeMatrixPerElementOperations",
+         "cooperativeMatrixTensorAddressing", "cooperativeMatrixBlockLoads"),
+        requires=("VK_KHR_cooperative_matrix",)),
+    # VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_BFLOAT16_FEATURES_KHR
+    "VK_KHR_shader_bfloat16": ExtensionFeatures(
+        None, 1000141000, ("shaderBFloat16Type", "shaderBFloat16DotProduct", "shaderBFloat16CooperativeMatrix")),
 }
+
+# The C struct's field names where they differ from kp's feature names (the NV and
+# KHR cooperative-matrix structs both call theirs cooperativeMatrix).
+_FIELD_NAMES = {"cooperativeMatrixNV": "cooperativeMatrix",
+                "cooperativeMatrixRobustBufferAccessNV": "cooperativeMatrixRobustBufferAccess"}
 
 # The extension each extension feature belongs to.
 FEATURE_EXTENSIONS = {name: extension for extension, table in EXTENSION_FEATURES.items() for name in table.names}
+
+# The extensions that brought the core 1.1 and 1.2 features kp uses, which errors
+# name beside the feature (kp enables these through the core feature structs).
+PROMOTED_FEATURE_EXTENSIONS = {
+    "storageBuffer16BitAccess": "VK_KHR_16bit_storage", "uniformAndStorageBuffer16BitAccess": "VK_KHR_16bit_storage",
+    "storageBuffer8BitAccess": "VK_KHR_8bit_storage", "uniformAndStorageBuffer8BitAccess": "VK_KHR_8bit_storage",
+    "shaderFloat16": "VK_KHR_shader_float16_int8", "shaderInt8": "VK_KHR_shader_float16_int8",
+    "shaderBufferInt64Atomics": "VK_KHR_shader_atomic_int64", "vulkanMemoryModel": "VK_KHR_vulkan_memory_model",
+    "vulkanMemoryModelDeviceScope": "VK_KHR_vulkan_memory_model",
+}
+
+
+def feature_source(feature: str) -> str:
+    """Where ``feature`` comes from, for messages: its extension, or the extension
+    that brought it into core Vulkan, or "" for a Vulkan 1.0 feature."""
+    if feature in FEATURE_EXTENSIONS:
+        return FEATURE_EXTENSIONS[feature]
+    if feature in PROMOTED_FEATURE_EXTENSIONS:
+        core = "1.1" if feature in _FEATURES_11 else "1.2"
+        return f"{PROMOTED_FEATURE_EXTENSIONS[feature]}, core in Vulkan {core}"
+    return ""
 
 
 def feature_chain(values: Mapping[str, bool] | None = None,
@@ -314,11 +477,17 @@ def feature_chain(values: Mapping[str, bool] | None = None,
     and the feature structs of those ``extensions`` that ``EXTENSION_FEATURES``
     lists, filled from ``values`` (or empty, for querying). Returns the head and
     the (feature names, struct) pairs of the chain, which keep it alive."""
-    extension_structs = []
+    extension_structs: list[tuple[tuple[str, ...], Any]] = []
     chained = NULL
     for extension in extensions:
         table = EXTENSION_FEATURES.get(extension)
-        if table is not None:
+        if table is None:
+            continue
+        if table.struct is None:
+            raw = _RawFeatures(table.s_type, table.names, chained)
+            extension_structs.append((table.names, raw))
+            chained = raw.pointer
+        else:
             chained = new(f"{table.struct} *", {"sType": table.s_type, "pNext": chained})
             extension_structs.append((table.names, chained))
     f11 = new("VkPhysicalDeviceVulkan11Features *", {"sType": C.VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_1_FEATURES,
@@ -329,7 +498,7 @@ def feature_chain(values: Mapping[str, bool] | None = None,
     structs = [(_FEATURES_10, head.features), (_FEATURES_11, f11), (_FEATURES_12, f12), *extension_structs]
     for names, struct in structs:
         for name in names:
-            setattr(struct, name, int(bool((values or {}).get(name))))
+            setattr(struct, _FIELD_NAMES.get(name, name), int(bool((values or {}).get(name))))
     return head, structs
 
 
@@ -340,7 +509,7 @@ def _read_features(handle: Any, api_version: int, extensions: set[str]) -> dict[
         return {name: bool(getattr(features, name)) for name in _FEATURES_10}
     head, structs = feature_chain(extensions=sorted(extensions & EXTENSION_FEATURES.keys()))
     lib.vkGetPhysicalDeviceFeatures2(handle, head)
-    return {name: bool(getattr(struct, name)) for names, struct in structs for name in names}
+    return {name: bool(getattr(struct, _FIELD_NAMES.get(name, name))) for names, struct in structs for name in names}
 
 
 def _driver_version(vendor_id: int, version: int) -> str:
@@ -367,7 +536,47 @@ def _subgroup_operations(subgroup: Any) -> list[str]:
     return [name for name, bit in _SUBGROUP_OPERATIONS.items() if subgroup.supportedOperations & bit]
 
 
-def _describe(handle: Any, index: int) -> PhysicalDevice:
+# VkComponentTypeKHR by the names kp reports them with (NumPy's where it has one).
+COMPONENT_TYPES = {
+    C.VK_COMPONENT_TYPE_FLOAT16_KHR: "float16", C.VK_COMPONENT_TYPE_FLOAT32_KHR: "float32",
+    C.VK_COMPONENT_TYPE_FLOAT64_KHR: "float64", C.VK_COMPONENT_TYPE_SINT8_KHR: "int8",
+    C.VK_COMPONENT_TYPE_SINT16_KHR: "int16", C.VK_COMPONENT_TYPE_SINT32_KHR: "int32",
+    C.VK_COMPONENT_TYPE_SINT64_KHR: "int64", C.VK_COMPONENT_TYPE_UINT8_KHR: "uint8",
+    C.VK_COMPONENT_TYPE_UINT16_KHR: "uint16", C.VK_COMPONENT_TYPE_UINT32_KHR: "uint32",
+    C.VK_COMPONENT_TYPE_UINT64_KHR: "uint64",
+    # newer than the vulkan package's headers: VK_COMPONENT_TYPE_BFLOAT16_KHR and
+    # VK_NV_cooperative_vector's packed and 8-bit float types
+    1000141000: "bfloat16", 1000491000: "int8_packed", 1000491001: "uint8_packed",
+    1000491002: "float_e4m3", 1000491003: "float_e5m2",
+}
+SCOPES = {C.VK_SCOPE_DEVICE_KHR: "device", C.VK_SCOPE_WORKGROUP_KHR: "workgroup",
+          C.VK_SCOPE_SUBGROUP_KHR: "subgroup", C.VK_SCOPE_QUEUE_FAMILY_KHR: "queue_family"}
+
+
+def _cooperative_matrices(instance: Any, handle: Any, extensions: set[str]) -> list[dict[str, Any]]:
+    """The cooperative-matrix configurations (VkCooperativeMatrixPropertiesKHR) of a
+    device with VK_KHR_cooperative_matrix; none elsewhere."""
+    if "VK_KHR_cooperative_matrix" not in extensions:
+        return []
+    query = ffi.cast("PFN_vkGetPhysicalDeviceCooperativeMatrixPropertiesKHR", lib.vkGetInstanceProcAddr(
+        instance, b"vkGetPhysicalDeviceCooperativeMatrixPropertiesKHR"))
+    if query == NULL:
+        return []
+    count = new("uint32_t *")
+    check(query(handle, count, NULL), "vkGetPhysicalDeviceCooperativeMatrixPropertiesKHR")
+    items = new("VkCooperativeMatrixPropertiesKHR[]", [
+        {"sType": C.VK_STRUCTURE_TYPE_COOPERATIVE_MATRIX_PROPERTIES_KHR} for _ in range(count[0])])
+    check(query(handle, count, items), "vkGetPhysicalDeviceCooperativeMatrixPropertiesKHR")
+
+    def kind(value: int) -> str:
+        return COMPONENT_TYPES.get(value, f"component type {value}")
+    return [{"m": p.MSize, "n": p.NSize, "k": p.KSize, "a_type": kind(p.AType), "b_type": kind(p.BType),
+             "c_type": kind(p.CType), "result_type": kind(p.ResultType),
+             "saturating_accumulation": bool(p.saturatingAccumulation),
+             "scope": SCOPES.get(p.scope, f"scope {p.scope}")} for p in items[0:count[0]]]
+
+
+def _describe(instance: Any, handle: Any, index: int) -> PhysicalDevice:
     ids = new("VkPhysicalDeviceIDProperties *", {"sType": C.VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_ID_PROPERTIES})
     subgroup = new("VkPhysicalDeviceSubgroupProperties *", {"sType": C.VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SUBGROUP_PROPERTIES,
                                                             "pNext": ids})
@@ -429,6 +638,7 @@ def _describe(handle: Any, index: int) -> PhysicalDevice:
         "queue_families": [{"index": f.index, "queue_count": f.queue_count, "compute": f.compute,
                             "graphics": f.graphics, "transfer": f.transfer} for f in families],
         "features": dict(features),
+        "cooperative_matrices": _cooperative_matrices(instance, handle, extensions),
     }
     return PhysicalDevice(handle, index, properties, families, memory_types, memory_heaps, extensions, features, {
         "min_storage_buffer_offset_alignment": limits.minStorageBufferOffsetAlignment,

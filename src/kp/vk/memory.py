@@ -17,7 +17,7 @@ import weakref
 from typing import TYPE_CHECKING, Any
 
 from ..errors import InvalidArgumentError, OutOfDeviceMemoryError
-from .core import NULL, C, Life, Owned, _release, check, ffi, lib, new
+from .core import NULL, C, Life, Owned, _release, check, ffi, lib, new, retire
 
 if TYPE_CHECKING:
     from .device import Device
@@ -92,8 +92,14 @@ class Block(Owned):
                     return offset
             return None
 
-    def give_back(self, offset: int, size: int) -> None:
-        with self._lock:
+    def give_back(self, offset: int, size: int) -> bool:
+        """Return a range (for ``drain``); False, to be tried again later, where the
+        block is busy, which may be this thread's own ``take`` that a finalizer
+        interrupted."""
+        lock = self._lock
+        if not lock.acquire(blocking=False):
+            return False
+        try:
             i = bisect.bisect(self._free, (offset, size))
             self._free.insert(i, (offset, size))
             merged: list[tuple[int, int]] = []
@@ -103,6 +109,9 @@ class Block(Owned):
                 else:
                     merged.append((start, length))
             self._free[max(i - 1, 0):i + 2] = merged
+        finally:
+            lock.release()
+        return True
 
     @property
     def empty(self) -> bool:
@@ -118,44 +127,55 @@ def _free_block(device: "Device", buffer: Any, memory: Any) -> None:
 
 class Allocation:
     """A range of a block: what a tensor's buffer is. ``retire()`` stops GPU work
-    from using it; the range returns to its block when the Allocation is collected
-    (or ``release()``d) and its last use has finished, so a NumPy view that keeps it
-    alive (through its tensor) can never see the memory reused."""
+    from using it; the range returns to its block once it is ``release()``d (or
+    collected) and its last use has finished. Recordings hold the Allocations they
+    use, so a collected one is used by no recording."""
 
-    __slots__ = ("block", "offset", "size", "life", "_finalizer", "__weakref__")
+    __slots__ = ("block", "buffer", "offset", "size", "life", "__weakref__")
 
     def __init__(self, block: Block, offset: int, size: int):
-        self.block = block
+        self.block: Block | None = block  # None once released
+        self.buffer = block.buffer
         self.offset = offset
         self.size = size
         self.life = Life(None, block.give_back, (offset, size))
-        self._finalizer = weakref.finalize(self, _release, self.life)
-        self._finalizer.atexit = False
+
+    def __del__(self) -> None:
+        # lock-free, no Vulkan call (see core._release); cheaper than weakref.finalize,
+        # which matters for a tensor made in a loop
+        if self.block is not None:
+            _release(self.life)
 
     def retire(self) -> None:
         """No new submission may use the range (``Commands.check_uses`` refuses it)."""
-        self.life.retired = True
+        retire(self.life)
 
     def release(self) -> None:
-        """Retire, and return the range once its last use has finished."""
-        self._finalizer()
-
-    @property
-    def buffer(self) -> Any:
-        return self.block.buffer
+        """Retire, and return the range once its last use has finished. The block is
+        no longer held from here: recordings that still hold this Allocation refuse
+        to run, and a block of its own is freed with the range."""
+        if self.block is not None:
+            self.block = None
+            _release(self.life)
 
     @property
     def device(self) -> "Device":
-        return self.block.device
+        block = self.block
+        assert block is not None, "a released range"
+        return block.device
 
     @property
     def address(self) -> int:
         """Host address of the range (host-visible blocks only)."""
-        return int(ffi.cast("uintptr_t", self.block.pointer)) + self.offset
+        block = self.block
+        assert block is not None, "a released range"
+        return int(ffi.cast("uintptr_t", block.pointer)) + self.offset
 
     def host_buffer(self) -> Any:
         """A writable Python buffer over the mapped range."""
-        return ffi.buffer(self.block.pointer + self.offset, self.size)
+        block = self.block
+        assert block is not None, "a released range"
+        return ffi.buffer(block.pointer + self.offset, self.size)
 
 
 class Allocator:
@@ -167,8 +187,10 @@ class Allocator:
         self._physical = device.physical
         self._buffer_bits = device.buffer_memory_type_bits
         self._blocks: dict[str, list[Block]] = {kind: [] for kind in MEMORY_KINDS}
-        self._lock = threading.Lock()
+        # re-entrant: a finalizer run inside allocate() may make a tensor (see there)
+        self._lock = threading.RLock()
         self._types = {kind: self.memory_type(kind, self._buffer_bits) for kind in MEMORY_KINDS}
+        self._heaps = {kind: self.heap_size(kind) for kind in MEMORY_KINDS if self._types[kind] is not None}
         self.alignment = max(16, device.physical.limits["min_storage_buffer_offset_alignment"])
         # Unified memory: the host maps the device's own memory and syncs are no-ops.
         self.uma = (device.physical.properties["device_type"] in ("cpu", "integrated_gpu")
@@ -202,16 +224,19 @@ class Allocator:
         return self._physical.memory_heaps[heap][0]
 
     def allocate(self, kind: str, size: int) -> Allocation:
-        memory_type = self._memory_type(kind)
+        memory_type, heap = self._types[kind], self._heaps.get(kind)
+        if memory_type is None or heap is None:
+            memory_type, heap = self._memory_type(kind), self.heap_size(kind)  # raises: no such memory
         size = max(size, 4)
-        heap = self.heap_size(kind)
         if size > heap:
             raise OutOfDeviceMemoryError(f"cannot allocate {size} bytes of {kind} memory: "
                                          f"the device's heap holds {heap} bytes")
         mapped = kind != "device"
-        if size > BLOCK_SIZE // 4:
+        if size > BLOCK_SIZE // 4 or self._lock._is_owned():  # type: ignore[attr-defined]
             # A block of its own, not listed for reuse, so that it is freed with the
-            # tensor instead of holding that much memory until a later allocation.
+            # tensor instead of holding that much memory until a later allocation;
+            # also where a finalizer run inside kp's own allocation asks for memory,
+            # so that nothing half-changed is touched.
             block = Block(self._device, kind, memory_type, -(-size // self.alignment) * self.alignment, mapped)
             offset = block.take(size, self.alignment)
             assert offset is not None  # a block of its size

@@ -28,7 +28,7 @@ class ComputePipeline(Owned):
         types = [DESCRIPTOR_TYPES[kind] for kind in kinds]
         self.device = device
         self.push_size = push_size
-        self.bound: tuple[Any, ...] = ()  # the Lives of the buffer ranges the descriptor set points at
+        self.bound: tuple[Any, ...] = ()  # the buffer ranges and images the descriptor set points at, held
         dev = device.handle
         handles = {"module": NULL, "set_layout": NULL, "pool": NULL, "layout": NULL, "pipeline": NULL}
         self._own("VkPipeline", _destroy_pipeline, device, handles)
@@ -105,7 +105,7 @@ class ComputePipeline(Owned):
         at the view of the image ``resources[i]`` (in the GENERAL layout)."""
         if not resources:
             return
-        self.bound = tuple(r.life for r in resources)
+        self.bound = tuple(resources)
         buffers = new("VkDescriptorBufferInfo[]", [
             {"buffer": r.buffer, "offset": r.offset, "range": size} if isinstance(r, Allocation) else {}
             for r, size in zip(resources, sizes)])

@@ -1,11 +1,13 @@
 """What each Vulkan device is and can do, as plain data (``kp devices`` prints it):
-type, driver, API version, memory heaps and types, queue families, subgroups,
-and the limits and optional features kp uses."""
+its index and UUID (what ``kp.Manager(device=...)`` takes), type, driver, API
+version, memory heaps and types, queue families, subgroups, and the limits and
+optional features kp uses."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from ..errors import DeviceNotFoundError
 from .core import NULL, C, lib, new, string, version_string
 from .instance import EXTENSION_FEATURES, PhysicalDevice, shared_instance
 
@@ -81,13 +83,17 @@ def _queue_families(physical: PhysicalDevice) -> list[dict[str, Any]]:
              "timestamp_valid_bits": family.timestampValidBits} for i, family in enumerate(families)]
 
 
-def describe(physical: PhysicalDevice) -> dict[str, Any]:
-    """Everything ``kp devices`` shows about one device, as JSON-ready data."""
+def describe(physical: PhysicalDevice, index: int) -> dict[str, Any]:
+    """Everything ``kp devices`` shows about one device, as JSON-ready data: ``index``
+    is its position among the visible devices (what ``kp.Manager(device=...)`` takes),
+    ``vulkan_index`` its position among all of Vulkan's."""
     properties = physical.properties
     return {
-        "index": physical.index,
-        "name": properties["device_name"],
-        "type": properties["device_type"],
+        "index": index,
+        "vulkan_index": physical.index,
+        "uuid": properties["uuid"],
+        "device_name": properties["device_name"],
+        "device_type": properties["device_type"],
         "vendor_id": properties["vendor_id"],
         "device_id": properties["device_id"],
         "api_version": properties["api_version"],
@@ -103,10 +109,23 @@ def describe(physical: PhysicalDevice) -> dict[str, Any]:
         | {"min_storage_buffer_offset_alignment": physical.limits["min_storage_buffer_offset_alignment"],
            "non_coherent_atom_size": physical.limits["non_coherent_atom_size"]},
         "features": dict(physical.features),
+        "cooperative_matrices": properties["cooperative_matrices"],
         "extensions": {name: name in physical.extensions for name in EXTENSION_FEATURES},
     }
 
 
 def describe_all() -> list[dict[str, Any]]:
-    """``describe`` of every Vulkan device, in ``kp.list_devices()`` order."""
-    return [describe(physical) for physical in shared_instance().physical_devices]
+    """``describe`` of every device ``kp.list_devices()`` lists, in its order: those
+    ``KP_VISIBLE_DEVICES`` names (once per time it names them), or all; raises
+    ``kp.DeviceNotFoundError`` as ``kp.Manager`` does for an entry that names none."""
+    return [describe(physical, index) for index, physical in enumerate(shared_instance().visible_devices())]
+
+
+def why_no_device() -> str:
+    """What ``kp.Manager()`` says where ``describe_all()`` is empty: no driver, or
+    ``KP_VISIBLE_DEVICES`` hides every device."""
+    try:
+        shared_instance().find_device(0)
+    except DeviceNotFoundError as error:
+        return str(error)
+    return ""

@@ -24,8 +24,10 @@ A kernel that declares no local size and reads only ``GlobalInvocationId`` (no
 other input, shared memory, ``barrier()`` or subgroup operation) runs with a local
 size kp chooses (64 invocations) when it makes the algorithm: ``workgroup`` then
 counts invocations, as with a local size of 1 (the default, one per element of
-the first tensor), kp dispatches enough workgroups to cover them, and the
-invocations past them do nothing. Any other kernel without a declared local
+the first tensor; ``get_workgroup()`` returns it), kp dispatches enough
+workgroups to cover them (in rows where one row would pass the device's
+maxComputeWorkGroupCount, so any number of invocations runs on every device),
+and the invocations past them do nothing. Any other kernel without a declared local
 size has a local size of (1, 1, 1).
 
 Parameters are declared by their defaults
@@ -44,8 +46,9 @@ Parameters are declared by their defaults
     The ``kp.Image`` at ``binding`` (buffers and images share the bindings), a 2-D
     storage image of ``format`` as GLSL spells it: ``"r32f" "rg32f" "rgba32f"``,
     ``"r32i" "rg32i" "rgba32i"`` and the 16- and 8-bit ``"r16i" ... "rgba8i"``,
-    ``"r32ui" ... "rgba8ui"`` (Kompute's image types), or the normalized ``"r8"
-    "rg8" "rgba8"``. ``img[ivec2(x, y)]`` reads a texel as a ``vec4`` (``ivec4``,
+    ``"r32ui" ... "rgba8ui"`` (Kompute's image types). The normalized ``"r8" "rg8"
+    "rgba8"`` are refused, as no ``kp.Image`` holds them: a uint8 image is
+    ``"rgba8ui"`` and reads 0 to 255. ``img[ivec2(x, y)]`` reads a texel as a ``vec4`` (``ivec4``,
     ``uvec4`` for integer formats; channels the format lacks read as 0, alpha as 1)
     and assigning to it writes one (a scalar fills every channel)::
 
@@ -95,8 +98,8 @@ The length is a number known when compiling; an index past the end is undefined.
 
 Calling Python functions
 ------------------------
-A kernel may call functions defined in its module or enclosing scope, written in the
-same subset. Each is compiled once per list of argument types (so ``halve(i)`` and
+A kernel may call functions defined in its module or enclosing scope, or in another
+module through its name (``mylib.func(x)``), written in the same subset. Each is compiled once per list of argument types (so ``halve(i)`` and
 ``halve(x)`` are an i32 and an f32 function); it may return a value or a tuple, call
 other functions, and take buffers and shared arrays (by reference, as in Python).
 Recursion is refused::
@@ -122,11 +125,19 @@ zero at run time runs no iteration), ``break``,
 ``or``, ``not`` (short-circuit, Python's truthiness of numbers), ``+ - * / // %
 ** << >> & | ^ ~``, swizzles (``v.x``, ``v.xy``, ``v.zyx``, ``v.rgb``; also as
 assignment targets) and indexing. Globals (and closure variables) holding numbers
-are constants.
+are constants; a NumPy scalar of 32 bits keeps its type (``np.float32(0.5)``,
+``np.finfo(np.float32).eps``, ``np.int32(4)``). ``print(...)`` prints from the
+kernel when its manager prints (``kp.Manager(debug_printf=True)`` or
+``KP_SHADER_PRINTF=1``): strings, numbers (booleans as 1 and 0) and vectors,
+``sep=``, and f-strings with printf conversions (``f"{x:.3f}"``); a line per
+message on stdout, with the invocation that printed it.
 
 Semantics are Python's where Python has one: ``/`` is true division (integers
 give f32), ``//`` and ``%`` floor (the result of ``%`` has the divisor's sign),
-``round`` rounds half to even, ``**`` with a literal exponent of 0 to 16 multiplies,
+``round(x)`` is an int rounded half to even, ``a or b`` and ``a and b`` give the
+operand that decides (the right one evaluated only when needed; in a condition
+they are short-circuit booleans), ``q, r = divmod(a, b)`` floors, ``sum``,
+``min`` and ``max`` take a local or shared array (up to 64 elements), ``**`` with a literal exponent of 0 to 16 multiplies,
 and ``x ** y`` and ``pow(x, y)`` of a negative ``x`` and an integral ``y`` give
 Python's result (NaN where Python's is complex). Comparing a signed with an
 unsigned integer gives Python's answer (``-1 < u32(5)`` is True); ``min`` and
@@ -206,6 +217,71 @@ Subgroup operations (Vulkan 1.1)
             if first == 0:
                 atomic_add(out, 0, s)
 
+kp.shader.stdlib
+    pyshader's standard library names (``from kp.shader.stdlib import exp, log``),
+    compiled as the built-ins they stand for; see that module.
+
+Cooperative matrices (tensor cores)
+-----------------------------------
+``CoopMat(T, rows, cols, use)`` is the type of a matrix that the invocations of
+a subgroup hold together: ``use`` ``"a"`` and ``"b"`` are the operands of a
+product, ``"accumulator"`` its sum; ``T`` is a scalar type (``f16`` inputs and
+``f32`` accumulators are the common configuration). Declared at module level,
+such a type fills a matrix (``C16(0.0)``) and names what to load:
+
+``coopmat_load(T, array, index, stride[, column_major])``
+    A ``T`` from a buffer or shared array of its element type, from element
+    ``index``, ``stride`` elements from one row to the next (column to column
+    with ``column_major=True``).
+``coopmat_store(matrix, array, index, stride[, column_major])``
+    The statement that writes a matrix back.
+``coopmat_muladd(a, b, c)``
+    ``a @ b + c`` on the tensor cores: ``a`` M x K, ``b`` K x N, ``c`` M x N.
+``m + n``, ``m - n``, ``m * n``, ``m / n`` (element-wise, one type), ``m * s``, ``m / s``
+    Arithmetic with matrices of the same type and scaling by a scalar.
+
+A shader that uses them needs ``VK_KHR_cooperative_matrix``, which kp enables
+where the device has it; ``mgr.algorithm`` refuses it where the device lacks the
+extension or does not list the configuration (``kp.list_devices()[i]
+["cooperative_matrices"]``), naming what is missing. A tiled GEMM, for sizes that
+are multiples of 64 (``workgroup=(N // 64, M // 64, 1)``, ``push_consts=[N, K]``)::
+
+    A16 = CoopMat(f16, 16, 16, "a")
+    B16 = CoopMat(f16, 16, 16, "b")
+    C16 = CoopMat(f32, 16, 16, "accumulator")
+
+    @python2shader(local_size=(128, 1, 1))
+    def gemm(group=("input", "WorkgroupId", uvec3), t=("input", "LocalInvocationIndex", u32),
+             sg=("input", "SubgroupId", u32),
+             a=("buffer", 0, Array(f16)), b=("buffer", 1, Array(f16)), c=("buffer", 2, Array(f32)),
+             sa=("shared", Array(f16, 64 * 32)), sb=("shared", Array(f16, 32 * 64)),
+             n=("push_constant", 0, u32), k=("push_constant", 1, u32)):
+        # four subgroups per 64 x 64 tile of C, each 32 x 32 of it in four
+        # accumulators; K walked 32 at a time through shared memory
+        row0, col0 = group.y * 64, group.x * 64
+        wr, wc = sg // 2 * 32, sg % 2 * 32
+        acc00, acc01, acc10, acc11 = C16(0.0), C16(0.0), C16(0.0), C16(0.0)
+        for k0 in range(0, k, 32):
+            for i in range(t, 64 * 32, 128):
+                sa[i] = a[(row0 + i // 32) * k + k0 + i % 32]
+                sb[i] = b[(k0 + i // 64) * n + col0 + i % 64]
+            barrier()
+            for kk in range(0, 32, 16):
+                x0 = coopmat_load(A16, sa, wr * 32 + kk, 32)
+                x1 = coopmat_load(A16, sa, (wr + 16) * 32 + kk, 32)
+                y0 = coopmat_load(B16, sb, kk * 64 + wc, 64)
+                y1 = coopmat_load(B16, sb, kk * 64 + wc + 16, 64)
+                acc00 = coopmat_muladd(x0, y0, acc00)
+                acc01 = coopmat_muladd(x0, y1, acc01)
+                acc10 = coopmat_muladd(x1, y0, acc10)
+                acc11 = coopmat_muladd(x1, y1, acc11)
+            barrier()
+        out = (row0 + wr) * n + col0 + wc
+        coopmat_store(acc00, c, out, n)
+        coopmat_store(acc01, c, out + 16, n)
+        coopmat_store(acc10, c, out + 16 * n, n)
+        coopmat_store(acc11, c, out + 16 * n + 16, n)
+
 Every mistake in a kernel (and in how it is declared) is a ``kp.ShaderCompileError``
 with ``file:line: message`` saying what to do.
 """
@@ -219,13 +295,14 @@ from typing import overload
 from ...errors import ShaderCompileError
 from .compiler import compile_function
 from .types import (
-    Array, ArrayType, Image2D, ImageType, Matrix, Scalar, ShaderType, Vector, boolean, f16, f32, f64, i32, i64,
+    Array, ArrayType, CoopMat, CoopMatType, Image2D, ImageType, Matrix, Scalar, ShaderType, Vector, boolean, f16,
+    f32, f64, i32, i64,
     ivec2, ivec3, ivec4, mat2, mat3, mat4, u32, u64, uvec2, uvec3, uvec4, vec2, vec3, vec4, caller,
 )
 
 __all__ = [
     "python2shader", "PythonShader",
-    "Array", "Image2D", "ShaderType", "Scalar", "Vector", "Matrix", "ArrayType", "ImageType",
+    "Array", "Image2D", "CoopMat", "ShaderType", "Scalar", "Vector", "Matrix", "ArrayType", "ImageType", "CoopMatType",
     "f16", "f32", "f64", "i32", "u32", "i64", "u64", "boolean",
     "vec2", "vec3", "vec4", "ivec2", "ivec3", "ivec4", "uvec2", "uvec3", "uvec4",
     "mat2", "mat3", "mat4",

@@ -14,14 +14,17 @@ from ..spirv import AUTO_LOCAL_SIZE_IDS
 from . import ir
 from .builtins import MATH
 from .opcodes import (
-    ADDRESSING_LOGICAL, BUILTIN, EXECUTION_MODE_LOCAL_SIZE, EXECUTION_MODEL_GLCOMPUTE,
-    MAGIC, MEMORY_MODEL_GLSL450, SUBGROUP_BUILTINS, VERSION_1_3, Capability, Decoration,
+    ADDRESSING_LOGICAL, BUILTIN, COOPERATIVE_MATRIX_SIGNED, EXECUTION_MODE_LOCAL_SIZE, EXECUTION_MODEL_GLCOMPUTE,
+    MAGIC, MEMORY_MODEL_GLSL450, MEMORY_MODEL_VULKAN, SUBGROUP_BUILTINS, VERSION_1_3, Capability, CooperativeMatrixLayout, Decoration,
     GroupOperation, MemorySemantics, Op, Scope, StorageClass,
 )
 from .types import (
-    BASIC_IMAGE_FORMATS, IMAGE_FORMATS, ArrayType, ImageType, Matrix, Scalar, ShaderType, Vector,
-    boolean, elem_of, i32, scalar_type, u32, uvec3, with_elem,
+    BASIC_IMAGE_FORMATS, COOPERATIVE_MATRIX_USES, IMAGE_FORMATS, ArrayType, CoopMatType, ImageType, Matrix, Scalar,
+    ShaderType, Vector, boolean, elem_of, i32, scalar_type, u32, uvec3, with_elem,
 )
+
+# NonSemantic.DebugPrintf's one instruction.
+_DEBUG_PRINTF = 1
 
 _STORAGE = {
     "function": StorageClass.Function,
@@ -139,6 +142,8 @@ class _Emitter:
         self.capabilities = {Capability.Shader}
         self.extensions: set[str] = set()
         self.glsl = 0
+        self.printf = 0
+        self.strings: list[int] = []
         self.names: list[int] = []
         self.decorations: list[int] = []
         self.globals: list[int] = []
@@ -219,6 +224,12 @@ class _Emitter:
             if t.format not in BASIC_IMAGE_FORMATS:
                 self.capabilities.add(Capability.StorageImageExtendedFormats)
             return self.declare(t, Op.TypeImage, self.type(scalar), 1, 0, 0, 0, 2, format_id)
+        if isinstance(t, CoopMatType):
+            self.capabilities.add(Capability.CooperativeMatrixKHR)
+            self.extensions.add("SPV_KHR_cooperative_matrix")
+            return self.declare(t, Op.TypeCooperativeMatrixKHR, self.type(t.elem), self.const(u32, Scope.Subgroup),
+                                self.const(u32, t.rows), self.const(u32, t.cols),
+                                self.const(u32, COOPERATIVE_MATRIX_USES.index(t.use)))
         if isinstance(t, ir.Struct):  # a tuple a function returns
             return self.declare(t, Op.TypeStruct, *[self.type(m) for m in t.members])
         raise AssertionError(f"no plain SPIR-V type for {t!r}")
@@ -295,6 +306,11 @@ class _Emitter:
         for function in self.shader.functions:
             self.function(function)
 
+        memory_model = MEMORY_MODEL_GLSL450
+        if Capability.CooperativeMatrixKHR in self.capabilities:  # SPIR-V requires it with cooperative matrices
+            self.capabilities.add(Capability.VulkanMemoryModel)
+            self.extensions.add("SPV_KHR_vulkan_memory_model")
+            memory_model = MEMORY_MODEL_VULKAN
         head: list[int] = []
         for capability in sorted(self.capabilities):
             self.inst(head, Op.Capability, capability)
@@ -302,11 +318,13 @@ class _Emitter:
             self.inst(head, Op.Extension, *_string(extension))
         if self.glsl:
             self.inst(head, Op.ExtInstImport, self.glsl, *_string("GLSL.std.450"))
-        self.inst(head, Op.MemoryModel, ADDRESSING_LOGICAL, MEMORY_MODEL_GLSL450)
+        if self.printf:
+            self.inst(head, Op.ExtInstImport, self.printf, *_string("NonSemantic.DebugPrintf"))
+        self.inst(head, Op.MemoryModel, ADDRESSING_LOGICAL, memory_model)
         inputs = [self.vars[v] for v in self.shader.interface if v.storage == "input"]
         self.inst(head, Op.EntryPoint, EXECUTION_MODEL_GLCOMPUTE, main, *_string("main"), *inputs)
         self.inst(head, Op.ExecutionMode, main, EXECUTION_MODE_LOCAL_SIZE, *(self.shader.local_size or (1, 1, 1)))
-        words = [MAGIC, VERSION_1_3, 0, self.bound, 0, *head, *self.names, *self.decorations,
+        words = [MAGIC, VERSION_1_3, 0, self.bound, 0, *head, *self.strings, *self.names, *self.decorations,
                  *self.globals, *self.code]
         return struct.pack(f"<{len(words)}I", *words)
 
@@ -413,6 +431,34 @@ class _Emitter:
     def expr_ImageRead(self, e: ir.ImageRead) -> int:
         image = self.op(Op.Load, e.var.type, self.vars[e.var])
         return self.op(Op.ImageRead, e.type, image, self.value(e.coord))
+
+    def stmt_CoopMatStore(self, s: ir.CoopMatStore) -> None:
+        pointer, value = self.place_pointer(s.place), self.value(s.value)
+        self.inst(self.code, Op.CooperativeMatrixStoreKHR, pointer, value, self.layout(s.column_major),
+                  self.value(s.stride))
+
+    def expr_CoopMatLoad(self, e: ir.CoopMatLoad) -> int:
+        return self.op(Op.CooperativeMatrixLoadKHR, e.type, self.place_pointer(e.place), self.layout(e.column_major),
+                       self.value(e.stride))
+
+    def layout(self, column_major: bool) -> int:
+        return self.const(u32, CooperativeMatrixLayout.ColumnMajorKHR if column_major
+                          else CooperativeMatrixLayout.RowMajorKHR)
+
+    def expr_CoopMatMulAdd(self, e: ir.CoopMatMulAdd) -> int:
+        operands = [self.value(e.a), self.value(e.b), self.value(e.c)]
+        types = {"a": e.a.type, "b": e.b.type, "accumulator": e.c.type, "result": e.type}
+        signed = sum(bit for part, bit in COOPERATIVE_MATRIX_SIGNED.items() if elem_of(types[part]).kind == "int")
+        return self.op(Op.CooperativeMatrixMulAddKHR, e.type, *operands, *([signed] if signed else []))
+
+    def stmt_Print(self, s: ir.Print) -> None:
+        if not self.printf:
+            self.printf = self.new_id()
+            self.extensions.add("SPV_KHR_non_semantic_info")
+        text = self.new_id()
+        self.inst(self.strings, Op.String, text, *_string(s.format))
+        values = [self.value(v) for v in s.values]
+        self.inst(self.code, Op.ExtInst, self.type(None), self.new_id(), self.printf, _DEBUG_PRINTF, text, *values)
 
     def stmt_Eval(self, s: ir.Eval) -> None:
         self.value(s.expr)
@@ -534,6 +580,8 @@ class _Emitter:
             if isinstance(lt, Matrix):
                 return self.op(Op.MatrixTimesVector, e.type, left, right)
             return self.op(Op.VectorTimesMatrix, e.type, left, right)
+        if isinstance(e.type, CoopMatType) and isinstance(rt, Scalar):
+            return self.op(Op.MatrixTimesScalar, e.type, left, right)
         if isinstance(e.type, Matrix):
             # SPIR-V has no component-wise matrix arithmetic: go column by column.
             column = e.type.column

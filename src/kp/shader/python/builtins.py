@@ -90,6 +90,27 @@ MATH_MODULE_OTHER = frozenset({
     "isnan", "isinf", "isfinite",
 })
 
+# kp.shader.stdlib's functions (pyshader's names): the built-in each compiles to, a
+# key of MATH or STDLIB_MATH, or "read" / "write" of an image, or "sample" (refused).
+STDLIB_NAMES: dict[str, str] = {
+    **{name: name for name in (
+        "trunc", "abs", "sign", "floor", "ceil", "fract", "radians", "degrees", "sin", "cos", "tan", "asin",
+        "acos", "atan", "sinh", "cosh", "tanh", "asinh", "acosh", "atanh", "atan2", "pow", "exp", "log",
+        "exp2", "log2", "sqrt", "min", "max", "clamp", "mix", "step", "length", "distance", "cross",
+        "normalize", "reflect", "nmin", "nmax", "nclamp", "read", "write", "sample")},
+    # pyshader's round keeps the float type (Python's built-in round gives an int)
+    "round": "round_even", "round_even": "round_even", "matrix_inverse": "inverse",
+    "smooth_step": "smoothstep", "face_forward": "faceforward",
+}
+# GLSL.std.450 functions only kp.shader.stdlib names.
+STDLIB_MATH: dict[str, MathFunction] = {
+    "round_even": MathFunction(1, 2),
+    "faceforward": MathFunction(3, 70),
+    "nmin": MathFunction(2, 79),
+    "nmax": MathFunction(2, 80),
+    "nclamp": MathFunction(3, 81),
+}
+
 # Matrix functions of GLSL.std.450 (square matrices only).
 DETERMINANT = 33
 MATRIX_INVERSE = 34

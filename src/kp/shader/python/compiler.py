@@ -6,6 +6,8 @@ import ast
 import types
 from collections.abc import Callable
 
+import numpy as np
+
 from ...errors import ShaderCompileError
 from . import backend
 from .frontend import FrontEnd
@@ -62,8 +64,9 @@ def _key(source: Source, seen: set[Callable[..., object]]) -> tuple[object, ...]
 def _value_key(value: object, attributes: tuple[str, ...], seen: set[Callable[..., object]]) -> object:
     """``value`` as a key part equal to another only where the compiled code would be
     the same: numbers by type and exact value (``-0.0`` is not ``0.0``), functions by
-    what they depend on, modules by their numbers that the code reads (``attributes``)."""
-    if value is None or isinstance(value, (bool, int, float, str)):
+    what they depend on, modules by their numbers, types and functions that the code reads
+    (``attributes``)."""
+    if value is None or isinstance(value, (bool, int, float, str, np.generic)):
         return type(value), repr(value)
     if isinstance(value, tuple):
         return tuple(_value_key(v, attributes, seen) for v in value)
@@ -73,5 +76,5 @@ def _value_key(value: object, attributes: tuple[str, ...], seen: set[Callable[..
         return ("function", value.__qualname__) if value in seen else _key(read(value), seen)
     if isinstance(value, types.ModuleType):
         return value.__name__, tuple((name, _value_key(attribute, (), seen)) for name in attributes if isinstance(
-            attribute := getattr(value, name, None), (bool, int, float)))
+            attribute := getattr(value, name, None), (bool, int, float, np.generic, ShaderType, types.FunctionType)))
     return type(value)  # what a shader cannot use: the front end refuses it where the code reads it

@@ -243,6 +243,25 @@ class ImageRead(Expr):
 
 
 @dataclass(eq=False)
+class CoopMatLoad(Expr):
+    """A cooperative matrix read from an array from ``place`` (its first element),
+    ``stride`` elements from one row (or column) to the next."""
+
+    place: Place
+    stride: Expr
+    column_major: bool
+
+
+@dataclass(eq=False)
+class CoopMatMulAdd(Expr):
+    """``a @ b + c`` of cooperative matrices."""
+
+    a: Expr
+    b: Expr
+    c: Expr
+
+
+@dataclass(eq=False)
 class Call(Expr):
     """A call of a compiled Python function; a tuple result has a ``Struct`` type."""
 
@@ -279,6 +298,17 @@ class ImageWrite:
     var: Variable
     coord: Expr
     value: Expr
+
+
+@dataclass(eq=False)
+class CoopMatStore:
+    """Writes the cooperative matrix ``value`` to an array from ``place``, ``stride``
+    elements from one row (or column) to the next."""
+
+    value: Expr
+    place: Place
+    stride: Expr
+    column_major: bool
 
 
 @dataclass(eq=False)
@@ -326,7 +356,16 @@ class Barrier:
     """Workgroup execution and memory barrier (``barrier()``)."""
 
 
-Stmt = Store | ImageWrite | Eval | If | Loop | Break | Continue | Return | Barrier
+@dataclass(eq=False)
+class Print:
+    """``print(...)``: debugPrintfEXT of ``format`` (printf's, with the layer's ``%v3f``
+    for vectors) and ``values``."""
+
+    format: str
+    values: list[Expr]
+
+
+Stmt = Store | ImageWrite | CoopMatStore | Eval | If | Loop | Break | Continue | Return | Barrier | Print
 
 
 @dataclass(eq=False)

@@ -7,6 +7,7 @@ VERSION_1_3 = 0x00010300
 
 class Op:
     Name = 5
+    String = 7
     Extension = 10
     ExtInstImport = 11
     ExtInst = 12
@@ -78,6 +79,7 @@ class Op:
     FRem = 140
     FMod = 141
     VectorTimesMatrix = 144
+    MatrixTimesScalar = 143
     MatrixTimesVector = 145
     MatrixTimesMatrix = 146
     Dot = 148
@@ -130,6 +132,10 @@ class Op:
     AtomicFMinEXT = 5614
     AtomicFMaxEXT = 5615
     AtomicFAddEXT = 6035
+    TypeCooperativeMatrixKHR = 4456
+    CooperativeMatrixLoadKHR = 4457
+    CooperativeMatrixStoreKHR = 4458
+    CooperativeMatrixMulAddKHR = 4459
     Phi = 245
     GroupNonUniformElect = 333
     GroupNonUniformAll = 334
@@ -183,8 +189,19 @@ class Capability:
     StoragePushConstant16 = 4435
     AtomicFloat32MinMaxEXT = 5612
     AtomicFloat64MinMaxEXT = 5613
+    VulkanMemoryModel = 5345
+    CooperativeMatrixKHR = 6022
     AtomicFloat32AddEXT = 6033
     AtomicFloat64AddEXT = 6034
+
+
+class CooperativeMatrixLayout:
+    RowMajorKHR = 0
+    ColumnMajorKHR = 1
+
+
+# CooperativeMatrixOperands: which operands of OpCooperativeMatrixMulAddKHR are signed.
+COOPERATIVE_MATRIX_SIGNED = {"a": 0x1, "b": 0x2, "accumulator": 0x4, "result": 0x8}
 
 
 class StorageClass:
@@ -244,5 +261,6 @@ class MemorySemantics:
 
 ADDRESSING_LOGICAL = 0
 MEMORY_MODEL_GLSL450 = 1
+MEMORY_MODEL_VULKAN = 3
 EXECUTION_MODEL_GLCOMPUTE = 5
 EXECUTION_MODE_LOCAL_SIZE = 17

@@ -110,6 +110,15 @@ class ArrayType(ShaderType):
         return f"Array({self.elem!r})" if self.length is None else f"Array({self.elem!r}, {self.length})"
 
 
+def _is_size(value: object) -> bool:
+    """A length the module can hold: SPIR-V writes it as a 32-bit constant."""
+    return isinstance(value, int) and not isinstance(value, bool) and 0 < value < 2 ** 32
+
+
+def _size_hint(value: object) -> str:
+    return " (a SPIR-V module holds sizes below 2**32)" if isinstance(value, int) and value >= 2 ** 32 else ""
+
+
 def Array(elem: ShaderType, length: int | None = None) -> ArrayType:  # noqa: N802 (pyshader's spelling)
     """The type of a buffer or shared array: ``Array(f32)`` has the length of the
     tensor bound to it, ``Array(f32, 256)`` a fixed length (required for shared and
@@ -119,9 +128,47 @@ def Array(elem: ShaderType, length: int | None = None) -> ArrayType:  # noqa: N8
         hint = hints.get(elem, "f32, i32, u32, vec4, ...")
         raise ShaderCompileError(f"{caller()}: Array elements must be numeric shader types, not "
                                  f"{getattr(elem, '__name__', repr(elem))}; write Array({hint})")
-    if length is not None and (isinstance(length, bool) or not isinstance(length, int) or length < 1):
-        raise ShaderCompileError(f"{caller()}: Array length must be a positive int, not {length!r}")
+    if length is not None and not _is_size(length):
+        raise ShaderCompileError(f"{caller()}: Array length must be a positive int, not {length!r}{_size_hint(length)}")
     return ArrayType(elem, length)
+
+
+# The uses of a cooperative matrix: the A and B operands of a product, its accumulator.
+COOPERATIVE_MATRIX_USES = ("a", "b", "accumulator")
+
+
+@dataclass(frozen=True, repr=False)
+class CoopMatType(ShaderType):
+    """A cooperative matrix (a tensor-core fragment) shared by the invocations of a
+    subgroup: ``rows`` x ``cols`` of ``elem``, for ``use`` "a", "b" or "accumulator"."""
+
+    elem: Scalar
+    rows: int
+    cols: int
+    use: str
+
+    @property
+    def name(self) -> str:
+        return f"CoopMat({self.elem!r}, {self.rows}, {self.cols}, {self.use!r})"
+
+
+def CoopMat(elem: ShaderType, rows: int, cols: int, use: str) -> CoopMatType:  # noqa: N802 (a type, as Array)
+    """The type of a cooperative matrix of a subgroup: ``CoopMat(f16, 16, 16, "a")``
+    is the A operand of a 16 x 16 x 16 product, ``CoopMat(f32, 16, 16,
+    "accumulator")`` its accumulator. The device must list the configuration
+    (``kp.list_devices()[i]["cooperative_matrices"]``); kp refuses the algorithm
+    otherwise."""
+    if not isinstance(elem, Scalar) or elem.kind == "bool":
+        raise ShaderCompileError(f"{caller()}: CoopMat elements are a numeric scalar type (f16, f32, "
+                                 f"i32, ...), not {elem!r}")
+    for what, value in (("rows", rows), ("cols", cols)):
+        if not _is_size(value):
+            raise ShaderCompileError(f"{caller()}: CoopMat {what} must be a positive int, not {value!r}"
+                                     f"{_size_hint(value)}")
+    if use not in COOPERATIVE_MATRIX_USES:
+        raise ShaderCompileError(f"{caller()}: CoopMat use must be one of {', '.join(map(repr, COOPERATIVE_MATRIX_USES))}, "
+                                 f"not {use!r}")
+    return CoopMatType(elem, rows, cols, use)
 
 
 def caller(depth: int = 2) -> str:
@@ -131,12 +178,10 @@ def caller(depth: int = 2) -> str:
 
 
 # Storage-image formats as GLSL spells them: SPIR-V's ImageFormat number and the
-# scalar texels are read and written as. Those of Kompute's images (float32, int32,
-# uint32, int16, uint16, int8, uint8 with 1, 2 or 4 channels) and the 8-bit normalized
-# ones.
+# scalar texels are read and written as: those of Kompute's images (float32, int32,
+# uint32, int16, uint16, int8, uint8 with 1, 2 or 4 channels).
 IMAGE_FORMATS: dict[str, tuple[int, Scalar]] = {
     "rgba32f": (1, f32), "r32f": (3, f32), "rg32f": (6, f32),
-    "rgba8": (4, f32), "rg8": (13, f32), "r8": (15, f32),
     "rgba32i": (21, i32), "rgba16i": (22, i32), "rgba8i": (23, i32), "r32i": (24, i32),
     "rg32i": (25, i32), "rg16i": (26, i32), "rg8i": (27, i32), "r16i": (28, i32), "r8i": (29, i32),
     "rgba32ui": (30, u32), "rgba16ui": (31, u32), "rgba8ui": (32, u32), "r32ui": (33, u32),
@@ -144,7 +189,7 @@ IMAGE_FORMATS: dict[str, tuple[int, Scalar]] = {
 }
 # Formats every Vulkan device has for storage images; the others need the
 # StorageImageExtendedFormats capability (shaderStorageImageExtendedFormats).
-BASIC_IMAGE_FORMATS = frozenset({"rgba32f", "r32f", "rgba8", "rgba32i", "rgba16i", "rgba8i", "r32i",
+BASIC_IMAGE_FORMATS = frozenset({"rgba32f", "r32f", "rgba32i", "rgba16i", "rgba8i", "r32i",
                                  "rgba32ui", "rgba16ui", "rgba8ui", "r32ui"})
 
 
@@ -169,7 +214,12 @@ def Image2D(format: str) -> ImageType:  # noqa: N802 (a type, as Array)
 
     ``format`` is the image's format as GLSL spells it: ``"r32f" "rg32f" "rgba32f"``,
     ``"r32i" ... "rgba8i"``, ``"r32ui" ... "rgba8ui"`` (32-, 16- and 8-bit integers with
-    1, 2 or 4 channels) or ``"r8" "rg8" "rgba8"`` (8-bit normalized)."""
+    1, 2 or 4 channels). The normalized ``"r8" "rg8" "rgba8"`` are refused: a kp.Image
+    holds its dtype's numbers, so a uint8 image is ``"rgba8ui"``, read as 0 to 255."""
+    if format in ("r8", "rg8", "rgba8"):
+        raise ShaderCompileError(f"{caller()}: image format {format!r} is normalized (0.0 to 1.0), which no "
+                                 f"kp.Image holds: a uint8 image is Image2D({format + 'ui'!r}), its texels "
+                                 f"0 to 255 (divide by 255.0), or use a float32 image, Image2D('r32f')")
     if format not in IMAGE_FORMATS:
         raise ShaderCompileError(f"{caller()}: unknown image format {format!r}; use one of "
                                  f"{', '.join(IMAGE_FORMATS)}")
@@ -197,8 +247,8 @@ def scalar_type(kind: str, width: int) -> Scalar:
 
 
 def elem_of(t: ShaderType) -> Scalar:
-    """The scalar type of a scalar, vector or matrix."""
-    return t if isinstance(t, Scalar) else cast("Vector | Matrix", t).elem
+    """The scalar type of a scalar, vector, matrix or cooperative matrix."""
+    return t if isinstance(t, Scalar) else cast("Vector | Matrix | CoopMatType", t).elem
 
 
 def with_elem(t: ShaderType, elem: Scalar) -> ShaderType:

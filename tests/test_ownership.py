@@ -1,0 +1,343 @@
+"""Ownership: a recording holds what it binds until it is recorded again or
+destroyed, so a replay never writes into another tensor's memory; destroy() frees
+memory at once whatever recordings use it (they then raise); public methods called
+from finalizers, signal handlers, other threads and forked children neither hang
+nor lose work."""
+
+import gc
+import os
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+
+import numpy as np
+import pytest
+
+import kp
+
+from conftest import child_env, slow_algorithm
+
+WRITE_42 = """
+#version 450
+layout(local_size_x = 1) in;
+layout(set = 0, binding = 0) buffer A { float a[]; };
+void main() { a[gl_GlobalInvocationID.x] = 42.0; }
+"""
+
+
+def device_memory_blocks() -> int:
+    return kp.vk.live_handles().get("VkDeviceMemory", 0)
+
+
+def assert_a_replay_leaves_new_tensors_alone(mgr, seq, size):
+    """New tensors, made where collected ones were, keep their numbers through ``seq``."""
+    victims = [mgr.tensor([7.0] * size) for _ in range(8)]
+    mgr.sequence().eval(kp.OpSyncDevice(victims))
+    seq.eval()
+    mgr.sequence().eval(kp.OpSyncLocal(victims))
+    for victim in victims:
+        assert victim.data().tolist() == [7.0] * size
+
+
+# -- a recording owns what it binds ------------------------------------------------------
+def test_a_replay_after_rebuild_and_collection_writes_only_its_own_memory(mgr):
+    a, b = mgr.tensor([0.0] * 4), mgr.tensor([0.0] * 4)
+    algo = mgr.algorithm([a], WRITE_42)
+    seq = mgr.sequence().record(kp.OpAlgoDispatch(algo)).eval()
+    algo.rebuild([b], WRITE_42)
+    del a
+    gc.collect()
+    assert_a_replay_leaves_new_tensors_alone(mgr, seq, 4)
+    assert b.data().tolist() == [0.0] * 4  # the rebuilt algorithm was not dispatched
+
+
+def test_two_opmults_sharing_an_algorithm_keep_the_first_ones_memory(mgr):
+    algo = mgr.algorithm()
+    first = [mgr.tensor([2.0] * 8), mgr.tensor([3.0] * 8), mgr.tensor([0.0] * 8)]
+    seq = mgr.sequence().record(kp.OpSyncDevice(first)).record(kp.OpMult(first, algo)).eval()
+    second = [mgr.tensor([1.0] * 8) for _ in range(3)]
+    mgr.sequence().eval(kp.OpMult(second, algo))
+    del first
+    gc.collect()
+    assert_a_replay_leaves_new_tensors_alone(mgr, seq, 8)
+
+
+def test_a_recording_holds_its_memory_until_recorded_again(mgr):
+    small = [mgr.tensor([1.0]), mgr.tensor([1.0])]  # the shared blocks small tensors use
+    before = device_memory_blocks()
+    big = mgr.tensor(np.zeros(24 << 20, np.float32))  # 96 MiB: blocks of its own
+    seq = mgr.sequence().record(kp.OpAlgoDispatch(mgr.algorithm([big], WRITE_42, workgroup=[4])))
+    del big
+    gc.collect()
+    assert device_memory_blocks() > before  # still bound by the recording
+    seq.record(kp.OpSyncDevice([small[0]]))  # still the same recording
+    seq.eval()
+    seq.eval(kp.OpSyncDevice([small[1]]))  # a new recording: the old one's memory goes
+    gc.collect()
+    assert device_memory_blocks() == before
+
+
+@pytest.mark.parametrize("clear", [False, True])
+def test_destroy_frees_memory_that_an_idle_recording_uses(mgr, clear):
+    before = device_memory_blocks()
+    big = mgr.tensor(np.zeros(24 << 20, np.float32))
+    algo = mgr.algorithm([big], WRITE_42, workgroup=[4])
+    seq = mgr.sequence().record(kp.OpSyncDevice([big])).record(kp.OpAlgoDispatch(algo)).eval()
+    if clear:
+        seq.clear()
+    big.destroy()
+    del big
+    gc.collect()
+    assert device_memory_blocks() == before
+    with pytest.raises(kp.DestroyedError):
+        seq.eval()
+
+
+def test_destroy_keeps_the_host_copy_while_a_view_lives(mgr):
+    big = mgr.tensor(np.full(24 << 20, 5.0, np.float32))
+    view = big.data()
+    seq = mgr.sequence().record(kp.OpSyncLocal([big]))
+    before = device_memory_blocks()
+    big.destroy()
+    del big
+    gc.collect()
+    assert view[:3].tolist() == [5.0, 5.0, 5.0] and view[-1] == 5.0
+    del view
+    gc.collect()
+    assert device_memory_blocks() < before
+    with pytest.raises(kp.DestroyedError):
+        seq.eval()
+
+
+# -- destroy during a build or an evaluation --------------------------------------------
+class _DestroyingWorkgroup:
+    """A workgroup that destroys a tensor while the algorithm reads it: a thread
+    destroying it at that moment, made deterministic."""
+
+    def __init__(self, tensor):
+        self.tensor = tensor
+
+    def __iter__(self):
+        self.tensor.destroy()
+        return iter([4])
+
+
+def test_a_tensor_destroyed_while_its_algorithm_is_built_is_a_destroyed_error(mgr):
+    t = mgr.tensor([1.0] * 4)
+    with pytest.raises(kp.DestroyedError):
+        mgr.algorithm([t], WRITE_42, workgroup=_DestroyingWorkgroup(t))
+    assert kp.vk.live_handles().get("VkPipeline", 0) == 0
+
+
+def test_destroy_of_an_evaluating_sequence_does_not_wait_and_await_still_does(mgr):
+    t = mgr.tensor(np.zeros(64 * 64, np.float32))
+    algo = slow_algorithm(mgr, t)
+    seq = mgr.sequence().record(kp.OpSyncDevice([t]))
+    for _ in range(6):
+        seq.record(kp.OpAlgoDispatch(algo))
+    seq.record(kp.OpSyncLocal([t]))
+    seq.eval()
+    expected = t.data().copy()
+    seq.eval_async()
+    seq.destroy()
+    seq.eval_await()
+    first = t.data().copy()
+    time.sleep(0.05)
+    assert np.array_equal(first, t.data())  # nothing writes any more
+    assert not np.array_equal(first, expected)  # the second evaluation's results are in
+
+
+def test_await_wait_after_destroy_waits(mgr):
+    import asyncio
+
+    t = mgr.tensor(np.zeros(64 * 64, np.float32))
+    algo = slow_algorithm(mgr, t)
+    seq = mgr.sequence().record(kp.OpSyncDevice([t]))
+    for _ in range(6):
+        seq.record(kp.OpAlgoDispatch(algo))
+    seq.record(kp.OpSyncLocal([t]))
+    seq.eval_async()
+    seq.destroy()
+    asyncio.run(seq.wait())
+    first = t.data().copy()
+    time.sleep(0.05)
+    assert np.array_equal(first, t.data()) and first[0] > 0
+
+
+def test_no_call_waits_for_another_threads_evaluation(mgr):
+    t = mgr.tensor(np.zeros(64 * 64, np.float32))
+    algo = slow_algorithm(mgr, t)
+    seq = mgr.sequence()
+    for _ in range(12):
+        seq.record(kp.OpAlgoDispatch(algo))
+    seq.eval()  # compiled and warm
+    start = time.perf_counter()
+    seq.eval()
+    once = time.perf_counter() - start
+    worker = threading.Thread(target=seq.eval)
+    worker.start()
+    while not seq.is_running():
+        time.sleep(0.001)
+    start = time.perf_counter()
+    with pytest.raises(kp.WaitTimeoutError):
+        seq.eval_await(1000)
+    assert time.perf_counter() - start < once / 3
+    start = time.perf_counter()
+    seq.destroy()
+    assert time.perf_counter() - start < once / 3
+    worker.join()
+
+
+# -- finalizers, signals and forks: each in a child interpreter with a time limit --------------
+def run_child(code: str, memory_mode: str, timeout: float = 120) -> str:
+    result = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True,
+                            timeout=timeout, env=child_env(KP_DISABLE_UMA="1" if memory_mode == "staging" else "0"))
+    assert result.returncode == 0, f"exit code {result.returncode}\n{result.stdout}\n{result.stderr}"
+    assert "Vulkan validation" not in result.stderr, result.stderr
+    return result.stdout
+
+
+def test_public_methods_called_from_finalizers_inside_kp_neither_hang_nor_corrupt(memory_mode):
+    out = run_child("""
+        import gc, weakref
+        import numpy as np
+        import kp
+        mgr = kp.Manager()
+        calls = []
+
+        class Holder:
+            # a cycle, so that only a collection (inside any allocation) finds it
+            def __init__(self, tensor, seq):
+                self.me, self.tensor, self.seq = self, tensor, seq
+            def __del__(self):
+                self.tensor.destroy()
+                self.seq.destroy()
+                made = mgr.tensor([1.0, 2.0])  # a public method that allocates
+                mgr.sequence().eval(kp.OpSyncDevice([made]))
+                calls.append(made.data().tolist())
+
+        gc.set_threshold(1, 1, 1)  # collect at nearly every allocation, inside kp's too
+        keep = []
+        for i in range(150):
+            t = mgr.tensor(np.full(16, float(i), np.float32))
+            seq = mgr.sequence().record(kp.OpSyncDevice([t])).record(kp.OpSyncLocal([t])).eval()
+            Holder(mgr.tensor([0.0] * 4), mgr.sequence())
+            other = mgr.tensor([3.0] * 4)
+            weakref.finalize(Holder, other.destroy)
+            keep.append(t)
+        gc.set_threshold(700, 10, 10)
+        gc.collect()
+        kp.vk.drain()
+        assert all(t.data().tolist() == [float(i)] * 16 for i, t in enumerate(keep))
+        assert calls and all(c == [1.0, 2.0] for c in calls)
+        print(len(calls))
+        """, memory_mode)
+    assert int(out) > 10
+
+
+def test_ctrl_c_during_evaluations_leaves_every_submission_tracked(memory_mode):
+    run_child("""
+        import signal, time
+        import numpy as np
+        import kp
+        from conftest import slow_algorithm
+        mgr = kp.Manager()
+        t = mgr.tensor(np.zeros(64, np.float32))
+        counter = mgr.tensor(np.zeros(4, np.float32))
+        inc = mgr.algorithm([counter], '''
+            #version 450
+            layout(local_size_x = 1) in;
+            layout(set = 0, binding = 0) buffer A { float a[]; };
+            void main() { a[gl_GlobalInvocationID.x] += 1.0; }''')
+        seq = mgr.sequence().record(kp.OpSyncDevice([counter])).record(kp.OpAlgoDispatch(slow_algorithm(mgr, t)))
+        seq.record(kp.OpAlgoDispatch(inc)).record(kp.OpSyncLocal([counter]))
+        seq.eval()
+
+        armed = [False]
+
+        def interrupt(*_):
+            if armed[0]:  # only inside seq.eval() below
+                armed[0] = False
+                raise KeyboardInterrupt
+        signal.signal(signal.SIGALRM, interrupt)
+        interrupted = 0
+        expected = counter.data().copy()
+        for i in range(300):
+            try:
+                armed[0] = True
+                signal.setitimer(signal.ITIMER_REAL, 1e-5 * (1 + i % 97))
+                seq.eval()
+            except KeyboardInterrupt:
+                interrupted += 1
+                seq.eval_await()  # tracked: waits for it, or nothing was submitted
+            armed[0] = False
+            value = counter.data().copy()
+            time.sleep(0.001)
+            assert np.array_equal(value, counter.data()), "the GPU still wrote after eval_await()"
+            assert value[0] in (expected[0], expected[0] + 1), (value, expected)
+            expected = value
+            counter.data()[:] = value  # the next evaluation syncs these to the device
+        signal.signal(signal.SIGALRM, signal.SIG_DFL)
+        assert interrupted > 20, interrupted
+        seq.eval()
+        assert kp.vk.take_validation_messages() == []
+        """, memory_mode, timeout=300)
+
+
+def test_a_forked_child_makes_its_own_manager_and_refuses_the_parents(memory_mode):
+    run_child("""
+        import os, multiprocessing
+        import kp
+        DOUBLE = '''
+            #version 450
+            layout(local_size_x = 1) in;
+            layout(set = 0, binding = 0) buffer A { float a[]; };
+            void main() { a[gl_GlobalInvocationID.x] *= 2.0; }'''
+        parent = kp.Manager()
+        mine = parent.tensor([1.0, 2.0])
+        seq = parent.sequence().record(kp.OpSyncDevice([mine])).record(kp.OpAlgoDispatch(parent.algorithm([mine], DOUBLE))) \
+            .record(kp.OpSyncLocal([mine])).eval()
+
+        def child_work(x):
+            mgr = kp.Manager()
+            t = mgr.tensor([x, x + 1])
+            mgr.sequence().record(kp.OpSyncDevice([t])).record(kp.OpAlgoDispatch(mgr.algorithm([t], DOUBLE))) \\
+                .record(kp.OpSyncLocal([t])).eval()
+            refused = []
+            for use in (lambda: seq.eval(), lambda: parent.tensor([1.0]), lambda: mine.data(),
+                        lambda: parent.sequence()):
+                try:
+                    use()
+                except kp.KomputeError as exc:
+                    refused.append("parent" in str(exc))
+            return t.data().tolist(), refused
+
+        pid = os.fork()
+        if pid == 0:
+            data, refused = child_work(1.0)
+            os._exit(0 if data == [2.0, 4.0] and refused == [True] * 4 else 3)
+        _, status = os.waitpid(pid, 0)
+        assert os.waitstatus_to_exitcode(status) == 0, status
+        with multiprocessing.get_context("fork").Pool(2) as pool:
+            results = pool.map(child_work, [1.0, 5.0])
+        assert [r[0] for r in results] == [[2.0, 4.0], [10.0, 12.0]], results
+        assert all(r[1] == [True] * 4 for r in results), results
+        seq.eval()
+        assert mine.data().tolist() == [4.0, 8.0]
+        """, memory_mode)
+
+
+def test_a_sequence_whose_creation_an_interrupt_cut_short_is_released_whole(mgr, monkeypatch):
+    def interrupted(*args):
+        raise KeyboardInterrupt  # as a signal handler's, at that point of the creation
+
+    before = kp.vk.live_handles().get("VkCommandPool", 0)
+    monkeypatch.setattr(kp.vk.commands, "Timeline", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        mgr.sequence()
+    monkeypatch.undo()
+    gc.collect()
+    mgr.sequence().eval(kp.OpSyncDevice([mgr.tensor([1.0])]))
+    assert kp.vk.live_handles().get("VkCommandPool", 0) == before
