@@ -152,6 +152,27 @@ def test_compile_glsl_with_defines_and_output_as_json(capsys, tmp_path):
     assert [b["binding"] for b in entry["bindings"]] == [0, 1, 2]
 
 
+def test_compile_finds_includes_next_to_the_file_and_in_include_folders(capsys, tmp_path, monkeypatch):
+    # shaders/main.comp includes scale.glsl (next to it), which includes factor.glsl (in -I common)
+    (tmp_path / "shaders").mkdir()
+    (tmp_path / "common").mkdir()
+    (tmp_path / "shaders" / "main.comp").write_text(MULTIPLY_GLSL.replace(
+        "#version 450", '#version 450\n#extension GL_GOOGLE_include_directive : require\n#include "scale.glsl"')
+        .replace("local_size_x = 1", "local_size_x = WIDTH"))
+    (tmp_path / "shaders" / "scale.glsl").write_text('#include "factor.glsl"\n')
+    (tmp_path / "common" / "factor.glsl").write_text("#define WIDTH 4\n")
+    monkeypatch.chdir(tmp_path)
+    status, out, err = kp_command(capsys, "compile", "shaders/main.comp", "-I", "common", "--json")
+    assert status == 0, err
+    assert json.loads(out)[0]["local_size"] == [4, 1, 1]
+    # an edited include is compiled anew, not taken from the cache
+    (tmp_path / "common" / "factor.glsl").write_text("#define WIDTH 8\n")
+    status, out, err = kp_command(capsys, "compile", "shaders/main.comp", "-Icommon", "--json")
+    assert status == 0, err
+    assert json.loads(out)[0]["local_size"] == [8, 1, 1]
+    assert kp.shader.reflect((tmp_path / "shaders" / "main.spv").read_bytes()).local_size == (8, 1, 1)
+
+
 def test_compile_python_file_writes_each_kernel(capsys, tmp_path):
     source = tmp_path / "kernels.py"
     source.write_text(KERNELS)
@@ -206,7 +227,8 @@ def test_compile_names_kernels_of_one_factory_by_their_variables(capsys, tmp_pat
     (["missing.comp"], "no such file"),
     (["kernels.py", "--kernel", "nope"], "no @python2shader kernel 'nope'; it has double, multiply"),
     (["kernels.py", "-o", "one.spv"], "has 2 kernels; pick one with --kernel"),
-    (["kernels.py", "-D", "N=1"], "-D/--define is for GLSL"),
+    (["kernels.py", "-D", "N=1"], "-D/--define and -I/--include are for GLSL"),
+    (["kernels.py", "-I", "."], "-D/--define and -I/--include are for GLSL"),
 ])
 def test_compile_usage_errors_say_what_to_change(capsys, tmp_path, monkeypatch, argv, message):
     monkeypatch.chdir(tmp_path)

@@ -70,6 +70,40 @@ def test_blocks_reuse_the_process_managers_and_their_prepared_work(local_manager
     assert handles["VkDevice"] == len(kp.list_devices()) and handles["VkPipeline"] <= 2 * len(kp.list_devices())
 
 
+PARTIAL = """
+#version 450
+layout(local_size_x = 64) in;
+layout(binding = 0) readonly buffer X { float x[]; };
+layout(binding = 1) buffer Y { float y[]; };
+void main() {
+    uint i = gl_GlobalInvocationID.x;
+    if (i < x.length() && x[i] > 0.5) y[i] = x[i];
+}
+"""
+
+ACCUMULATE = """
+#version 450
+layout(local_size_x = 64) in;
+layout(binding = 0) readonly buffer X { float x[]; };
+layout(binding = 1) buffer Y { float y[]; };
+void main() {
+    uint i = gl_GlobalInvocationID.x;
+    if (i < x.length()) y[i] += x[i];
+}
+"""
+
+
+def test_every_block_output_starts_zeroed_whatever_ran_before(local_managers):
+    # the blocks share one prepared output tensor per manager: what one block
+    # wrote must not show in the next one, nor in the same graph computed again
+    x = np.random.default_rng(3).random(1000, dtype=np.float32)
+    partial = kp.dask.map_blocks(PARTIAL, da.from_array(x, chunks=100))
+    np.testing.assert_array_equal(partial.compute(scheduler="sync"), np.where(x > 0.5, x, 0))
+    accumulated = kp.dask.map_blocks(ACCUMULATE, da.ones(400, chunks=100, dtype=np.float32))
+    for _ in range(2):
+        np.testing.assert_array_equal(accumulated.compute(scheduler="sync"), np.ones(400))
+
+
 def test_map_blocks_refuses_what_it_cannot_map(local_managers):
     with pytest.raises(kp.InvalidArgumentError, match="at least one dask array"):
         kp.dask.map_blocks(SAXPY)

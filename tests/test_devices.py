@@ -50,12 +50,35 @@ def test_manager_keeps_kompute_positional_arguments(memory_mode, first):
 @pytest.mark.parametrize("device, message", [
     (-1, "no Vulkan device with index -1"), (99, "no Vulkan device with index 99"),
     ("ffffffff-no-such-device", "no Vulkan device with UUID 'ffffffff-no-such-device'"),
-    ("", "no Vulkan device with UUID ''"), (1.0, "a device is an index or a UUID string, got 1.0"),
-    (None, "got None"), (True, "got True"), (np.True_, "got np.True_"),
-    ("²", "no Vulkan device with UUID '²'")])  # a digit to str.isdigit, a ValueError to int()
+    ("", "no Vulkan device with UUID ''"), ("²", "no Vulkan device with UUID '²'"),
+    (np.int64(99), "no Vulkan device with index 99")])  # "²": a digit to str.isdigit, a ValueError to int()
 def test_a_device_that_does_not_exist_is_refused(device, message):
     with pytest.raises(kp.DeviceNotFoundError, match=re.escape(message)):
         kp.Manager(device=device)
+
+
+@pytest.mark.parametrize("device", [1.0, None, True, np.True_, [0], np.float32(0)], ids=repr)
+def test_a_device_that_is_neither_an_index_nor_a_uuid_is_refused(device):
+    with pytest.raises(kp.InvalidArgumentError, match=re.escape(f"device must be an index (an int) or a UUID "
+                                                                f"string, got {device!r}")):
+        kp.Manager(device=device)
+
+
+def test_a_numpy_integer_is_an_index(memory_mode, first):
+    with kp.Manager(device=np.int64(0), family_queue_indices=np.array([0])) as mgr:
+        assert mgr.get_device_properties()["uuid"] == first["uuid"]
+        _manager_computes(mgr)
+
+
+@pytest.mark.parametrize("arguments, message", [
+    ((0, None), "family_queue_indices must be a list of ints, got None"),
+    ((0, [True]), "family_queue_indices must be a list of ints, got [True]"),
+    ((0, [], None), "desired_extensions must be a list of extension names (str), got None"),
+    ((0, [], "VK_KHR_shader_float16_int8"), "got 'VK_KHR_shader_float16_int8'"),
+    ((0, [], [1]), "desired_extensions must be a list of extension names (str), got [1]")])
+def test_queue_families_and_extensions_of_the_wrong_type_are_refused(arguments, message):
+    with pytest.raises(kp.InvalidArgumentError, match=re.escape(message)):
+        kp.Manager(*arguments)
 
 
 def test_visible_devices_filter_and_order(monkeypatch, first):
@@ -77,15 +100,11 @@ def test_visible_devices_let_two_managers_share_a_device_as_two(monkeypatch, mem
             mgr.destroy()
 
 
-def test_manager_takes_a_numpy_integer_as_an_index(memory_mode, first):
-    with kp.Manager(device=np.arange(3)[0]) as mgr:
-        assert mgr.get_device_properties()["uuid"] == first["uuid"]
-
-
 @pytest.mark.parametrize("setting, message", [
     ("7", "KP_VISIBLE_DEVICES='7': no Vulkan device with index 7"),
     ("0,²", "KP_VISIBLE_DEVICES='0,²': no Vulkan device with UUID '²'"),
     ("0,not-a-uuid", "KP_VISIBLE_DEVICES='0,not-a-uuid': no Vulkan device with UUID 'not-a-uuid'"),
+    ("²", "KP_VISIBLE_DEVICES='²': no Vulkan device with UUID '²'"),
 ])
 def test_a_visible_device_entry_that_matches_nothing_is_an_error(monkeypatch, setting, message):
     monkeypatch.setenv("KP_VISIBLE_DEVICES", setting)

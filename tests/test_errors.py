@@ -1,13 +1,16 @@
 """Every misuse is a kp.KomputeError naming what was wrong, raised before anything
 reaches the driver, and the manager keeps working afterwards."""
 
+import asyncio
 import re
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 
 import kp
-from conftest import run
+from conftest import assert_close, child_env, run
 from test_algorithm import PUSH_GLSL, SPEC_GLSL
 
 NO_PUSH_GLSL = """
@@ -268,3 +271,155 @@ def test_use_after_manager_destroy(memory_mode, multiply_spirv):
         mgr.get_device_properties()
     with kp.Manager() as fresh:
         assert_still_works(fresh, multiply_spirv)
+
+
+# -- constants, timestamps, barriers, data and settings (issue 20) --------------------
+
+# an int, a uint and a float constant, written to a[0..2]
+KINDS_GLSL = """
+#version 450
+layout(local_size_x = 1) in;
+{constants}
+layout(set = 0, binding = 0) buffer A {{ float a[]; }};
+void main() {{ a[0] = float(i); a[1] = float(u); a[2] = f; }}
+"""
+SPEC_KINDS_GLSL = KINDS_GLSL.format(constants="layout(constant_id = 0) const int i = 0; "
+                                              "layout(constant_id = 1) const uint u = 0; "
+                                              "layout(constant_id = 2) const float f = 0.0;")
+PUSH_KINDS_GLSL = KINDS_GLSL.format(constants="layout(push_constant) uniform P { int i; uint u; float f; };")
+
+BAD_CONSTANTS = [
+    ([2**32 + 5, 0, 0.0], r"int32\) cannot hold 4294967301"), ([0, -1, 0.0], r"uint32\) cannot hold -1"),
+    ([1.5, 0, 0.0], r"int32\) needs a whole number, got 1.5"),
+    ([float("nan"), 0, 0.0], "needs a whole number, got nan"),
+    ([0, 0, 1e39], r"float32\) cannot hold 1e\+39"), ([[1, 2], 0, 0.0], r"needs a number, got \[1, 2\]"),
+    ([None, 0, 0.0], "needs a number, got None"), ([0, 0, "1"], "needs a number, got '1'"),
+]
+
+
+@pytest.mark.parametrize("values, message", BAD_CONSTANTS)
+def test_spec_and_push_constants_are_converted_with_the_same_checks(mgr, multiply_spirv, values, message):
+    a = mgr.tensor([0, 0, 0])
+    with pytest.raises(kp.InvalidArgumentError, match="specialisation constant .*" + message):
+        mgr.algorithm([a], SPEC_KINDS_GLSL, spec_consts=values)
+    with pytest.raises(kp.InvalidArgumentError, match="push constant .*" + message):
+        mgr.algorithm([a], PUSH_KINDS_GLSL, push_consts=values)
+    assert_still_works(mgr, multiply_spirv)
+
+
+def test_constants_at_the_ends_of_their_range_arrive_exactly(mgr):
+    values = [-2**31, 2**32 - 1, np.float32(0.1)]
+    for shader, arguments in ((SPEC_KINDS_GLSL, {"spec_consts": values}), (PUSH_KINDS_GLSL, {"push_consts": values})):
+        a = mgr.tensor_t(np.zeros(3, np.float32))
+        run(mgr, kp.OpAlgoDispatch(mgr.algorithm([a], shader, (1, 1, 1), **arguments)), kp.OpSyncLocal([a]))
+        assert a.data().tolist() == [float(np.float32(-2**31)), float(np.float32(2**32 - 1)), float(np.float32(0.1))]
+
+
+def test_spec_consts_that_are_not_a_list_are_refused(mgr):
+    with pytest.raises(kp.InvalidArgumentError, match="spec_consts must be a list, a tuple or a NumPy array"):
+        mgr.algorithm([mgr.tensor([0, 0, 0])], SPEC_KINDS_GLSL, spec_consts="123")
+
+
+def test_push_constants_larger_than_the_device_allows(mgr, multiply_spirv):
+    limit = mgr.get_device_properties()["max_push_constants_size"]
+    shader = PUSH_GLSL.replace("float scale; float offset;",
+                               f"float scale; float offset; float rest[{limit // 4 - 1}];")
+    with pytest.raises(kp.InvalidArgumentError, match=f"take {limit + 4} bytes but .* at most {limit} "
+                                                      r"\(maxPushConstantsSize\)"):
+        mgr.algorithm([mgr.tensor([1.0])], shader, push_consts=np.zeros(limit // 4 + 1, np.float32))
+    assert_still_works(mgr, multiply_spirv)
+
+
+@pytest.mark.parametrize("count", [2**31, 2**33, 2**16 + 1, 1.0, True, "8"], ids=repr)
+def test_total_timestamps_is_bounded(mgr, multiply_spirv, count):
+    with pytest.raises(kp.InvalidArgumentError, match=f"total_timestamps must be an int from 0 to 65536, "
+                                                      f"got {re.escape(repr(count))}"):
+        mgr.sequence(0, count)
+    assert_still_works(mgr, multiply_spirv)
+
+
+def test_numpy_timestamp_counts_are_ints(mgr):
+    if not mgr.get_device_properties()["timestamps_supported"]:
+        pytest.skip("the device has no timestamps")
+    seq = mgr.sequence(0, np.int64(4)).eval(kp.OpSyncDevice([mgr.tensor([1.0])]))
+    assert len(seq.get_timestamps()) == 2
+
+
+A, S = kp.AccessFlags, kp.PipelineStages
+
+
+@pytest.mark.parametrize("arguments, message", [
+    ((A.shader_write, A.shader_read, 0, S.compute_shader), "src_stage is empty"),
+    ((A.shader_write, A.shader_read, S.compute_shader, 0), "dst_stage is empty"),
+    ((A.shader_write | 0x2, A.shader_read), "src_access 0x42 has bits that are not kp.AccessFlags"),
+    ((A.shader_write, A.shader_read, S.compute_shader, S.compute_shader | 0x8), "dst_stage 0x808 has bits"),
+    ((A.shader_write, A.shader_read, S.transfer, S.compute_shader), "src_access has shader_write, which happens "
+                                                                    "in the compute_shader stage"),
+    ((A.shader_write, A.host_read, S.compute_shader, S.compute_shader), "dst_access has host_read"),
+    ((-1, A.shader_read), "src_access -0x1 has bits"), ((2**40, A.shader_read), "src_access 0x10000000000 has bits"),
+    ((A.shader_write, 1.0), "dst_access must be kp.AccessFlags flags"), (("x", 0), "src_access must be"),
+])
+def test_memory_barrier_flags_are_checked(mgr, multiply_spirv, arguments, message):
+    with pytest.raises(kp.InvalidArgumentError, match=re.escape(message)):
+        kp.OpMemoryBarrier([mgr.tensor([1.0])], *arguments)
+    # what every stage can do, and memory accesses anywhere, are accepted
+    a = mgr.tensor([1.0])
+    run(mgr, kp.OpMemoryBarrier([a], A.memory_write | A.host_write, A.memory_read | A.shader_read,
+                                S.all_commands, S.compute_shader | S.bottom_of_pipe))
+    assert_still_works(mgr, multiply_spirv)
+
+
+@pytest.mark.parametrize("data", [None, [1.0, None], [[None]], ["1", "2"], [1.0, "2"], [b"1"]], ids=repr)
+def test_none_and_strings_are_not_tensor_data(mgr, multiply_spirv, data):
+    for make in (mgr.tensor, mgr.tensor_t, kp.Tensor):
+        with pytest.raises(kp.DataTypeError):
+            make(data)
+    assert_still_works(mgr, multiply_spirv)
+
+
+@pytest.mark.parametrize("data", [[None] * 3, ["a", "b", "c"], ["1", "2", "3"], [1, 2, None],
+                                  np.array(["1", "2", "3"])], ids=repr)
+def test_set_data_refuses_none_and_strings_and_keeps_the_numbers(mgr, data):
+    for tensor in (mgr.tensor([1, 2, 3]), kp.Tensor([1, 2, 3])):
+        with pytest.raises(kp.DataTypeError, match="set_data needs real numbers"):
+            tensor.set_data(data)
+        assert list(tensor.data()) == [1.0, 2.0, 3.0]
+
+
+@pytest.mark.parametrize("make", ["Tensor", "tensor", "tensor_t", "image"])
+def test_data_larger_than_any_heap_is_refused_before_it_is_copied(mgr, make):
+    # 4 TiB described by one element: converting or copying it would take the host's memory
+    huge = np.broadcast_to(np.float64(1), (2**39,))
+    with pytest.raises(kp.OutOfDeviceMemoryError, match="larger than the device's largest memory heap"):
+        if make == "Tensor":
+            kp.Tensor(huge)
+        elif make == "image":
+            mgr.image(huge, 2**19, 2**20, 1)
+        else:
+            getattr(mgr, make)(huge)
+    assert_close(mgr.tensor([1.0, 2.0]).data(), [1.0, 2.0])
+
+
+def test_awaiting_with_a_negative_timeout_raises_as_eval_await_does(mgr):
+    seq = mgr.sequence()
+    with pytest.raises(kp.InvalidArgumentError, match="timeout_ns must be a non-negative int, got -1"):
+        asyncio.run(seq.wait(-1))
+    seq.eval_async(kp.OpSyncDevice([mgr.tensor([1.0])]))
+    with pytest.raises(kp.InvalidArgumentError, match="timeout_ns must be a non-negative int, got -1"):
+        asyncio.run(seq.wait(-1))
+    asyncio.run(seq.wait())
+
+
+@pytest.mark.parametrize("value", ["abc", "-5", "1e3", "²"])
+def test_a_bad_spin_setting_names_the_variable(value):
+    result = subprocess.run([sys.executable, "-c", "import kp"], env=child_env(KP_SPIN_NS=value),
+                            capture_output=True, text=True)
+    assert result.returncode != 0
+    assert f"InvalidArgumentError: the environment variable KP_SPIN_NS={value!r} must be a non-negative integer" \
+        in result.stderr
+
+
+def test_an_empty_spin_setting_is_the_default():
+    result = subprocess.run([sys.executable, "-c", "import kp; print(kp.vk.commands.SPIN_NS)"],
+                            env=child_env(KP_SPIN_NS=""), capture_output=True, text=True)
+    assert result.stdout.strip() == "200000", result.stderr

@@ -6,6 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+import kp
+
 from kp.errors import ShaderCompileError, ShaderError
 from kp.shader import glsl, tools
 from kp.shader.glsl import as_spirv, compile_source
@@ -89,22 +91,89 @@ def test_missing_compiler_says_how_to_install(monkeypatch, tmp_path):
 
 def test_compiled_module_is_stored_on_disk_and_reused(tmp_path):
     spirv = compile_source(SQUARE)
-    entries = list((tmp_path / "cache" / "glsl").glob("*.spv"))
-    assert [entry.read_bytes() for entry in entries] == [spirv]
-    # Replace the entry with another valid module: if the next compile returns
-    # it, the disk cache was read instead of running the compiler.
+    (entry,) = (tmp_path / "cache" / "glsl").glob("*.spv")
+    assert entry.read_bytes().endswith(spirv)
+    # Replace the entry with another module's entry: if the next compile returns
+    # that module, the disk cache was read instead of running the compiler.
     other = compile_source(SQUARE.replace("64", "32"))
-    entries[0].write_bytes(other)
+    (other_entry,) = set((tmp_path / "cache" / "glsl").glob("*.spv")) - {entry}
+    entry.write_bytes(other_entry.read_bytes())
     glsl._memory_cache.clear()
     assert compile_source(SQUARE) == other
 
 
-def test_damaged_cache_entry_is_recompiled(tmp_path):
+@pytest.mark.parametrize("damage", ["garbage", "header only", "zeroed tail", "random body", "empty"])
+def test_damaged_cache_entry_is_recompiled(tmp_path, damage):
     spirv = compile_source(SQUARE)
     (entry,) = (tmp_path / "cache" / "glsl").glob("*.spv")
-    entry.write_bytes(b"garbage")
+    stored = entry.read_bytes()
+    header = stored[:len(stored) - len(spirv) + 20]  # what precedes the module, and its header
+    rest = len(stored) - len(header)
+    entry.write_bytes({"garbage": b"garbage", "header only": header, "zeroed tail": header + bytes(rest),
+                       "random body": header + np.random.default_rng(0).bytes(rest), "empty": b""}[damage])
     glsl._memory_cache.clear()
     assert compile_source(SQUARE) == spirv
+    assert entry.read_bytes() == stored  # and stored again
+
+
+# -- #include -----------------------------------------------------------------
+
+INCLUDING = """#version 450
+#extension GL_GOOGLE_include_directive : require
+#include "size.glsl"
+layout(local_size_x = WIDTH) in;
+layout(binding = 0) buffer Data { float x[]; };
+void main() { x[gl_GlobalInvocationID.x] *= 2.0; }
+"""
+
+
+@pytest.fixture
+def shader_tree(tmp_path):
+    """shaders/main.comp includes size.glsl (next to it), which includes width.glsl
+    (in shaders/common, an include folder)."""
+    (tmp_path / "shaders" / "common").mkdir(parents=True)
+    (tmp_path / "shaders" / "main.comp").write_text(INCLUDING)
+    (tmp_path / "shaders" / "size.glsl").write_text('#include "width.glsl"\n')
+    (tmp_path / "shaders" / "common" / "width.glsl").write_text("#define WIDTH 16\n")
+    return tmp_path / "shaders"
+
+
+def test_includes_are_found_next_to_the_file_then_in_the_include_folders(shader_tree, monkeypatch):
+    monkeypatch.chdir(shader_tree.parent)  # the file is in a subfolder of the current folder
+    spirv = glsl.compile_file("shaders/main.comp", include_dirs=["shaders/common"])
+    assert reflect(spirv).local_size == (16, 1, 1)
+    with pytest.raises(ShaderCompileError, match="width.glsl"):
+        glsl.compile_file("shaders/main.comp")  # without the include folder
+
+
+@pytest.mark.parametrize("keep_memory_cache", [True, False], ids=["memory", "disk"])
+def test_editing_an_included_file_compiles_anew(shader_tree, keep_memory_cache):
+    folder = [shader_tree / "common"]
+    assert reflect(glsl.compile_file(shader_tree / "main.comp", include_dirs=folder)).local_size == (16, 1, 1)
+    (shader_tree / "common" / "width.glsl").write_text("#define WIDTH 8\n")
+    if not keep_memory_cache:
+        glsl._memory_cache.clear()
+    assert reflect(glsl.compile_file(shader_tree / "main.comp", include_dirs=folder)).local_size == (8, 1, 1)
+    # the source as text finds its includes in `directory`
+    assert reflect(compile_source(INCLUDING, directory=shader_tree, include_dirs=folder)).local_size == (8, 1, 1)
+
+
+def test_an_error_in_an_included_file_is_not_shown_against_the_source(shader_tree):
+    (shader_tree / "common" / "width.glsl").write_text("#define WIDTH 16\nnot glsl\n")
+    with pytest.raises(ShaderCompileError) as info:
+        glsl.compile_file(shader_tree / "main.comp", include_dirs=[shader_tree / "common"])
+    assert "width.glsl:2:" in str(info.value) and "   2 |" not in str(info.value)
+
+
+@pytest.mark.parametrize("include_dirs", ["shaders", [None]])
+def test_include_dirs_must_be_a_list_of_folders(include_dirs):
+    with pytest.raises(kp.InvalidArgumentError, match="include_dirs must be a list of folders"):
+        compile_source(SQUARE, include_dirs=include_dirs)
+
+
+def test_a_missing_glsl_file_is_a_shader_error(tmp_path):
+    with pytest.raises(ShaderError, match="cannot read GLSL file"):
+        glsl.compile_file(tmp_path / "missing.comp")
 
 
 def test_unwritable_cache_directory_does_not_stop_compilation(tmp_path, monkeypatch):

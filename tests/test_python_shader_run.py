@@ -1,6 +1,7 @@
 """Python shaders running on the device, checked against NumPy."""
 
 import textwrap
+import types
 
 import numpy as np
 import pytest
@@ -59,6 +60,45 @@ def logistic_regression(
     w_out_j[i] = d_w.y
     b_out[i] = d_b
     l_out[i] = loss
+
+
+# what the cache test below changes between two compilations of one kernel
+FACTOR = 2.0
+CONSTANTS = types.ModuleType("constants")
+CONSTANTS.OFFSET = 0.0
+
+
+def scaled(x):
+    return x * FACTOR + offset_by(x)
+
+
+def offset_by(x, extra=0.0):
+    return x * 0.0 + CONSTANTS.OFFSET + extra
+
+
+def test_a_kernel_made_again_sees_the_values_its_helpers_read_now(mgr, monkeypatch):
+    def make(bias):
+        @python2shader
+        def scale(index=("input", "GlobalInvocationId", ivec3), data=("buffer", 0, Array(f32))):
+            data[index.x] = scaled(data[index.x]) + bias
+        return scale
+
+    def run(shader):
+        return dispatch(mgr, shader, np.array([1.0, 2.0], np.float32))[0].tolist()
+
+    assert run(make(0.0)) == [2.0, 4.0]
+    monkeypatch.setitem(globals(), "FACTOR", 3.0)  # a global of the helper
+    assert run(make(0.0)) == [3.0, 6.0]
+    monkeypatch.setitem(globals(), "FACTOR", np.float32(2.0))  # a NumPy scalar, by its value too
+    assert run(make(0.0)) == [2.0, 4.0]
+    monkeypatch.setitem(globals(), "FACTOR", np.float32(3.0))
+    assert run(make(0.0)) == [3.0, 6.0]
+    monkeypatch.setattr(CONSTANTS, "OFFSET", 1.0)  # a module's number the helper's helper reads
+    assert run(make(0.0)) == [4.0, 7.0]
+    monkeypatch.setattr(offset_by, "__defaults__", (10.0,))  # a helper's default
+    assert run(make(0.0)) == [14.0, 17.0]
+    assert run(make(-0.0)) == run(make(0.0))  # a closure cell: -0.0 is its own key, same numbers
+    assert make(-0.0).to_spirv() != make(0.0).to_spirv()
 
 
 def test_seed_multiply_through_the_seed_api(mgr):

@@ -278,6 +278,19 @@ def test_algo_file_also_takes_spirv(mgr, tmp_path, multiply_spirv):
     assert out.data() == [2.0, 4.0, 6.0]
 
 
+def test_algo_file_finds_the_glsl_files_includes_next_to_it(mgr, tmp_path):
+    (tmp_path / "shaders").mkdir()
+    (tmp_path / "shaders" / "op.glsl").write_text("#define OP(a, b) ((a) + (b))\n")
+    path = tmp_path / "shaders" / "add.comp"
+    path.write_text(MULTIPLY_GLSL.replace("#version 450", "#version 450\n#extension GL_GOOGLE_include_directive : "
+                                          "require\n#include \"op.glsl\"").replace("a[i] * b[i]", "OP(a[i], b[i])"))
+    a, b, out = factors()
+    mgr.eval_tensor_create_def([a, b, out])
+    mgr.eval_algo_file_def([a, b, out], path)  # the current folder is not tmp_path/shaders
+    mgr.eval_tensor_sync_local_def([out])
+    assert out.data() == [3.0, 4.0, 5.0]
+
+
 def test_the_default_workgroup_is_one_invocation_per_element_of_the_first_tensor(mgr):
     x, y = kp.Tensor(list(range(1, 11))), kp.Tensor([0] * 10)
     mgr.eval_tensor_create_def([x, y])

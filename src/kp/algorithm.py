@@ -7,6 +7,7 @@ undefined behaviour in the driver.
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
 import struct
@@ -116,19 +117,21 @@ def push_constants_bytes(values: Any, info: ShaderInfo) -> bytes:
     if isinstance(values, (list, tuple)):
         return _pack_push_constants(values, info.push_constants, info.push_constant_size)
     if values is None:
-        push = b""
-    elif isinstance(values, (bytes, bytearray, memoryview)):
-        push = bytes(values)
+        values = b""
+    if isinstance(values, (bytes, bytearray, memoryview)):
+        size = memoryview(values).nbytes
     elif isinstance(values, (np.ndarray, np.generic)):
-        array = np.asarray(values)
-        push = as_host_array(array, array.dtype).tobytes() if array.size else b""
+        size = np.asarray(values).nbytes
     else:
         raise InvalidArgumentError(f"push constants must be a list, a tuple, a NumPy array or bytes, "
                                    f"got {type(values).__name__}")
-    if len(push) != info.push_constant_size:
+    if size != info.push_constant_size:  # (checked before a copy is made)
         raise InvalidArgumentError(f"the shader's push constants take {info.push_constant_size} bytes but "
-                                   f"{len(push)} bytes were given")
-    return push
+                                   f"{size} bytes were given")
+    if isinstance(values, (bytes, bytearray, memoryview)):
+        return bytes(values)
+    array = np.asarray(values)
+    return as_host_array(array, array.dtype).tobytes() if array.size else b""
 
 
 def _pack_push_constants(values: Sequence[Any], members: tuple[PushConstant, ...], size: int) -> bytes:
@@ -140,19 +143,28 @@ def _pack_push_constants(values: Sequence[Any], members: tuple[PushConstant, ...
     data = bytearray(size)
     for member, value in zip(members, values):
         what = f"push constant {member.name} ({member.kind}{member.width})"
-        if not isinstance(value, (int, float, np.integer, np.floating, np.bool_)):
-            raise InvalidArgumentError(f"{what} needs a number, got {value!r}")
-        if member.kind == "bool":
-            value = bool(value)
-        elif member.kind != "float":
-            if isinstance(value, (float, np.floating)) and not float(value).is_integer():
-                raise InvalidArgumentError(f"{what} needs a whole number, got {value!r}")
-            value = int(value)
-        try:
-            struct.pack_into("=" + _PUSH_FORMATS[member.kind, member.width], data, member.offset, value)
-        except (struct.error, OverflowError):
-            raise InvalidArgumentError(f"{what} cannot hold {value!r}") from None
+        scalar = scalar_bytes(value, member.kind, member.width, what)
+        data[member.offset:member.offset + len(scalar)] = scalar
     return bytes(data)
+
+
+def scalar_bytes(value: Any, kind: str, width: int, what: str) -> bytes:
+    """``value`` as a ``kind``/``width`` scalar of a shader (a bool as a VkBool32), in
+    host byte order: what push and specialisation constants hold. Raises
+    ``InvalidArgumentError`` naming ``what`` for anything but a number the type holds
+    exactly (a float for an integer must be whole; NaN and infinities only for floats)."""
+    if not isinstance(value, (int, float, np.integer, np.floating, np.bool_)):
+        raise InvalidArgumentError(f"{what} needs a number, got {value!r}")
+    if kind == "bool":
+        value = bool(value)
+    elif kind != "float":
+        if isinstance(value, (float, np.floating)) and not float(value).is_integer():
+            raise InvalidArgumentError(f"{what} needs a whole number, got {value!r}")
+        value = int(value)
+    try:
+        return struct.pack("=" + _PUSH_FORMATS[kind, width], value)
+    except (struct.error, OverflowError):
+        raise InvalidArgumentError(f"{what} cannot hold {value!r}") from None
 
 
 def _spec_values(info: ShaderInfo, spec: list[tuple[int, bytes]]) -> dict[int, SpecValue]:
@@ -163,16 +175,10 @@ def _spec_values(info: ShaderInfo, spec: list[tuple[int, bytes]]) -> dict[int, S
 
 
 def _spec_entry(constant: SpecConstant, value: Any) -> tuple[int, bytes]:
-    dtype = _SPEC_DTYPES.get((constant.kind, constant.width))
-    if dtype is None:
-        raise ShaderError(f"specialisation constant {constant.id} ({constant.name or 'unnamed'}) has an "
-                          f"unsupported type {constant.kind}{constant.width}")
-    if constant.kind == "bool":
-        value = bool(value)
-    try:
-        return constant.id, np.asarray(value).astype(dtype).reshape(()).tobytes()
-    except (TypeError, ValueError):
-        raise InvalidArgumentError(f"specialisation constant {constant.id} needs a number, got {value!r}") from None
+    what = f"specialisation constant {constant.id} ({constant.name or 'unnamed'}, {constant.kind}{constant.width})"
+    if (constant.kind, constant.width) not in _SPEC_DTYPES:
+        raise ShaderError(f"{what} has an unsupported type")
+    return constant.id, scalar_bytes(value, constant.kind, constant.width, what)
 
 
 def _auto_size(info: ShaderInfo, requested: tuple[int, int, int], limit: Sequence[int]
@@ -229,7 +235,7 @@ class Algorithm:
                  workgroup: Sequence[int] | None = None, spec_consts: Any = (), push_consts: Any = (),
                  *, implicit_spec_consts: bool = False):
         self._manager = manager
-        self._tensors: list[Memory] = list(tensors)
+        self._tensors: list[Memory] = _tensor_list(tensors)
         self._pipeline: ComputePipeline | None = None
         self._info: ShaderInfo | None = None
         self._push = b""
@@ -245,12 +251,9 @@ class Algorithm:
         """(Re)build the pipeline for these tensors and this shader."""
         if self._destroyed:
             raise DestroyedError("algorithm was destroyed")
-        tensors = list(tensors)
+        tensors = _tensor_list(tensors)
         device = self._manager.live_vk_device()
-        for i, tensor in enumerate(tensors):
-            if not isinstance(tensor, Memory):
-                raise InvalidArgumentError(f"algorithm tensor {i} is a {type(tensor).__name__}, "
-                                           f"not a kp.Tensor or kp.Image")
+        for tensor in tensors:
             tensor.check_usable(self._manager)
         code = as_spirv(spirv)
         info = reflect(code)
@@ -268,6 +271,11 @@ class Algorithm:
             entries, workgroup = _auto_size(info, requested, limit)
             spec += entries
         spec_values = _spec_values(info, spec)
+        push_limit = device.physical.properties["max_push_constants_size"]
+        if info.push_constant_size > push_limit:
+            raise InvalidArgumentError(f"the shader's push constants take {info.push_constant_size} bytes but "
+                                       f"{device.physical.properties['device_name']} allows at most {push_limit} "
+                                       f"(maxPushConstantsSize)")
         push = push_constants_bytes(push_consts, info)
         local_size = self._local_size(info, spec_values, device)
         self._check_shared_memory(info, spec_values, device)
@@ -360,11 +368,19 @@ class Algorithm:
         if implicit:
             # The seed API's rule: constant_id i is the element count of tensor i.
             return [_spec_entry(declared[i], t.size()) for i, t in enumerate(tensors) if i in declared]
-        values = list(np.asarray(spec_consts).reshape(-1)) if spec_consts is not None else []
-        for i in range(len(values)):
+        if spec_consts is None:
+            spec_consts = []
+        if not isinstance(spec_consts, (list, tuple, np.ndarray)):
+            raise InvalidArgumentError(f"spec_consts must be a list, a tuple or a NumPy array of numbers, "
+                                       f"got {type(spec_consts).__name__}")
+        count = spec_consts.size if isinstance(spec_consts, np.ndarray) else len(spec_consts)
+        # (more values than declared ids leave one of the first len(declared) + 1 ids out)
+        for i in range(min(count, len(declared) + 1)):
             if i not in declared:
-                raise InvalidArgumentError(f"{len(values)} specialisation constants given but the shader has no "
+                raise InvalidArgumentError(f"{count} specialisation constants given but the shader has no "
                                            f"constant_id {i} (it declares {sorted(declared) or 'none'})")
+        # each value a number: scalar_bytes refuses a nested list
+        values = list(spec_consts.reshape(-1)) if isinstance(spec_consts, np.ndarray) else list(spec_consts)
         return [_spec_entry(declared[i], value) for i, value in enumerate(values)]
 
     @staticmethod
@@ -386,7 +402,10 @@ class Algorithm:
                    limit: Sequence[int] | None) -> tuple[int, int, int]:
         """The workgroup counts ``workgroup`` asks for, within the device's ``limit``
         (None: unchecked)."""
-        values = [] if workgroup is None else list(workgroup)
+        try:  # (four values at most are taken: a huge array is refused without a copy)
+            values = [] if workgroup is None else list(itertools.islice(workgroup, 4))
+        except TypeError:  # not iterable
+            values = []
         if workgroup is not None and (not 1 <= len(values) <= 3 or not all(
                 isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in values)):
             raise InvalidArgumentError(f"workgroup must be up to 3 integers, got {workgroup!r}")
@@ -556,6 +575,12 @@ def _check_element_type(binding: Binding, tensor: Memory) -> None:
     # Same width: the shader reads the tensor's bits as its own type, as Kompute
     # does (its own test suite relies on it), so this is allowed but never silent.
     logger.warning("%s: the shader reads the raw bits as %s%d", what, kind, width)
+
+
+def _tensor_list(tensors: Any) -> list[Memory]:
+    from .operations.base import tensor_list  # (the operations import this module)
+
+    return tensor_list(tensors, "mgr.algorithm", 0)
 
 
 def _given(shader: Any) -> bool:

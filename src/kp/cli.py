@@ -66,6 +66,9 @@ def _parser() -> argparse.ArgumentParser:
     compile_.add_argument("-k", "--kernel", help="compile only this @python2shader kernel (by the name its .spv file has)")
     compile_.add_argument("-D", "--define", action="append", default=[], metavar="NAME[=VALUE]",
                           help="a GLSL preprocessor macro (repeatable)")
+    compile_.add_argument("-I", "--include", action="append", default=[], type=Path, metavar="DIR",
+                          help="a folder for GLSL #include \"...\" after the including file's own (repeatable, "
+                               "searched in order)")
     compile_.add_argument("--check", action="store_true", help="validate the SPIR-V with spirv-val")
     compile_.add_argument("--json", action="store_true", help="print what was written as JSON")
     compile_.set_defaults(run=_compile, error=compile_.error)
@@ -173,8 +176,8 @@ def _compile(args: argparse.Namespace, extra: list[str]) -> int:
         raise KomputeError(f"--check needs spirv-val, which is not installed; install it with {tools.INSTALL_HINT}")
     shaders: list[tuple[str | None, bytes, Path]] = []
     if args.source.suffix == ".py":
-        if args.define:
-            parser_error("-D/--define is for GLSL; a Python kernel reads its module's globals")
+        if args.define or args.include:
+            parser_error("-D/--define and -I/--include are for GLSL; a Python kernel reads its module's globals")
         namespace = _run_python_file(args.source)
         kernels = _kernels_by_name(namespace)
         if args.kernel is not None:
@@ -197,7 +200,7 @@ def _compile(args: argparse.Namespace, extra: list[str]) -> int:
             text = args.source.read_text()
         except (OSError, UnicodeDecodeError) as error:
             parser_error(f"cannot read {args.source}: {error}")
-        spirv = compile_source(text, defines=defines)
+        spirv = compile_source(text, defines=defines, include_dirs=args.include, directory=args.source.parent)
         shaders.append((None, spirv, args.source.with_suffix(".spv")))
     if args.output is not None:
         if len(shaders) != 1:

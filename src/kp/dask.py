@@ -34,10 +34,11 @@ from typing import TYPE_CHECKING, Any, Iterator
 
 import numpy as np
 
-from .errors import DeviceNotFoundError, InvalidArgumentError
+from .errors import DeviceNotFoundError, InvalidArgumentError, OutOfDeviceMemoryError
 from .manager import Manager, list_devices
 from .operations import OpAlgoDispatch, OpSyncDevice, OpSyncLocal
 from .shader import as_spirv, reflect
+from .tensor import numbers
 from .types import MemoryTypes, data_type_of
 
 if TYPE_CHECKING:
@@ -83,7 +84,13 @@ def map_blocks(kernel: Any, *arrays: Any, dtype: Any = None, workgroup: Any = No
 
     if not arrays:
         raise InvalidArgumentError("kp.dask.map_blocks needs at least one dask array")
-    arrays = tuple(da.asarray(a) for a in arrays)
+    # a dask array of a dtype a tensor holds, or numbers that make one
+    try:
+        arrays = tuple(da.asarray(a if isinstance(a, da.Array) else numbers(a)) for a in arrays)
+    except MemoryError:  # dask copies a NumPy array that is a view
+        raise OutOfDeviceMemoryError("no host memory for a copy of the arrays given to kp.dask.map_blocks") from None
+    for a in arrays:
+        data_type_of(a.dtype)
     shapes = {a.shape for a in arrays}
     if len(shapes) != 1:
         raise InvalidArgumentError(f"kp.dask.map_blocks: the arrays must have one shape, got {sorted(shapes)}")
@@ -116,6 +123,9 @@ def run_block(*blocks: np.ndarray, spirv: bytes, out_dtype: Any,
         inputs, out, _algorithm, sequence = _prepare(mgr, blocks, spirv, np.dtype(out_dtype), constants)
         for tensor, block in zip(inputs, blocks):
             tensor.numpy()[...] = block
+        # the output is reused from block to block: a kernel that writes only some
+        # elements, or adds to them, must find zeros, as in a fresh array
+        out.numpy()[...] = 0
         sequence.eval()
         result: np.ndarray = out.numpy().copy()
         return result
@@ -189,7 +199,7 @@ def _prepare(mgr: Manager, blocks: tuple[np.ndarray, ...], spirv: bytes, out_dty
     out = mgr.tensor_t(np.broadcast_to(np.zeros((), out_dtype), blocks[0].shape), MemoryTypes.device)
     workgroup, spec_consts, push_consts = constants
     algorithm = mgr.algorithm([*inputs, out], spirv, workgroup, spec_consts, push_consts)
-    sequence = mgr.sequence().record(OpSyncDevice(inputs)).record(OpAlgoDispatch(algorithm)) \
+    sequence = mgr.sequence().record(OpSyncDevice([*inputs, out])).record(OpAlgoDispatch(algorithm)) \
         .record(OpSyncLocal([out]))
     cache[key] = (inputs, out, algorithm, sequence)
     if len(cache) > PREPARED_PER_MANAGER:

@@ -40,11 +40,12 @@ _VK_KINDS = {MemoryTypes.device: "device", MemoryTypes.storage: "device", Memory
              MemoryTypes.deviceAndHost: "device_host"}
 
 
-def as_image_array(data: Any) -> np.ndarray:
-    """``data`` as ``mgr.image_t`` keeps it: as ``mgr.tensor_t`` does, except that
-    numbers without a dtype of their own (a list of ints or floats), which NumPy makes
-    int64 or float64, become int32 or float32, the widest image formats."""
-    array = as_host_array(data)
+def as_image_array(data: Any, limit: int | None = None) -> np.ndarray:
+    """``data`` as ``mgr.image_t`` keeps it: as ``mgr.tensor_t`` does (``limit`` as in
+    ``as_host_array``), except that numbers without a dtype of their own (a list of ints
+    or floats), which NumPy makes int64 or float64, become int32 or float32, the widest
+    image formats."""
+    array = as_host_array(data, limit=limit)
     if hasattr(data, "dtype") or array.dtype.kind not in "if" or array.dtype in IMAGE_DTYPES:
         return array
     if array.dtype.kind == "f":

@@ -23,7 +23,11 @@ def log_level(level: int) -> None:
     """
     from .errors import InvalidArgumentError
 
-    if level not in _LEVELS:
+    try:
+        known = level in _LEVELS and not isinstance(level, bool)
+    except TypeError:  # unhashable
+        known = False
+    if not known:
         raise InvalidArgumentError(f"log level must be one of 0..4 (TRACE..ERROR), not {level!r}")
     logger.setLevel(_LEVELS[level])
     visible = [h for h in logger.handlers if not isinstance(h, logging.NullHandler)]

@@ -16,7 +16,7 @@ from .log import logger
 from .memory import Memory
 from .seed import SeedManagerAPI
 from .sequence import Sequence
-from .tensor import Tensor, as_host_array
+from .tensor import Tensor, as_host_array, largest_heap
 from .types import MemoryTypes, memory_type_of
 
 
@@ -59,9 +59,12 @@ class Manager(DeviceContext, SeedManagerAPI):
             raise InvalidArgumentError(f"debug_printf must be True or False, got {debug_printf!r}")
         instance = vk.shared_instance(debug_printf)
         self._index, physical = instance.find_device(device)
-        if isinstance(family_queue_indices, (str, bytes)) or not all(
-                isinstance(f, int) for f in family_queue_indices):
+        if not _list_of(family_queue_indices, (int, np.integer)):
             raise InvalidArgumentError(f"family_queue_indices must be a list of ints, got {family_queue_indices!r}")
+        family_queue_indices = [int(f) for f in family_queue_indices]
+        if not _list_of(desired_extensions, str):
+            raise InvalidArgumentError(f"desired_extensions must be a list of extension names (str), got "
+                                       f"{desired_extensions!r}")
         vk.drain()
         super().__init__(vk.Device(instance, physical, family_queue_indices, desired_extensions))
         self._init_seed_api()
@@ -74,12 +77,16 @@ class Manager(DeviceContext, SeedManagerAPI):
         ``storage`` memory, which has no host copy, gets ``data`` through a temporary
         host-visible copy (one transfer, waited for); other memory types hold it in
         their host-visible memory until an ``OpSyncDevice``."""
-        return self._make_tensor(as_host_array(data, np.float32), memory_type, tensor_type)
+        return self._make_tensor(as_host_array(data, np.float32, self._largest_heap()), memory_type, tensor_type)
 
     def tensor_t(self, data: Any, memory_type: MemoryTypes | None = None, *,
                  tensor_type: MemoryTypes | None = None) -> Tensor:
         """A tensor keeping ``data``'s NumPy dtype (float16/32/64, int8..64, uint8..64, bool)."""
-        return self._make_tensor(as_host_array(data), memory_type, tensor_type)
+        return self._make_tensor(as_host_array(data, limit=self._largest_heap()), memory_type, tensor_type)
+
+    def _largest_heap(self) -> int | None:
+        """Data larger than this is refused before it is copied or converted."""
+        return largest_heap([self.live_vk_device().physical])
 
     def _make_tensor(self, array: np.ndarray, memory_type: Any, tensor_type: Any) -> Tensor:
         kind = memory_type_of(memory_type if memory_type is not None else tensor_type)
@@ -92,14 +99,15 @@ class Manager(DeviceContext, SeedManagerAPI):
         holding ``data`` (``width * height * num_channels`` numbers, row after row).
         ``storage`` memory, which has no host copy, gets ``data`` through a temporary
         host-visible copy (one transfer, waited for)."""
-        return self._make_image(as_host_array(data, np.float32), width, height, num_channels, memory_type)
+        return self._make_image(as_host_array(data, np.float32, self._largest_heap()), width, height, num_channels,
+                                memory_type)
 
     def image_t(self, data: Any, width: int, height: int, num_channels: int,
                 memory_type: MemoryTypes = MemoryTypes.device) -> Image:
         """An image keeping ``data``'s dtype (float32, int32, uint32, int16, uint16, int8
         or uint8; a plain list of ints or floats gives int32 or float32); otherwise as
         ``image``."""
-        return self._make_image(as_image_array(data), width, height, num_channels, memory_type)
+        return self._make_image(as_image_array(data, self._largest_heap()), width, height, num_channels, memory_type)
 
     def _make_image(self, array: np.ndarray, width: Any, height: Any, num_channels: Any,
                     memory_type: Any) -> Image:
@@ -117,7 +125,10 @@ class Manager(DeviceContext, SeedManagerAPI):
         return Algorithm(self, tensors, spirv, workgroup, spec_consts, push_consts)
 
     def sequence(self, queue_index: int = 0, total_timestamps: int = 0) -> Sequence:
-        """A sequence on queue ``queue_index`` (position in ``family_queue_indices``)."""
+        """A sequence on queue ``queue_index`` (position in ``family_queue_indices``).
+        With ``total_timestamps`` (at most ``kp.sequence.MAX_TIMESTAMPS``, 65536) it
+        latches, as Kompute does, up to ``total_timestamps + 1`` device timestamps per
+        evaluation: one before the operations and one after each."""
         return Sequence(self, queue_index, total_timestamps)
 
     def list_devices(self) -> list[dict[str, Any]]:
@@ -139,3 +150,9 @@ class Manager(DeviceContext, SeedManagerAPI):
         if self.vk_device is None:
             return "kp.Manager(destroyed)"
         return f"kp.Manager({self.vk_device.physical.properties['device_name']!r})"
+
+
+def _list_of(values: Any, kinds: Any) -> bool:
+    """Whether ``values`` is a list, tuple or NumPy array of ``kinds`` (bools are no ints)."""
+    return isinstance(values, (list, tuple, np.ndarray)) and all(
+        isinstance(v, kinds) and not isinstance(v, (bool, np.bool_)) for v in values)

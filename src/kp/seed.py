@@ -38,6 +38,7 @@ from .errors import DestroyedError, InvalidArgumentError, KomputeError, Sequence
 from .log import logger
 from .operations import OpAlgoDispatch, OpCopy, OpMult, OpSyncDevice, OpSyncLocal
 from .operations.base import OpBase, tensor_list
+from .shader.glsl import compile_file, is_spirv
 from .tensor import Tensor
 from .types import MemoryTypes
 
@@ -76,6 +77,8 @@ def _algo_file(mgr: "DeviceContext", tensors: list[Tensor], path: Any, workgroup
             shader = f.read()
     except (OSError, TypeError) as exc:
         raise InvalidArgumentError(f"cannot read shader file {path!r}: {exc}") from None
+    if not is_spirv(shader):  # GLSL, whose includes are found next to the file
+        shader = compile_file(path)
     return [_algorithm(mgr, tensors, shader, workgroup)]
 
 
@@ -185,6 +188,7 @@ for _name in SEED_OPS:
 IDLE_ANONYMOUS = 4  # finished anonymous sequences kept for reuse by _def calls
 CACHED_CALLS = 32  # recorded eval_<op>_def calls kept for the same call again
 _UNCACHED = {"tensor_create", "algo_file"}  # allocates; reads a file that may change
+_FROZEN_BYTES = 1 << 16  # a larger array argument (a shader, say) is not copied into a key
 
 
 def _frozen(value: Any) -> Any:
@@ -196,7 +200,7 @@ def _frozen(value: Any) -> Any:
         return bytes(value)
     if isinstance(value, (list, tuple)):
         return tuple(_frozen(v) for v in value)
-    if isinstance(value, np.ndarray):
+    if isinstance(value, np.ndarray) and value.nbytes <= _FROZEN_BYTES:
         return value.dtype.str, value.shape, value.tobytes()
     raise TypeError(type(value).__name__)
 
@@ -333,7 +337,7 @@ class SeedManagerAPI:
     def eval_await(self, sequence_name: str, wait_for: int | None = None) -> bool:
         """Wait for the named sequence and run its host work; False if ``wait_for``
         ns passed first (it keeps running). True at once if it is not running."""
-        if sequence_name not in self._sequences:
+        if not isinstance(sequence_name, str) or sequence_name not in self._sequences:
             raise InvalidArgumentError(f"no sequence named {sequence_name!r} (known: {sorted(self._sequences)})")
         return _await(self._sequences[sequence_name], wait_for)
 
@@ -404,8 +408,9 @@ class SeedManagerAPI:
     @staticmethod
     def _call_key(name: str, tensors: Any, args: tuple[Any, ...]) -> _Key | None:
         """The cache key of a synchronous ``_def`` call, None where it is not cached."""
-        if name in _UNCACHED or not isinstance(tensors, (list, tuple)):
-            return None
+        if name in _UNCACHED or not isinstance(tensors, (list, tuple)) or \
+                not all(isinstance(t, Tensor) for t in tensors):
+            return None  # (what is not a list of tensors is refused when recorded)
         try:
             return name, tuple(id(t) for t in tensors), _frozen(args)
         except TypeError:

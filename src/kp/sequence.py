@@ -9,6 +9,8 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any, Callable, Generator, TypeVar
 
+import numpy as np
+
 from . import vk
 from .errors import DestroyedError, InvalidArgumentError, KomputeError, SequenceStateError, WaitTimeoutError
 from .hazards import START, Hazards
@@ -24,6 +26,16 @@ if TYPE_CHECKING:
 
 
 _T = TypeVar("_T")
+
+
+# The most timestamps a sequence latches: each is a query of its pool (and 8 bytes
+# read back); far more than the operations a sequence records.
+MAX_TIMESTAMPS = 2**16
+
+
+def _check_timeout(timeout_ns: int | None) -> None:
+    if timeout_ns is not None and (isinstance(timeout_ns, bool) or not isinstance(timeout_ns, int) or timeout_ns < 0):
+        raise InvalidArgumentError(f"timeout_ns must be a non-negative int, got {timeout_ns!r}")
 
 
 def _overrides(op: OpBase, name: str) -> bool:
@@ -80,8 +92,11 @@ class Sequence(SeedSequenceAPI):
         if not isinstance(queue_index, int) or not 0 <= queue_index < len(device.queues):
             raise InvalidArgumentError(f"queue_index {queue_index!r} is out of range: the manager has "
                                        f"{len(device.queues)} queue(s)")
-        if not isinstance(total_timestamps, int) or total_timestamps < 0:
-            raise InvalidArgumentError(f"total_timestamps must be a non-negative int, got {total_timestamps!r}")
+        if isinstance(total_timestamps, bool) or not isinstance(total_timestamps, (int, np.integer)) \
+                or not 0 <= total_timestamps <= MAX_TIMESTAMPS:
+            raise InvalidArgumentError(f"total_timestamps must be an int from 0 to {MAX_TIMESTAMPS}, got "
+                                       f"{total_timestamps!r}")
+        total_timestamps = int(total_timestamps)
         if total_timestamps and not device.physical.properties["timestamps_supported"]:
             raise KomputeError("Device does not support timestamps")
         self._manager = manager
@@ -331,9 +346,7 @@ class Sequence(SeedSequenceAPI):
         stays running). Does nothing if the sequence is not running. Holds no lock
         while it waits: other threads may record, evaluate or destroy other
         sequences meanwhile, and ``destroy()`` of this one does not cut it short."""
-        if timeout_ns is not None and (isinstance(timeout_ns, bool) or not isinstance(timeout_ns, int)
-                                       or timeout_ns < 0):
-            raise InvalidArgumentError(f"timeout_ns must be a non-negative int, got {timeout_ns!r}")
+        _check_timeout(timeout_ns)
         submission = self._in_flight()
         if submission is None:
             logger.debug("eval_await on a sequence that is not running")
@@ -356,9 +369,7 @@ class Sequence(SeedSequenceAPI):
         ...                            for s, t in zip(sequences, tensors)))
         >>> asyncio.run(sync_all())
         """
-        if timeout_ns is not None and (isinstance(timeout_ns, bool) or not isinstance(timeout_ns, int)
-                                       or timeout_ns < 0):
-            raise InvalidArgumentError(f"timeout_ns must be a non-negative int, got {timeout_ns!r}")
+        _check_timeout(timeout_ns)
         start = time.perf_counter_ns()
         delay = 0.0
         submission = self._in_flight()

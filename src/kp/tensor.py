@@ -10,13 +10,14 @@ creates it on the device, and its ``data()`` returns a Python list.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import TYPE_CHECKING, Any, Iterator, Sequence
 
 import numpy as np
 
+from . import vk
 from .errors import DataTypeError, InvalidArgumentError, KomputeError, OutOfDeviceMemoryError
 from .memory import Memory
-from .types import DTYPE_FEATURES, MemoryTypes, data_type_of
+from .types import DTYPE_FEATURES, MemoryTypes, data_type_of, memory_type_of
 
 if TYPE_CHECKING:
     from .context import DeviceContext
@@ -24,24 +25,29 @@ if TYPE_CHECKING:
     from .vk import Allocation
 
 
-def as_host_array(data: Any, dtype: Any = None) -> np.ndarray:
+def as_host_array(data: Any, dtype: Any = None, limit: int | None = None) -> np.ndarray:
     """``data`` as an array of a kp dtype in native byte order (float32 when ``dtype``
-    is float32 or the data has no dtype of its own), refusing what kp cannot hold.
+    is float32 or the data has no dtype of its own), refusing what kp cannot hold,
+    also data of more than ``limit`` bytes, before any copy of it is made.
     No copy is made: a strided or broadcast array is copied straight into device
     memory once that memory exists, so it is never materialised on the host."""
-    if isinstance(data, Tensor):
-        data = data.numpy()
-    try:
-        if np.iscomplexobj(data):
-            # a cast to a real dtype would silently drop the imaginary part
-            raise DataTypeError(f"kp tensors cannot hold complex data ({np.asarray(data).dtype})")
-        array = np.asarray(data, dtype=dtype)
-    except DataTypeError:
-        raise
-    except (TypeError, ValueError, OverflowError) as exc:
-        raise DataTypeError(f"tensor data must be numbers, got {type(data).__name__}: {exc}") from None
-    if array.dtype.kind in "OUSVcmM":
-        raise DataTypeError(f"kp tensors cannot hold dtype {array.dtype}")
+    array = numbers(data)
+    itemsize = array.dtype.itemsize if dtype is None else np.dtype(dtype).itemsize
+    if limit is not None and array.size * itemsize > limit:
+        raise OutOfDeviceMemoryError(f"tensor data of {array.size * itemsize} bytes ({array.size} elements) is "
+                                     f"larger than the device's largest memory heap ({limit} bytes)")
+    if dtype is not None:
+        try:
+            array = array.astype(dtype, copy=False)
+        except (TypeError, ValueError, OverflowError) as exc:  # Python ints too large for the dtype
+            raise DataTypeError(f"tensor data must be numbers, got {type(data).__name__}: {exc} "
+                                f"(as {np.dtype(dtype)})") from None
+        except MemoryError:
+            raise OutOfDeviceMemoryError(f"no host memory to convert {array.size} elements of tensor data to "
+                                         f"{np.dtype(dtype)}") from None
+    if array.dtype.kind == "O":
+        raise DataTypeError("kp tensors cannot hold dtype object: give numbers of a NumPy dtype (Python ints "
+                            "of more than 64 bits have none)")
     data_type_of(array.dtype)
     if array.size == 0:
         raise InvalidArgumentError("a tensor needs at least one element (got zero-sized data)")
@@ -54,6 +60,33 @@ def as_host_array(data: Any, dtype: Any = None) -> np.ndarray:
                                      f"native byte order") from None
 
 
+def largest_heap(devices: "Sequence[vk.PhysicalDevice]") -> int | None:
+    """The size of the largest memory heap of ``devices`` (None without devices): no
+    tensor larger than it can be made on them."""
+    return max((size for device in devices for size, _flags in device.memory_heaps), default=None)
+
+
+def numbers(data: Any) -> np.ndarray:
+    """``data`` (an array-like; a kp tensor's data) as a NumPy array of real numbers,
+    without a copy where it is one already; a ``DataTypeError`` for anything else:
+    None, strings, complex numbers, objects, ragged lists."""
+    if isinstance(data, Tensor):
+        data = data.numpy()
+    try:
+        array = np.asarray(data)
+    except (TypeError, ValueError) as exc:
+        raise DataTypeError(f"tensor data must be numbers, got {type(data).__name__}: {exc}") from None
+    if array.dtype.kind == "O":  # Python ints beyond 64 bits pass, as numbers
+        for value in array.flat:
+            if not isinstance(value, (int, float, np.integer, np.floating, np.bool_)):
+                raise DataTypeError(f"tensor data must be numbers, got {value!r} ({type(value).__name__})")
+    elif array.dtype.kind not in "biuf":
+        raise DataTypeError(f"kp tensors cannot hold {array.dtype} data"
+                            + (" (a cast to a real dtype would drop the imaginary part)" if array.dtype.kind == "c"
+                               else ""))
+    return array
+
+
 class Tensor(Memory):
     """A 1-D or N-D array of one dtype on a Vulkan device."""
 
@@ -62,7 +95,10 @@ class Tensor(Memory):
     def __init__(self, data: Any, tensor_type: MemoryTypes = MemoryTypes.device):
         """Seed API: ``kp.Tensor([1, 2, 3])`` is float32 data waiting to be created on a
         device (``mgr.eval_tensor_create_def([t])`` or ``mgr.build_tensor``)."""
-        self._setup(as_host_array(data, np.float32).copy(), MemoryTypes(tensor_type), list_data=True)
+        # an array (a broadcast view, say) is refused before a copy if no device could
+        # hold it; a list is in memory already
+        limit = largest_heap(vk.shared_instance().physical_devices) if isinstance(data, np.ndarray) else None
+        self._setup(as_host_array(data, np.float32, limit).copy(), memory_type_of(tensor_type), list_data=True)
 
     def _setup(self, array: np.ndarray, memory_type: MemoryTypes, list_data: bool) -> None:
         # flat when contiguous; a strided source stays as given until it is copied
@@ -158,10 +194,23 @@ class Tensor(Memory):
         """Seed API: push local data into host-visible memory (already there in kp)."""
 
     def __getitem__(self, index: Any) -> Any:
-        return self._local()[index].tolist()
+        return self._selected(index).tolist()
 
     def __setitem__(self, index: Any, value: Any) -> None:
-        self._local()[index] = value
+        selected, values = self._selected(index), numbers(value)
+        try:
+            self._local()[index] = values
+        except ValueError as exc:
+            raise InvalidArgumentError(f"{values.size} value(s) do not fit tensor[{index!r}] "
+                                       f"({selected.size} element(s)): {exc}") from None
+
+    def _selected(self, index: Any) -> np.ndarray:
+        local = self._local()
+        try:
+            return np.asarray(local[index])
+        except (IndexError, TypeError, ValueError, OverflowError) as exc:
+            raise InvalidArgumentError(f"tensor index {index!r} does not fit a tensor of {local.size} "
+                                       f"elements: {exc}") from None
 
     def __iter__(self) -> Iterator[Any]:
         return iter(self._local().tolist())

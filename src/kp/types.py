@@ -23,15 +23,18 @@ class MemoryTypes(enum.IntEnum):
     staging = 1
 
 
-def memory_type_of(kind: Any) -> MemoryTypes:
-    """``kind`` as a ``MemoryTypes`` (None: ``device``); raises for anything else."""
-    try:
-        return MemoryTypes(MemoryTypes.device if kind is None else kind)
-    except ValueError:
-        raise InvalidArgumentError(f"unknown memory type {kind!r}; use kp.MemoryTypes") from None
-
-
 TensorTypes = MemoryTypes
+
+
+def memory_type_of(kind: Any) -> MemoryTypes:
+    """The MemoryTypes member ``kind`` names (None: ``device``), or an
+    ``InvalidArgumentError`` naming it."""
+    if kind is None:
+        return MemoryTypes.device
+    # (only ints are compared: comparing an array with each member would compare its elements)
+    if isinstance(kind, (int, np.integer)) and not isinstance(kind, bool) and int(kind) in set(MemoryTypes):
+        return MemoryTypes(int(kind))
+    raise InvalidArgumentError(f"unknown memory type {kind!r}; use kp.MemoryTypes")
 
 
 class DataTypes(enum.IntEnum):
@@ -73,7 +76,7 @@ def data_type_of(dtype: np.dtype) -> DataTypes:
     """The DataTypes member of a NumPy dtype, or a DataTypeError naming it."""
     try:
         dtype = np.dtype(dtype)
-    except TypeError as error:
+    except (TypeError, ValueError, SyntaxError) as error:  # (NumPy parses strings such as "," as Python)
         raise DataTypeError(f"{dtype!r} is not a dtype: {error}") from None
     native = dtype.newbyteorder("=") if dtype.byteorder not in ("=", "|") else dtype
     if native not in DTYPES:

@@ -4,8 +4,11 @@ earlier one, except where the user's own ``OpMemoryBarrier`` already covers it."
 from __future__ import annotations
 
 import enum
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
+import numpy as np
+
+from ..errors import InvalidArgumentError
 from ..memory import Memory
 from .base import Access, Barrier, TensorOp
 
@@ -37,6 +40,37 @@ class PipelineStages(enum.IntFlag):
     all_commands = 0x10000
 
 
+# The stages at which each access happens (memory_read and memory_write: any stage);
+# all_commands covers every stage.
+_ACCESS_STAGES = {
+    AccessFlags.shader_read: PipelineStages.compute_shader, AccessFlags.shader_write: PipelineStages.compute_shader,
+    AccessFlags.transfer_read: PipelineStages.transfer, AccessFlags.transfer_write: PipelineStages.transfer,
+    AccessFlags.host_read: PipelineStages.host, AccessFlags.host_write: PipelineStages.host,
+}
+
+
+def _flags(value: Any, kind: type[enum.IntFlag], name: str) -> int:
+    """``value`` as a mask of ``kind``'s bits, or an ``InvalidArgumentError`` naming
+    the argument ``name`` and what is wrong."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise InvalidArgumentError(f"OpMemoryBarrier {name} must be kp.{kind.__name__} flags (an int), got {value!r}")
+    mask = int(value)
+    known = sum(int(flag) for flag in kind)  # one bit each
+    if mask < 0 or mask & ~known:
+        raise InvalidArgumentError(f"OpMemoryBarrier {name} {mask:#x} has bits that are not kp.{kind.__name__} "
+                                   f"({', '.join(flag.name or '' for flag in kind)})")
+    return mask
+
+
+def _check_accesses(access: int, stages: int, side: str) -> None:
+    if not stages:
+        raise InvalidArgumentError(f"OpMemoryBarrier {side}_stage is empty: give at least one kp.PipelineStages")
+    for flag, stage in _ACCESS_STAGES.items():
+        if access & flag and not stages & (stage | PipelineStages.all_commands):
+            raise InvalidArgumentError(f"OpMemoryBarrier {side}_access has {flag.name}, which happens in the "
+                                       f"{stage.name} stage, but {side}_stage {PipelineStages(stages)!r} leaves it out")
+
+
 class OpMemoryBarrier(TensorOp):
     """Kompute's buffer (and image) memory barrier: on each tensor's or image's device memory (or, with
     ``barrier_on_primary=False``, on its host staging copy, for the tensors that
@@ -58,8 +92,10 @@ class OpMemoryBarrier(TensorOp):
                  dst_stage: int = PipelineStages.compute_shader | PipelineStages.transfer,
                  barrier_on_primary: bool = True):
         super().__init__(tensors)
-        self.access = (int(src_access), int(dst_access))
-        self.stages = (int(src_stage), int(dst_stage))
+        self.access = (_flags(src_access, AccessFlags, "src_access"), _flags(dst_access, AccessFlags, "dst_access"))
+        self.stages = (_flags(src_stage, PipelineStages, "src_stage"), _flags(dst_stage, PipelineStages, "dst_stage"))
+        for side, access, stages in zip(("src", "dst"), self.access, self.stages):
+            _check_accesses(access, stages, side)
         self.barrier_on_primary = bool(barrier_on_primary)
 
     def _barrier(self) -> Barrier | None:

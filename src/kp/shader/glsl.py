@@ -8,7 +8,7 @@ True
 
 Compiled modules are cached in memory and on disk (``$KP_CACHE_DIR``, else
 ``$XDG_CACHE_HOME/kp``, else ``~/.cache/kp``; subfolder ``glsl/``), keyed by the
-source, the options and the compiler's version.
+source, the files it includes, the options and the compiler's version.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import os
 import re
 import tempfile
 from pathlib import Path
@@ -24,24 +25,37 @@ from typing import Any, Sequence
 import numpy as np
 
 from .. import cache
-from ..errors import ShaderCompileError, ShaderError
+from ..errors import InvalidArgumentError, ShaderCompileError, ShaderError
 from . import spirv as _spirv
 from . import tools
 
 _TARGET = ("-V", "--target-env", "vulkan1.1")
-_DIAGNOSTIC = re.compile(r"^(ERROR|WARNING): [^:\n]*:(\d+):", re.MULTILINE)
+_DIAGNOSTIC = re.compile(r"^(ERROR|WARNING): ([^:\n]*):(\d+):", re.MULTILINE)
 _MACRO_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+
+# a quoted include line (glslangValidator finds no <name> include)
+_INCLUDE = re.compile(r'^[ \t]*#[ \t]*include[ \t]*"([^"\n]*)"', re.MULTILINE)
+_INCLUDE_DEPTH = 64
+_CHECKSUM_SIZE = 32  # a disk cache entry starts with the SHA-256 of its SPIR-V
 
 _memory_cache: dict[str, bytes] = {}
 
-def compile_source(source: str | bytes | Sequence[str], *,
-                   defines: dict[str, Any] | None = None) -> bytes:
+
+def compile_source(source: str | bytes | Sequence[str], *, defines: dict[str, Any] | None = None,
+                   include_dirs: Sequence[str | os.PathLike[str]] = (),
+                   directory: str | os.PathLike[str] | None = None) -> bytes:
     """Compile a GLSL compute shader to SPIR-V for Vulkan 1.1.
 
     ``source`` is the GLSL text, as ``str``, UTF-8 ``bytes`` or a list of
     strings that are joined (``list(text)`` gives back ``text``). ``defines``
     become preprocessor macros (``{"N": 4}`` is ``#define N 4``; a value of
     ``None`` defines the name without a value).
+
+    ``#include "name"`` (with ``#extension GL_GOOGLE_include_directive : require``)
+    finds ``name`` as glslangValidator does: next to the including file (for the
+    source itself, in ``directory``, by default the current folder), then in each
+    folder of ``include_dirs`` in order (glslangValidator's ``-I``). The cache
+    knows the included files' contents: editing one compiles anew.
 
     Raises ``ShaderCompileError`` with the compiler's diagnostics (and the full
     log in ``.log``) when the GLSL does not compile or glslangValidator is
@@ -52,17 +66,33 @@ def compile_source(source: str | bytes | Sequence[str], *,
     if compiler is None:
         raise ShaderCompileError(f"cannot compile GLSL: {tools.GLSLANG} is not installed; install it with "
                                  f"{tools.INSTALL_HINT}; or pass SPIR-V instead of GLSL")
-    args = [*_TARGET, *_define_args(defines)]
-    key = hashlib.sha256(
-        json.dumps([text, args, _compiler_version(compiler)]).encode()).hexdigest()
+    folder = Path.cwd() if directory is None else Path(directory).absolute()
+    folders = _folders(include_dirs)
+    args = [*_TARGET, *_define_args(defines), *(f"-I{d}" for d in folders)]
+    key = hashlib.sha256(json.dumps(
+        [text, args, str(folder), _included(text, folder, folders), _compiler_version(compiler)]).encode()).hexdigest()
     cached = _memory_cache.get(key)
     if cached is None:
         cached = _read_disk_cache(key)
         if cached is None:
-            cached = _run_compiler(compiler, args, text)
-            cache.write("glsl", f"{key}.spv", cached)
+            cached = _run_compiler(compiler, args, text, folder)
+            cache.write("glsl", f"{key}.spv", _checksum(cached) + cached)
         _memory_cache[key] = cached
     return cached
+
+
+def compile_file(path: str | os.PathLike[str], *, defines: dict[str, Any] | None = None,
+                 include_dirs: Sequence[str | os.PathLike[str]] = ()) -> bytes:
+    """Compile the GLSL compute shader in the file ``path`` to SPIR-V: as
+    ``compile_source``, with its ``#include "name"`` found next to the file first.
+
+    >>> spirv = compile_file("shaders/main.comp", include_dirs=["shaders/common"])  # doctest: +SKIP
+    """
+    try:
+        text = Path(path).read_bytes()
+    except (OSError, TypeError) as exc:
+        raise ShaderError(f"cannot read GLSL file {path!r}: {exc}") from None
+    return compile_source(text, defines=defines, include_dirs=include_dirs, directory=Path(path).parent)
 
 
 def as_spirv(shader: Any) -> bytes:
@@ -78,7 +108,7 @@ def as_spirv(shader: Any) -> bytes:
         return compile_source(shader)
     if isinstance(shader, (bytes, bytearray, memoryview)):
         data = bytes(shader)
-        return _spirv_binary(data) if _is_spirv(data) else compile_source(data)
+        return _spirv_binary(data) if is_spirv(data) else compile_source(data)
     if isinstance(shader, np.ndarray):
         return _spirv_binary(shader)
     if isinstance(shader, (list, tuple)) and all(isinstance(part, str) for part in shader):
@@ -103,7 +133,8 @@ def _spirv_binary(data: bytes | bytearray | memoryview | np.ndarray) -> bytes:
     return _spirv.words(data).tobytes()
 
 
-def _is_spirv(data: bytes) -> bool:
+def is_spirv(data: bytes) -> bool:
+    """Whether ``data`` starts as a SPIR-V module (either byte order) rather than GLSL."""
     return data[:4] in (b"\x03\x02\x23\x07", b"\x07\x23\x02\x03")
 
 
@@ -121,7 +152,18 @@ def _source_text(source: str | bytes | Sequence[str]) -> str:
                       f"got {type(source).__name__}")
 
 
+def _folders(include_dirs: Sequence[str | os.PathLike[str]]) -> list[Path]:
+    if isinstance(include_dirs, (str, bytes, os.PathLike)):
+        raise InvalidArgumentError(f"include_dirs must be a list of folders, got {include_dirs!r}")
+    try:
+        return [Path(d).absolute() for d in include_dirs]
+    except TypeError:
+        raise InvalidArgumentError(f"include_dirs must be a list of folders, got {include_dirs!r}") from None
+
+
 def _define_args(defines: dict[str, Any] | None) -> list[str]:
+    if defines is not None and not isinstance(defines, dict):
+        raise ShaderError(f"defines must be a dict of macro names and values, got {type(defines).__name__}")
     args = []
     for name, value in sorted((defines or {}).items()):
         if not isinstance(name, str) or not _MACRO_NAME.match(name):
@@ -138,13 +180,42 @@ def _compiler_version(compiler: tools.Tool) -> str:
     return version
 
 
-def _run_compiler(compiler: tools.Tool, args: list[str], text: str) -> bytes:
+def _included(text: str, folder: Path, include_dirs: list[Path]) -> list[tuple[str, str | None]]:
+    """Each file that the quoted ``#include`` lines of ``text`` (a source in
+    ``folder``) reach, with a hash of its contents (None: not found), found as
+    glslangValidator finds them: next to the including file, then next to the files
+    that included it, innermost first, then in ``include_dirs``. Every line
+    counts, also one inside a false ``#if``: the key is only ever too wide."""
+    found: list[tuple[str, str | None]] = []
+
+    def visit(text: str, chain: list[Path]) -> None:
+        for name in _INCLUDE.findall(text):
+            for candidate in (f / name for f in [*reversed(chain), *include_dirs]):
+                try:
+                    contents = candidate.read_bytes()
+                except OSError:
+                    continue
+                found.append((str(candidate), hashlib.sha256(contents).hexdigest()))
+                if len(chain) < _INCLUDE_DEPTH:  # deeper is a cycle, which glslang refuses
+                    visit(contents.decode("utf-8", "replace"), [*chain, candidate.parent])
+                break
+            else:
+                found.append((name, None))
+
+    visit(text, [folder])
+    return found
+
+
+def _run_compiler(compiler: tools.Tool, args: list[str], text: str, folder: Path) -> bytes:
     with tempfile.TemporaryDirectory(prefix="kp-glsl-") as tmp:
         output = Path(tmp) / "shader.spv"
-        # "--stdin" must come before "-S": glslang rejects the other order.
-        result = compiler.run(
-            [*args, "--stdin", "-S", "comp", "-o", str(output)],
-            input=text, capture_output=True, text=True)
+        # "--stdin" must come before "-S": glslang rejects the other order. It
+        # looks for the source's includes in its working folder.
+        try:
+            result = compiler.run([*args, "--stdin", "-S", "comp", "-o", str(output)],
+                                  input=text, capture_output=True, text=True, errors="replace", cwd=folder)
+        except OSError as exc:  # the folder is missing, say
+            raise ShaderCompileError(f"cannot run {tools.GLSLANG} in {folder}: {exc}") from None
         log = (result.stdout + result.stderr).strip()
         if result.returncode != 0 or not output.exists():
             raise _compile_error(log, text)
@@ -160,8 +231,9 @@ def _compile_error(log: str, text: str) -> ShaderCompileError:
         if match is None:
             continue
         messages.append(line.rstrip())
-        number = int(match.group(2))
-        if 1 <= number <= len(source_lines):
+        number = int(match.group(3))
+        # the source reaches glslang on stdin; another name is an included file
+        if match.group(2) == "stdin" and 1 <= number <= len(source_lines):
             messages.append(f"    {number:4d} | {source_lines[number - 1]}")
     detail = "\n".join(messages) or log
     error = ShaderCompileError(f"GLSL compilation failed:\n{detail}")
@@ -169,7 +241,15 @@ def _compile_error(log: str, text: str) -> ShaderCompileError:
     return error
 
 
+def _checksum(spirv: bytes) -> bytes:
+    return hashlib.sha256(spirv).digest()
+
+
 def _read_disk_cache(key: str) -> bytes | None:
-    data = cache.read("glsl", f"{key}.spv")
-    # A damaged entry is recompiled rather than trusted.
-    return data if data and len(data) % 4 == 0 and len(data) >= 20 and _is_spirv(data) else None
+    """The SPIR-V of a cache entry (its checksum, then the module), None where there
+    is none or it is damaged (cut short, overwritten): that is recompiled, not trusted."""
+    entry = cache.read("glsl", f"{key}.spv")
+    if entry is None or len(entry) < _CHECKSUM_SIZE:
+        return None
+    checksum, spirv = entry[:_CHECKSUM_SIZE], entry[_CHECKSUM_SIZE:]
+    return spirv if checksum == _checksum(spirv) and is_spirv(spirv) else None

@@ -353,6 +353,9 @@ def reflect(spirv: bytes | bytearray | memoryview) -> ShaderInfo:
     dictionary look-up. Raises ``ShaderError`` for malformed SPIR-V or a module
     without a GLCompute entry point.
     """
+    if not isinstance(spirv, (bytes, bytearray, memoryview)):
+        raise ShaderError(f"reflect takes SPIR-V as bytes, got {type(spirv).__name__} (kp.shader.as_spirv "
+                          f"turns any shader into them)")
     return _reflect_cached(bytes(spirv))
 
 

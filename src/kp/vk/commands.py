@@ -9,7 +9,6 @@ ever submitted.
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Sequence, TypeVar, cast
@@ -17,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Sequence, TypeVar, ca
 from ..errors import DestroyedError
 from .core import NULL, RETIREMENTS, C, Life, Owned, check, ffi, lib, new
 from .memory import Allocation
+from .settings import int_variable
 
 if TYPE_CHECKING:
     from .device import Device, Queue
@@ -42,7 +42,7 @@ COLOR_LAYERS: dict[str, int] = {"aspectMask": C.VK_IMAGE_ASPECT_COLOR_BIT, "mipL
 
 # How long a wait spins on the fence before it blocks in the driver: a blocking
 # wait costs a thread wake-up (tens of microseconds), which dominates short work.
-SPIN_NS = int(os.environ.get("KP_SPIN_NS", 200_000))
+SPIN_NS = int_variable("KP_SPIN_NS", 200_000, "nanoseconds a wait spins before it blocks")
 
 _R = TypeVar("_R")
 _NOT_READY: int = C.VK_NOT_READY

@@ -16,7 +16,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Iterator, Mapping
 
-from ..errors import DeviceNotFoundError, KomputeError
+from ..errors import DeviceNotFoundError, InvalidArgumentError, KomputeError
 from .core import NULL, C, Owned, check, cstring, ffi, lib, new, on_fork, string, version_string
 
 log = logging.getLogger("kp")
@@ -282,7 +282,8 @@ class Instance(Owned):
             if isinstance(index, bool):
                 raise TypeError
         except TypeError:
-            raise DeviceNotFoundError(f"a device is an index or a UUID string, got {device!r}") from None
+            raise InvalidArgumentError(f"device must be an index (an int) or a UUID string, "
+                                       f"got {device!r}") from None
         device = index
         if isinstance(device, int) and device < 0:
             raise DeviceNotFoundError(f"no Vulkan device with index {device}; the devices are {_names(devices)}")

@@ -17,7 +17,8 @@ words (Vulkan 1.1), with no external compiler::
 
 ``@python2shader`` and ``@python2shader(local_size=(x, y, z))`` are both accepted.
 Compiling takes milliseconds and is cached by source, arguments and the global
-values the source reads.
+and closure values the kernel and every function it calls read, so a kernel made
+again after such a value changed is compiled anew.
 
 A kernel that declares no local size and reads only ``GlobalInvocationId`` (no
 other input, shared memory, ``barrier()`` or subgroup operation) runs with a local
@@ -288,6 +289,7 @@ with ``file:line: message`` saying what to do.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from types import FunctionType
 from typing import overload
 
 from ...errors import ShaderCompileError
@@ -342,15 +344,15 @@ def python2shader(func: Callable[..., object] | None = None, /, *, local_size: i
     ``@python2shader(local_size=(256, 1, 1))``."""
     if func is None:
         return lambda f: PythonShader(f, local_size)
-    if not callable(func):
+    if not isinstance(func, FunctionType):
         raise ShaderCompileError(f"{caller()}: python2shader({func!r}) takes a function; "
                                  f"write @python2shader(local_size={func!r})")
     return PythonShader(func, local_size)
 
 
 def _local_size(func: Callable[..., object], size: int | Sequence[int]) -> tuple[int, int, int]:
-    dims = (size,) if isinstance(size, int) else tuple(size)
-    if not 1 <= len(dims) <= 3 or not all(isinstance(d, int) and d >= 1 for d in dims):
+    dims = (size,) if isinstance(size, int) else tuple(size) if isinstance(size, (tuple, list)) else ()
+    if not 1 <= len(dims) <= 3 or not all(isinstance(d, int) and not isinstance(d, bool) and d >= 1 for d in dims):
         code = func.__code__
         raise ShaderCompileError(f"{code.co_filename}:{code.co_firstlineno}: local_size must be "
                                  f"1 to 3 positive ints, not {size!r}")
