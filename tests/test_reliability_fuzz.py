@@ -73,7 +73,7 @@ def test_tensor_converts_any_real_data_to_float32(mgr, array):
 @pytest.mark.parametrize("data", [
     [[1, 2], [3]], [object()], [None, "x"], np.ones(3, np.complex64), [1 + 2j], np.array([], np.float32), [],
     np.zeros((0, 4)), np.zeros(2, "V4"), "text", b"bytes",
-], ids=repr)
+], ids=lambda data: repr(data).split(" at 0x")[0])  # the same ids in every process (pytest-xdist)
 def test_data_kp_cannot_hold_raises(mgr, data):
     for make in (mgr.tensor, mgr.tensor_t):
         with pytest.raises((kp.DataTypeError, kp.InvalidArgumentError)):
