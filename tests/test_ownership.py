@@ -327,3 +327,28 @@ def test_a_forked_child_makes_its_own_manager_and_refuses_the_parents(memory_mod
         seq.eval()
         assert mine.data().tolist() == [4.0, 8.0]
         """, memory_mode)
+
+
+def test_a_forked_child_awaiting_the_parents_evaluation_in_flight_is_refused(memory_mode):
+    run_child("""
+        import os, asyncio
+        import numpy as np
+        import kp
+        from conftest import slow_algorithm
+        parent = kp.Manager()
+        t = parent.tensor(np.zeros(64, np.float32))
+        seq = parent.sequence().record(kp.OpAlgoDispatch(slow_algorithm(parent, t))).record(kp.OpSyncLocal([t]))
+        seq.eval_async()  # still running when the process forks
+        pid = os.fork()
+        if pid == 0:
+            refused = 0
+            for wait in (seq.eval_await, lambda: asyncio.run(seq.wait())):
+                try:
+                    wait()  # the parent's fence: nothing in the child ever signals it
+                except kp.DestroyedError as exc:
+                    refused += "parent" in str(exc)
+            os._exit(0 if refused == 2 else 3)
+        _, status = os.waitpid(pid, 0)
+        assert os.waitstatus_to_exitcode(status) == 0, status
+        seq.eval_await()
+        """, memory_mode, timeout=60)

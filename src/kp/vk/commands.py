@@ -15,7 +15,7 @@ import time
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Sequence, TypeVar, cast
 
 from ..errors import DestroyedError
-from .core import NULL, RETIREMENTS, C, Life, Owned, check, ffi, lib, new
+from .core import NULL, RETIREMENTS, C, Life, Owned, check, ffi, generation, lib, new
 from .memory import Allocation
 
 if TYPE_CHECKING:
@@ -66,7 +66,7 @@ class Timeline:
     short slices, so that signal handlers (Ctrl-C) run meanwhile."""
 
     __slots__ = ("device", "queue", "fences", "semaphore", "submitted", "completed", "unreset", "unsettled",
-                 "fence_lock", "waiting", "_status", "_wait", "_dev")
+                 "fence_lock", "waiting", "generation", "_status", "_wait", "_dev")
 
     def __init__(self, device: "Device", queue: "Queue", fences: Any, semaphore: Any):
         self.device: Any = device  # None once closed
@@ -79,6 +79,7 @@ class Timeline:
         self.unsettled = 0  # a submission an exception may have cut short (see settle)
         self.fence_lock = threading.Lock()
         self.waiting = [0, 0]  # threads reading each fence
+        self.generation = generation()  # a forked child's waits for its parent's submissions are refused
         self._status, self._wait, self._dev = device.fn.vkGetFenceStatus, device.fn.vkWaitForFences, device.handle
 
     def poll(self, serial: int) -> bool:
@@ -90,6 +91,10 @@ class Timeline:
         ``SPIN_NS`` before blocking; False when ``timeout_ns`` expired first."""
         if self.completed >= serial:
             return True
+        if self.generation != generation():
+            # the parent's fences: no thread of this process will ever signal them
+            raise DestroyedError("the submission was made in the parent process before os.fork(): a forked "
+                                 "child cannot wait for it (make a new kp.Manager in the child)")
         if self.unsettled:
             self.settle()
             return self.completed >= serial

@@ -184,6 +184,12 @@ def on_fork(hook: Callable[[], None]) -> None:
     _fork_hooks.append(hook)
 
 
+def generation() -> int:
+    """How many forks this process is from the one whose Vulkan objects kp made first
+    (a thing made in another generation is a parent process's)."""
+    return _generation
+
+
 def forked() -> bool:
     """Whether this process is a fork of one that used kp (its objects are the parent's)."""
     return _generation > 0
