@@ -352,3 +352,51 @@ def test_a_forked_child_awaiting_the_parents_evaluation_in_flight_is_refused(mem
         assert os.waitstatus_to_exitcode(status) == 0, status
         seq.eval_await()
         """, memory_mode, timeout=60)
+
+
+def test_ctrl_c_anywhere_in_making_and_destroying_leaves_releases_working(memory_mode):
+    # Interrupts land in tensor and sequence construction, in destroy() and in the
+    # release list's drain: none may stop later drains (a lock left held) or leave a
+    # half-made object whose destruction raises into an unrelated call.
+    out = run_child("""
+        import gc, random, signal
+        import numpy as np
+        import kp
+        mgr = kp.Manager()
+        armed = [False]
+
+        def interrupt(*_):
+            if armed[0]:
+                armed[0] = False
+                raise KeyboardInterrupt
+        signal.signal(signal.SIGALRM, interrupt)
+        random.seed(0)
+        interrupted = 0
+        for i in range(400):
+            try:
+                armed[0] = True
+                signal.setitimer(signal.ITIMER_REAL, random.uniform(1e-6, 3e-4))
+                t = mgr.tensor(np.full(16, i, np.float32))
+                seq = mgr.sequence().record(kp.OpSyncDevice([t])).record(kp.OpSyncLocal([t]))
+                seq.eval()
+                t.destroy()
+                seq.destroy()
+            except KeyboardInterrupt:
+                interrupted += 1
+            finally:
+                armed[0] = False
+                signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, signal.SIG_DFL)
+        t = seq = None
+        gc.collect()
+        check = mgr.tensor([5.0])
+        mgr.sequence().eval(kp.OpSyncDevice([check])).eval(kp.OpSyncLocal([check]))
+        assert check.data().tolist() == [5.0]
+        check = None
+        gc.collect()
+        kp.vk.drain()
+        print(interrupted, kp.vk.pending_releases())
+        """, memory_mode)
+    interrupted, pending = map(int, out.split())
+    assert interrupted > 100
+    assert pending == 0, f"{pending} released objects wait for ever: the release list stopped draining"

@@ -201,7 +201,10 @@ class Commands(Owned):
         self.device = device
         self.queue = queue
         dev = device.handle
-        handles = {"pool": NULL, "fences": (), "queries": NULL, "semaphore": NULL}
+        # What _destroy_commands destroys, filled in as it is made: an exception part way
+        # (a failed call, Ctrl-C) leaves the rest NULL, which Vulkan's destroy calls ignore.
+        self._fences = fences = new("VkFence[]", 2)
+        handles = {"pool": NULL, "fences": fences, "queries": NULL, "semaphore": NULL, "timeline": None}
         self._own("VkCommandPool", _destroy_commands, device, handles)
         out = new("VkCommandPool *")
         check(lib.vkCreateCommandPool(dev, new("VkCommandPoolCreateInfo *", {
@@ -216,11 +219,9 @@ class Commands(Owned):
         self.cmd = self._buffers[0]
         # Submissions alternate between two fences: the one the last submission
         # left signaled is reset while the GPU runs the next, not after it.
-        self._fences = fences = new("VkFence[]", 2)
         fence_info = new("VkFenceCreateInfo *", {"sType": C.VK_STRUCTURE_TYPE_FENCE_CREATE_INFO})
         for i in range(2):
             check(lib.vkCreateFence(dev, fence_info, NULL, fences + i), "vkCreateFence")
-            handles["fences"] += (fences[i],)
         self.query_count = timestamps + 1 if timestamps else 0
         if timestamps:
             out = new("VkQueryPool *")
@@ -489,10 +490,18 @@ def _destroy_commands(device: "Device", handles: dict[str, Any]) -> None:
     device lock, since a submission on another queue may be about to wait on the
     semaphore."""
     dev = device.handle
+
+    def destroy_fences() -> None:
+        for fence in handles["fences"]:
+            lib.vkDestroyFence(dev, fence, NULL)
+
     with device.lock:
         timeline = handles["timeline"]
-        timeline.quietly((0, 1), lambda: [lib.vkDestroyFence(dev, fence, NULL) for fence in handles["fences"]])
-        timeline.close()
+        if timeline is None:  # made no submission: its construction stopped before the timeline
+            destroy_fences()
+        else:
+            timeline.quietly((0, 1), destroy_fences)
+            timeline.close()
         lib.vkDestroySemaphore(dev, handles["semaphore"], NULL)
         lib.vkDestroyQueryPool(dev, handles["queries"], NULL)
         lib.vkDestroyCommandPool(dev, handles["pool"], NULL)
