@@ -348,3 +348,76 @@ def test_a_sequence_whose_creation_an_interrupt_cut_short_is_released_whole(mgr,
     gc.collect()
     mgr.sequence().eval(kp.OpSyncDevice([mgr.tensor([1.0])]))
     assert kp.vk.live_handles().get("VkCommandPool", 0) == before
+
+
+def test_a_forked_child_awaiting_the_parents_evaluation_in_flight_is_refused(memory_mode):
+    run_child("""
+        import os, asyncio
+        import numpy as np
+        import kp
+        from conftest import slow_algorithm
+        parent = kp.Manager()
+        t = parent.tensor(np.zeros(64, np.float32))
+        seq = parent.sequence().record(kp.OpAlgoDispatch(slow_algorithm(parent, t))).record(kp.OpSyncLocal([t]))
+        seq.eval_async()  # still running when the process forks
+        pid = os.fork()
+        if pid == 0:
+            refused = 0
+            for wait in (seq.eval_await, lambda: asyncio.run(seq.wait())):
+                try:
+                    wait()  # the parent's fence: nothing in the child ever signals it
+                except kp.DestroyedError as exc:
+                    refused += "parent" in str(exc)
+            os._exit(0 if refused == 2 else 3)
+        _, status = os.waitpid(pid, 0)
+        assert os.waitstatus_to_exitcode(status) == 0, status
+        seq.eval_await()
+        """, memory_mode, timeout=60)
+
+
+def test_ctrl_c_anywhere_in_making_and_destroying_leaves_releases_working(memory_mode):
+    # Interrupts land in tensor and sequence construction, in destroy() and in the
+    # release list's drain: none may stop later drains (a lock left held) or leave a
+    # half-made object whose destruction raises into an unrelated call.
+    out = run_child("""
+        import gc, random, signal
+        import numpy as np
+        import kp
+        mgr = kp.Manager()
+        armed = [False]
+
+        def interrupt(*_):
+            if armed[0]:
+                armed[0] = False
+                raise KeyboardInterrupt
+        signal.signal(signal.SIGALRM, interrupt)
+        random.seed(0)
+        interrupted = 0
+        for i in range(400):
+            try:
+                armed[0] = True
+                signal.setitimer(signal.ITIMER_REAL, random.uniform(1e-6, 3e-4))
+                t = mgr.tensor(np.full(16, i, np.float32))
+                seq = mgr.sequence().record(kp.OpSyncDevice([t])).record(kp.OpSyncLocal([t]))
+                seq.eval()
+                t.destroy()
+                seq.destroy()
+            except KeyboardInterrupt:
+                interrupted += 1
+            finally:
+                armed[0] = False
+                signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, signal.SIG_DFL)
+        t = seq = None
+        gc.collect()
+        check = mgr.tensor([5.0])
+        mgr.sequence().eval(kp.OpSyncDevice([check])).eval(kp.OpSyncLocal([check]))
+        assert check.data().tolist() == [5.0]
+        check = None
+        gc.collect()
+        kp.vk.drain()
+        print(interrupted, kp.vk.pending_releases())
+        """, memory_mode)
+    interrupted, pending = map(int, out.split())
+    assert interrupted > 100
+    assert pending == 0, f"{pending} released objects wait for ever: the release list stopped draining"

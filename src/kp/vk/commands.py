@@ -14,7 +14,7 @@ import time
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Sequence, TypeVar, cast
 
 from ..errors import DestroyedError
-from .core import NULL, RETIREMENTS, C, Life, Owned, check, ffi, lib, new
+from .core import NULL, RETIREMENTS, C, Life, Owned, check, ffi, generation, lib, new
 from .memory import Allocation
 from .settings import int_variable
 
@@ -66,7 +66,7 @@ class Timeline:
     short slices, so that signal handlers (Ctrl-C) run meanwhile."""
 
     __slots__ = ("device", "queue", "fences", "semaphore", "submitted", "completed", "unreset", "unsettled",
-                 "fence_lock", "waiting", "_status", "_wait", "_reset", "_dev")
+                 "fence_lock", "waiting", "generation", "_status", "_wait", "_reset", "_dev")
 
     def __init__(self, device: "Device", queue: "Queue", fences: Any, semaphore: Any):
         self.device: Any = device  # None once closed
@@ -79,6 +79,7 @@ class Timeline:
         self.unsettled = 0  # a submission an exception may have cut short (see settle)
         self.fence_lock = threading.Lock()
         self.waiting = [0, 0]  # threads reading each fence
+        self.generation = generation()  # a forked child's waits for its parent's submissions are refused
         self._status, self._wait, self._reset = device.fn.vkGetFenceStatus, device.fn.vkWaitForFences, \
             device.fn.vkResetFences
         self._dev = device.handle
@@ -92,6 +93,10 @@ class Timeline:
         ``SPIN_NS`` before blocking; False when ``timeout_ns`` expired first."""
         if self.completed >= serial:
             return True
+        if self.generation != generation():
+            # the parent's fences: no thread of this process will ever signal them
+            raise DestroyedError("the submission was made in the parent process before os.fork(): a forked "
+                                 "child cannot wait for it (make a new kp.Manager in the child)")
         if self.unsettled:
             self.settle()
             return self.completed >= serial
@@ -203,7 +208,10 @@ class Commands(Owned):
         self.device = device
         self.queue = queue
         dev = device.handle
-        handles = {"pool": NULL, "fences": (), "queries": NULL, "semaphore": NULL}
+        # What _destroy_commands destroys, filled in as it is made: an exception part way
+        # (a failed call, Ctrl-C) leaves the rest NULL, which Vulkan's destroy calls ignore.
+        self._fences = fences = new("VkFence[]", 2)
+        handles = {"pool": NULL, "fences": fences, "queries": NULL, "semaphore": NULL, "timeline": None}
         self._own("VkCommandPool", _destroy_commands, device, handles)
         out = new("VkCommandPool *")
         check(lib.vkCreateCommandPool(dev, new("VkCommandPoolCreateInfo *", {
@@ -218,11 +226,9 @@ class Commands(Owned):
         self.cmd = self._buffers[0]
         # Submissions alternate between two fences: the one the last submission
         # left signaled is reset while the GPU runs the next, not after it.
-        self._fences = fences = new("VkFence[]", 2)
         fence_info = new("VkFenceCreateInfo *", {"sType": C.VK_STRUCTURE_TYPE_FENCE_CREATE_INFO})
         for i in range(2):
             check(lib.vkCreateFence(dev, fence_info, NULL, fences + i), "vkCreateFence")
-            handles["fences"] += (fences[i],)
         self.query_count = timestamps + 1 if timestamps else 0
         if timestamps:
             out = new("VkQueryPool *")
@@ -491,13 +497,17 @@ def _destroy_commands(device: "Device", handles: dict[str, Any]) -> None:
     device lock, since a submission on another queue may be about to wait on the
     semaphore."""
     dev = device.handle
+
+    def destroy_fences() -> None:
+        for fence in handles["fences"]:
+            lib.vkDestroyFence(dev, fence, NULL)
+
     with device.lock:
-        timeline = handles.get("timeline")  # missing where an exception cut the creation short
-        if timeline is None:
-            for fence in handles["fences"]:
-                lib.vkDestroyFence(dev, fence, NULL)
+        timeline = handles["timeline"]
+        if timeline is None:  # made no submission: its construction stopped before the timeline
+            destroy_fences()
         else:
-            timeline.quietly((0, 1), lambda: [lib.vkDestroyFence(dev, fence, NULL) for fence in handles["fences"]])
+            timeline.quietly((0, 1), destroy_fences)
             timeline.close()
         lib.vkDestroySemaphore(dev, handles["semaphore"], NULL)
         lib.vkDestroyQueryPool(dev, handles["queries"], NULL)

@@ -135,15 +135,15 @@ def drain() -> None:
     deferred work. kp calls this whenever it is entered; a thread that finds another
     draining goes on, and what cannot be destroyed now (a busy block) waits for the
     next time."""
-    if not _pending or not _drain_lock.acquire(blocking=False):
-        return
-    try:
+    if not _pending or _drain_lock.locked():
+        return  # another thread drains, or this one, and a finalizer got here
+    # ``with``, not acquire() then try: a signal handler's exception (Ctrl-C) may come
+    # right after acquire() returns, and a lock left held would stop every later drain.
+    with _drain_lock:
         # Destroying one thing may release its parent (a block, then the device)
         # once the last reference to it, held until _drain_once returns, is gone.
         while _drain_once():
             pass
-    finally:
-        _drain_lock.release()
 
 
 def _drain_once() -> bool:
@@ -182,6 +182,12 @@ _fork_hooks: list[Callable[[], None]] = []
 def on_fork(hook: Callable[[], None]) -> None:
     """Call ``hook`` in a child process right after a fork (for kp's modules)."""
     _fork_hooks.append(hook)
+
+
+def generation() -> int:
+    """How many forks this process is from the one whose Vulkan objects kp made first
+    (a thing made in another generation is a parent process's)."""
+    return _generation
 
 
 def forked() -> bool:

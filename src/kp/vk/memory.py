@@ -97,9 +97,9 @@ class Block(Owned):
         block is busy, which may be this thread's own ``take`` that a finalizer
         interrupted."""
         lock = self._lock
-        if not lock.acquire(blocking=False):
+        if lock.locked():
             return False
-        try:
+        with lock:  # not acquire() then try: Ctrl-C could come between them (see core.drain)
             i = bisect.bisect(self._free, (offset, size))
             self._free.insert(i, (offset, size))
             merged: list[tuple[int, int]] = []
@@ -109,8 +109,6 @@ class Block(Owned):
                 else:
                     merged.append((start, length))
             self._free[max(i - 1, 0):i + 2] = merged
-        finally:
-            lock.release()
         return True
 
     @property
@@ -143,8 +141,12 @@ class Allocation:
     def __del__(self) -> None:
         # lock-free, no Vulkan call (see core._release); cheaper than weakref.finalize,
         # which matters for a tensor made in a loop
+        try:
+            life = self.life
+        except AttributeError:  # __init__ was cut short (Ctrl-C): the range was never handed out
+            return
         if self.block is not None:
-            _release(self.life)
+            _release(life)
 
     def retire(self) -> None:
         """No new submission may use the range (``Commands.check_uses`` refuses it)."""
