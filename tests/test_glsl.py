@@ -3,6 +3,8 @@ shader-taking API goes through."""
 
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 import pytest
 
@@ -262,3 +264,21 @@ def test_as_spirv_rejects_spirv_of_bad_length(square_spirv):
 def test_as_spirv_rejects_glsl_bytes_that_are_not_utf8():
     with pytest.raises(ShaderError, match="UTF-8"):
         as_spirv(b"#version 450\xff\xfe")
+
+
+@pytest.mark.skipif(tools.find(tools.SPIRV_VAL) is None, reason="spirv-val is not installed")
+@pytest.mark.parametrize("damage", [b"\xff\xfe", b"", b"vali"])
+def test_damaged_spirv_val_verdict_is_checked_anew(tmp_path, monkeypatch, damage):
+    from kp.shader import validate
+    valid = compile_source(SQUARE)
+    invalid = valid[:-4]  # without its last OpFunctionEnd
+    for module in (valid, invalid):
+        monkeypatch.setattr(validate, "_verdicts", {})
+        with pytest.raises(ShaderError) if module is invalid else contextlib.nullcontext():
+            validate.validate(module)
+    for entry in (tmp_path / "cache" / "spirv-val").iterdir():
+        entry.write_bytes(damage)
+    monkeypatch.setattr(validate, "_verdicts", {})
+    validate.validate(valid)
+    with pytest.raises(ShaderError, match="invalid SPIR-V"):
+        validate.validate(invalid)

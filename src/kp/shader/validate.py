@@ -31,6 +31,10 @@ _TARGETS = {0x10000: "vulkan1.0", 0x10100: "vulkan1.1", 0x10200: "vulkan1.1", 0x
 _verdicts: dict[bytes, str] = {}  # module -> "" when valid, else spirv-val's message
 _lock = threading.Lock()
 
+# A disk verdict starts with one of these; any other entry (damaged) is checked anew.
+_VALID = b"valid"
+_INVALID = b"invalid: "
+
 
 def validate(spirv: bytes) -> None:
     """Raise ``ShaderError`` with spirv-val's message if ``spirv`` (host byte order,
@@ -58,8 +62,10 @@ def _check(spirv: bytes) -> str:
     # spirv-val re-checks modules instead of trusting an old verdict.
     key = hashlib.sha256(spirv + f"{target}:{os.stat(validator.path).st_mtime_ns}".encode()).hexdigest()
     cached = cache.read("spirv-val", key)
-    if cached is not None:
-        return cached.decode()
+    if cached == _VALID:
+        return ""
+    if cached is not None and cached.startswith(_INVALID):
+        return cached[len(_INVALID):].decode(errors="replace")
     with tempfile.TemporaryDirectory(prefix="kp-spirv-val-") as tmp:
         module = os.path.join(tmp, "shader.spv")
         with open(module, "wb") as file:
@@ -68,5 +74,5 @@ def _check(spirv: bytes) -> str:
                                errors="replace")  # it quotes names from the module, which may be any bytes
     verdict = "" if result.returncode == 0 else (
         (result.stderr + result.stdout).strip().replace(module, "<module>") or f"{tools.SPIRV_VAL} failed")
-    cache.write("spirv-val", key, verdict.encode())
+    cache.write("spirv-val", key, _INVALID + verdict.encode() if verdict else _VALID)
     return verdict
