@@ -2,6 +2,8 @@
 scheduler and on a distributed.LocalCluster of two worker processes (lavapipe: each
 worker makes its own VkDevice on the one device)."""
 
+import threading
+
 import dask.array as da
 import distributed
 import numpy as np
@@ -113,6 +115,14 @@ def test_map_blocks_refuses_what_it_cannot_map(local_managers):
         kp.dask.map_blocks(42, da.ones(10))
     with pytest.raises(kp.InvalidArgumentError, match=r"bindings 0 to 1 \(the last for the output\), it has \[0, 1, 2\]"):
         kp.dask.map_blocks(SAXPY, da.ones(10))
+
+
+def test_constants_given_as_an_iterator_reach_every_block(local_managers):
+    x = da.arange(100, chunks=30, dtype=np.float32)
+    y = kp.dask.map_blocks(SAXPY, x, x, push_consts=(a for a in [2.0]))
+    np.testing.assert_array_equal(y.compute(scheduler="sync"), np.arange(100) * 3)
+    with pytest.raises(kp.InvalidArgumentError, match="push_consts must be picklable"):
+        kp.dask.map_blocks(SAXPY, x, x, push_consts=[threading.Lock()])
 
 
 def test_release_managers_lets_the_next_block_make_new_ones(local_managers):
