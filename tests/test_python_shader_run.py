@@ -96,6 +96,15 @@ def test_a_kernel_made_again_sees_the_values_its_helpers_read_now(mgr, monkeypat
     assert run(make(-0.0)) == run(make(0.0))  # a closure cell: -0.0 is its own key, same numbers
     assert make(-0.0).to_spirv() != make(0.0).to_spirv()
 
+    class Shown(float):  # a float whose repr does not show its value
+        def __repr__(self):
+            return "Shown"
+
+    monkeypatch.setitem(globals(), "FACTOR", Shown(1.0))
+    assert run(make(0.0)) == [12.0, 13.0]
+    monkeypatch.setitem(globals(), "FACTOR", Shown(2.0))
+    assert run(make(0.0)) == [13.0, 15.0]
+
 
 def test_seed_multiply_through_the_seed_api(mgr):
     tensor_in_a, tensor_in_b, tensor_out = kp.Tensor([2, 2, 2]), kp.Tensor([1, 2, 3]), kp.Tensor([0, 0, 0])

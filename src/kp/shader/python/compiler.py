@@ -63,8 +63,15 @@ def _value_key(value: object, attributes: tuple[str, ...], seen: set[Callable[..
     """``value`` as a key part equal to another only where the compiled code would be
     the same: numbers by type and exact value (``-0.0`` is not ``0.0``), functions by
     what they depend on, modules by their numbers that the code reads (``attributes``)."""
-    if value is None or isinstance(value, (bool, int, float, str)):
-        return type(value), repr(value)
+    # by the value itself, not by repr(), which a subclass (of float, an IntEnum) may change
+    if isinstance(value, float):
+        return type(value), float.hex(value)
+    if isinstance(value, int):
+        return type(value), int.__repr__(value)
+    if isinstance(value, str):
+        return type(value), str.__repr__(value)
+    if value is None:
+        return None
     if isinstance(value, tuple):
         return tuple(_value_key(v, attributes, seen) for v in value)
     if isinstance(value, ShaderType):
