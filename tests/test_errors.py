@@ -345,6 +345,25 @@ def test_numpy_timestamp_counts_are_ints(mgr):
     assert len(seq.get_timestamps()) == 2
 
 
+def test_numpy_queue_indices_are_ints(mgr, multiply_spirv):
+    tensor = mgr.tensor([1.0, 2.0])
+    mgr.sequence(np.int64(0)).eval(kp.OpSyncDevice([tensor])).eval(kp.OpSyncLocal([tensor]))
+    assert_close(tensor.data(), [1.0, 2.0])
+    with pytest.raises(kp.InvalidArgumentError, match="queue_index True is out of range"):
+        mgr.sequence(True)
+
+
+@pytest.mark.parametrize("make", ["tensor", "set_data"])
+def test_a_sequence_of_more_numbers_than_memory_holds_is_refused(mgr, make):
+    # a range of 2**40 numbers (8 TiB as an array): converting it would take the host's memory
+    with pytest.raises(kp.OutOfDeviceMemoryError, match=r"no host memory to convert the tensor data \(range\)"):
+        if make == "tensor":
+            mgr.tensor(range(2**40))
+        else:
+            mgr.tensor([1.0]).set_data(range(2**40))
+    assert_close(mgr.tensor([1.0, 2.0]).data(), [1.0, 2.0])
+
+
 A, S = kp.AccessFlags, kp.PipelineStages
 
 

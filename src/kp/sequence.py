@@ -59,9 +59,11 @@ class Sequence(SeedSequenceAPI):
 
     def __init__(self, manager: "Manager", queue_index: int = 0, total_timestamps: int = 0):
         device = manager.live_vk_device()
-        if not isinstance(queue_index, int) or not 0 <= queue_index < len(device.queues):
+        if isinstance(queue_index, bool) or not isinstance(queue_index, (int, np.integer)) \
+                or not 0 <= queue_index < len(device.queues):
             raise InvalidArgumentError(f"queue_index {queue_index!r} is out of range: the manager has "
                                        f"{len(device.queues)} queue(s)")
+        queue_index = int(queue_index)
         if isinstance(total_timestamps, bool) or not isinstance(total_timestamps, (int, np.integer)) \
                 or not 0 <= total_timestamps <= MAX_TIMESTAMPS:
             raise InvalidArgumentError(f"total_timestamps must be an int from 0 to {MAX_TIMESTAMPS}, got "

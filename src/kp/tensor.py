@@ -75,6 +75,9 @@ def numbers(data: Any) -> np.ndarray:
         array = np.asarray(data)
     except (TypeError, ValueError) as exc:
         raise DataTypeError(f"tensor data must be numbers, got {type(data).__name__}: {exc}") from None
+    except MemoryError:  # a range or a sequence of many elements
+        raise OutOfDeviceMemoryError(f"no host memory to convert the tensor data ({type(data).__name__}) "
+                                     f"to an array") from None
     if array.dtype.kind == "O":  # Python ints beyond 64 bits pass, as numbers
         for value in array.flat:
             if not isinstance(value, (int, float, np.integer, np.floating, np.bool_)):
