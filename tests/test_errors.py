@@ -405,6 +405,20 @@ def test_set_data_refuses_none_and_strings_and_keeps_the_numbers(mgr, data):
         assert list(tensor.data()) == [1.0, 2.0, 3.0]
 
 
+@pytest.mark.parametrize("data, dtype", [([2**40, 1], np.int32), ([-1, 1], np.uint32), ([float("nan"), 1], np.int32),
+                                         ([float("inf"), 1], np.uint8), ([2**70, 1], np.int64)], ids=repr)
+def test_integers_an_integer_tensor_cannot_hold_are_refused_and_keep_the_numbers(mgr, data, dtype):
+    tensor = mgr.tensor_t(np.array([3, 4], dtype))
+    with pytest.raises(kp.InvalidArgumentError, match=rf"set_data: {re.escape(repr(data[0]))} does not fit the "
+                                                      rf"tensor's {np.dtype(dtype)} elements"):
+        tensor.set_data(data)
+    with pytest.raises(kp.InvalidArgumentError, match=r"^tensor\[0\]: .* does not fit"):
+        tensor[0] = data[0]
+    assert tensor.data().tolist() == [3, 4]
+    tensor.set_data([np.iinfo(dtype).max, 1])
+    assert tensor.data().tolist() == [np.iinfo(dtype).max, 1]
+
+
 @pytest.mark.parametrize("make", ["Tensor", "tensor", "tensor_t", "image"])
 def test_data_larger_than_any_heap_is_refused_before_it_is_copied(mgr, make):
     # 4 TiB described by one element: converting or copying it would take the host's memory

@@ -89,6 +89,23 @@ def numbers(data: Any) -> np.ndarray:
     return array
 
 
+def _fitting(values: np.ndarray, dtype: np.dtype, what: str) -> np.ndarray:
+    """``values`` to be stored in data of ``dtype``; an ``InvalidArgumentError`` where
+    that dtype is an integer one that cannot hold them: NumPy would wrap an integer out
+    of its range, turn NaN into any integer, or raise OverflowError."""
+    if dtype.kind not in "iu" or values.size == 0 or values.dtype.kind == "b":
+        return values
+    info = np.iinfo(dtype)
+    flat = values.reshape(-1)
+    # min and max are NaN where any value is; a NaN fails every comparison
+    extremes = flat.tolist() if values.dtype.kind == "O" else [flat.min().item(), flat.max().item()]
+    for value in extremes:
+        if not info.min - 1 < value < info.max + 1:
+            raise InvalidArgumentError(f"{what}: {value!r} does not fit the tensor's {dtype} elements "
+                                       f"({info.min} to {info.max})")
+    return values
+
+
 class Tensor(Memory):
     """A 1-D or N-D array of one dtype on a Vulkan device."""
 
@@ -233,7 +250,7 @@ class Tensor(Memory):
         array = numbers(data).reshape(-1)
         if array.size != self.size():
             raise InvalidArgumentError(f"set_data got {array.size} elements for a tensor of {self.size()}")
-        self._local()[:] = array
+        self._local()[:] = _fitting(array, self._dtype, "set_data")
 
     def _local(self) -> np.ndarray:
         if self._array is None:
@@ -254,6 +271,7 @@ class Tensor(Memory):
 
     def __setitem__(self, index: Any, value: Any) -> None:
         selected, values = self._selected(index), numbers(value)
+        values = _fitting(values, self._dtype, f"tensor[{index!r}]")
         try:
             self._local()[index] = values
         except ValueError as exc:
