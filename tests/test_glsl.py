@@ -160,6 +160,16 @@ def test_editing_an_included_file_compiles_anew(shader_tree, keep_memory_cache):
     assert reflect(compile_source(INCLUDING, directory=shader_tree, include_dirs=folder)).local_size == (8, 1, 1)
 
 
+@pytest.mark.parametrize("line", ['/* sizes */ #include "size.glsl"', '#include \\\n"size.glsl"',
+                                  '#include /* sizes */ "size.glsl"'], ids=["comment before", "continued", "comment in"])
+def test_an_include_behind_a_comment_or_continued_is_known_to_the_cache(shader_tree, line):
+    source = INCLUDING.replace('#include "size.glsl"', line)
+    folder = [shader_tree / "common"]
+    assert reflect(compile_source(source, directory=shader_tree, include_dirs=folder)).local_size == (16, 1, 1)
+    (shader_tree / "common" / "width.glsl").write_text("#define WIDTH 8\n")
+    assert reflect(compile_source(source, directory=shader_tree, include_dirs=folder)).local_size == (8, 1, 1)
+
+
 def test_an_error_in_an_included_file_is_not_shown_against_the_source(shader_tree):
     (shader_tree / "common" / "width.glsl").write_text("#define WIDTH 16\nnot glsl\n")
     with pytest.raises(ShaderCompileError) as info:

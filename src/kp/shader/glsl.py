@@ -35,6 +35,10 @@ _MACRO_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 
 # a quoted include line (glslangValidator finds no <name> include)
 _INCLUDE = re.compile(r'^[ \t]*#[ \t]*include[ \t]*"([^"\n]*)"', re.MULTILINE)
+# what the preprocessor takes out before it reads directives: line continuations,
+# then comments (``/* header */ #include "a.h"`` is an include)
+_CONTINUATION = re.compile(r"\\\r?\n")
+_COMMENT = re.compile(r"//[^\n]*|/\*.*?\*/", re.DOTALL)
 _INCLUDE_DEPTH = 64
 _CHECKSUM_SIZE = 32  # a disk cache entry starts with the SHA-256 of its SPIR-V
 
@@ -189,7 +193,7 @@ def _included(text: str, folder: Path, include_dirs: list[Path]) -> list[tuple[s
     found: list[tuple[str, str | None]] = []
 
     def visit(text: str, chain: list[Path]) -> None:
-        for name in _INCLUDE.findall(text):
+        for name in _INCLUDE.findall(_COMMENT.sub(" ", _CONTINUATION.sub("", text))):
             for candidate in (f / name for f in [*reversed(chain), *include_dirs]):
                 try:
                     contents = candidate.read_bytes()
