@@ -1,6 +1,8 @@
 """Python shaders running on the device, checked against NumPy."""
 
+import sys
 import textwrap
+import threading
 import types
 
 import numpy as np
@@ -620,3 +622,31 @@ def test_atomics_on_shared_memory(mgr):
     values = np.random.default_rng(5).integers(0, 1000, 256).astype(np.uint32)
     _, counts = dispatch(mgr, histogram, values, np.zeros(8, np.uint32), workgroup=(8, 1, 1))
     np.testing.assert_array_equal(counts, np.bincount(values % 8, minlength=8))
+
+
+def test_threads_compiling_at_once_share_the_cache(monkeypatch):
+    # every compilation evicts an entry: two threads evicting the same one raised KeyError
+    from kp.shader.python import compiler
+    monkeypatch.setattr(compiler, "_CACHE_SIZE", 2)
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # threads switch between any two bytecodes
+    errors = []
+
+    def compile_many(first):
+        try:
+            for bias in range(first, first + 300):
+                @python2shader
+                def add(index=("input", "GlobalInvocationId", ivec3), data=("buffer", 0, Array(f32))):
+                    data[index.x] = data[index.x] + float(bias)
+        except Exception as error:  # noqa: BLE001 (any error fails the test below)
+            errors.append(error)
+
+    threads = [threading.Thread(target=compile_many, args=(1000 * i,)) for i in range(8)]
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        sys.setswitchinterval(interval)
+    assert errors == []

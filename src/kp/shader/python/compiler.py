@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import threading
 import types
 from collections.abc import Callable
 
@@ -15,6 +16,7 @@ from .types import ShaderType
 # Compiled modules by what they depend on (see _key).
 _CACHE: dict[tuple[object, ...], bytes] = {}
 _CACHE_SIZE = 256
+_CACHE_LOCK = threading.Lock()  # threads compiling at once evict one entry each
 
 
 def compile_function(func: Callable[..., object], local_size: tuple[int, int, int] | None) -> bytes:
@@ -39,9 +41,10 @@ def compile_function(func: Callable[..., object], local_size: tuple[int, int, in
             f"{where(func)}: internal error compiling {func.__qualname__}: {type(error).__name__}: {error}"
         ) from error
     if key is not None:
-        if len(_CACHE) >= _CACHE_SIZE:
-            del _CACHE[next(iter(_CACHE))]
-        _CACHE[key] = spirv
+        with _CACHE_LOCK:
+            if len(_CACHE) >= _CACHE_SIZE:
+                del _CACHE[next(iter(_CACHE))]
+            _CACHE[key] = spirv
     return spirv
 
 
