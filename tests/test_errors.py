@@ -443,6 +443,15 @@ def test_awaiting_with_a_negative_timeout_raises_as_eval_await_does(mgr):
     asyncio.run(seq.wait())
 
 
+def test_numpy_integer_timeouts_are_ints(mgr):
+    tensor = mgr.tensor([1.0])
+    mgr.sequence().eval_async(kp.OpSyncDevice([tensor])).eval_await(np.int64(10**9))
+    asyncio.run(mgr.sequence().eval_async(kp.OpSyncLocal([tensor])).wait(np.uint64(10**9)))
+    assert_close(tensor.data(), [1.0])
+    with pytest.raises(kp.InvalidArgumentError, match="timeout_ns must be a non-negative int, got np.int8"):
+        mgr.sequence().eval_await(np.int8(-1))
+
+
 @pytest.mark.parametrize("value", ["abc", "-5", "1e3", "²"])
 def test_a_bad_spin_setting_names_the_variable(value):
     result = subprocess.run([sys.executable, "-c", "import kp"], env=child_env(KP_SPIN_NS=value),

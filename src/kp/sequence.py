@@ -29,9 +29,13 @@ _DESTROYED = "sequence was destroyed (or its manager was)"
 MAX_TIMESTAMPS = 2**16
 
 
-def _check_timeout(timeout_ns: int | None) -> None:
-    if timeout_ns is not None and (isinstance(timeout_ns, bool) or not isinstance(timeout_ns, int) or timeout_ns < 0):
+def _checked_timeout(timeout_ns: int | None) -> int | None:
+    """``timeout_ns`` as an int (a NumPy integer is one), or None."""
+    if timeout_ns is None:
+        return None
+    if isinstance(timeout_ns, bool) or not isinstance(timeout_ns, (int, np.integer)) or timeout_ns < 0:
         raise InvalidArgumentError(f"timeout_ns must be a non-negative int, got {timeout_ns!r}")
+    return int(timeout_ns)
 
 
 def _overrides(op: OpBase, name: str) -> bool:
@@ -282,7 +286,7 @@ class Sequence(SeedSequenceAPI):
         """Wait for the running evaluation and run the operations' host work.
         Raises ``kp.WaitTimeoutError`` if ``timeout_ns`` passes first (the sequence
         stays running). Does nothing if the sequence is not running."""
-        _check_timeout(timeout_ns)
+        timeout_ns = _checked_timeout(timeout_ns)
         with self._lock:
             if not self._running:
                 logger.debug("eval_await on a sequence that is not running")
@@ -304,7 +308,7 @@ class Sequence(SeedSequenceAPI):
         ...                            for s, t in zip(sequences, tensors)))
         >>> asyncio.run(sync_all())
         """
-        _check_timeout(timeout_ns)
+        timeout_ns = _checked_timeout(timeout_ns)
         start = time.perf_counter_ns()
         delay = 0.0
         while self._running and not self._live_commands().done():
