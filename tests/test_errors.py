@@ -315,6 +315,26 @@ def test_constants_at_the_ends_of_their_range_arrive_exactly(mgr):
         assert a.data().tolist() == [float(np.float32(-2**31)), float(np.float32(2**32 - 1)), float(np.float32(0.1))]
 
 
+BOOL_SPEC_GLSL = """
+#version 450
+layout(local_size_x = 1) in;
+layout(constant_id = 0) const bool b = false;
+layout(set = 0, binding = 0) buffer A { float a[]; };
+void main() { a[0] = b ? 1.0 : 2.0; }
+"""
+
+
+@pytest.mark.parametrize("value", [2, -1, float("nan"), 0.5])
+def test_a_bool_spec_constant_takes_only_0_and_1(mgr, value):
+    with pytest.raises(kp.InvalidArgumentError, match=r"specialisation constant 0 \(b, bool32\) needs a bool "
+                                                      rf"\(or 0 or 1\), got {re.escape(repr(value))}"):
+        mgr.algorithm([mgr.tensor([0.0])], BOOL_SPEC_GLSL, spec_consts=[value])
+    for given, expected in ((True, 1.0), (np.bool_(False), 2.0), (1.0, 1.0), (0, 2.0)):
+        a = mgr.tensor([0.0])
+        run(mgr, kp.OpAlgoDispatch(mgr.algorithm([a], BOOL_SPEC_GLSL, spec_consts=[given])), kp.OpSyncLocal([a]))
+        assert a.data().tolist() == [expected]
+
+
 def test_spec_consts_that_are_not_a_list_are_refused(mgr):
     with pytest.raises(kp.InvalidArgumentError, match="spec_consts must be a list, a tuple or a NumPy array"):
         mgr.algorithm([mgr.tensor([0, 0, 0])], SPEC_KINDS_GLSL, spec_consts="123")
