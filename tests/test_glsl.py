@@ -286,7 +286,7 @@ def test_damaged_spirv_val_verdict_is_checked_anew(tmp_path, monkeypatch, damage
         monkeypatch.setattr(validate, "_verdicts", {})
         with pytest.raises(ShaderError) if module is invalid else contextlib.nullcontext():
             validate.validate(module)
-    for entry in (tmp_path / "cache" / "spirv-val").iterdir():
+    for entry in (tmp_path / "cache" / "spirv-verdicts").iterdir():
         entry.write_bytes(damage)
     monkeypatch.setattr(validate, "_verdicts", {})
     validate.validate(valid)
