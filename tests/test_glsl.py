@@ -170,6 +170,19 @@ def test_an_include_behind_a_comment_or_continued_is_known_to_the_cache(shader_t
     assert reflect(compile_source(source, directory=shader_tree, include_dirs=folder)).local_size == (8, 1, 1)
 
 
+def test_headers_including_each_other_behind_guards_are_keyed_in_linear_time(shader_tree):
+    # each header includes two that include it back: read once per include line
+    # of the chain, that was 2**64 reads
+    guarded = '#ifndef SIZE\n#define SIZE\n#include "a.glsl"\n#include "b.glsl"\n#include "width.glsl"\n#endif\n'
+    (shader_tree / "size.glsl").write_text(guarded)
+    for name in ("a.glsl", "b.glsl"):
+        (shader_tree / name).write_text('#include "size.glsl"\n')
+    folder = [shader_tree / "common"]
+    assert reflect(glsl.compile_file(shader_tree / "main.comp", include_dirs=folder)).local_size == (16, 1, 1)
+    (shader_tree / "common" / "width.glsl").write_text("#define WIDTH 8\n")
+    assert reflect(glsl.compile_file(shader_tree / "main.comp", include_dirs=folder)).local_size == (8, 1, 1)
+
+
 def test_an_error_in_an_included_file_is_not_shown_against_the_source(shader_tree):
     (shader_tree / "common" / "width.glsl").write_text("#define WIDTH 16\nnot glsl\n")
     with pytest.raises(ShaderCompileError) as info:

@@ -191,6 +191,10 @@ def _included(text: str, folder: Path, include_dirs: list[Path]) -> list[tuple[s
     that included it, innermost first, then in ``include_dirs``. Every line
     counts, also one inside a false ``#if``: the key is only ever too wide."""
     found: list[tuple[str, str | None]] = []
+    # each file with the folders its includes are searched in (a folder twice in
+    # the chain finds nothing new) is read once: headers that include each other
+    # behind include guards would otherwise be read exponentially often
+    visited: set[tuple[Path, tuple[Path, ...]]] = set()
 
     def visit(text: str, chain: list[Path]) -> None:
         for name in _INCLUDE.findall(_COMMENT.sub(" ", _CONTINUATION.sub("", text))):
@@ -200,7 +204,10 @@ def _included(text: str, folder: Path, include_dirs: list[Path]) -> list[tuple[s
                 except OSError:
                     continue
                 found.append((str(candidate), hashlib.sha256(contents).hexdigest()))
-                if len(chain) < _INCLUDE_DEPTH:  # deeper is a cycle, which glslang refuses
+                searched = (candidate, tuple(dict.fromkeys(reversed([*chain, candidate.parent]))))
+                # (deeper than _INCLUDE_DEPTH is a cycle, which glslang refuses)
+                if searched not in visited and len(chain) < _INCLUDE_DEPTH:
+                    visited.add(searched)
                     visit(contents.decode("utf-8", "replace"), [*chain, candidate.parent])
                 break
             else:
