@@ -185,7 +185,10 @@ def _compile(args: argparse.Namespace, extra: list[str]) -> int:
     for kernel_name, spirv, output in shaders:
         if args.check:
             validate(spirv)
-        output.write_bytes(spirv)
+        try:
+            output.write_bytes(spirv)
+        except OSError as error:  # a missing folder, no permission
+            parser_error(f"cannot write {output}: {error.strerror or error}")
         info = reflect(spirv)
         written.append({"source": str(args.source), "kernel": kernel_name, "output": str(output), "bytes": len(spirv),
                         "local_size": list(info.local_size), "bindings": [
