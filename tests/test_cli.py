@@ -152,6 +152,15 @@ def test_compile_glsl_with_defines_and_output_as_json(capsys, tmp_path):
     assert [b["binding"] for b in entry["bindings"]] == [0, 1, 2]
 
 
+@pytest.mark.parametrize("output", ["missing/out.spv", "."], ids=["missing folder", "a folder"])
+def test_compile_to_an_output_it_cannot_write_is_a_usage_error(capsys, tmp_path, output):
+    source = tmp_path / "multiply.comp"
+    source.write_text(MULTIPLY_GLSL)
+    status, _, err = kp_command(capsys, "compile", source, "-o", tmp_path / output)
+    assert status == 2 and err.count("\n") <= 4 and "kp compile: error: " in err and str(tmp_path / output) in err \
+        and "Traceback" not in err
+
+
 def test_compile_finds_includes_next_to_the_file_and_in_include_folders(capsys, tmp_path, monkeypatch):
     # shaders/main.comp includes scale.glsl (next to it), which includes factor.glsl (in -I common)
     (tmp_path / "shaders").mkdir()

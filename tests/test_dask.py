@@ -2,13 +2,15 @@
 scheduler and on a distributed.LocalCluster of two worker processes (lavapipe: each
 worker makes its own VkDevice on the one device)."""
 
-import distributed
+import threading
+
 import numpy as np
 import pytest
 
 import kp
 
 da = pytest.importorskip("dask.array")  # kp.dask needs dask; the GPU machine has none
+distributed = pytest.importorskip("distributed")
 
 SAXPY = """
 #version 450
@@ -119,6 +121,14 @@ def test_map_blocks_refuses_what_it_cannot_map(local_managers):
         kp.dask.map_blocks(TO_INT, da.ones(10, dtype=np.float32), dtype="bogus")
     with pytest.raises(kp.DataTypeError, match="kp tensors cannot hold dtype complex64"):
         kp.dask.map_blocks(TO_INT, da.ones(10, dtype=np.float32), dtype=np.complex64)
+
+
+def test_constants_given_as_an_iterator_reach_every_block(local_managers):
+    x = da.arange(100, chunks=30, dtype=np.float32)
+    y = kp.dask.map_blocks(SAXPY, x, x, push_consts=(a for a in [2.0]))
+    np.testing.assert_array_equal(y.compute(scheduler="sync"), np.arange(100) * 3)
+    with pytest.raises(kp.InvalidArgumentError, match="push_consts must be picklable"):
+        kp.dask.map_blocks(SAXPY, x, x, push_consts=[threading.Lock()])
 
 
 def test_release_managers_lets_the_next_block_make_new_ones(local_managers):

@@ -315,6 +315,26 @@ def test_constants_at_the_ends_of_their_range_arrive_exactly(mgr):
         assert a.data().tolist() == [float(np.float32(-2**31)), float(np.float32(2**32 - 1)), float(np.float32(0.1))]
 
 
+BOOL_SPEC_GLSL = """
+#version 450
+layout(local_size_x = 1) in;
+layout(constant_id = 0) const bool b = false;
+layout(set = 0, binding = 0) buffer A { float a[]; };
+void main() { a[0] = b ? 1.0 : 2.0; }
+"""
+
+
+@pytest.mark.parametrize("value", [2, -1, float("nan"), 0.5])
+def test_a_bool_spec_constant_takes_only_0_and_1(mgr, value):
+    with pytest.raises(kp.InvalidArgumentError, match=r"specialisation constant 0 \(b, bool32\) needs a bool "
+                                                      rf"\(or 0 or 1\), got {re.escape(repr(value))}"):
+        mgr.algorithm([mgr.tensor([0.0])], BOOL_SPEC_GLSL, spec_consts=[value])
+    for given, expected in ((True, 1.0), (np.bool_(False), 2.0), (1.0, 1.0), (0, 2.0)):
+        a = mgr.tensor([0.0])
+        run(mgr, kp.OpAlgoDispatch(mgr.algorithm([a], BOOL_SPEC_GLSL, spec_consts=[given])), kp.OpSyncLocal([a]))
+        assert a.data().tolist() == [expected]
+
+
 def test_spec_consts_that_are_not_a_list_are_refused(mgr):
     with pytest.raises(kp.InvalidArgumentError, match="spec_consts must be a list, a tuple or a NumPy array"):
         mgr.algorithm([mgr.tensor([0, 0, 0])], SPEC_KINDS_GLSL, spec_consts="123")
@@ -343,6 +363,25 @@ def test_numpy_timestamp_counts_are_ints(mgr):
         pytest.skip("the device has no timestamps")
     seq = mgr.sequence(0, np.int64(4)).eval(kp.OpSyncDevice([mgr.tensor([1.0])]))
     assert len(seq.get_timestamps()) == 2
+
+
+def test_numpy_queue_indices_are_ints(mgr, multiply_spirv):
+    tensor = mgr.tensor([1.0, 2.0])
+    mgr.sequence(np.int64(0)).eval(kp.OpSyncDevice([tensor])).eval(kp.OpSyncLocal([tensor]))
+    assert_close(tensor.data(), [1.0, 2.0])
+    with pytest.raises(kp.InvalidArgumentError, match="queue_index True is out of range"):
+        mgr.sequence(True)
+
+
+@pytest.mark.parametrize("make", ["tensor", "set_data"])
+def test_a_sequence_of_more_numbers_than_memory_holds_is_refused(mgr, make):
+    # a range of 2**40 numbers (8 TiB as an array): converting it would take the host's memory
+    with pytest.raises(kp.OutOfDeviceMemoryError, match=r"no host memory to convert the tensor data \(range\)"):
+        if make == "tensor":
+            mgr.tensor(range(2**40))
+        else:
+            mgr.tensor([1.0]).set_data(range(2**40))
+    assert_close(mgr.tensor([1.0, 2.0]).data(), [1.0, 2.0])
 
 
 A, S = kp.AccessFlags, kp.PipelineStages
@@ -381,9 +420,23 @@ def test_none_and_strings_are_not_tensor_data(mgr, multiply_spirv, data):
                                   np.array(["1", "2", "3"])], ids=repr)
 def test_set_data_refuses_none_and_strings_and_keeps_the_numbers(mgr, data):
     for tensor in (mgr.tensor([1, 2, 3]), kp.Tensor([1, 2, 3])):
-        with pytest.raises(kp.DataTypeError, match="set_data needs real numbers"):
+        with pytest.raises(kp.DataTypeError, match="must be numbers|cannot hold"):
             tensor.set_data(data)
         assert list(tensor.data()) == [1.0, 2.0, 3.0]
+
+
+@pytest.mark.parametrize("data, dtype", [([2**40, 1], np.int32), ([-1, 1], np.uint32), ([float("nan"), 1], np.int32),
+                                         ([float("inf"), 1], np.uint8), ([2**70, 1], np.int64)], ids=repr)
+def test_integers_an_integer_tensor_cannot_hold_are_refused_and_keep_the_numbers(mgr, data, dtype):
+    tensor = mgr.tensor_t(np.array([3, 4], dtype))
+    with pytest.raises(kp.InvalidArgumentError, match=rf"set_data: {re.escape(repr(data[0]))} does not fit "
+                                                      rf"{np.dtype(dtype)} elements"):
+        tensor.set_data(data)
+    with pytest.raises(kp.InvalidArgumentError, match=r"^tensor\[0\]: .* does not fit"):
+        tensor[0] = data[0]
+    assert tensor.data().tolist() == [3, 4]
+    tensor.set_data([np.iinfo(dtype).max, 1])
+    assert tensor.data().tolist() == [np.iinfo(dtype).max, 1]
 
 
 @pytest.mark.parametrize("make", ["Tensor", "tensor", "tensor_t", "image"])
@@ -408,6 +461,15 @@ def test_awaiting_with_a_negative_timeout_raises_as_eval_await_does(mgr):
     with pytest.raises(kp.InvalidArgumentError, match="timeout_ns must be a non-negative int, got -1"):
         asyncio.run(seq.wait(-1))
     asyncio.run(seq.wait())
+
+
+def test_numpy_integer_timeouts_are_ints(mgr):
+    tensor = mgr.tensor([1.0])
+    mgr.sequence().eval_async(kp.OpSyncDevice([tensor])).eval_await(np.int64(10**9))
+    asyncio.run(mgr.sequence().eval_async(kp.OpSyncLocal([tensor])).wait(np.uint64(10**9)))
+    assert_close(tensor.data(), [1.0])
+    with pytest.raises(kp.InvalidArgumentError, match="timeout_ns must be a non-negative int, got np.int8"):
+        mgr.sequence().eval_await(np.int8(-1))
 
 
 @pytest.mark.parametrize("value", ["abc", "-5", "1e3", "²"])

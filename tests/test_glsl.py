@@ -3,6 +3,8 @@ shader-taking API goes through."""
 
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 import pytest
 
@@ -158,6 +160,29 @@ def test_editing_an_included_file_compiles_anew(shader_tree, keep_memory_cache):
     assert reflect(compile_source(INCLUDING, directory=shader_tree, include_dirs=folder)).local_size == (8, 1, 1)
 
 
+@pytest.mark.parametrize("line", ['/* sizes */ #include "size.glsl"', '#include \\\n"size.glsl"',
+                                  '#include /* sizes */ "size.glsl"'], ids=["comment before", "continued", "comment in"])
+def test_an_include_behind_a_comment_or_continued_is_known_to_the_cache(shader_tree, line):
+    source = INCLUDING.replace('#include "size.glsl"', line)
+    folder = [shader_tree / "common"]
+    assert reflect(compile_source(source, directory=shader_tree, include_dirs=folder)).local_size == (16, 1, 1)
+    (shader_tree / "common" / "width.glsl").write_text("#define WIDTH 8\n")
+    assert reflect(compile_source(source, directory=shader_tree, include_dirs=folder)).local_size == (8, 1, 1)
+
+
+def test_headers_including_each_other_behind_guards_are_keyed_in_linear_time(shader_tree):
+    # each header includes two that include it back: read once per include line
+    # of the chain, that was 2**64 reads
+    guarded = '#ifndef SIZE\n#define SIZE\n#include "a.glsl"\n#include "b.glsl"\n#include "width.glsl"\n#endif\n'
+    (shader_tree / "size.glsl").write_text(guarded)
+    for name in ("a.glsl", "b.glsl"):
+        (shader_tree / name).write_text('#include "size.glsl"\n')
+    folder = [shader_tree / "common"]
+    assert reflect(glsl.compile_file(shader_tree / "main.comp", include_dirs=folder)).local_size == (16, 1, 1)
+    (shader_tree / "common" / "width.glsl").write_text("#define WIDTH 8\n")
+    assert reflect(glsl.compile_file(shader_tree / "main.comp", include_dirs=folder)).local_size == (8, 1, 1)
+
+
 def test_an_error_in_an_included_file_is_not_shown_against_the_source(shader_tree):
     (shader_tree / "common" / "width.glsl").write_text("#define WIDTH 16\nnot glsl\n")
     with pytest.raises(ShaderCompileError) as info:
@@ -262,3 +287,21 @@ def test_as_spirv_rejects_spirv_of_bad_length(square_spirv):
 def test_as_spirv_rejects_glsl_bytes_that_are_not_utf8():
     with pytest.raises(ShaderError, match="UTF-8"):
         as_spirv(b"#version 450\xff\xfe")
+
+
+@pytest.mark.skipif(tools.find(tools.SPIRV_VAL) is None, reason="spirv-val is not installed")
+@pytest.mark.parametrize("damage", [b"\xff\xfe", b"", b"vali"])
+def test_damaged_spirv_val_verdict_is_checked_anew(tmp_path, monkeypatch, damage):
+    from kp.shader import validate
+    valid = compile_source(SQUARE)
+    invalid = valid[:-4]  # without its last OpFunctionEnd
+    for module in (valid, invalid):
+        monkeypatch.setattr(validate, "_verdicts", {})
+        with pytest.raises(ShaderError) if module is invalid else contextlib.nullcontext():
+            validate.validate(module)
+    for entry in (tmp_path / "cache" / "spirv-verdicts").iterdir():
+        entry.write_bytes(damage)
+    monkeypatch.setattr(validate, "_verdicts", {})
+    validate.validate(valid)
+    with pytest.raises(ShaderError, match="invalid SPIR-V"):
+        validate.validate(invalid)

@@ -455,19 +455,19 @@ def test_np_asarray_is_a_zero_copy_view_and_set_data_replaces_the_texels(mgr):
     assert out.data().tolist() == list(range(8))
 
 
-@pytest.mark.parametrize("data, message", [
-    ([300, 1, 2, 3], r"values from 1 to 300 for an image of uint8, which holds 0 to 255"),
-    ([-1.0, 1, 2, 3], r"values from -1.0 to 3.0 for an image of uint8"),
-    ([float("nan"), 1, 2, 3], r"NaN or infinity for an image of uint8"),
-    ([2 ** 70, 1, 2, 3], r"needs real numbers, got object data"),
-    (["1", "2", "3", "4"], r"needs real numbers, got <U1 data"),
-    ([1j, 2, 3, 4], r"needs real numbers, got complex128 data"),
-    ([[1, 2], [3]], r"needs numbers, got list: setting an array element with a sequence"),
+@pytest.mark.parametrize("data, error, message", [
+    ([300, 1, 2, 3], kp.InvalidArgumentError, r"set_data: 300 does not fit uint8 elements \(0 to 255\)"),
+    ([-1.0, 1, 2, 3], kp.InvalidArgumentError, r"set_data: -1.0 does not fit uint8"),
+    ([float("nan"), 1, 2, 3], kp.InvalidArgumentError, r"set_data: nan does not fit uint8"),
+    ([2 ** 70, 1, 2, 3], kp.InvalidArgumentError, r"set_data: 1180591620717411303424 does not fit uint8"),
+    (["1", "2", "3", "4"], kp.DataTypeError, r"kp tensors cannot hold <U1 data"),
+    ([1j, 2, 3, 4], kp.DataTypeError, r"cannot hold complex128 data"),
+    ([[1, 2], [3]], kp.DataTypeError, r"must be numbers, got list"),
 ])
-def test_set_data_refuses_what_the_dtype_cannot_hold_and_keeps_the_texels(mgr, data, message):
+def test_set_data_refuses_what_the_dtype_cannot_hold_and_keeps_the_texels(mgr, data, error, message):
     # NumPy's cast would make 300 a 44 and NaN some integer
     image = mgr.image_t(np.arange(4, dtype=np.uint8), 2, 2, 1)
-    with pytest.raises(kp.DataTypeError, match=message):
+    with pytest.raises(error, match=message):
         image.set_data(data)
     assert image.data().tolist() == [0, 1, 2, 3]
     image.set_data(np.array([255.0, 0.0, 7.0, 1.0]))  # whole numbers in range pass from any dtype

@@ -1,6 +1,8 @@
 """Python shaders running on the device, checked against NumPy."""
 
+import sys
 import textwrap
+import threading
 import types
 
 import numpy as np
@@ -99,6 +101,15 @@ def test_a_kernel_made_again_sees_the_values_its_helpers_read_now(mgr, monkeypat
     assert run(make(0.0)) == [14.0, 17.0]
     assert run(make(-0.0)) == run(make(0.0))  # a closure cell: -0.0 is its own key, same numbers
     assert make(-0.0).to_spirv() != make(0.0).to_spirv()
+
+    class Shown(float):  # a float whose repr does not show its value
+        def __repr__(self):
+            return "Shown"
+
+    monkeypatch.setitem(globals(), "FACTOR", Shown(1.0))
+    assert run(make(0.0)) == [12.0, 13.0]
+    monkeypatch.setitem(globals(), "FACTOR", Shown(2.0))
+    assert run(make(0.0)) == [13.0, 15.0]
 
 
 def test_seed_multiply_through_the_seed_api(mgr):
@@ -615,3 +626,31 @@ def test_atomics_on_shared_memory(mgr):
     values = np.random.default_rng(5).integers(0, 1000, 256).astype(np.uint32)
     _, counts = dispatch(mgr, histogram, values, np.zeros(8, np.uint32), workgroup=(8, 1, 1))
     np.testing.assert_array_equal(counts, np.bincount(values % 8, minlength=8))
+
+
+def test_threads_compiling_at_once_share_the_cache(monkeypatch):
+    # every compilation evicts an entry: two threads evicting the same one raised KeyError
+    from kp.shader.python import compiler
+    monkeypatch.setattr(compiler, "_CACHE_SIZE", 2)
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # threads switch between any two bytecodes
+    errors = []
+
+    def compile_many(first):
+        try:
+            for bias in range(first, first + 300):
+                @python2shader
+                def add(index=("input", "GlobalInvocationId", ivec3), data=("buffer", 0, Array(f32))):
+                    data[index.x] = data[index.x] + float(bias)
+        except Exception as error:  # noqa: BLE001 (any error fails the test below)
+            errors.append(error)
+
+    threads = [threading.Thread(target=compile_many, args=(1000 * i,)) for i in range(8)]
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        sys.setswitchinterval(interval)
+    assert errors == []

@@ -152,10 +152,13 @@ def scalar_bytes(value: Any, kind: str, width: int, what: str) -> bytes:
     """``value`` as a ``kind``/``width`` scalar of a shader (a bool as a VkBool32), in
     host byte order: what push and specialisation constants hold. Raises
     ``InvalidArgumentError`` naming ``what`` for anything but a number the type holds
-    exactly (a float for an integer must be whole; NaN and infinities only for floats)."""
+    exactly (a float for an integer must be whole, a bool is 0 or 1; NaN and infinities
+    only for floats)."""
     if not isinstance(value, (int, float, np.integer, np.floating, np.bool_)):
         raise InvalidArgumentError(f"{what} needs a number, got {value!r}")
     if kind == "bool":
+        if value not in (0, 1):  # (NaN is neither)
+            raise InvalidArgumentError(f"{what} needs a bool (or 0 or 1), got {value!r}")
         value = bool(value)
     elif kind != "float":
         if isinstance(value, (float, np.floating)) and not float(value).is_integer():

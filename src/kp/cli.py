@@ -218,7 +218,7 @@ def _compile(args: argparse.Namespace, extra: list[str]) -> int:
             validate(spirv)
         try:
             output.write_bytes(spirv)
-        except OSError as error:
+        except OSError as error:  # a missing folder, no permission
             parser_error(f"cannot write {output}: {error.strerror or error}")
         info = reflect(spirv)
         written.append({"source": str(args.source), "kernel": kernel_name, "output": str(output), "bytes": len(spirv),

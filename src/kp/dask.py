@@ -26,6 +26,7 @@ Dask is imported only when a function here is called (``pip install
 from __future__ import annotations
 
 import collections
+import collections.abc
 import contextlib
 import pickle
 import queue
@@ -38,7 +39,7 @@ from .errors import DeviceNotFoundError, InvalidArgumentError, OutOfDeviceMemory
 from .manager import Manager, list_devices
 from .operations import OpAlgoDispatch, OpSyncDevice, OpSyncLocal
 from .shader import as_spirv, reflect
-from .tensor import numbers
+from .memory import numbers
 from .types import MemoryTypes, data_type_of
 
 if TYPE_CHECKING:
@@ -103,7 +104,14 @@ def map_blocks(kernel: Any, *arrays: Any, dtype: Any = None, workgroup: Any = No
     if bindings != list(range(len(arrays) + 1)):
         raise InvalidArgumentError(f"kp.dask.map_blocks: {len(arrays)} array(s) need a kernel with bindings 0 to "
                                    f"{len(arrays)} (the last for the output), it has {bindings}")
-    constants = (workgroup, spec_consts, push_consts)
+    # an iterator would feed only the first block; every block gets the same values
+    constants = tuple(tuple(c) if isinstance(c, collections.abc.Iterator) else c
+                      for c in (workgroup, spec_consts, push_consts))
+    try:
+        pickle.dumps(constants)  # each block's key, and what a cluster ships
+    except (pickle.PicklingError, TypeError, AttributeError) as exc:
+        raise InvalidArgumentError(f"kp.dask.map_blocks: workgroup, spec_consts and push_consts must be "
+                                   f"picklable values, got {constants!r}: {exc}") from None
     meta = np.empty((0,) * arrays[0].ndim, out_dtype)
     mapped: dask.array.Array = da.map_blocks(run_block, *arrays, dtype=out_dtype, meta=meta, spirv=spirv,
                                              out_dtype=out_dtype, constants=constants)

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 
-from .errors import DataTypeError, DestroyedError, InvalidArgumentError, KomputeError
+from .errors import DataTypeError, DestroyedError, InvalidArgumentError, KomputeError, OutOfDeviceMemoryError
 from .types import DataTypes, MemoryTypes, memory_type_of
 from . import vk
 from .context import DeviceContext
@@ -20,6 +20,47 @@ if TYPE_CHECKING:
     from .vk import Allocation
 
 _M = TypeVar("_M", bound="Memory")
+
+
+def numbers(data: Any) -> np.ndarray:
+    """``data`` (an array-like; a kp tensor's data) as a NumPy array of real numbers,
+    without a copy where it is one already; a ``DataTypeError`` for anything else:
+    None, strings, complex numbers, objects, ragged lists."""
+    if isinstance(data, Memory):
+        data = data.numpy()
+    try:
+        array = np.asarray(data)
+    except (TypeError, ValueError) as exc:
+        raise DataTypeError(f"tensor data must be numbers, got {type(data).__name__}: {exc}") from None
+    except MemoryError:  # a range or a sequence of many elements
+        raise OutOfDeviceMemoryError(f"no host memory to convert the tensor data ({type(data).__name__}) "
+                                     f"to an array") from None
+    if array.dtype.kind == "O":  # Python ints beyond 64 bits pass, as numbers
+        for value in array.flat:
+            if not isinstance(value, (int, float, np.integer, np.floating, np.bool_)):
+                raise DataTypeError(f"tensor data must be numbers, got {value!r} ({type(value).__name__})")
+    elif array.dtype.kind not in "biuf":
+        raise DataTypeError(f"kp tensors cannot hold {array.dtype} data"
+                            + (" (a cast to a real dtype would drop the imaginary part)" if array.dtype.kind == "c"
+                               else ""))
+    return array
+
+
+def fitting(values: np.ndarray, dtype: np.dtype, what: str) -> np.ndarray:
+    """``values`` to be stored in data of ``dtype``; an ``InvalidArgumentError`` where
+    that dtype is an integer one that cannot hold them: NumPy would wrap an integer out
+    of its range, turn NaN into any integer, or raise OverflowError."""
+    if dtype.kind not in "iu" or values.size == 0 or values.dtype.kind == "b":
+        return values
+    info = np.iinfo(dtype)
+    flat = values.reshape(-1)
+    # min and max are NaN where any value is; a NaN fails every comparison
+    extremes = flat.tolist() if values.dtype.kind == "O" else [flat.min().item(), flat.max().item()]
+    for value in extremes:
+        if not info.min - 1 < value < info.max + 1:
+            raise InvalidArgumentError(f"{what}: {value!r} does not fit {dtype} elements "
+                                       f"({info.min} to {info.max})")
+    return values
 
 
 class HostData:
@@ -190,22 +231,10 @@ class Memory:
         """Replace the host data with ``data``'s numbers, in order (as many as ``size()``;
         the device copy changes on the next ``OpSyncDevice``)."""
         article = "an" if self._noun[0] in "aeiou" else "a"
-        try:
-            array = np.asarray(data).reshape(-1)
-        except (TypeError, ValueError, OverflowError) as exc:
-            raise DataTypeError(f"set_data needs numbers, got {type(data).__name__}: {exc}") from None
-        if array.dtype.kind not in "biuf":
-            raise DataTypeError(f"set_data needs real numbers, got {array.dtype} data")
+        array = numbers(data).reshape(-1)
         if array.size != self.size():
             raise InvalidArgumentError(f"set_data got {array.size} elements for {article} {self._noun} of {self.size()}")
-        if self._dtype.kind in "iu" and not np.can_cast(array.dtype, self._dtype, "safe"):
-            # NumPy's cast would wrap them (300 becomes 44 in uint8) or make NaN a number
-            limits = np.iinfo(self._dtype)
-            if array.dtype.kind == "f" and not np.isfinite(array).all():
-                raise DataTypeError(f"set_data got NaN or infinity for {article} {self._noun} of {self._dtype}")
-            if not limits.min <= array.min() <= array.max() <= limits.max:
-                raise DataTypeError(f"set_data got values from {array.min()} to {array.max()} for {article} "
-                                    f"{self._noun} of {self._dtype}, which holds {limits.min} to {limits.max}")
+        array = fitting(array, self._dtype, "set_data")
         self._local()[:] = array
 
     def _local(self) -> np.ndarray:

@@ -33,9 +33,13 @@ _T = TypeVar("_T")
 MAX_TIMESTAMPS = 2**16
 
 
-def _check_timeout(timeout_ns: int | None) -> None:
-    if timeout_ns is not None and (isinstance(timeout_ns, bool) or not isinstance(timeout_ns, int) or timeout_ns < 0):
+def _checked_timeout(timeout_ns: int | None) -> int | None:
+    """``timeout_ns`` as an int (a NumPy integer is one), or None."""
+    if timeout_ns is None:
+        return None
+    if isinstance(timeout_ns, bool) or not isinstance(timeout_ns, (int, np.integer)) or timeout_ns < 0:
         raise InvalidArgumentError(f"timeout_ns must be a non-negative int, got {timeout_ns!r}")
+    return int(timeout_ns)
 
 
 def _overrides(op: OpBase, name: str) -> bool:
@@ -89,9 +93,11 @@ class Sequence(SeedSequenceAPI):
 
     def __init__(self, manager: "DeviceContext", queue_index: int = 0, total_timestamps: int = 0):
         device = manager.live_vk_device()
-        if not isinstance(queue_index, int) or not 0 <= queue_index < len(device.queues):
+        if isinstance(queue_index, bool) or not isinstance(queue_index, (int, np.integer)) \
+                or not 0 <= queue_index < len(device.queues):
             raise InvalidArgumentError(f"queue_index {queue_index!r} is out of range: the manager has "
                                        f"{len(device.queues)} queue(s)")
+        queue_index = int(queue_index)
         if isinstance(total_timestamps, bool) or not isinstance(total_timestamps, (int, np.integer)) \
                 or not 0 <= total_timestamps <= MAX_TIMESTAMPS:
             raise InvalidArgumentError(f"total_timestamps must be an int from 0 to {MAX_TIMESTAMPS}, got "
@@ -346,7 +352,7 @@ class Sequence(SeedSequenceAPI):
         stays running). Does nothing if the sequence is not running. Holds no lock
         while it waits: other threads may record, evaluate or destroy other
         sequences meanwhile, and ``destroy()`` of this one does not cut it short."""
-        _check_timeout(timeout_ns)
+        timeout_ns = _checked_timeout(timeout_ns)
         submission = self._in_flight()
         if submission is None:
             logger.debug("eval_await on a sequence that is not running")
@@ -369,7 +375,7 @@ class Sequence(SeedSequenceAPI):
         ...                            for s, t in zip(sequences, tensors)))
         >>> asyncio.run(sync_all())
         """
-        _check_timeout(timeout_ns)
+        timeout_ns = _checked_timeout(timeout_ns)
         start = time.perf_counter_ns()
         delay = 0.0
         submission = self._in_flight()

@@ -16,7 +16,7 @@ import numpy as np
 
 from . import vk
 from .errors import DataTypeError, InvalidArgumentError, KomputeError, OutOfDeviceMemoryError
-from .memory import Memory
+from .memory import Memory, fitting, numbers
 from .types import DTYPE_FEATURES, MemoryTypes, data_type_of, memory_type_of
 
 if TYPE_CHECKING:
@@ -64,27 +64,6 @@ def largest_heap(devices: "Sequence[vk.PhysicalDevice]") -> int | None:
     """The size of the largest memory heap of ``devices`` (None without devices): no
     tensor larger than it can be made on them."""
     return max((size for device in devices for size, _flags in device.memory_heaps), default=None)
-
-
-def numbers(data: Any) -> np.ndarray:
-    """``data`` (an array-like; a kp tensor's data) as a NumPy array of real numbers,
-    without a copy where it is one already; a ``DataTypeError`` for anything else:
-    None, strings, complex numbers, objects, ragged lists."""
-    if isinstance(data, Tensor):
-        data = data.numpy()
-    try:
-        array = np.asarray(data)
-    except (TypeError, ValueError) as exc:
-        raise DataTypeError(f"tensor data must be numbers, got {type(data).__name__}: {exc}") from None
-    if array.dtype.kind == "O":  # Python ints beyond 64 bits pass, as numbers
-        for value in array.flat:
-            if not isinstance(value, (int, float, np.integer, np.floating, np.bool_)):
-                raise DataTypeError(f"tensor data must be numbers, got {value!r} ({type(value).__name__})")
-    elif array.dtype.kind not in "biuf":
-        raise DataTypeError(f"kp tensors cannot hold {array.dtype} data"
-                            + (" (a cast to a real dtype would drop the imaginary part)" if array.dtype.kind == "c"
-                               else ""))
-    return array
 
 
 class Tensor(Memory):
@@ -198,6 +177,7 @@ class Tensor(Memory):
 
     def __setitem__(self, index: Any, value: Any) -> None:
         selected, values = self._selected(index), numbers(value)
+        values = fitting(values, self._dtype, f"tensor[{index!r}]")
         try:
             self._local()[index] = values
         except ValueError as exc:

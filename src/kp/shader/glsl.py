@@ -35,6 +35,10 @@ _MACRO_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 
 # a quoted include line (glslangValidator finds no <name> include)
 _INCLUDE = re.compile(r'^[ \t]*#[ \t]*include[ \t]*"([^"\n]*)"', re.MULTILINE)
+# what the preprocessor takes out before it reads directives: line continuations,
+# then comments (``/* header */ #include "a.h"`` is an include)
+_CONTINUATION = re.compile(r"\\\r?\n")
+_COMMENT = re.compile(r"//[^\n]*|/\*.*?\*/", re.DOTALL)
 _INCLUDE_DEPTH = 64
 _CHECKSUM_SIZE = 32  # a disk cache entry starts with the SHA-256 of its SPIR-V
 
@@ -187,16 +191,23 @@ def _included(text: str, folder: Path, include_dirs: list[Path]) -> list[tuple[s
     that included it, innermost first, then in ``include_dirs``. Every line
     counts, also one inside a false ``#if``: the key is only ever too wide."""
     found: list[tuple[str, str | None]] = []
+    # each file with the folders its includes are searched in (a folder twice in
+    # the chain finds nothing new) is read once: headers that include each other
+    # behind include guards would otherwise be read exponentially often
+    visited: set[tuple[Path, tuple[Path, ...]]] = set()
 
     def visit(text: str, chain: list[Path]) -> None:
-        for name in _INCLUDE.findall(text):
+        for name in _INCLUDE.findall(_COMMENT.sub(" ", _CONTINUATION.sub("", text))):
             for candidate in (f / name for f in [*reversed(chain), *include_dirs]):
                 try:
                     contents = candidate.read_bytes()
                 except OSError:
                     continue
                 found.append((str(candidate), hashlib.sha256(contents).hexdigest()))
-                if len(chain) < _INCLUDE_DEPTH:  # deeper is a cycle, which glslang refuses
+                searched = (candidate, tuple(dict.fromkeys(reversed([*chain, candidate.parent]))))
+                # (deeper than _INCLUDE_DEPTH is a cycle, which glslang refuses)
+                if searched not in visited and len(chain) < _INCLUDE_DEPTH:
+                    visited.add(searched)
                     visit(contents.decode("utf-8", "replace"), [*chain, candidate.parent])
                 break
             else:

@@ -4,7 +4,7 @@ Reflection only checks the structure kp reads; a module that passes it can still
 be semantically broken (a truncated function, a bad id), and drivers crash on
 such modules inside ``vkCreateComputePipelines``. So SPIR-V that a user passes
 as a binary is checked once per distinct module: the verdict is kept in memory
-and on disk (the ``spirv-val`` folder of kp's cache). Without ``spirv-val``
+and on disk (the ``spirv-verdicts`` folder of kp's cache). Without ``spirv-val``
 (``kp.shader.tools`` says where kp looks for it) modules go unchecked.
 """
 
@@ -30,6 +30,12 @@ _TARGETS = {0x10000: "vulkan1.0", 0x10100: "vulkan1.1", 0x10200: "vulkan1.1", 0x
 
 _verdicts: dict[bytes, str] = {}  # module -> "" when valid, else spirv-val's message
 _lock = threading.Lock()
+
+# A disk verdict starts with one of these; any other entry (damaged) is checked anew.
+# (An older kp kept verdicts of another form in the folder "spirv-val".)
+_FOLDER = "spirv-verdicts"
+_VALID = b"valid"
+_INVALID = b"invalid: "
 
 
 def validate(spirv: bytes) -> None:
@@ -57,9 +63,11 @@ def _check(spirv: bytes) -> str:
     # The validator's modification time is in the key so that an upgraded
     # spirv-val re-checks modules instead of trusting an old verdict.
     key = hashlib.sha256(spirv + f"{target}:{os.stat(validator.path).st_mtime_ns}".encode()).hexdigest()
-    cached = cache.read("spirv-val", key)
-    if cached is not None:
-        return cached.decode()
+    cached = cache.read(_FOLDER, key)
+    if cached == _VALID:
+        return ""
+    if cached is not None and cached.startswith(_INVALID):
+        return cached[len(_INVALID):].decode(errors="replace")
     with tempfile.TemporaryDirectory(prefix="kp-spirv-val-") as tmp:
         module = os.path.join(tmp, "shader.spv")
         with open(module, "wb") as file:
@@ -68,5 +76,5 @@ def _check(spirv: bytes) -> str:
                                errors="replace")  # it quotes names from the module, which may be any bytes
     verdict = "" if result.returncode == 0 else (
         (result.stderr + result.stdout).strip().replace(module, "<module>") or f"{tools.SPIRV_VAL} failed")
-    cache.write("spirv-val", key, verdict.encode())
+    cache.write(_FOLDER, key, _INVALID + verdict.encode() if verdict else _VALID)
     return verdict

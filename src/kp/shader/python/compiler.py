@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import threading
 import types
 from collections.abc import Callable
 
@@ -17,6 +18,7 @@ from .types import ShaderType
 # Compiled modules by what they depend on (see _key).
 _CACHE: dict[tuple[object, ...], bytes] = {}
 _CACHE_SIZE = 256
+_CACHE_LOCK = threading.Lock()  # threads compiling at once evict one entry each
 
 
 def compile_function(func: Callable[..., object], local_size: tuple[int, int, int] | None) -> bytes:
@@ -41,9 +43,10 @@ def compile_function(func: Callable[..., object], local_size: tuple[int, int, in
             f"{where(func)}: internal error compiling {func.__qualname__}: {type(error).__name__}: {error}"
         ) from error
     if key is not None:
-        if len(_CACHE) >= _CACHE_SIZE:
-            del _CACHE[next(iter(_CACHE))]
-        _CACHE[key] = spirv
+        with _CACHE_LOCK:
+            if len(_CACHE) >= _CACHE_SIZE:
+                del _CACHE[next(iter(_CACHE))]
+            _CACHE[key] = spirv
     return spirv
 
 
@@ -66,8 +69,17 @@ def _value_key(value: object, attributes: tuple[str, ...], seen: set[Callable[..
     the same: numbers by type and exact value (``-0.0`` is not ``0.0``), functions by
     what they depend on, modules by their numbers, types and functions that the code reads
     (``attributes``)."""
-    if value is None or isinstance(value, (bool, int, float, str, np.generic)):
-        return type(value), repr(value)
+    # by the value itself, not by repr(), which a subclass (of float, an IntEnum) may change
+    if isinstance(value, float):
+        return type(value), float.hex(value)
+    if isinstance(value, int):
+        return type(value), int.__repr__(value)
+    if isinstance(value, str):
+        return type(value), str.__repr__(value)
+    if isinstance(value, np.generic):
+        return type(value), value.tobytes()
+    if value is None:
+        return None
     if isinstance(value, tuple):
         return tuple(_value_key(v, attributes, seen) for v in value)
     if isinstance(value, ShaderType):

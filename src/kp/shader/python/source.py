@@ -5,10 +5,13 @@ from __future__ import annotations
 import ast
 import inspect
 import textwrap
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from ...errors import ShaderCompileError
+
+_PARSE_LOCK = threading.Lock()
 
 # What ``Source.outer`` returns for a name that is neither global nor a closure variable.
 MISSING = object()
@@ -48,7 +51,8 @@ def read(func: Callable[..., object]) -> Source:
                                  f"{func.__qualname__}: {error}") from None
     text = textwrap.dedent("".join(lines))
     try:
-        tree = ast.parse(text).body[0]
+        with _PARSE_LOCK:  # CPython 3.11's parser loses count of its depth when threads parse at once
+            tree = ast.parse(text).body[0]
     except SyntaxError:  # e.g. a lambda in the middle of a line
         tree = None
     if not isinstance(tree, ast.FunctionDef):
