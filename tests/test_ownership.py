@@ -131,13 +131,18 @@ def test_a_tensor_destroyed_while_its_algorithm_is_built_is_a_destroyed_error(mg
     assert kp.vk.live_handles().get("VkPipeline", 0) == 0
 
 
-def test_destroy_of_an_evaluating_sequence_does_not_wait_and_await_still_does(mgr):
+def slow_round_trip(mgr):
+    """A tensor and a sequence that takes a while to move it through six slow dispatches."""
     t = mgr.tensor(np.zeros(64 * 64, np.float32))
     algo = slow_algorithm(mgr, t)
     seq = mgr.sequence().record(kp.OpSyncDevice([t]))
     for _ in range(6):
         seq.record(kp.OpAlgoDispatch(algo))
-    seq.record(kp.OpSyncLocal([t]))
+    return t, seq.record(kp.OpSyncLocal([t]))
+
+
+def test_destroy_of_an_evaluating_sequence_does_not_wait_and_await_still_does(mgr):
+    t, seq = slow_round_trip(mgr)
     seq.eval()
     expected = t.data().copy()
     seq.eval_async()
@@ -152,12 +157,7 @@ def test_destroy_of_an_evaluating_sequence_does_not_wait_and_await_still_does(mg
 def test_await_wait_after_destroy_waits(mgr):
     import asyncio
 
-    t = mgr.tensor(np.zeros(64 * 64, np.float32))
-    algo = slow_algorithm(mgr, t)
-    seq = mgr.sequence().record(kp.OpSyncDevice([t]))
-    for _ in range(6):
-        seq.record(kp.OpAlgoDispatch(algo))
-    seq.record(kp.OpSyncLocal([t]))
+    t, seq = slow_round_trip(mgr)
     seq.eval_async()
     seq.destroy()
     asyncio.run(seq.wait())
