@@ -137,8 +137,14 @@ class Manager(DeviceContext, SeedManagerAPI):
     def get_device_properties(self) -> dict[str, Any]:
         """Index (in ``kp.list_devices()`` when the manager was made), name, type, vendor,
         driver, UUID, API version, limits, subgroup size, timestamp support, memory
-        heaps, queue families and features."""
-        return {"index": self._index, **copy.deepcopy(self.live_vk_device().physical.properties)}
+        heaps, queue families, features and cooperative-matrix configurations (none where
+        this device does not enable cooperative matrices: an older validation layer that
+        checks it keeps them off)."""
+        device = self.live_vk_device()
+        properties = {"index": self._index, **copy.deepcopy(device.physical.properties)}
+        if "VK_KHR_cooperative_matrix" not in device.extensions:
+            properties["cooperative_matrices"] = []
+        return properties
 
     def __enter__(self) -> "Manager":
         return self

@@ -10,7 +10,7 @@ from typing import Any, Callable, Iterable, Sequence
 
 from .. import cache
 from ..errors import InvalidArgumentError
-from .core import NULL, C, Owned, check, cstring, ffi, lib, new
+from .core import NULL, C, Owned, check, cstring, ffi, lib, new, version_string
 from .instance import EXTENSION_FEATURES, FEATURE_EXTENSIONS, Instance, PhysicalDevice, feature_chain
 from .memory import BUFFER_USAGE
 
@@ -73,8 +73,14 @@ class Device(Owned):
         # The extensions whose features kp knows (float atomics), and the one that lets
         # shaders print (core in Vulkan 1.3), are enabled wherever the device has them,
         # so shaders that need them just work.
-        extensions = [*extensions, *(e for e in (*EXTENSION_FEATURES, "VK_KHR_shader_non_semantic_info")
-                                     if e in physical.extensions and e not in extensions)]
+        automatic = [e for e in (*EXTENSION_FEATURES, "VK_KHR_shader_non_semantic_info")
+                     if e in physical.extensions and e not in extensions]
+        for extension in [e for e in automatic if e in EXTENSION_FEATURES
+                          and instance.layer_version and instance.layer_version < EXTENSION_FEATURES[e].since]:
+            log.info("%s stays off: the validation layer loaded predates it (built from Vulkan %s headers)",
+                     extension, version_string(instance.layer_version))
+            automatic.remove(extension)
+        extensions = [*extensions, *automatic]
         enabled_ext = [e for e in extensions if e in physical.extensions]
         for missing in set(extensions) - set(enabled_ext):
             log.error("device extension %s is not supported by %s; not enabled", missing,

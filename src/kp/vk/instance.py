@@ -120,6 +120,15 @@ def _available(enumerate_fn: Callable[..., int], struct: str, name_field: str, *
     return {string(getattr(items[i], name_field)) for i in range(count[0])}
 
 
+def _layer_version(name: str) -> int:
+    """The Vulkan header version an installed layer was built from."""
+    count = new("uint32_t *")
+    check(lib.vkEnumerateInstanceLayerProperties(count, NULL), "enumerating Vulkan layers")
+    items = new("VkLayerProperties[]", count[0])
+    check(lib.vkEnumerateInstanceLayerProperties(count, items), "enumerating Vulkan layers")
+    return max((int(items[i].specVersion) for i in range(count[0]) if string(items[i].layerName) == name), default=0)
+
+
 # PCI vendor IDs, and Khronos' IDs for vendors without one (VkVendorId).
 VENDORS = {
     0x1002: "AMD", 0x1010: "Imagination", 0x106B: "Apple", 0x10DE: "NVIDIA", 0x13B5: "ARM", 0x14E4: "Broadcom",
@@ -182,8 +191,11 @@ class Instance(Owned):
             if VALIDATION_LAYER not in available_layers:
                 log.warning("KP_VALIDATION is set but %s is not installed", VALIDATION_LAYER)
                 self.validation = False
+        # the headers the loaded validation layer was built from (0: no layer)
+        self.layer_version = 0
         if self.validation or debug_printf:
             layers.append(VALIDATION_LAYER)
+            self.layer_version = _layer_version(VALIDATION_LAYER)
         debug_utils = bool(layers) and "VK_EXT_debug_utils" in available_ext
         if debug_utils:
             extensions.append("VK_EXT_debug_utils")
@@ -373,6 +385,9 @@ class ExtensionFeatures:
     s_type: int
     names: tuple[str, ...]
     requires: tuple[str, ...] = ()
+    # the Vulkan headers that first had it: a validation layer built from older ones
+    # reports its structs as unknown, so it is not enabled while such a layer checks
+    since: int = 0
 
 
 class _RawFeatures:
@@ -424,7 +439,7 @@ EXTENSION_FEATURES = {
     "VK_KHR_cooperative_matrix": ExtensionFeatures(
         "VkPhysicalDeviceCooperativeMatrixFeaturesKHR",
         C.VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_COOPERATIVE_MATRIX_FEATURES_KHR,
-        ("cooperativeMatrix", "cooperativeMatrixRobustBufferAccess")),
+        ("cooperativeMatrix", "cooperativeMatrixRobustBufferAccess"), since=C.VK_MAKE_VERSION(1, 3, 255)),
     "VK_NV_cooperative_matrix": ExtensionFeatures(
         "VkPhysicalDeviceCooperativeMatrixFeaturesNV",
         C.VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_COOPERATIVE_MATRIX_FEATURES_NV,
@@ -435,10 +450,11 @@ EXTENSION_FEATURES = {
         ("cooperativeMatrixWorkgroupScope", "cooperativeMatrixFlexibleDimensions", "cooperativeMatrixReductions",
          "cooperativeMatrixConversions", "cooperativeMatrixPerElementOperations",
          "cooperativeMatrixTensorAddressing", "cooperativeMatrixBlockLoads"),
-        requires=("VK_KHR_cooperative_matrix",)),
+        requires=("VK_KHR_cooperative_matrix",), since=C.VK_MAKE_VERSION(1, 3, 296)),
     # VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_BFLOAT16_FEATURES_KHR
     "VK_KHR_shader_bfloat16": ExtensionFeatures(
-        None, 1000141000, ("shaderBFloat16Type", "shaderBFloat16DotProduct", "shaderBFloat16CooperativeMatrix")),
+        None, 1000141000, ("shaderBFloat16Type", "shaderBFloat16DotProduct", "shaderBFloat16CooperativeMatrix"),
+        since=C.VK_MAKE_VERSION(1, 4, 311)),
 }
 
 # The C struct's field names where they differ from kp's feature names (the NV and
