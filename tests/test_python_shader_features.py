@@ -391,6 +391,9 @@ def test_workgroups_past_the_device_limit_fold_into_rows(mgr, monkeypatch, workg
 @pytest.mark.parametrize("invocations", [(1 << 32) + 5, (1 << 32) - 1, 1 << 40])
 def test_more_invocations_than_a_32_bit_index_counts_are_refused(mgr, invocations):
     # 2**32 + 5 would run indices 0 to 4 twice; 2**32 - 1 folds into rows past 2**32
+    # where a row holds fewer than its 2**26 workgroups of 64 (lavapipe's 65535)
+    if invocations < 1 << 32 and mgr.get_device_properties()["max_work_group_count"][0] >= -(-invocations // 64):
+        pytest.skip("the device runs that many invocations in one row: their indices fit 32 bits")
     hits = mgr.tensor_t(np.zeros(2, np.int32))
     with pytest.raises(kp.InvalidArgumentError, match=r"more invocations than a kernel's 32-bit index counts"):
         mgr.algorithm([hits], count_invocations, workgroup=(invocations, 1, 1), push_consts=[1, 1])
