@@ -232,7 +232,7 @@ def _forget(cache: dict[_Key, _CachedCall], forgotten: collections.deque[Sequenc
     its sequence waits in ``forgotten`` for the pool of anonymous sequences."""
     entry = cache.pop(key, None)
     if entry is not None:
-        entry.kept.clear()  # the memory and pipeline go now
+        entry.kept.clear()  # its command buffer holds them until it is recorded again or destroyed
         forgotten.append(entry.sequence)
 
 

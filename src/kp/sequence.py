@@ -55,11 +55,10 @@ def _public(method: Callable[..., _T]) -> Callable[..., _T]:
 
     @functools.wraps(method)
     def public(self: "Sequence", *args: Any) -> _T:
-        if self._inside and self._lock._is_owned():  # type: ignore[attr-defined]
+        if self._inside_here():
             raise SequenceStateError("the sequence was called from a finalizer or signal handler while this "
                                      "thread was inside its own record or eval: call it after that returns")
-        if vk.pending_releases():
-            vk.drain()  # kp is entered: destroy what was released and is no longer in use
+        vk.drain()  # kp is entered: destroy what was released and is no longer in use
         with self._lock:  # ``with``: a signal handler cannot come between taking it and the try
             self._inside = True
             try:
@@ -127,6 +126,10 @@ class Sequence(SeedSequenceAPI):
         manager.adopt(self)
 
     # -- recording -----------------------------------------------------------------
+    def _inside_here(self) -> bool:
+        """Whether this thread is inside one of this sequence's public calls (see ``_public``)."""
+        return self._inside and bool(self._lock._is_owned())  # type: ignore[attr-defined]
+
     @property
     def _running(self) -> bool:
         return self._timeline.submitted > self._awaited
@@ -322,8 +325,7 @@ class Sequence(SeedSequenceAPI):
             self._complete(submission, None)
             if mine:
                 break
-        if vk.pending_releases():
-            vk.drain()  # what waited for this evaluation can go now
+        vk.drain()  # what waited for this evaluation can go now
         return self
 
     def eval_async(self, op: OpBase | None = None) -> "Sequence":
@@ -442,7 +444,7 @@ class Sequence(SeedSequenceAPI):
         commands = self._commands
         if commands is None:
             return
-        if (self._inside and self._lock._is_owned()) or commands.device.lock._is_owned():  # type: ignore[attr-defined]
+        if self._inside_here() or commands.device.lock._is_owned():  # type: ignore[attr-defined]
             vk.defer(self.destroy)
             return
         vk.drain()

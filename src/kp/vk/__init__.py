@@ -2,7 +2,7 @@
 
 from .commands import (ALL_COMMANDS, COMPUTE, GENERAL, HOST, HOST_READ, READS_WRITES, TRANSFER, TRANSFER_DST_LAYOUT,
                        TRANSFER_SRC_LAYOUT, WRITES, Commands, Submission)
-from .core import defer, drain, forked, live_handles, on_fork, pending_releases
+from .core import defer, drain, live_handles, on_fork, pending_releases
 from .device import Device, Queue
 from .image import Image, image_format
 from .instance import (Instance, PhysicalDevice, shader_printf_enabled, shared_instance, take_validation_messages,
@@ -14,7 +14,7 @@ __all__ = [
     "ALL_COMMANDS", "COMPUTE", "GENERAL", "HOST", "HOST_READ", "READS_WRITES", "TRANSFER", "TRANSFER_DST_LAYOUT",
     "TRANSFER_SRC_LAYOUT", "WRITES", "Allocation",
     "Allocator", "Commands", "ComputePipeline", "Device", "Image", "Instance", "PhysicalDevice", "Queue", "Submission",
-    "defer", "drain", "forked", "image_format", "live_handles", "on_fork", "pending_releases",
+    "defer", "drain", "image_format", "live_handles", "on_fork", "pending_releases",
     "shader_printf_enabled", "shared_instance", "take_validation_messages",
     "validation_enabled",
 ]

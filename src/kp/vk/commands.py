@@ -468,10 +468,6 @@ class Commands(Owned):
         info.pWaitSemaphores, info.pWaitDstStageMask, timeline.pWaitSemaphoreValues = semaphores, stages, values
         return [semaphores, values, stages]
 
-    def last_submission(self) -> Submission:
-        """The completion point of the last submission (serial 0 before any: done)."""
-        return Submission(self.timeline, self.timeline.submitted)
-
     def read_timestamps(self) -> list[int]:
         """The timestamps the last submission of the recorded commands wrote, or []
         where they are not all written. Never waits: a query of a recording that was

@@ -190,11 +190,6 @@ def generation() -> int:
     return _generation
 
 
-def forked() -> bool:
-    """Whether this process is a fork of one that used kp (its objects are the parent's)."""
-    return _generation > 0
-
-
 def _after_fork_in_child() -> None:
     """A forked child inherits the parent's Vulkan objects but not its driver threads:
     nothing of the parent's may be used or destroyed here. Its lives are forgotten,

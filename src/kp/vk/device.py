@@ -166,11 +166,6 @@ class Device(Owned):
             for thing in things:
                 thing.retire()
 
-    def wait_idle(self) -> None:
-        """Block until the GPU has finished everything submitted to this device."""
-        with self.lock:
-            check(lib.vkDeviceWaitIdle(self.handle), "vkDeviceWaitIdle")
-
     def save_pipeline_cache(self) -> None:
         """Write the pipeline cache to disk if it grew (after a pipeline was built),
         so a later process starts warm without any work at exit."""

@@ -13,7 +13,6 @@ from __future__ import annotations
 import bisect
 import os
 import threading
-import weakref
 from typing import TYPE_CHECKING, Any
 
 from ..errors import InvalidArgumentError, OutOfDeviceMemoryError
