@@ -163,7 +163,7 @@ class Memory:
         keeper, self._keeper = self._keeper, None
         if host is not None:
             if keeper is not None:
-                weakref.finalize(keeper, host.release)  # with the last view of the host data
+                weakref.finalize(keeper, host.release_later)  # with the last view; no Vulkan call there
             else:
                 host.release()
 

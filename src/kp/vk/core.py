@@ -232,8 +232,12 @@ class Owned:
 
     def release(self) -> None:
         """Retire now; destroy once the GPU no longer uses it (see ``drain``)."""
-        self._finalizer()
+        self.release_later()
         drain()
+
+    def release_later(self) -> None:
+        """``release()`` without draining: lock-free, no Vulkan call (for finalizers)."""
+        self._finalizer()
 
     @property
     def alive(self) -> bool:

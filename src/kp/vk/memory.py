@@ -159,6 +159,8 @@ class Allocation:
             self.block = None
             _release(self.life)
 
+    release_later = release  # lock-free, no Vulkan call: as Owned.release_later, for finalizers
+
     @property
     def device(self) -> "Device":
         block = self.block
