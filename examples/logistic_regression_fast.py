@@ -12,11 +12,11 @@ whole gradient step:
   gradients (``subgroupAdd``, then one value per subgroup in shared memory), so
   one partial sum per workgroup is written;
 - **the last workgroup to finish applies the update**: every workgroup writes
-  its partial sum and then increments a counter in a buffer with an atomic of
-  release-acquire semantics; the workgroup that sees the count reach the number
-  of workgroups knows every partial sum is written and visible (the partial sums
-  are ``queuefamilycoherent``, the Vulkan memory model's qualifier that makes
-  writes of one workgroup visible to another). It adds them up, takes the step
+  its partial sum to a ``coherent`` buffer (its writes go where every workgroup
+  reads), orders that write before what follows with ``memoryBarrierBuffer()``,
+  then increments a counter with ``atomicAdd``; the workgroup that brings the
+  count to the number of workgroups knows every partial sum is written. After a
+  ``memoryBarrierBuffer()`` of its own it adds them up, takes the step
   ``w -= lr / m * sum`` in place and resets the counter to 0 for the next step;
 - ``iterations`` dispatches are recorded in one sequence: kp puts one barrier
   between each pair (the next step reads the weights this one writes), so a
@@ -46,7 +46,6 @@ SAMPLES_PER_INVOCATION = 16  # four vec4s of each array per pass
 # One training step. The counter ``arrived`` is 0 between steps.
 STEP = """
 #version 450
-#extension GL_KHR_memory_scope_semantics : require
 #extension GL_KHR_shader_subgroup_arithmetic : require
 layout(local_size_x = 512) in;
 const uint U = 4u;  // vec4s of each array an invocation loads at once
@@ -56,24 +55,16 @@ layout(binding = 0) readonly buffer XI { vec4 x_i[]; };
 layout(binding = 1) readonly buffer XJ { vec4 x_j[]; };
 layout(binding = 2) readonly buffer Y { vec4 y[]; };
 layout(binding = 3) buffer W { float w[]; };                             // w_i, w_j, b
-layout(binding = 4) queuefamilycoherent buffer P { vec4 partial[]; };    // one sum per workgroup
+layout(binding = 4) coherent buffer P { vec4 partial[]; };    // one sum per workgroup
 layout(binding = 5) buffer Arrived { uint arrived; };  // workgroups done with this step
 shared vec3 sums[gl_WorkGroupSize.x];  // one per subgroup
 shared bool last;
-
-// barrier() that also orders buffer accesses: the whole workgroup's reads of w
-// happen before its release below, and the last workgroup's acquire before all
-// of its invocations read the partial sums.
-void workgroup_barrier() {
-    controlBarrier(gl_ScopeWorkgroup, gl_ScopeWorkgroup, gl_StorageSemanticsShared | gl_StorageSemanticsBuffer,
-                   gl_SemanticsAcquireRelease);
-}
 
 // The sum over the workgroup, in the invocations of subgroup 0.
 vec3 workgroup_sum(vec3 v) {
     v = subgroupAdd(v);
     if (subgroupElect()) sums[gl_SubgroupID] = v;
-    workgroup_barrier();
+    barrier();
     vec3 total = vec3(0.0);
     if (gl_SubgroupID == 0u) {
         for (uint i = gl_SubgroupInvocationID; i < gl_NumSubgroups; i += gl_SubgroupSize) total += sums[i];
@@ -104,13 +95,12 @@ void main() {
     vec3 total = workgroup_sum(acc);
     if (gl_LocalInvocationIndex == 0u) {
         partial[gl_WorkGroupID.x] = vec4(total, 0.0);
-        // release: this partial sum is visible to the workgroup that counts last;
-        // acquire: the last one sees every other workgroup's
-        last = atomicAdd(arrived, 1u, gl_ScopeQueueFamily, gl_StorageSemanticsBuffer,
-                         gl_SemanticsAcquireRelease) == gl_NumWorkGroups.x - 1u;
+        memoryBarrierBuffer();  // the partial sum is written before the count says so
+        last = atomicAdd(arrived, 1u) == gl_NumWorkGroups.x - 1u;
     }
-    workgroup_barrier();
+    barrier();
     if (!last) return;
+    memoryBarrierBuffer();  // every partial sum was written before the count reached its end
     acc = vec3(0.0);
     for (uint g = gl_LocalInvocationIndex; g < gl_NumWorkGroups.x; g += gl_WorkGroupSize.x) acc += partial[g].xyz;
     total = workgroup_sum(acc);

@@ -190,6 +190,33 @@ def test_an_error_in_an_included_file_is_not_shown_against_the_source(shader_tre
     assert "width.glsl:2:" in str(info.value) and "   2 |" not in str(info.value)
 
 
+SCOPED = """#version 450
+#extension GL_KHR_memory_scope_semantics : require
+#extension GL_GOOGLE_include_directive : require
+#include "size.glsl"
+layout(local_size_x = 64) in;
+layout(binding = 0) QUALIFIER buffer Partial { float partial[]; };
+void main() { partial[gl_WorkGroupID.x] = 1.0; }
+"""
+
+
+@pytest.mark.parametrize("qualifier", ["devicecoherent", "queuefamilycoherent", "workgroupcoherent", "nonprivate"])
+def test_scoped_coherence_without_the_vulkan_memory_model_is_refused(shader_tree, qualifier):
+    # glslang drops these qualifiers without the pragma: the stores would be private
+    source = SCOPED.replace("QUALIFIER", qualifier)
+    folder = [shader_tree / "common"]
+    with pytest.raises(ShaderCompileError, match=f"declares {qualifier}, which glslang drops .* "
+                                                 f"'#pragma use_vulkan_memory_model'"):
+        compile_source(source, directory=shader_tree, include_dirs=folder)
+    with_pragma = source.replace("#version 450\n", "#version 450\n#pragma use_vulkan_memory_model\n")
+    assert reflect(compile_source(with_pragma, directory=shader_tree, include_dirs=folder)).local_size == (64, 1, 1)
+    # the pragma may come from an included file; a qualifier only in a comment is none
+    (shader_tree / "common" / "width.glsl").write_text("#pragma use_vulkan_memory_model\n")
+    compile_source(source, directory=shader_tree, include_dirs=folder)
+    (shader_tree / "common" / "width.glsl").write_text("\n")
+    compile_source(SCOPED.replace("QUALIFIER", f"/* not {qualifier} */"), directory=shader_tree, include_dirs=folder)
+
+
 @pytest.mark.parametrize("include_dirs", ["shaders", [None]])
 def test_include_dirs_must_be_a_list_of_folders(include_dirs):
     with pytest.raises(kp.InvalidArgumentError, match="include_dirs must be a list of folders"):

@@ -40,6 +40,12 @@ _INCLUDE = re.compile(r'^[ \t]*#[ \t]*include[ \t]*"([^"\n]*)"', re.MULTILINE)
 _CONTINUATION = re.compile(r"\\\r?\n")
 _COMMENT = re.compile(r"//[^\n]*|/\*.*?\*/", re.DOTALL)
 _INCLUDE_DEPTH = 64
+# GL_KHR_memory_scope_semantics' qualifiers, which glslang drops without a word
+# unless the shader asks for the Vulkan memory model (its loads and stores are then
+# private: one workgroup may never see another's writes)
+_SCOPED_QUALIFIER = re.compile(r"\b(workgroupcoherent|subgroupcoherent|queuefamilycoherent|devicecoherent|"
+                               r"shadercallcoherent|nonprivate)\b")
+_MEMORY_MODEL_PRAGMA = re.compile(r"^[ \t]*#[ \t]*pragma[ \t]+use_vulkan_memory_model\b", re.MULTILINE)
 _CHECKSUM_SIZE = 32  # a disk cache entry starts with the SHA-256 of its SPIR-V
 
 _memory_cache: dict[str, bytes] = {}
@@ -80,6 +86,7 @@ def compile_source(source: str | bytes | Sequence[str], *, defines: dict[str, An
         cached = _read_disk_cache(key)
         if cached is None:
             cached = _run_compiler(compiler, args, text, folder)
+            _check_memory_model(text, folder, folders)
             cache.write("glsl", f"{key}.spv", _checksum(cached) + cached)
         _memory_cache[key] = cached
     return cached
@@ -231,6 +238,21 @@ def _run_compiler(compiler: tools.Tool, args: list[str], text: str, folder: Path
         if result.returncode != 0 or not output.exists():
             raise _compile_error(log, text)
         return output.read_bytes()
+
+
+def _check_memory_model(text: str, folder: Path, include_dirs: list[Path]) -> None:
+    """A ``ShaderCompileError`` where the shader (with what it includes) uses a
+    scoped coherence qualifier without ``#pragma use_vulkan_memory_model``."""
+    texts = [text]
+    for path, digest in _included(text, folder, include_dirs):
+        if digest is not None:
+            texts.append(Path(path).read_text("utf-8", "replace"))
+    code = [_COMMENT.sub(" ", _CONTINUATION.sub("", t)) for t in texts]
+    used = next((m.group(1) for c in code for m in [_SCOPED_QUALIFIER.search(c)] if m), None)
+    if used and not any(_MEMORY_MODEL_PRAGMA.search(c) for c in code):
+        raise ShaderCompileError(f"the shader declares {used}, which glslang drops unless the shader uses the Vulkan "
+                                 f"memory model: add '#pragma use_vulkan_memory_model' after '#version' (without "
+                                 f"it, one workgroup's writes need not become visible to another)")
 
 
 def _compile_error(log: str, text: str) -> ShaderCompileError:
