@@ -28,7 +28,7 @@ from .shader.validate import validate
 from .tensor import Tensor, as_host_array
 from . import vk
 from .vk import ComputePipeline
-from .vk.instance import feature_source
+from .vk.instance import FEATURE_EXTENSIONS, feature_source
 
 if TYPE_CHECKING:
     from .context import DeviceContext
@@ -330,9 +330,8 @@ class Algorithm:
             # (kp enables every feature the device has, extensions' features included)
             if feature and not device.features.get(feature):
                 source = feature_source(feature)
-                raise ShaderError(f"the shader needs {capability} ({feature}"
-                                  f"{f' of {source}' if source else ''}), which "
-                                  f"{device.physical.properties['device_name']} does not support")
+                raise ShaderError(f"the shader needs {capability} ({feature}{f' of {source}' if source else ''}), "
+                                  f"{device.lacks(FEATURE_EXTENSIONS.get(feature))}")
             operation = CAPABILITY_SUBGROUP_OPERATIONS.get(capability)
             if operation and operation not in device.physical.properties["subgroup_operations"]:
                 raise ShaderError(f"the shader needs {capability} (subgroup {operation} operations in compute "
@@ -345,15 +344,15 @@ class Algorithm:
         # VK_NV_cooperative_matrix2's flexible dimensions allow sizes beyond the list
         if not info.cooperative_matrices or device.features.get("cooperativeMatrixFlexibleDimensions"):
             return
-        properties = device.physical.properties
-        missing = unlisted_cooperative_matrix(info.cooperative_matrices, properties["cooperative_matrices"])
+        configurations = device.cooperative_matrices
+        missing = unlisted_cooperative_matrix(info.cooperative_matrices, configurations)
         if missing is not None:
             listed = "; ".join(f"{c['m']}x{c['n']}x{c['k']} {c['a_type']} {c['b_type']} {c['c_type']} "
-                               f"{c['result_type']} {c['scope']}" for c in properties["cooperative_matrices"])
+                               f"{c['result_type']} {c['scope']}" for c in configurations)
             raise ShaderError(f"the shader uses a {missing.rows} x {missing.cols} {missing.component} cooperative "
                               f"matrix as {missing.use} at {missing.scope} scope, which no cooperative-matrix "
-                              f"configuration of {properties['device_name']} has (M x N x K, A B C result "
-                              f"types, scope: {listed or 'none'})")
+                              f"configuration of {device.physical.properties['device_name']} has (M x N x K, A B C "
+                              f"result types, scope: {listed or 'none'})")
 
     @staticmethod
     def _check_shared_memory(info: ShaderInfo, spec_values: dict[int, SpecValue], device: "Device") -> None:

@@ -141,10 +141,8 @@ class Manager(DeviceContext, SeedManagerAPI):
         this device does not enable cooperative matrices: an older validation layer that
         checks it keeps them off)."""
         device = self.live_vk_device()
-        properties = {"index": self._index, **copy.deepcopy(device.physical.properties)}
-        if "VK_KHR_cooperative_matrix" not in device.extensions:
-            properties["cooperative_matrices"] = []
-        return properties
+        return {"index": self._index, **copy.deepcopy(device.physical.properties),
+                "cooperative_matrices": copy.deepcopy(device.cooperative_matrices)}
 
     def __enter__(self) -> "Manager":
         return self

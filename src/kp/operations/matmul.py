@@ -67,12 +67,15 @@ class OpMatMul(OpAlgoDispatch):
             raise DataTypeError(f"OpMatMul multiplies float32 a, b into float32 c, or float16 a, b into float32 c; "
                                 f"got a {dtypes[0]}, b {dtypes[1]}, c {dtypes[2]}")
         name, (tile_m, tile_n), needs = kernel
-        properties = algorithm.manager.live_vk_device().physical.properties
-        if needs is not None and needs not in map(_configuration, properties["cooperative_matrices"]):
+        device = algorithm.manager.live_vk_device()
+        properties = device.physical.properties
+        if needs is not None and needs not in map(_configuration, device.cooperative_matrices):
+            held_back = device.held_back.get("VK_KHR_cooperative_matrix")
             raise DataTypeError(
                 f"OpMatMul of {dtypes[0]} matrices needs a cooperative matrix of {needs[0]} x {needs[1]} x "
                 f"{needs[2]} with {needs[3]} inputs and {needs[5]} accumulators, which "
-                f"{properties['device_name']} does not list (kp.list_devices()[i]['cooperative_matrices']); "
+                f"{properties['device_name']} does not list (mgr.get_device_properties()['cooperative_matrices']"
+                f"{f'; kp keeps VK_KHR_cooperative_matrix off here: {held_back}' if held_back else ''}); "
                 f"multiply float32 tensors instead")
         limit = properties["max_work_group_count"]
         groups = (-(-n // tile_n), -(-m // tile_m), 1)

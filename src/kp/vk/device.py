@@ -75,10 +75,13 @@ class Device(Owned):
         # so shaders that need them just work.
         automatic = [e for e in (*EXTENSION_FEATURES, "VK_KHR_shader_non_semantic_info")
                      if e in physical.extensions and e not in extensions]
+        # extension -> why kp leaves it off, for errors that name what a shader lacks
+        self.held_back: dict[str, str] = {}
         for extension in [e for e in automatic if e in EXTENSION_FEATURES
                           and instance.layer_version and instance.layer_version < EXTENSION_FEATURES[e].since]:
-            log.info("%s stays off: the validation layer loaded predates it (built from Vulkan %s headers)",
-                     extension, version_string(instance.layer_version))
+            self.held_back[extension] = (f"the validation layer loaded predates it (built from Vulkan "
+                                         f"{version_string(instance.layer_version)} headers)")
+            log.info("%s stays off: %s", extension, self.held_back[extension])
             automatic.remove(extension)
         extensions = [*extensions, *automatic]
         enabled_ext = [e for e in extensions if e in physical.extensions]
@@ -124,6 +127,21 @@ class Device(Owned):
         self.pipeline_cache, self._cache_name = self._load_pipeline_cache()
         self._cache_saved = -1
         self._own("VkDevice", _destroy_device, self.handle, self.pipeline_cache, instance)
+
+    @property
+    def cooperative_matrices(self) -> list[dict[str, Any]]:
+        """The physical device's cooperative-matrix configurations where this device
+        enabled VK_KHR_cooperative_matrix; none where it did not."""
+        enabled = "VK_KHR_cooperative_matrix" in self.extensions
+        return list(self.physical.properties["cooperative_matrices"]) if enabled else []
+
+    def lacks(self, extension: str | None) -> str:
+        """Why a shader cannot use what ``extension`` brings on this device: the
+        device lacks it, or has it and kp keeps it off (and why)."""
+        name = self.physical.properties["device_name"]
+        if extension in self.held_back:
+            return f"which {name} has but kp keeps off here: {self.held_back[extension]}"
+        return f"which {name} does not support"
 
     def _check_family(self, family: Any) -> None:
         count = len(self.physical.queue_families)
