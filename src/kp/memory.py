@@ -5,6 +5,7 @@ shape), moving it to another device, and its lifetime."""
 from __future__ import annotations
 
 import math
+import os
 import weakref
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -22,6 +23,18 @@ if TYPE_CHECKING:
 _M = TypeVar("_M", bound="Memory")
 
 
+_HOST_MEMORY = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") if hasattr(os, "sysconf") else 2**64
+
+
+def _length(data: Any) -> int:
+    """The number of elements a sequence says it has (0 for anything else); an
+    OverflowError for a length beyond sys.maxsize."""
+    try:
+        return len(data) if not isinstance(data, np.ndarray) else 0
+    except TypeError:
+        return 0
+
+
 def numbers(data: Any) -> np.ndarray:
     """``data`` (an array-like; a kp tensor's data) as a NumPy array of real numbers,
     without a copy where it is one already; a ``DataTypeError`` for anything else:
@@ -29,10 +42,14 @@ def numbers(data: Any) -> np.ndarray:
     if isinstance(data, Memory):
         data = data.numpy()
     try:
+        if _length(data) * 8 > _HOST_MEMORY:
+            # a range, or a sequence that makes its elements: where the host overcommits
+            # memory, NumPy's allocation would succeed and filling it would end the process
+            raise MemoryError
         array = np.asarray(data)
     except (TypeError, ValueError) as exc:
         raise DataTypeError(f"tensor data must be numbers, got {type(data).__name__}: {exc}") from None
-    except MemoryError:  # a range or a sequence of many elements
+    except (MemoryError, OverflowError):  # OverflowError: a length beyond sys.maxsize
         raise OutOfDeviceMemoryError(f"no host memory to convert the tensor data ({type(data).__name__}) "
                                      f"to an array") from None
     if array.dtype.kind == "O":  # Python ints beyond 64 bits pass, as numbers
