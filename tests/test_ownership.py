@@ -6,8 +6,6 @@ nor lose work."""
 
 import gc
 import os
-import subprocess
-import sys
 import textwrap
 import threading
 import time
@@ -17,7 +15,7 @@ import pytest
 
 import kp
 
-from conftest import child_env, slow_algorithm
+from conftest import child_env, run_python, slow_algorithm
 
 WRITE_42 = """
 #version 450
@@ -200,8 +198,8 @@ def test_no_call_waits_for_another_threads_evaluation(mgr):
 
 # -- finalizers, signals and forks: each in a child interpreter with a time limit --------------
 def run_child(code: str, memory_mode: str, timeout: float = 120) -> str:
-    result = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True,
-                            timeout=timeout, env=child_env(KP_DISABLE_UMA="1" if memory_mode == "staging" else "0"))
+    result = run_python(textwrap.dedent(code), timeout,
+                        child_env(KP_DISABLE_UMA="1" if memory_mode == "staging" else "0"))
     assert result.returncode == 0, f"exit code {result.returncode}\n{result.stdout}\n{result.stderr}"
     assert "Vulkan validation" not in result.stderr, result.stderr
     return result.stdout
@@ -315,11 +313,11 @@ def test_a_forked_child_makes_its_own_manager_and_refuses_the_parents(memory_mod
         seq = parent.sequence().record(kp.OpSyncDevice([mine])).record(kp.OpAlgoDispatch(parent.algorithm([mine], DOUBLE))) \
             .record(kp.OpSyncLocal([mine])).eval()
 
+        # NVIDIA's driver does not work in a forked child: there kp refuses a new manager
+        # before any Vulkan call, as CUDA does
+        fork_safe = parent.get_device_properties()["driver_id"] not in kp.vk.instance._FORK_UNSAFE_DRIVERS
+
         def child_work(x):
-            mgr = kp.Manager()
-            t = mgr.tensor([x, x + 1])
-            mgr.sequence().record(kp.OpSyncDevice([t])).record(kp.OpAlgoDispatch(mgr.algorithm([t], DOUBLE))) \\
-                .record(kp.OpSyncLocal([t])).eval()
             refused = []
             for use in (lambda: seq.eval(), lambda: parent.tensor([1.0]), lambda: mine.data(),
                         lambda: parent.sequence()):
@@ -327,17 +325,29 @@ def test_a_forked_child_makes_its_own_manager_and_refuses_the_parents(memory_mod
                     use()
                 except kp.KomputeError as exc:
                     refused.append("parent" in str(exc))
+            try:
+                mgr = kp.Manager()
+            except kp.DeviceNotFoundError as exc:
+                if fork_safe or "forked after its parent loaded" not in str(exc) or "'spawn'" not in str(exc):
+                    raise
+                return None, refused
+            t = mgr.tensor([x, x + 1])
+            mgr.sequence().record(kp.OpSyncDevice([t])).record(kp.OpAlgoDispatch(mgr.algorithm([t], DOUBLE))) \\
+                .record(kp.OpSyncLocal([t])).eval()
             return t.data().tolist(), refused
 
         pid = os.fork()
         if pid == 0:
-            data, refused = child_work(1.0)
-            os._exit(0 if data == [2.0, 4.0] and refused == [True] * 4 else 3)
+            try:
+                data, refused = child_work(1.0)
+                os._exit(0 if data == ([2.0, 4.0] if fork_safe else None) and refused == [True] * 4 else 3)
+            finally:
+                os._exit(4)
         _, status = os.waitpid(pid, 0)
         assert os.waitstatus_to_exitcode(status) == 0, status
         with multiprocessing.get_context("fork").Pool(2) as pool:
             results = pool.map(child_work, [1.0, 5.0])
-        assert [r[0] for r in results] == [[2.0, 4.0], [10.0, 12.0]], results
+        assert [r[0] for r in results] == ([[2.0, 4.0], [10.0, 12.0]] if fork_safe else [None, None]), results
         assert all(r[1] == [True] * 4 for r in results), results
         seq.eval()
         assert mine.data().tolist() == [4.0, 8.0]

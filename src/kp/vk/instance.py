@@ -343,11 +343,25 @@ def _destroy_instance(handle: Any, messenger: Any) -> None:
 
 _shared: dict[bool, Instance] = {}
 _shared_lock = threading.Lock()
+# Drivers that do not work in a process forked after its parent loaded them: in the
+# child, NVIDIA's vkCreateDevice fails (VK_ERROR_INITIALIZATION_FAILED) and the
+# child may crash at exit; kp then makes no Vulkan call there at all.
+_FORK_UNSAFE_DRIVERS = {C.VK_DRIVER_ID_NVIDIA_PROPRIETARY: "NVIDIA's"}
+_refused_after_fork = ""
 
 
 def _forget_shared_after_fork() -> None:
-    """A forked child makes instances of its own (the parent's are not its to use)."""
-    global _shared_lock
+    """A forked child makes instances of its own (the parent's are not its to use),
+    unless the parent loaded a driver that a forked child cannot use."""
+    global _shared_lock, _refused_after_fork
+    unsafe = {f"{_FORK_UNSAFE_DRIVERS[d.properties['driver_id']]} Vulkan driver ({d.properties['device_name']})"
+              for instance in _shared.values() for d in instance.physical_devices
+              if d.properties["driver_id"] in _FORK_UNSAFE_DRIVERS}
+    if unsafe:
+        _refused_after_fork = (f"this process was forked after its parent loaded {', '.join(sorted(unsafe))}, "
+                               f"which does not work in a forked child (as CUDA does not): start worker "
+                               f"processes with multiprocessing's 'spawn' or 'forkserver' start method, or fork "
+                               f"before the parent uses kp")
     _shared.clear()
     _shared_lock = threading.Lock()
 
@@ -359,6 +373,8 @@ def shared_instance(debug_printf: bool = False) -> Instance:
     """The process's instance (or, with ``debug_printf``, its instance printing from
     shaders), made on first use and kept until exit (creating an instance again after
     destroying one failed on NVIDIA's driver)."""
+    if _refused_after_fork:
+        raise DeviceNotFoundError(_refused_after_fork)
     with _shared_lock:
         instance = _shared.get(debug_printf)
         if instance is None or not instance.alive or instance.validation != validation_enabled():
@@ -636,6 +652,7 @@ def _describe(instance: Any, handle: Any, index: int) -> PhysicalDevice:
         "device_id": p.deviceID,
         "uuid": str(uuid.UUID(bytes=bytes(ffi.buffer(ids.deviceUUID)))),
         "driver": driver_name or version,
+        "driver_id": driver.driverID if driver else 0,  # VkDriverId; 0 where the device does not say
         "driver_version": p.driverVersion,
         "api_version": version_string(p.apiVersion),
         "max_work_group_count": tuple(limits.maxComputeWorkGroupCount),
