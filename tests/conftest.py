@@ -3,8 +3,11 @@ validation layer, synchronization validation included; a validation message
 fails the test that caused it."""
 
 import os
+import signal
+import subprocess
 import sys
 import tempfile
+import time
 
 os.environ.setdefault("KP_VALIDATION", "1")
 os.environ.setdefault("KP_CACHE_DIR", tempfile.mkdtemp(prefix="kp-test-cache-"))
@@ -92,6 +95,27 @@ def child_env(**overrides: str) -> dict:
     """The environment for a test's child interpreter: kp from this checkout and
     the tests' helpers first, then every package this interpreter can import."""
     return dict(os.environ, PYTHONPATH=os.pathsep.join([SRC, TESTS, *sys.path]), **overrides)
+
+
+# a child's first line: SIGUSR1 makes it (and any process it forks) print its threads' stacks
+STACKS_ON_SIGUSR1 = "import faulthandler, signal; faulthandler.register(signal.SIGUSR1, all_threads=True)\n"
+
+
+def run_python(code: str, timeout: float, env: dict, *args: str) -> subprocess.CompletedProcess:
+    """``code`` (with ``args`` as sys.argv[1:]) in a child interpreter. One that runs
+    past ``timeout`` seconds fails the test with the Python stacks of the child and
+    of the processes it forked, so a hang says where it is."""
+    child = subprocess.Popen([sys.executable, "-c", STACKS_ON_SIGUSR1 + code, *args], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True, env=env, start_new_session=True)
+    try:
+        stdout, stderr = child.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(child.pid, signal.SIGUSR1)
+        time.sleep(1)
+        os.killpg(child.pid, signal.SIGKILL)
+        stdout, stderr = child.communicate()
+        pytest.fail(f"a child interpreter ran past {timeout} s; its threads:\n{stderr}\n{stdout}", pytrace=False)
+    return subprocess.CompletedProcess(child.args, child.returncode, stdout, stderr)
 
 
 # Each invocation runs a dependent chain of `rounds` multiply-adds, converging on

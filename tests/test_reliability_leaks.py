@@ -8,7 +8,6 @@ By hand, with the figures printed: ``PYTHONPATH=src python tests/test_reliabilit
 import gc
 import json
 import os
-import subprocess
 import sys
 import time
 
@@ -16,14 +15,20 @@ import numpy as np
 import pytest
 
 import kp
-from conftest import MULTIPLY_GLSL, child_env
+from conftest import MULTIPLY_GLSL, child_env, run_python
 
-CYCLES = int(os.environ.get("KP_LEAK_CYCLES", "100000"))
-WARM_UP = 2_000  # fills the allocator's block, caches and NumPy's free lists first
+CYCLES = int(os.environ.get("KP_LEAK_CYCLES", "100000"))  # cycles measured ...
+# ... or as many as fit in this time: on the H200 under validation a cycle of objects
+# takes 15 ms (its pipeline is built each time): 100,000 would take 25 minutes
+SECONDS = float(os.environ.get("KP_LEAK_SECONDS", "30"))
+WARM_UP = 2_000  # fills the allocator's block, caches and NumPy's free lists first ...
+WARM_UP_SECONDS = 15  # ... or as many as fit in this time
 # The validation layer's own bookkeeping grows by ~50 bytes a cycle (4.7 MB over
 # 100,000; 86 kB over 20,000 without it); a leak of kp's Python objects, about a
-# kilobyte a cycle, would show as 100 MB.
+# kilobyte a cycle, would show as 100 MB, and does show in the count of objects
+# the garbage collector tracks, however few cycles ran.
 RSS_SLACK = 16 << 20
+OBJECT_SLACK = 100  # caches of bounded size may still settle
 
 
 def rss() -> int:
@@ -60,30 +65,44 @@ def seed_cycle(mgr, i: int) -> None:
     assert out.data() == [3 * i, 8]
 
 
-def measure(run, count: int, warm_up: int = WARM_UP) -> dict:
-    for i in range(warm_up):
-        run(i)
-    before = {"rss": rss(), "handles": handles()}
+def objects() -> int:
+    gc.collect()
+    return len(gc.get_objects())
+
+
+def measure(run, count: int, warm_up: int = WARM_UP, seconds: float = SECONDS) -> dict:
+    """The process's RSS, live Vulkan handles and Python objects before and after
+    ``count`` cycles of ``run`` (fewer where ``seconds`` ran out), past a warm-up."""
     start = time.perf_counter()
-    for i in range(count):
+    for i in range(warm_up):
+        if time.perf_counter() - start > WARM_UP_SECONDS:
+            break
         run(i)
-    seconds = time.perf_counter() - start
-    return {"cycles": count, "seconds": round(seconds, 1), "rss_before": before["rss"], "rss_after": rss(),
-            "handles_before": before["handles"], "handles_after": handles()}
+    before = {"rss": rss(), "handles": handles(), "objects": objects()}
+    start = time.perf_counter()
+    cycles = 0
+    while cycles < count and (cycles == 0 or time.perf_counter() - start < seconds):
+        run(cycles)
+        cycles += 1
+    seconds_taken = time.perf_counter() - start
+    return {"cycles": cycles, "seconds": round(seconds_taken, 1), "rss_before": before["rss"], "rss_after": rss(),
+            "handles_before": before["handles"], "handles_after": handles(),
+            "objects_before": before["objects"], "objects_after": objects()}
 
 
 def assert_flat(figures: dict) -> None:
     print(figures)
     assert figures["handles_after"] == figures["handles_before"]
     assert figures["rss_after"] - figures["rss_before"] < RSS_SLACK, figures
+    assert figures["objects_after"] - figures["objects_before"] < OBJECT_SLACK, figures
 
 
 def measure_in_child(kind: str, count: int) -> dict:
     """``measure`` of ``kind`` cycles in a child interpreter under the core validation
     checks only: the layer's synchronization checks (1.3.239) keep ~3.3 kB for every
     command buffer ever allocated, which would be 330 MB here."""
-    result = subprocess.run([sys.executable, __file__, "--json", kind, str(count)], capture_output=True, text=True,
-                            env=child_env(KP_VALIDATION="1", KP_VALIDATION_SYNC="0"), timeout=1800)
+    result = run_python(f"import runpy; runpy.run_path({__file__!r}, run_name='__main__')", 1800,
+                        child_env(KP_VALIDATION="1", KP_VALIDATION_SYNC="0"), "--json", kind, str(count))
     assert result.returncode == 0, result.stderr
     figures = json.loads(result.stdout.splitlines()[-1])
     assert figures.pop("messages") == []
@@ -103,11 +122,15 @@ def test_seed_api_anonymous_sequences_stay_flat(memory_mode):
 def test_the_measure_sees_a_leak(mgr):
     """The check above can fail: keeping each cycle's tensor shows in the figures.
     Tensors this large get memory of their own, so the handle count shows them on
-    any device (RSS does not count a discrete GPU's memory)."""
+    any device (RSS does not count a discrete GPU's memory); kept Python objects
+    show in the count of objects."""
     kept = []
     figures = measure(lambda i: kept.append(mgr.tensor(np.zeros(5 << 20))), 20, warm_up=0)
     grown = sum(figures["handles_after"].values()) - sum(figures["handles_before"].values())
     assert grown >= 20
+    # a few hundred bytes of Python objects a cycle, too few to show in RSS
+    figures = measure(lambda i: kept.append({"cycle": [i]}), 300, warm_up=0)
+    assert figures["objects_after"] - figures["objects_before"] >= 600
 
 
 if __name__ == "__main__":
