@@ -358,6 +358,8 @@ def test_a_sequence_whose_creation_an_interrupt_cut_short_is_released_whole(mgr,
     def interrupted(*args):
         raise KeyboardInterrupt  # as a signal handler's, at that point of the creation
 
+    gc.collect()  # earlier tests' sequences in this process are released first
+    kp.vk.drain()
     before = kp.vk.live_handles().get("VkCommandPool", 0)
     monkeypatch.setattr(kp.vk.commands, "Timeline", interrupted)
     with pytest.raises(KeyboardInterrupt):
