@@ -130,7 +130,7 @@ def test_the_measure_sees_a_leak(mgr):
     assert grown >= 20
     # a few hundred bytes of Python objects a cycle, too few to show in RSS
     figures = measure(lambda i: kept.append({"cycle": [i]}), 300, warm_up=0)
-    assert figures["objects_after"] - figures["objects_before"] >= 600
+    assert figures["objects_after"] - figures["objects_before"] >= 500  # 600 kept, less what else settled
 
 
 if __name__ == "__main__":
