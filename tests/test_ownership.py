@@ -6,6 +6,7 @@ nor lose work."""
 
 import gc
 import os
+import signal
 import textwrap
 import threading
 import time
@@ -203,6 +204,32 @@ def run_child(code: str, memory_mode: str, timeout: float = 120) -> str:
     assert result.returncode == 0, f"exit code {result.returncode}\n{result.stdout}\n{result.stderr}"
     assert "Vulkan validation" not in result.stderr, result.stderr
     return result.stdout
+
+
+def test_a_child_interpreter_leaves_no_process_it_forked_running():
+    # a forked process that let go of the output pipes outlived a child that returned
+    out = run_python(textwrap.dedent("""
+        import os, time
+        pid = os.fork()
+        if pid == 0:
+            os.close(1)
+            os.close(2)
+            time.sleep(120)
+            os._exit(0)
+        print(pid)
+        """), 60, child_env())
+    left = int(out.stdout)
+    for _ in range(100):  # until its new parent reaps it
+        try:
+            with open(f"/proc/{left}/stat") as stat:
+                if stat.read().rsplit(")", 1)[1].split()[0] == "Z":
+                    break
+        except FileNotFoundError:
+            break
+        time.sleep(0.05)
+    else:
+        os.kill(left, signal.SIGKILL)
+        pytest.fail("run_python left a forked process running")
 
 
 def test_public_methods_called_from_finalizers_inside_kp_neither_hang_nor_corrupt(memory_mode):
