@@ -2,6 +2,7 @@
 validation layer, synchronization validation included; a validation message
 fails the test that caused it."""
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -115,6 +116,8 @@ def run_python(code: str, timeout: float, env: dict, *args: str) -> subprocess.C
         os.killpg(child.pid, signal.SIGKILL)
         stdout, stderr = child.communicate()
         pytest.fail(f"a child interpreter ran past {timeout} s; its threads:\n{stderr}\n{stdout}", pytrace=False)
+    with contextlib.suppress(ProcessLookupError):  # what it forked and left running (the group is its own)
+        os.killpg(child.pid, signal.SIGKILL)
     return subprocess.CompletedProcess(child.args, child.returncode, stdout, stderr)
 
 

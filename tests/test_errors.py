@@ -384,6 +384,38 @@ def test_a_sequence_of_more_numbers_than_memory_holds_is_refused(mgr, make):
     assert_close(mgr.tensor([1.0, 2.0]).data(), [1.0, 2.0])
 
 
+def test_a_nested_sequence_counts_the_numbers_of_all_its_levels(mgr, monkeypatch):
+    # a host of 1 MiB: a list holding one range of 2**18 numbers (2 MiB as an array)
+    # is refused before NumPy turns the range into a list of Python ints
+    monkeypatch.setattr(kp.memory, "_HOST_MEMORY", 2**20)
+    with pytest.raises(kp.OutOfDeviceMemoryError, match=r"tensor data \(list\)"):
+        mgr.tensor([range(2**18)])
+    assert_close(mgr.tensor([range(4)] * 2).data(), [0, 1, 2, 3] * 2)
+
+
+class _FailingLength:
+    def __len__(self):
+        raise RuntimeError("no length")
+
+    def __getitem__(self, index):
+        raise IndexError(index)
+
+
+class _LyingArrayLike:
+    # NumPy takes the data from __array__, whatever __len__ claims
+    def __len__(self):
+        return 2**60
+
+    def __array__(self, dtype=None, copy=None):
+        return np.array([1.0, 2.0], dtype=dtype)
+
+
+def test_the_length_check_leaves_odd_sequences_to_numpy(mgr):
+    with pytest.raises(kp.DataTypeError, match="tensor data must be numbers, got .*_FailingLength"):
+        mgr.tensor(_FailingLength())
+    assert_close(mgr.tensor(_LyingArrayLike()).data(), [1.0, 2.0])
+
+
 A, S = kp.AccessFlags, kp.PipelineStages
 
 

@@ -217,6 +217,41 @@ def test_scoped_coherence_without_the_vulkan_memory_model_is_refused(shader_tree
     compile_source(SCOPED.replace("QUALIFIER", f"/* not {qualifier} */"), directory=shader_tree, include_dirs=folder)
 
 
+COHERENT = """#version 450
+#extension GL_KHR_memory_scope_semantics : require
+#extension GL_EXT_debug_printf : enable
+PREAMBLE
+layout(local_size_x = 64) in;
+layout(binding = 0) QUALIFIER buffer Partial { float partial[]; };
+void main() { partial[gl_WorkGroupID.x] = 1.0; }
+"""
+
+
+@pytest.mark.parametrize("preamble, qualifier, defines", [
+    # what the preprocessor leaves decides: a macro, or a define, that makes the qualifier
+    ("#define PASTE(x) device##x", "PASTE(coherent)", None),
+    ("", "Q", {"Q": "devicecoherent"}),
+    # a pragma in a false #if is none
+    ("#if 0\n#pragma use_vulkan_memory_model\n#endif", "devicecoherent", None),
+])
+def test_a_scoped_qualifier_the_preprocessor_makes_is_refused(preamble, qualifier, defines):
+    source = COHERENT.replace("PREAMBLE", preamble).replace("QUALIFIER", qualifier)
+    with pytest.raises(ShaderCompileError, match="declares devicecoherent, which glslang drops"):
+        compile_source(source, defines=defines)
+    with pytest.raises(ShaderCompileError, match="declares devicecoherent"):  # and from the cache
+        compile_source(source, defines=defines)
+
+
+@pytest.mark.parametrize("preamble", [
+    "#if 0\nlayout(binding = 1) devicecoherent buffer Unused { float unused[]; };\n#endif",
+    "#ifdef NOT_DEFINED\n#define Q nonprivate\n#endif",
+    "void report() { debugPrintfEXT(\"nonprivate %f\", 1.0); }",
+])
+def test_a_scoped_qualifier_the_preprocessor_drops_is_no_reason_to_refuse(preamble):
+    source = COHERENT.replace("PREAMBLE", preamble).replace("QUALIFIER", "coherent")
+    assert reflect(compile_source(source)).local_size == (64, 1, 1)
+
+
 @pytest.mark.parametrize("include_dirs", ["shaders", [None]])
 def test_include_dirs_must_be_a_list_of_folders(include_dirs):
     with pytest.raises(kp.InvalidArgumentError, match="include_dirs must be a list of folders"):

@@ -6,6 +6,7 @@ nor lose work."""
 
 import gc
 import os
+import signal
 import textwrap
 import threading
 import time
@@ -205,6 +206,32 @@ def run_child(code: str, memory_mode: str, timeout: float = 120) -> str:
     return result.stdout
 
 
+def test_a_child_interpreter_leaves_no_process_it_forked_running():
+    # a forked process that let go of the output pipes outlived a child that returned
+    out = run_python(textwrap.dedent("""
+        import os, time
+        pid = os.fork()
+        if pid == 0:
+            os.close(1)
+            os.close(2)
+            time.sleep(120)
+            os._exit(0)
+        print(pid)
+        """), 60, child_env())
+    left = int(out.stdout)
+    for _ in range(100):  # until its new parent reaps it
+        try:
+            with open(f"/proc/{left}/stat") as stat:
+                if stat.read().rsplit(")", 1)[1].split()[0] == "Z":
+                    break
+        except FileNotFoundError:
+            break
+        time.sleep(0.05)
+    else:
+        os.kill(left, signal.SIGKILL)
+        pytest.fail("run_python left a forked process running")
+
+
 def test_public_methods_called_from_finalizers_inside_kp_neither_hang_nor_corrupt(memory_mode):
     out = run_child("""
         import gc, weakref
@@ -393,6 +420,45 @@ def test_a_forked_child_awaiting_the_parents_evaluation_in_flight_is_refused(mem
         assert os.waitstatus_to_exitcode(status) == 0, status
         seq.eval_await()
         """, memory_mode, timeout=60)
+
+
+def test_a_child_forked_while_a_thread_starts_vulkan_is_refused_not_hung():
+    # mid-vkCreateInstance the parent's thread holds the Vulkan loader's locks: a child
+    # making an instance of its own hung there (here the thread waits for the fork)
+    out = run_child("""
+        import os, threading, time
+        import kp
+        real_instance, starting, forked = kp.vk.instance.Instance, threading.Event(), threading.Event()
+
+        def instance_made_after_the_fork(*args):
+            starting.set()
+            forked.wait()
+            return real_instance(*args)
+        kp.vk.instance.Instance = instance_made_after_the_fork
+        first_use = threading.Thread(target=kp.list_devices)
+        first_use.start()
+        starting.wait()
+        pid = os.fork()
+        if pid == 0:
+            try:
+                kp.Manager()
+                os._exit(3)
+            except kp.DeviceNotFoundError as exc:
+                os._exit(0 if "while another thread of its parent was starting Vulkan" in str(exc) else 4)
+        for _ in range(300):
+            done, status = os.waitpid(pid, os.WNOHANG)
+            if done:
+                print("child exit code", os.waitstatus_to_exitcode(status))
+                break
+            time.sleep(0.1)
+        else:
+            os.kill(pid, 9)
+            print("the child hung")
+        forked.set()
+        first_use.join()
+        assert kp.Manager().tensor([1.0, 2.0]).data().tolist() == [1.0, 2.0]
+        """, "unified", timeout=60)
+    assert "child exit code 0" in out, out
 
 
 def test_ctrl_c_anywhere_in_making_and_destroying_leaves_releases_working(memory_mode):

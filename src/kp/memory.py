@@ -27,12 +27,22 @@ _HOST_MEMORY = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") if hasat
 
 
 def _length(data: Any) -> int:
-    """The number of elements a sequence says it has (0 for anything else); an
-    OverflowError for a length beyond sys.maxsize."""
+    """The number of elements a (nested) sequence says it has: the product of the
+    lengths along its first elements, as NumPy finds its shape (1 where NumPy makes
+    no elements of its own: a scalar, an array, an object with ``__array__``, a
+    string); an OverflowError for a length beyond sys.maxsize."""
+    count = 1
     try:
-        return len(data) if not isinstance(data, np.ndarray) else 0
-    except TypeError:
-        return 0
+        for _ in range(64):  # NumPy arrays have at most 64 dimensions
+            if isinstance(data, (str, bytes, bytearray, memoryview, dict)) or hasattr(data, "__array__"):
+                break
+            count *= len(data)
+            data = data[0]
+    except OverflowError:
+        raise
+    except Exception:  # no length or first element, or one that fails: NumPy decides what it is
+        pass
+    return count
 
 
 def numbers(data: Any) -> np.ndarray:

@@ -45,6 +45,9 @@ _INCLUDE_DEPTH = 64
 # private: one workgroup may never see another's writes)
 _SCOPED_QUALIFIER = re.compile(r"\b(workgroupcoherent|subgroupcoherent|queuefamilycoherent|devicecoherent|"
                                r"shadercallcoherent|nonprivate)\b")
+# the words a macro can paste such a qualifier from
+_SCOPED_QUALIFIER_WORD = re.compile(r"coherent|private")
+_STRING = re.compile(r'"(?:[^"\\\n]|\\.)*"')
 _MEMORY_MODEL_PRAGMA = re.compile(r"^[ \t]*#[ \t]*pragma[ \t]+use_vulkan_memory_model\b", re.MULTILINE)
 _CHECKSUM_SIZE = 32  # a disk cache entry starts with the SHA-256 of its SPIR-V
 
@@ -86,7 +89,7 @@ def compile_source(source: str | bytes | Sequence[str], *, defines: dict[str, An
         cached = _read_disk_cache(key)
         if cached is None:
             cached = _run_compiler(compiler, args, text, folder)
-            _check_memory_model(text, folder, folders)
+            _check_memory_model(compiler, args, text, folder, folders)
             cache.write("glsl", f"{key}.spv", _checksum(cached) + cached)
         _memory_cache[key] = cached
     return cached
@@ -240,19 +243,28 @@ def _run_compiler(compiler: tools.Tool, args: list[str], text: str, folder: Path
         return output.read_bytes()
 
 
-def _check_memory_model(text: str, folder: Path, include_dirs: list[Path]) -> None:
+def _check_memory_model(compiler: tools.Tool, args: list[str], text: str, folder: Path,
+                        include_dirs: list[Path]) -> None:
     """A ``ShaderCompileError`` where the shader (with what it includes) uses a
-    scoped coherence qualifier without ``#pragma use_vulkan_memory_model``."""
+    scoped coherence qualifier without ``#pragma use_vulkan_memory_model``, read in
+    the preprocessor's output: a word in a comment, a string or a false ``#if`` is
+    no use, one that a macro makes is, and so is a pragma only where it is active."""
     texts = [text]
     for path, digest in _included(text, folder, include_dirs):
         if digest is not None:
             texts.append(Path(path).read_text("utf-8", "replace"))
-    code = [_COMMENT.sub(" ", _CONTINUATION.sub("", t)) for t in texts]
-    used = next((m.group(1) for c in code for m in [_SCOPED_QUALIFIER.search(c)] if m), None)
-    if used and not any(_MEMORY_MODEL_PRAGMA.search(c) for c in code):
-        raise ShaderCompileError(f"the shader declares {used}, which glslang drops unless the shader uses the Vulkan "
-                                 f"memory model: add '#pragma use_vulkan_memory_model' after '#version' (without "
-                                 f"it, one workgroup's writes need not become visible to another)")
+    if not any(_SCOPED_QUALIFIER_WORD.search(t) for t in [*texts, *args]):
+        return  # no word a qualifier can be made of: no need to preprocess
+    # -E cannot be used with -V, which defines VULKAN (to 100) for the shader
+    options = [a for a in args if a.startswith(("-D", "-I"))]
+    result = compiler.run(["-E", "-DVULKAN=100", *options, "--stdin", "-S", "comp"], input=text,
+                          capture_output=True, text=True, errors="replace", cwd=folder)
+    code = _STRING.sub('""', result.stdout)  # debugPrintfEXT's format strings
+    used = _SCOPED_QUALIFIER.search(code)
+    if used and not _MEMORY_MODEL_PRAGMA.search(code):
+        raise ShaderCompileError(f"the shader declares {used.group(1)}, which glslang drops unless the shader uses "
+                                 f"the Vulkan memory model: add '#pragma use_vulkan_memory_model' after '#version' "
+                                 f"(without it, one workgroup's writes need not become visible to another)")
 
 
 def _compile_error(log: str, text: str) -> ShaderCompileError:

@@ -348,6 +348,7 @@ _shared_lock = threading.Lock()
 # child may crash at exit; kp then makes no Vulkan call there at all.
 _FORK_UNSAFE_DRIVERS = {C.VK_DRIVER_ID_NVIDIA_PROPRIETARY: "NVIDIA's"}
 _refused_after_fork = ""
+_starting = False  # a thread is making an instance (vkCreateInstance loads the drivers)
 
 
 def _forget_shared_after_fork() -> None:
@@ -362,6 +363,13 @@ def _forget_shared_after_fork() -> None:
                                f"which does not work in a forked child (as CUDA does not): start worker "
                                f"processes with multiprocessing's 'spawn' or 'forkserver' start method, or fork "
                                f"before the parent uses kp")
+    elif _starting:
+        # a parent thread was making an instance: the Vulkan loader's locks (and a
+        # driver it was loading) are as that thread left them, and a new instance hangs
+        _refused_after_fork = ("this process was forked while another thread of its parent was starting Vulkan "
+                               "(making kp's first instance), which leaves the Vulkan loader locked in the child: "
+                               "start worker processes with multiprocessing's 'spawn' or 'forkserver' start method, "
+                               "or fork before the parent uses kp or after its first use (kp.list_devices()) returns")
     _shared.clear()
     _shared_lock = threading.Lock()
 
@@ -375,10 +383,15 @@ def shared_instance(debug_printf: bool = False) -> Instance:
     destroying one failed on NVIDIA's driver)."""
     if _refused_after_fork:
         raise DeviceNotFoundError(_refused_after_fork)
+    global _starting
     with _shared_lock:
         instance = _shared.get(debug_printf)
         if instance is None or not instance.alive or instance.validation != validation_enabled():
-            instance = _shared[debug_printf] = Instance(debug_printf)
+            _starting = True
+            try:
+                instance = _shared[debug_printf] = Instance(debug_printf)
+            finally:
+                _starting = False
         return instance
 
 
