@@ -252,6 +252,18 @@ def test_a_scoped_qualifier_the_preprocessor_drops_is_no_reason_to_refuse(preamb
     assert reflect(compile_source(source)).local_size == (64, 1, 1)
 
 
+def test_a_module_cached_before_a_check_existed_is_checked_anew(shader_tree, monkeypatch):
+    # as an earlier kp without the check would have cached it
+    source, folder = SCOPED.replace("QUALIFIER", "devicecoherent"), [shader_tree / "common"]
+    with monkeypatch.context() as earlier:
+        earlier.setattr(glsl, "_CHECKS", "")
+        earlier.setattr(glsl, "_check_memory_model", lambda *args: None)
+        compile_source(source, directory=shader_tree, include_dirs=folder)
+    glsl._memory_cache.clear()
+    with pytest.raises(ShaderCompileError, match="declares devicecoherent"):
+        compile_source(source, directory=shader_tree, include_dirs=folder)
+
+
 @pytest.mark.parametrize("include_dirs", ["shaders", [None]])
 def test_include_dirs_must_be_a_list_of_folders(include_dirs):
     with pytest.raises(kp.InvalidArgumentError, match="include_dirs must be a list of folders"):

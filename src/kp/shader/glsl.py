@@ -8,7 +8,8 @@ True
 
 Compiled modules are cached in memory and on disk (``$KP_CACHE_DIR``, else
 ``$XDG_CACHE_HOME/kp``, else ``~/.cache/kp``; subfolder ``glsl/``), keyed by the
-source, the files it includes, the options and the compiler's version.
+source, the files it includes, the options, the compiler's version and the checks
+kp makes of a module (a module cached before a check existed is checked anew).
 """
 
 from __future__ import annotations
@@ -50,6 +51,10 @@ _SCOPED_QUALIFIER_WORD = re.compile(r"coherent|private")
 _STRING = re.compile(r'"(?:[^"\\\n]|\\.)*"')
 _MEMORY_MODEL_PRAGMA = re.compile(r"^[ \t]*#[ \t]*pragma[ \t]+use_vulkan_memory_model\b", re.MULTILINE)
 _CHECKSUM_SIZE = 32  # a disk cache entry starts with the SHA-256 of its SPIR-V
+# The checks a module passes before it is cached (_check_memory_model): part of the
+# cache key, so that a module an earlier kp cached before a check existed is checked
+# anew. Change it whenever a check changes.
+_CHECKS = "scoped-coherence 1"
 
 _memory_cache: dict[str, bytes] = {}
 
@@ -82,8 +87,8 @@ def compile_source(source: str | bytes | Sequence[str], *, defines: dict[str, An
     folder = Path.cwd() if directory is None else Path(directory).absolute()
     folders = _folders(include_dirs)
     args = [*_TARGET, *_define_args(defines), *(f"-I{d}" for d in folders)]
-    key = hashlib.sha256(json.dumps(
-        [text, args, str(folder), _included(text, folder, folders), _compiler_version(compiler)]).encode()).hexdigest()
+    key = hashlib.sha256(json.dumps([text, args, str(folder), _included(text, folder, folders),
+                                     _compiler_version(compiler), _CHECKS]).encode()).hexdigest()
     cached = _memory_cache.get(key)
     if cached is None:
         cached = _read_disk_cache(key)
