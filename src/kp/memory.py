@@ -23,6 +23,9 @@ if TYPE_CHECKING:
 _M = TypeVar("_M", bound="Memory")
 
 
+# NumPy converts a sequence through a list of its elements: a pointer and a Python
+# number (32 bytes) each, then 8 bytes of the array
+_BYTES_PER_CONVERTED_NUMBER = 48
 _HOST_MEMORY = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") if hasattr(os, "sysconf") else 2**64
 
 
@@ -52,7 +55,7 @@ def numbers(data: Any) -> np.ndarray:
     if isinstance(data, Memory):
         data = data.numpy()
     try:
-        if _length(data) * 8 > _HOST_MEMORY:
+        if _length(data) * _BYTES_PER_CONVERTED_NUMBER > _HOST_MEMORY:
             # a range, or a sequence that makes its elements: where the host overcommits
             # memory, NumPy's allocation would succeed and filling it would end the process
             raise MemoryError
