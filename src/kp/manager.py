@@ -90,8 +90,7 @@ class Manager(DeviceContext, SeedManagerAPI):
 
     def _make_tensor(self, array: np.ndarray, memory_type: Any, tensor_type: Any) -> Tensor:
         kind = memory_type_of(memory_type if memory_type is not None else tensor_type)
-        self.live_vk_device()
-        return Tensor.create_on(self, array, kind)
+        return Tensor.create_on(self, array, kind)  # (which checks the device is alive)
 
     def image(self, data: Any, width: int, height: int, num_channels: int,
               memory_type: MemoryTypes = MemoryTypes.device) -> Image:

@@ -133,7 +133,7 @@ class Tensor(Memory):
                 "host" if kind == MemoryTypes.host else "device_host", size)
         if self._host is not None:
             mapped = np.frombuffer(self._host.host_buffer(), dtype=self._dtype, count=array.size)
-            np.copyto(mapped.reshape(self._shape), array.reshape(self._shape))
+            np.copyto(mapped if array.ndim == 1 else mapped.reshape(self._shape), array)
             self._array = mapped
         elif not self._list_data:
             self._array = None  # storage tensors of the current API have no host copy

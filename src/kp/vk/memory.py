@@ -83,11 +83,15 @@ class Block(Owned):
     def take(self, size: int, alignment: int) -> int | None:
         """Reserve ``size`` bytes at an ``alignment`` multiple; None when full."""
         with self._lock:
-            for i, (start, length) in enumerate(self._free):
+            free = self._free
+            for i, (start, length) in enumerate(free):
                 offset = -(-start // alignment) * alignment
-                if offset + size <= start + length:
-                    pieces = [(start, offset - start), (offset + size, start + length - offset - size)]
-                    self._free[i:i + 1] = [p for p in pieces if p[1] > 0]
+                end, free_end = offset + size, start + length
+                if end <= free_end:
+                    pieces = [(start, offset - start)] if offset > start else []
+                    if end < free_end:
+                        pieces.append((end, free_end - end))
+                    free[i:i + 1] = pieces
                     return offset
             return None
 
