@@ -479,6 +479,7 @@ def test_ctrl_c_anywhere_in_making_and_destroying_leaves_releases_working(memory
         signal.signal(signal.SIGALRM, interrupt)
         random.seed(0)
         interrupted = 0
+        pools = kp.vk.live_handles().get("VkCommandPool", 0)
         for i in range(400):
             try:
                 armed[0] = True
@@ -502,8 +503,11 @@ def test_ctrl_c_anywhere_in_making_and_destroying_leaves_releases_working(memory
         check = None
         gc.collect()
         kp.vk.drain()
-        print(interrupted, kp.vk.pending_releases())
+        print(interrupted, kp.vk.pending_releases(), kp.vk.live_handles().get("VkCommandPool", 0) - pools)
         """, memory_mode)
-    interrupted, pending = map(int, out.split())
+    interrupted, pending, leaked = map(int, out.split())
     assert interrupted > 100
     assert pending == 0, f"{pending} released objects wait for ever: the release list stopped draining"
+    # A release cut short is run again (15% of the interrupts lost a command pool before,
+    # about 1% now: windows left between a few lines of creation and of drain's counting).
+    assert leaked * 20 < interrupted, f"{leaked} command pools of {interrupted} interrupted iterations leaked"

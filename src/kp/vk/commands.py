@@ -208,19 +208,19 @@ class Commands(Owned):
         self.device = device
         self.queue = queue
         dev = device.handle
-        # What _destroy_commands destroys, filled in as it is made: an exception part way
-        # (a failed call, Ctrl-C) leaves the rest NULL, which Vulkan's destroy calls ignore.
+        # What _destroy_commands destroys: the driver writes each handle straight into
+        # this storage, so an exception part way (a failed call, Ctrl-C, also right
+        # after a call returned) leaves the rest NULL, which Vulkan's destroy calls ignore.
         self._fences = fences = new("VkFence[]", 2)
-        handles = {"pool": NULL, "fences": fences, "queries": NULL, "semaphore": NULL, "timeline": None}
+        pool, queries, semaphore_out = new("VkCommandPool *"), new("VkQueryPool *"), new("VkSemaphore *")
+        handles = {"pool": pool, "fences": fences, "queries": queries, "semaphore": semaphore_out, "timeline": None}
         self._own("VkCommandPool", _destroy_commands, device, handles)
-        out = new("VkCommandPool *")
         check(lib.vkCreateCommandPool(dev, new("VkCommandPoolCreateInfo *", {
             "sType": C.VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO, "queueFamilyIndex": queue.family,
-            "flags": C.VK_COMMAND_POOL_CREATE_RESET_COMMAND_BUFFER_BIT}), NULL, out), "vkCreateCommandPool")
-        handles["pool"] = out[0]
+            "flags": C.VK_COMMAND_POOL_CREATE_RESET_COMMAND_BUFFER_BIT}), NULL, pool), "vkCreateCommandPool")
         self._buffers = new("VkCommandBuffer[]", 1)
         check(lib.vkAllocateCommandBuffers(dev, new("VkCommandBufferAllocateInfo *", {
-            "sType": C.VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO, "commandPool": handles["pool"],
+            "sType": C.VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO, "commandPool": pool[0],
             "level": C.VK_COMMAND_BUFFER_LEVEL_PRIMARY, "commandBufferCount": 1}), self._buffers),
             "vkAllocateCommandBuffers")
         self.cmd = self._buffers[0]
@@ -231,11 +231,10 @@ class Commands(Owned):
             check(lib.vkCreateFence(dev, fence_info, NULL, fences + i), "vkCreateFence")
         self.query_count = timestamps + 1 if timestamps else 0
         if timestamps:
-            out = new("VkQueryPool *")
             check(lib.vkCreateQueryPool(dev, new("VkQueryPoolCreateInfo *", {
                 "sType": C.VK_STRUCTURE_TYPE_QUERY_POOL_CREATE_INFO, "queryType": C.VK_QUERY_TYPE_TIMESTAMP,
-                "queryCount": self.query_count}), NULL, out), "vkCreateQueryPool")
-            handles["queries"] = self.queries = out[0]
+                "queryCount": self.query_count}), NULL, queries), "vkCreateQueryPool")
+            self.queries = queries[0]
         self._submit_info = new("VkSubmitInfo *", {"sType": C.VK_STRUCTURE_TYPE_SUBMIT_INFO,
                                                    "commandBufferCount": 1, "pCommandBuffers": self._buffers})
         # What the recorded commands use, in order: each thing's Life, and the thing,
@@ -250,11 +249,10 @@ class Commands(Owned):
         if device.features.get("timelineSemaphore") and len(device.queues) > 1:
             type_info = new("VkSemaphoreTypeCreateInfo *", {"sType": C.VK_STRUCTURE_TYPE_SEMAPHORE_TYPE_CREATE_INFO,
                                                             "semaphoreType": C.VK_SEMAPHORE_TYPE_TIMELINE})
-            out = new("VkSemaphore *")
             check(lib.vkCreateSemaphore(dev, new("VkSemaphoreCreateInfo *", {
-                "sType": C.VK_STRUCTURE_TYPE_SEMAPHORE_CREATE_INFO, "pNext": type_info}), NULL, out),
+                "sType": C.VK_STRUCTURE_TYPE_SEMAPHORE_CREATE_INFO, "pNext": type_info}), NULL, semaphore_out),
                 "vkCreateSemaphore")
-            handles["semaphore"] = semaphore = out[0]
+            semaphore = semaphore_out[0]
             self._signal = new("VkSemaphore[]", [semaphore])
             self._signal_value = new("uint64_t[]", 1)
             self._timeline_info = new("VkTimelineSemaphoreSubmitInfo *", {
@@ -495,7 +493,9 @@ def _destroy_commands(device: "Device", handles: dict[str, Any]) -> None:
     dev = device.handle
 
     def destroy_fences() -> None:
-        for fence in handles["fences"]:
+        fences = handles["fences"]
+        for i in range(2):
+            fence, fences[i] = fences[i], NULL  # (see core._drain_once)
             lib.vkDestroyFence(dev, fence, NULL)
 
     with device.lock:
@@ -505,6 +505,9 @@ def _destroy_commands(device: "Device", handles: dict[str, Any]) -> None:
         else:
             timeline.quietly((0, 1), destroy_fences)
             timeline.close()
-        lib.vkDestroySemaphore(dev, handles["semaphore"], NULL)
-        lib.vkDestroyQueryPool(dev, handles["queries"], NULL)
-        lib.vkDestroyCommandPool(dev, handles["pool"], NULL)
+        semaphore, handles["semaphore"][0] = handles["semaphore"][0], NULL
+        lib.vkDestroySemaphore(dev, semaphore, NULL)
+        queries, handles["queries"][0] = handles["queries"][0], NULL
+        lib.vkDestroyQueryPool(dev, queries, NULL)
+        pool, handles["pool"][0] = handles["pool"][0], NULL
+        lib.vkDestroyCommandPool(dev, pool, NULL)

@@ -72,7 +72,7 @@ class Life:
     the device's release list until ``last_use`` is done (wgpu-core's model).
     """
 
-    __slots__ = ("kind", "destroy", "args", "last_use", "retired", "generation", "__weakref__")
+    __slots__ = ("kind", "destroy", "args", "last_use", "retired", "released", "generation", "__weakref__")
 
     def __init__(self, kind: str | None, destroy: Callable[..., Any] | None, args: tuple[Any, ...]):
         self.kind = kind  # a Vulkan handle kind counted by live_handles(), or None
@@ -80,6 +80,7 @@ class Life:
         self.args = args
         self.last_use: Any = None  # a completion point: has .done()
         self.retired = False
+        self.released = False  # on the release list (or destroyed already)
         self.generation = _generation  # another generation's handles are a parent process's
 
 
@@ -103,10 +104,22 @@ def retire(life: Life) -> None:
 
 
 def _release(life: Life) -> None:
-    """Finalizer and ``release()``: lock-free, no Vulkan call, never waits. The
-    destruction happens in ``drain()`` once the last use is done."""
-    retire(life)
-    _pending.append(life)
+    """``release()``: lock-free, no Vulkan call, never waits. The destruction happens
+    in ``drain()`` once the last use is done; a second release does nothing (one cut
+    short between its two steps may list it twice: ``drain`` destroys it once)."""
+    if not life.released:
+        retire(life)
+        _pending.append(life)
+        life.released = True
+
+
+def watch(owner: Any, life: Life) -> None:
+    """Release ``life`` when ``owner`` is collected, unless released before. The
+    weak reference's callback is the release list's own append, which runs no Python
+    code: a signal handler's exception (Ctrl-C) cannot cut a collection's release
+    short, as it could in a finalizer written in Python (``__del__``,
+    ``weakref.finalize``), losing what it released."""
+    _watched[weakref.ref(owner, _pending.append)] = life
 
 
 class _Deferred:
@@ -126,7 +139,8 @@ def defer(call: Callable[..., Any], *args: Any) -> None:
     _pending.append(_Deferred(call, args))
 
 
-_pending: collections.deque[Life | _Deferred] = collections.deque()
+_pending: collections.deque[Life | _Deferred | weakref.ref[Any]] = collections.deque()
+_watched: dict[weakref.ref[Any], Life] = {}  # collected owners' references reach _pending
 _drain_lock = threading.Lock()
 
 
@@ -147,25 +161,57 @@ def drain() -> None:
 
 
 def _drain_once() -> bool:
+    """One pass over the release list. Each item stays at its head until it is done,
+    and is marked destroyed before its destroy call: an exception from a signal
+    handler (Ctrl-C) between any two steps loses nothing and destroys nothing twice."""
     destroyed = False
     for _ in range(len(_pending)):
-        item = _pending.popleft()
+        item = _pending[0]
         if isinstance(item, _Deferred):
+            _pending.popleft()
             item.call(*item.args)
             continue
-        if item.generation != _generation:
-            continue  # a parent process's: its handles are not this process's to destroy
+        if isinstance(item, weakref.ref):  # an owner was collected (see watch)
+            life = _watched.get(item)
+            if life is None or life.released:  # released before
+                _pending.popleft()
+                _watched.pop(item, None)
+                continue
+            retire(life)
+            life.released = True
+            _pending[0] = life
+            _watched.pop(item, None)
+            item = life
+        if item.destroy is None or item.generation != _generation:
+            # listed twice and destroyed already, or a parent process's: its handles are
+            # not this process's to destroy
+            _pending.popleft()
+            continue
         use = item.last_use
         if use is not None and not use.done():
-            _pending.append(item)
+            _pending.rotate(-1)  # another time
             continue
         destroy, args = item.destroy, item.args
-        if destroy is not None and destroy(*args) is False:
-            _pending.append(item)  # busy: another time
+        try:
+            busy = destroy(*args) is False
+        except Exception:
+            _pending.popleft()  # it failed: not tried again
+            raise
+        except BaseException:
+            # a signal handler's exception (Ctrl-C) cut it short. Destroy functions take
+            # each handle out of its slot in the line before they destroy it
+            # (``h, slot[0] = slot[0], NULL``): signal handlers run after a call, never
+            # between that line and the call, so running it again destroys the rest
+            # and nothing twice
+            _pending.rotate(-1)
+            raise
+        if busy:
+            _pending.rotate(-1)  # busy: another time
             continue
+        item.destroy, item.args = None, ()  # lets go of the parents (a block, the device) on return
+        _pending.popleft()
         if item.kind:
             _count(item.kind, -1)
-        item.destroy, item.args = None, ()  # lets go of the parents (a block, the device)
         destroyed = True
     return destroyed
 
@@ -198,6 +244,7 @@ def _after_fork_in_child() -> None:
     global _generation, _drain_lock, _live_lock
     _generation += 1
     _pending.clear()
+    _watched.clear()
     _drain_lock, _live_lock = threading.Lock(), threading.Lock()
     _live.clear()
     for hook in _fork_hooks:
@@ -216,15 +263,13 @@ class Owned:
     the handles) goes in ``args``, which also keeps the parents alive until then.
     """
 
-    _finalizer: weakref.finalize[[Life], Owned]
     life: Life
 
     def _own(self, kind: str | None, destroy: Callable[..., Any], *args: Any) -> None:
         if kind:
             _count(kind, 1)
         self.life = Life(kind, destroy, args)
-        self._finalizer = weakref.finalize(self, _release, self.life)
-        self._finalizer.atexit = False  # at exit the operating system reclaims everything
+        watch(self, self.life)
 
     def retire(self) -> None:
         """No new submission may use it (``Commands.check_uses`` refuses it)."""
@@ -237,11 +282,11 @@ class Owned:
 
     def release_later(self) -> None:
         """``release()`` without draining: lock-free, no Vulkan call (for finalizers)."""
-        self._finalizer()
+        _release(self.life)
 
     @property
     def alive(self) -> bool:
-        return self._finalizer.alive
+        return not self.life.released
 
 
 def new(ctype: str, init: Any = None) -> Any:

@@ -126,7 +126,7 @@ class Device(Owned):
         self.buffer_memory_type_bits = self._buffer_memory_type_bits()
         self.pipeline_cache, self._cache_name = self._load_pipeline_cache()
         self._cache_saved = -1
-        self._own("VkDevice", _destroy_device, self.handle, self.pipeline_cache, instance)
+        self._own("VkDevice", _destroy_device, {"device": self.handle, "cache": self.pipeline_cache}, instance)
 
     @property
     def cooperative_matrices(self) -> list[dict[str, Any]]:
@@ -197,9 +197,14 @@ class Device(Owned):
             self._cache_saved = size[0]
 
 
-def _destroy_device(handle: Any, pipeline_cache: Any, instance: Instance) -> None:
+def _destroy_device(handles: dict[str, Any], instance: Instance) -> None:
     """Destroy the device once nothing made on it is left; ``instance`` is passed
     only to outlive it."""
+    handle = handles["device"]
+    if handle == NULL:
+        return  # destroyed by a run that an interrupt cut short (see core._drain_once)
     lib.vkDeviceWaitIdle(handle)
-    lib.vkDestroyPipelineCache(handle, pipeline_cache, NULL)
+    cache, handles["cache"] = handles["cache"], NULL
+    lib.vkDestroyPipelineCache(handle, cache, NULL)
+    handles["device"] = NULL
     lib.vkDestroyDevice(handle, NULL)

@@ -143,6 +143,10 @@ class Image(Owned):
 def _destroy_image(device: "Device", handles: dict[str, Any]) -> None:
     """Runs once the last submission that used the image has finished."""
     dev = device.handle
-    lib.vkDestroyImageView(dev, handles["view"], NULL)
-    lib.vkDestroyImage(dev, handles["image"], NULL)
-    lib.vkFreeMemory(dev, handles["memory"], NULL)  # also unmaps
+    # each handle out of its slot, then destroyed (see core._drain_once)
+    view, handles["view"] = handles["view"], NULL
+    lib.vkDestroyImageView(dev, view, NULL)
+    image, handles["image"] = handles["image"], NULL
+    lib.vkDestroyImage(dev, image, NULL)
+    memory, handles["memory"] = handles["memory"], NULL
+    lib.vkFreeMemory(dev, memory, NULL)  # also unmaps

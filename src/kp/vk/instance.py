@@ -258,7 +258,7 @@ class Instance(Owned):
             out = new("VkDebugUtilsMessengerEXT *")
             check(create(self.handle, minfo, NULL, out), "vkCreateDebugUtilsMessengerEXT")
             messenger = out[0]
-        self._own("VkInstance", _destroy_instance, self.handle, messenger)
+        self._own("VkInstance", _destroy_instance, {"instance": self.handle, "messenger": messenger})
         self.physical_devices = self._enumerate()
 
     def _enumerate(self) -> list[PhysicalDevice]:
@@ -333,11 +333,16 @@ def _names(devices: list[PhysicalDevice]) -> str:
                      for i, d in enumerate(devices))
 
 
-def _destroy_instance(handle: Any, messenger: Any) -> None:
-    if messenger != NULL:
+def _destroy_instance(handles: dict[str, Any]) -> None:
+    handle = handles["instance"]
+    if handle == NULL:
+        return  # destroyed by a run that an interrupt cut short (see core._drain_once)
+    if handles["messenger"] != NULL:
         destroy = ffi.cast("PFN_vkDestroyDebugUtilsMessengerEXT",
                            lib.vkGetInstanceProcAddr(handle, b"vkDestroyDebugUtilsMessengerEXT"))
+        messenger, handles["messenger"] = handles["messenger"], NULL
         destroy(handle, messenger, NULL)
+    handles["instance"] = NULL
     lib.vkDestroyInstance(handle, NULL)
 
 

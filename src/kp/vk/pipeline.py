@@ -30,51 +30,48 @@ class ComputePipeline(Owned):
         self.push_size = push_size
         self.bound: tuple[Any, ...] = ()  # the buffer ranges and images the descriptor set points at, held
         dev = device.handle
-        handles = {"module": NULL, "set_layout": NULL, "pool": NULL, "layout": NULL, "pipeline": NULL}
+        # What _destroy_pipeline destroys: the driver writes each handle straight into
+        # this storage (NULL until made), so an exception part way (Ctrl-C, also right
+        # after a call returned) leaks nothing
+        handles = {"module": new("VkShaderModule *"), "set_layout": new("VkDescriptorSetLayout *"),
+                   "pool": new("VkDescriptorPool *"), "layout": new("VkPipelineLayout *"),
+                   "pipeline": new("VkPipeline *")}
         self._own("VkPipeline", _destroy_pipeline, device, handles)
         code = ffi.from_buffer("uint32_t[]", spirv)
-        out = new("VkShaderModule *")
         check(lib.vkCreateShaderModule(dev, new("VkShaderModuleCreateInfo *", {
             "sType": C.VK_STRUCTURE_TYPE_SHADER_MODULE_CREATE_INFO, "codeSize": len(spirv), "pCode": code}),
-            NULL, out), "vkCreateShaderModule")
-        handles["module"] = out[0]
+            NULL, handles["module"]), "vkCreateShaderModule")
 
         bindings = new("VkDescriptorSetLayoutBinding[]", [
             {"binding": i, "descriptorType": type_, "descriptorCount": 1,
              "stageFlags": C.VK_SHADER_STAGE_COMPUTE_BIT} for i, type_ in enumerate(types)])
-        out = new("VkDescriptorSetLayout *")
         check(lib.vkCreateDescriptorSetLayout(dev, new("VkDescriptorSetLayoutCreateInfo *", {
             "sType": C.VK_STRUCTURE_TYPE_DESCRIPTOR_SET_LAYOUT_CREATE_INFO, "bindingCount": binding_count,
-            "pBindings": bindings}), NULL, out), "vkCreateDescriptorSetLayout")
-        handles["set_layout"] = out[0]
+            "pBindings": bindings}), NULL, handles["set_layout"]), "vkCreateDescriptorSetLayout")
 
         self.descriptor_set = NULL
         if binding_count:
             counts = {type_: types.count(type_) for type_ in types}
             sizes = new("VkDescriptorPoolSize[]", [{"type": type_, "descriptorCount": count}
                                                    for type_, count in counts.items()])
-            out = new("VkDescriptorPool *")
             check(lib.vkCreateDescriptorPool(dev, new("VkDescriptorPoolCreateInfo *", {
                 "sType": C.VK_STRUCTURE_TYPE_DESCRIPTOR_POOL_CREATE_INFO, "maxSets": 1, "poolSizeCount": len(counts),
-                "pPoolSizes": sizes}), NULL, out), "vkCreateDescriptorPool")
-            handles["pool"] = out[0]
-            layouts = new("VkDescriptorSetLayout[]", [handles["set_layout"]])
+                "pPoolSizes": sizes}), NULL, handles["pool"]), "vkCreateDescriptorPool")
+            layouts = new("VkDescriptorSetLayout[]", [handles["set_layout"][0]])
             sets = new("VkDescriptorSet *")
             check(lib.vkAllocateDescriptorSets(dev, new("VkDescriptorSetAllocateInfo *", {
-                "sType": C.VK_STRUCTURE_TYPE_DESCRIPTOR_SET_ALLOCATE_INFO, "descriptorPool": handles["pool"],
+                "sType": C.VK_STRUCTURE_TYPE_DESCRIPTOR_SET_ALLOCATE_INFO, "descriptorPool": handles["pool"][0],
                 "descriptorSetCount": 1, "pSetLayouts": layouts}), sets), "vkAllocateDescriptorSets")
             self.descriptor_set = sets[0]
 
-        layouts = new("VkDescriptorSetLayout[]", [handles["set_layout"]])
+        layouts = new("VkDescriptorSetLayout[]", [handles["set_layout"][0]])
         ranges = new("VkPushConstantRange[]", [{"stageFlags": C.VK_SHADER_STAGE_COMPUTE_BIT, "offset": 0,
                                                 "size": -(-push_size // 4) * 4}] if push_size else [])
-        out = new("VkPipelineLayout *")
         check(lib.vkCreatePipelineLayout(dev, new("VkPipelineLayoutCreateInfo *", {
             "sType": C.VK_STRUCTURE_TYPE_PIPELINE_LAYOUT_CREATE_INFO, "setLayoutCount": 1, "pSetLayouts": layouts,
-            "pushConstantRangeCount": 1 if push_size else 0, "pPushConstantRanges": ranges}), NULL, out),
-            "vkCreatePipelineLayout")
-        handles["layout"] = out[0]
-        self.layout = out[0]
+            "pushConstantRangeCount": 1 if push_size else 0, "pPushConstantRanges": ranges}), NULL,
+            handles["layout"]), "vkCreatePipelineLayout")
+        self.layout = handles["layout"][0]
 
         data = b"".join(value for _, value in spec_constants)
         entries, offset = [], 0
@@ -89,14 +86,12 @@ class ComputePipeline(Owned):
         info = new("VkComputePipelineCreateInfo *", {
             "sType": C.VK_STRUCTURE_TYPE_COMPUTE_PIPELINE_CREATE_INFO,
             "stage": {"sType": C.VK_STRUCTURE_TYPE_PIPELINE_SHADER_STAGE_CREATE_INFO,
-                      "stage": C.VK_SHADER_STAGE_COMPUTE_BIT, "module": handles["module"], "pName": name,
+                      "stage": C.VK_SHADER_STAGE_COMPUTE_BIT, "module": handles["module"][0], "pName": name,
                       "pSpecializationInfo": spec if entries else NULL},
-            "layout": handles["layout"]})
-        out = new("VkPipeline *")
-        check(lib.vkCreateComputePipelines(dev, device.pipeline_cache, 1, info, NULL, out),
+            "layout": self.layout})
+        check(lib.vkCreateComputePipelines(dev, device.pipeline_cache, 1, info, NULL, handles["pipeline"]),
               "vkCreateComputePipelines")
-        handles["pipeline"] = out[0]
-        self.pipeline = out[0]
+        self.pipeline = handles["pipeline"][0]
         device.save_pipeline_cache()
 
     def bind(self, resources: Sequence["Allocation | Image"], sizes: Sequence[int]) -> None:
@@ -124,8 +119,14 @@ class ComputePipeline(Owned):
 def _destroy_pipeline(device: "Device", handles: dict[str, Any]) -> None:
     """Runs once the last submission that used the pipeline has finished."""
     dev = device.handle
-    lib.vkDestroyPipeline(dev, handles["pipeline"], NULL)
-    lib.vkDestroyPipelineLayout(dev, handles["layout"], NULL)
-    lib.vkDestroyDescriptorPool(dev, handles["pool"], NULL)  # frees the set too
-    lib.vkDestroyDescriptorSetLayout(dev, handles["set_layout"], NULL)
-    lib.vkDestroyShaderModule(dev, handles["module"], NULL)
+    # each handle out of its slot, then destroyed (see core._drain_once)
+    pipeline, handles["pipeline"][0] = handles["pipeline"][0], NULL
+    lib.vkDestroyPipeline(dev, pipeline, NULL)
+    layout, handles["layout"][0] = handles["layout"][0], NULL
+    lib.vkDestroyPipelineLayout(dev, layout, NULL)
+    pool, handles["pool"][0] = handles["pool"][0], NULL
+    lib.vkDestroyDescriptorPool(dev, pool, NULL)  # frees the set too
+    set_layout, handles["set_layout"][0] = handles["set_layout"][0], NULL
+    lib.vkDestroyDescriptorSetLayout(dev, set_layout, NULL)
+    module, handles["module"][0] = handles["module"][0], NULL
+    lib.vkDestroyShaderModule(dev, module, NULL)
