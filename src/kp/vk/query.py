@@ -57,7 +57,7 @@ def _driver(physical: PhysicalDevice) -> dict[str, Any]:
                                                        "pNext": info})
         lib.vkGetPhysicalDeviceProperties2(physical.handle, props2)
         conformance = info.conformanceVersion
-        driver.update(name=string(info.driverName), info=string(info.driverInfo),
+        driver.update(id=info.driverID, name=string(info.driverName), info=string(info.driverInfo),
                       conformance=f"{conformance.major}.{conformance.minor}.{conformance.subminor}."
                                   f"{conformance.patch}")
     return driver
