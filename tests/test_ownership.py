@@ -397,6 +397,31 @@ def test_a_sequence_whose_creation_an_interrupt_cut_short_is_released_whole(mgr,
     assert kp.vk.live_handles().get("VkCommandPool", 0) == before
 
 
+def test_a_range_whose_return_an_interrupt_cut_short_after_it_went_back_is_handed_out_once(mgr):
+    # drain runs a release that Ctrl-C cut short again; one cut short after the range
+    # went back to its block (at the end of give_back) must not add it a second time,
+    # or two new tensors share that memory.
+    keep, victim = mgr.tensor([0.0] * 16), mgr.tensor([0.0] * 16)
+    life = victim.primary_allocation.life
+    give_back, interrupts = life.destroy, [1]
+
+    def interrupted_on_return(*args):
+        done = give_back(*args)
+        if interrupts:
+            interrupts.pop()
+            raise KeyboardInterrupt  # as a signal handler's, right after the range went back
+        return done
+
+    life.destroy = interrupted_on_return
+    with pytest.raises(KeyboardInterrupt):
+        victim.destroy()
+    kp.vk.drain()
+    assert kp.vk.pending_releases() == 0
+    a, b = mgr.tensor([1.0] * 16), mgr.tensor([2.0] * 16)
+    mgr.sequence().eval(kp.OpSyncDevice([a, b])).eval(kp.OpSyncLocal([a, b]))
+    assert (a.data().tolist(), b.data().tolist()) == ([1.0] * 16, [2.0] * 16)
+
+
 def test_a_forked_child_awaiting_the_parents_evaluation_in_flight_is_refused(memory_mode):
     run_child("""
         import os, asyncio

@@ -103,15 +103,19 @@ class Block(Owned):
         if lock.locked():
             return False
         with lock:  # not acquire() then try: Ctrl-C could come between them (see core.drain)
-            i = bisect.bisect(self._free, (offset, size))
-            self._free.insert(i, (offset, size))
+            free = self._free
+            i = bisect.bisect(free, (offset, size))
+            # drain runs a give_back that Ctrl-C cut short again, also one cut short
+            # after the range went back: a range that is free already is not added twice
+            if i and free[i - 1][0] + free[i - 1][1] > offset or i < len(free) and free[i][0] < offset + size:
+                return True
             merged: list[tuple[int, int]] = []
-            for start, length in self._free[max(i - 1, 0):i + 2]:
+            for start, length in [*free[max(i - 1, 0):i], (offset, size), *free[i:i + 1]]:
                 if merged and merged[-1][0] + merged[-1][1] == start:
                     merged[-1] = (merged[-1][0], merged[-1][1] + length)
                 else:
                     merged.append((start, length))
-            self._free[max(i - 1, 0):i + 2] = merged
+            free[max(i - 1, 0):i + 1] = merged  # one step, which Ctrl-C cannot cut in two
         return True
 
     @property
