@@ -422,6 +422,34 @@ def test_a_range_whose_return_an_interrupt_cut_short_after_it_went_back_is_hande
     assert (a.data().tolist(), b.data().tolist()) == ([1.0] * 16, [2.0] * 16)
 
 
+@pytest.mark.parametrize("module, call", [("memory", "vkCreateBuffer"), ("memory", "vkBindBufferMemory"),
+                                          ("image", "vkCreateImage"), ("image", "vkCreateImageView")])
+def test_memory_whose_creation_an_interrupt_cut_short_right_after_a_call_is_destroyed(memory_mode, monkeypatch,
+                                                                                      module, call):
+    # A block of its own (a tensor of over 16 MiB) and an image: Ctrl-C right after a
+    # creation call returned, before kp stored what it made, leaked it (the validation
+    # layer names it when the device is destroyed).
+    mgr = kp.Manager()
+    vk_module = getattr(kp.vk, module)
+    check = vk_module.check
+
+    def interrupted_after(result, what):
+        check(result, what)
+        if what == call:
+            raise KeyboardInterrupt  # as a signal handler's, right after that call
+
+    monkeypatch.setattr(vk_module, "check", interrupted_after)
+    with pytest.raises(KeyboardInterrupt):
+        if module == "memory":
+            mgr.tensor(np.zeros(5 << 20, np.float32))
+        else:
+            mgr.image(np.zeros(16, np.float32), 4, 4, 1)
+    monkeypatch.undo()
+    gc.collect()
+    mgr.destroy()
+    assert kp.vk.take_validation_messages() == []
+
+
 def test_a_forked_child_awaiting_the_parents_evaluation_in_flight_is_refused(memory_mode):
     run_child("""
         import os, asyncio

@@ -57,28 +57,25 @@ class Block(Owned):
             # contents valid without ownership transfers
             info.sharingMode = C.VK_SHARING_MODE_CONCURRENT
             info.queueFamilyIndexCount, info.pQueueFamilyIndices = len(device.queue_families), families
-        out = new("VkBuffer *")
-        check(lib.vkCreateBuffer(dev, info, NULL, out), "vkCreateBuffer")
-        buffer = out[0]
+        # What _free_block destroys: the driver writes each handle straight into this
+        # storage, so an exception part way (a failed call, Ctrl-C, also right after a
+        # call returned) leaves the rest NULL, which Vulkan's destroy calls ignore.
+        handles = {"buffer": new("VkBuffer *"), "memory": new("VkDeviceMemory *")}
+        self._own("VkDeviceMemory", _free_block, device, handles)
+        check(lib.vkCreateBuffer(dev, info, NULL, handles["buffer"]), "vkCreateBuffer")
+        self.buffer = buffer = handles["buffer"][0]
         req = new("VkMemoryRequirements *")
         lib.vkGetBufferMemoryRequirements(dev, buffer, req)
         ainfo = new("VkMemoryAllocateInfo *", {"sType": C.VK_STRUCTURE_TYPE_MEMORY_ALLOCATE_INFO,
                                                "allocationSize": req.size, "memoryTypeIndex": memory_type})
-        mem_out = new("VkDeviceMemory *")
-        result = lib.vkAllocateMemory(dev, ainfo, NULL, mem_out)
-        if result < 0:
-            lib.vkDestroyBuffer(dev, buffer, NULL)
-            check(result, f"allocating {size} bytes of {kind} memory")
-        memory = mem_out[0]
+        check(lib.vkAllocateMemory(dev, ainfo, NULL, handles["memory"]), f"allocating {size} bytes of {kind} memory")
+        self.memory = memory = handles["memory"][0]
         check(lib.vkBindBufferMemory(dev, buffer, memory, 0), "vkBindBufferMemory")
         self.pointer = NULL
         if mapped:
             ptr = new("void **")
             check(lib.vkMapMemory(dev, memory, 0, req.size, 0, ptr), "vkMapMemory")
             self.pointer = ffi.cast("char *", ptr[0])
-        self.buffer = buffer
-        self.memory = memory
-        self._own("VkDeviceMemory", _free_block, device, {"buffer": buffer, "memory": memory})
 
     def take(self, size: int, alignment: int) -> int | None:
         """Reserve ``size`` bytes at an ``alignment`` multiple; None when full."""
@@ -127,9 +124,9 @@ def _free_block(device: "Device", handles: dict[str, Any]) -> None:
     """No submission uses the block any more: its ranges went back only after
     their last use."""
     # each handle out of its slot, then destroyed (see core._drain_once)
-    buffer, handles["buffer"] = handles["buffer"], NULL
+    buffer, handles["buffer"][0] = handles["buffer"][0], NULL
     lib.vkDestroyBuffer(device.handle, buffer, NULL)
-    memory, handles["memory"] = handles["memory"], NULL
+    memory, handles["memory"][0] = handles["memory"][0], NULL
     lib.vkFreeMemory(device.handle, memory, NULL)  # also unmaps
 
 
