@@ -143,7 +143,7 @@ class Allocation:
         self.buffer = block.buffer
         self.offset = offset
         self.size = size
-        self.life = Life(None, block.give_back, (offset, size))
+        self.life = Life(block.give_back, (offset, size))
 
     def __del__(self) -> None:
         # lock-free, no Vulkan call (see core._release); cheaper than core.watch (2 us a
