@@ -480,6 +480,34 @@ def test_live_handles_stay_right_when_an_interrupt_comes_between_a_handle_and_it
     assert kp.vk.live_handles().get("VkCommandPool", 0) == before
 
 
+@pytest.mark.parametrize("call", ["vkCreateDevice", "vkCreateBuffer"])
+def test_a_manager_whose_creation_an_interrupt_cut_short_right_after_a_call_leaves_no_device(monkeypatch, call):
+    # Ctrl-C right after vkCreateDevice returned (or after a later call of the device's
+    # construction) leaked the device: the device took ownership only at the end.
+    # A leaked lavapipe device keeps its own thread running.
+    def threads() -> int:
+        gc.collect()
+        kp.vk.drain()
+        return len(os.listdir("/proc/self/task"))
+
+    check = kp.vk.device.check
+
+    def interrupted_after(result, what):
+        check(result, what)
+        if what == call:
+            raise KeyboardInterrupt  # as a signal handler's, right after that call
+
+    kp.Manager().destroy()  # the instance and what one device starts once
+    before = threads()
+    monkeypatch.setattr(kp.vk.device, "check", interrupted_after)
+    for _ in range(3):
+        with pytest.raises(KeyboardInterrupt):
+            kp.Manager()
+    monkeypatch.undo()
+    assert threads() <= before
+    assert "VkDevice" not in kp.vk.live_handles()
+
+
 def test_a_forked_child_awaiting_the_parents_evaluation_in_flight_is_refused(memory_mode):
     run_child("""
         import os, asyncio
