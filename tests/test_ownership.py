@@ -508,6 +508,31 @@ def test_a_manager_whose_creation_an_interrupt_cut_short_right_after_a_call_leav
     assert "VkDevice" not in kp.vk.live_handles()
 
 
+def test_a_range_whose_release_an_interrupt_cut_short_returns_when_collected(mgr, monkeypatch):
+    # Ctrl-C at the start of a range's release (in Tensor.destroy) marked it released
+    # without listing it, so neither a later release nor its collection returned it.
+    keep = mgr.tensor([0.0] * 4)
+    block = keep.primary_allocation.block
+    free = list(block._free)
+    victim = mgr.tensor([0.0] * 4)
+    assert victim.primary_allocation.block is block and block._free != free
+    release, armed = kp.vk.memory._release, [True]
+
+    def interrupted_at_its_start(life):
+        if armed:
+            armed.pop()
+            raise KeyboardInterrupt  # as a signal handler's, at the release's first line
+        release(life)
+
+    monkeypatch.setattr(kp.vk.memory, "_release", interrupted_at_its_start)
+    with pytest.raises(KeyboardInterrupt):
+        victim.destroy()
+    del victim
+    gc.collect()
+    kp.vk.drain()
+    assert block._free == free
+
+
 def test_a_forked_child_awaiting_the_parents_evaluation_in_flight_is_refused(memory_mode):
     run_child("""
         import os, asyncio

@@ -164,8 +164,8 @@ class Allocation:
         no longer held from here: recordings that still hold this Allocation refuse
         to run, and a block of its own is freed with the range."""
         if self.block is not None:
+            _release(self.life)  # first: Ctrl-C between the two leaves it to __del__, not lost
             self.block = None
-            _release(self.life)
 
     release_later = release  # lock-free, no Vulkan call: as Owned.release_later, for finalizers
 
