@@ -533,6 +533,30 @@ def test_a_range_whose_release_an_interrupt_cut_short_returns_when_collected(mgr
     assert block._free == free
 
 
+def test_an_instance_whose_creation_an_interrupt_cut_short_right_after_vkcreateinstance_is_destroyed(monkeypatch):
+    # The instance took ownership of its handle only at the end of its construction:
+    # Ctrl-C right after vkCreateInstance returned left it for ever.
+    check, destroy, destroyed = kp.vk.instance.check, kp.vk.instance._destroy_instance, []
+
+    def interrupted_after(result, what):
+        check(result, what)
+        if what == "vkCreateInstance":
+            raise KeyboardInterrupt  # as a signal handler's, right after that call
+
+    def recorded(*args):
+        destroyed.append(args)
+        destroy(*args)
+
+    monkeypatch.setattr(kp.vk.instance, "check", interrupted_after)
+    monkeypatch.setattr(kp.vk.instance, "_destroy_instance", recorded)
+    with pytest.raises(KeyboardInterrupt):
+        kp.vk.Instance()
+    monkeypatch.undo()
+    gc.collect()
+    kp.vk.drain()
+    assert len(destroyed) == 1
+
+
 def test_a_forked_child_awaiting_the_parents_evaluation_in_flight_is_refused(memory_mode):
     run_child("""
         import os, asyncio
