@@ -397,6 +397,166 @@ def test_a_sequence_whose_creation_an_interrupt_cut_short_is_released_whole(mgr,
     assert kp.vk.live_handles().get("VkCommandPool", 0) == before
 
 
+def test_a_range_whose_return_an_interrupt_cut_short_after_it_went_back_is_handed_out_once(mgr):
+    # drain runs a release that Ctrl-C cut short again; one cut short after the range
+    # went back to its block (at the end of give_back) must not add it a second time,
+    # or two new tensors share that memory.
+    keep, victim = mgr.tensor([0.0] * 16), mgr.tensor([0.0] * 16)
+    life = victim.primary_allocation.life
+    give_back, interrupts = life.destroy, [1]
+
+    def interrupted_on_return(*args):
+        done = give_back(*args)
+        if interrupts:
+            interrupts.pop()
+            raise KeyboardInterrupt  # as a signal handler's, right after the range went back
+        return done
+
+    life.destroy = interrupted_on_return
+    with pytest.raises(KeyboardInterrupt):
+        victim.destroy()
+    kp.vk.drain()
+    assert kp.vk.pending_releases() == 0
+    a, b = mgr.tensor([1.0] * 16), mgr.tensor([2.0] * 16)
+    mgr.sequence().eval(kp.OpSyncDevice([a, b])).eval(kp.OpSyncLocal([a, b]))
+    assert (a.data().tolist(), b.data().tolist()) == ([1.0] * 16, [2.0] * 16)
+
+
+@pytest.mark.parametrize("module, call", [("memory", "vkCreateBuffer"), ("memory", "vkBindBufferMemory"),
+                                          ("image", "vkCreateImage"), ("image", "vkCreateImageView")])
+def test_memory_whose_creation_an_interrupt_cut_short_right_after_a_call_is_destroyed(memory_mode, monkeypatch,
+                                                                                      module, call):
+    # A block of its own (a tensor of over 16 MiB) and an image: Ctrl-C right after a
+    # creation call returned, before kp stored what it made, leaked it (the validation
+    # layer names it when the device is destroyed).
+    mgr = kp.Manager()
+    vk_module = getattr(kp.vk, module)
+    check = vk_module.check
+
+    def interrupted_after(result, what):
+        check(result, what)
+        if what == call:
+            raise KeyboardInterrupt  # as a signal handler's, right after that call
+
+    monkeypatch.setattr(vk_module, "check", interrupted_after)
+    with pytest.raises(KeyboardInterrupt):
+        if module == "memory":
+            mgr.tensor(np.zeros(5 << 20, np.float32))
+        else:
+            mgr.image(np.zeros(16, np.float32), 4, 4, 1)
+    monkeypatch.undo()
+    gc.collect()
+    mgr.destroy()
+    assert kp.vk.take_validation_messages() == []
+
+
+@pytest.mark.parametrize("step", ["watch", "_count"])
+def test_live_handles_stay_right_when_an_interrupt_comes_between_a_handle_and_its_count(mgr, monkeypatch, step):
+    # Ctrl-C between taking ownership of a command pool and counting it (watch), or
+    # between destroying it and uncounting it (_count, in drain), left live_handles()
+    # one off for ever: a leak reported where there is none.
+    gc.collect()
+    kp.vk.drain()
+    before = kp.vk.live_handles().get("VkCommandPool", 0)
+    real, armed = getattr(kp.vk.core, step), [False]
+
+    def interrupted_at_its_start(*args):
+        if armed[0]:
+            armed[0] = False
+            raise KeyboardInterrupt  # as a signal handler's, at the call's first line
+        return real(*args)
+
+    monkeypatch.setattr(kp.vk.core, step, interrupted_at_its_start)
+    seq = None if step == "watch" else mgr.sequence()
+    armed[0] = True
+    with pytest.raises(KeyboardInterrupt):
+        if seq is None:
+            mgr.sequence()
+        else:
+            seq.destroy()
+    monkeypatch.undo()
+    gc.collect()
+    kp.vk.drain()
+    assert kp.vk.live_handles().get("VkCommandPool", 0) == before
+
+
+@pytest.mark.parametrize("call", ["vkCreateDevice", "vkCreateBuffer"])
+def test_a_manager_whose_creation_an_interrupt_cut_short_right_after_a_call_leaves_no_device(monkeypatch, call):
+    # Ctrl-C right after vkCreateDevice returned (or after a later call of the device's
+    # construction) leaked the device: the device took ownership only at the end.
+    # A leaked lavapipe device keeps its own thread running.
+    def threads() -> int:
+        gc.collect()
+        kp.vk.drain()
+        return len(os.listdir("/proc/self/task"))
+
+    check = kp.vk.device.check
+
+    def interrupted_after(result, what):
+        check(result, what)
+        if what == call:
+            raise KeyboardInterrupt  # as a signal handler's, right after that call
+
+    kp.Manager().destroy()  # the instance and what one device starts once
+    before = threads()
+    monkeypatch.setattr(kp.vk.device, "check", interrupted_after)
+    for _ in range(3):
+        with pytest.raises(KeyboardInterrupt):
+            kp.Manager()
+    monkeypatch.undo()
+    assert threads() <= before
+    assert "VkDevice" not in kp.vk.live_handles()
+
+
+def test_a_range_whose_release_an_interrupt_cut_short_returns_when_collected(mgr, monkeypatch):
+    # Ctrl-C at the start of a range's release (in Tensor.destroy) marked it released
+    # without listing it, so neither a later release nor its collection returned it.
+    keep = mgr.tensor([0.0] * 4)
+    block = keep.primary_allocation.block
+    free = list(block._free)
+    victim = mgr.tensor([0.0] * 4)
+    assert victim.primary_allocation.block is block and block._free != free
+    release, armed = kp.vk.memory._release, [True]
+
+    def interrupted_at_its_start(life):
+        if armed:
+            armed.pop()
+            raise KeyboardInterrupt  # as a signal handler's, at the release's first line
+        release(life)
+
+    monkeypatch.setattr(kp.vk.memory, "_release", interrupted_at_its_start)
+    with pytest.raises(KeyboardInterrupt):
+        victim.destroy()
+    del victim
+    gc.collect()
+    kp.vk.drain()
+    assert block._free == free
+
+
+def test_an_instance_whose_creation_an_interrupt_cut_short_right_after_vkcreateinstance_is_destroyed(monkeypatch):
+    # The instance took ownership of its handle only at the end of its construction:
+    # Ctrl-C right after vkCreateInstance returned left it for ever.
+    check, destroy, destroyed = kp.vk.instance.check, kp.vk.instance._destroy_instance, []
+
+    def interrupted_after(result, what):
+        check(result, what)
+        if what == "vkCreateInstance":
+            raise KeyboardInterrupt  # as a signal handler's, right after that call
+
+    def recorded(*args):
+        destroyed.append(args)
+        destroy(*args)
+
+    monkeypatch.setattr(kp.vk.instance, "check", interrupted_after)
+    monkeypatch.setattr(kp.vk.instance, "_destroy_instance", recorded)
+    with pytest.raises(KeyboardInterrupt):
+        kp.vk.Instance()
+    monkeypatch.undo()
+    gc.collect()
+    kp.vk.drain()
+    assert len(destroyed) == 1
+
+
 def test_a_forked_child_awaiting_the_parents_evaluation_in_flight_is_refused(memory_mode):
     run_child("""
         import os, asyncio

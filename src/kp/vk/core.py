@@ -50,9 +50,16 @@ _live: collections.Counter[str] = collections.Counter()
 _live_lock = threading.Lock()
 
 
-def _count(kind: str, delta: int) -> None:
+def _count(life: Life, kind: str | None) -> None:
+    """Make ``kind`` (None: nothing) what ``life`` counts in ``live_handles()``. The
+    count and ``life.kind`` change with no point between them where a signal handler's
+    exception (Ctrl-C) could come, so an interrupt leaves the counts right."""
     with _live_lock:
-        _live[kind] += delta
+        if life.kind:
+            _live[life.kind] -= 1
+        if kind:
+            _live[kind] += 1
+        life.kind = kind
 
 
 def live_handles() -> dict[str, int]:
@@ -74,8 +81,8 @@ class Life:
 
     __slots__ = ("kind", "destroy", "args", "last_use", "retired", "released", "generation", "__weakref__")
 
-    def __init__(self, kind: str | None, destroy: Callable[..., Any] | None, args: tuple[Any, ...]):
-        self.kind = kind  # a Vulkan handle kind counted by live_handles(), or None
+    def __init__(self, destroy: Callable[..., Any] | None, args: tuple[Any, ...]):
+        self.kind: str | None = None  # the Vulkan handle kind live_handles() counts it as (see _count)
         self.destroy = destroy
         self.args = args
         self.last_use: Any = None  # a completion point: has .done()
@@ -208,10 +215,11 @@ def _drain_once() -> bool:
         if busy:
             _pending.rotate(-1)  # busy: another time
             continue
+        if item.kind:
+            # before the destroy goes: an interrupt before this runs it again (see above)
+            _count(item, None)
         item.destroy, item.args = None, ()  # lets go of the parents (a block, the device) on return
         _pending.popleft()
-        if item.kind:
-            _count(item.kind, -1)
         destroyed = True
     return destroyed
 
@@ -266,10 +274,10 @@ class Owned:
     life: Life
 
     def _own(self, kind: str | None, destroy: Callable[..., Any], *args: Any) -> None:
-        if kind:
-            _count(kind, 1)
-        self.life = Life(kind, destroy, args)
-        watch(self, self.life)
+        self.life = life = Life(destroy, args)
+        watch(self, life)
+        if kind:  # counted once it is watched: an interrupt before leaves it uncounted, not lost
+            _count(life, kind)
 
     def retire(self) -> None:
         """No new submission may use it (``Commands.check_uses`` refuses it)."""

@@ -108,9 +108,14 @@ class Device(Owned):
         else:
             features = new("VkPhysicalDeviceFeatures *", {n: 1 for n in self.features})
             info["pEnabledFeatures"] = features
-        out = new("VkDevice *")
-        check(lib.vkCreateDevice(physical.handle, new("VkDeviceCreateInfo *", info), NULL, out), "vkCreateDevice")
-        self.handle = out[0]
+        # What _destroy_device destroys: the driver writes each handle straight into
+        # this storage (NULL until made), so an exception part way (Ctrl-C, also right
+        # after a call returned) leaks no device
+        handles = {"device": new("VkDevice *"), "cache": new("VkPipelineCache *")}
+        self._own("VkDevice", _destroy_device, handles, instance)
+        check(lib.vkCreateDevice(physical.handle, new("VkDeviceCreateInfo *", info), NULL, handles["device"]),
+              "vkCreateDevice")
+        self.handle = handles["device"][0]
 
         self.fn = DeviceFunctions(self.handle)
         self.queue_families = sorted(wanted)
@@ -124,9 +129,9 @@ class Device(Owned):
 
         self.lock = threading.RLock()
         self.buffer_memory_type_bits = self._buffer_memory_type_bits()
-        self.pipeline_cache, self._cache_name = self._load_pipeline_cache()
+        self._cache_name = self._load_pipeline_cache(handles["cache"])
+        self.pipeline_cache = handles["cache"][0]
         self._cache_saved = -1
-        self._own("VkDevice", _destroy_device, {"device": self.handle, "cache": self.pipeline_cache}, instance)
 
     @property
     def cooperative_matrices(self) -> list[dict[str, Any]]:
@@ -155,14 +160,18 @@ class Device(Owned):
         info = new("VkBufferCreateInfo *", {"sType": C.VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO, "size": 256,
                                             "usage": BUFFER_USAGE, "sharingMode": C.VK_SHARING_MODE_EXCLUSIVE})
         out = new("VkBuffer *")
-        check(lib.vkCreateBuffer(self.handle, info, NULL, out), "vkCreateBuffer")
         req = new("VkMemoryRequirements *")
-        lib.vkGetBufferMemoryRequirements(self.handle, out[0], req)
-        lib.vkDestroyBuffer(self.handle, out[0], NULL)
+        try:  # from before the buffer is made: Ctrl-C right after it was leaves none behind
+            check(lib.vkCreateBuffer(self.handle, info, NULL, out), "vkCreateBuffer")
+            lib.vkGetBufferMemoryRequirements(self.handle, out[0], req)
+        finally:
+            lib.vkDestroyBuffer(self.handle, out[0], NULL)
         bits: int = req.memoryTypeBits
         return bits
 
-    def _load_pipeline_cache(self) -> tuple[Any, str]:
+    def _load_pipeline_cache(self, out: Any) -> str:
+        """Make the pipeline cache into ``out`` (a ``VkPipelineCache *``) from this
+        device's cache file; its name."""
         props = self.physical.properties
         key = hashlib.sha256(f"{props['vendor_id']}:{props['device_id']}:{props['driver_version']}:"
                              f"{props['device_name']}".encode()).hexdigest()[:24]
@@ -171,11 +180,10 @@ class Device(Owned):
         blob = ffi.from_buffer(data) if data else NULL
         info = new("VkPipelineCacheCreateInfo *", {"sType": C.VK_STRUCTURE_TYPE_PIPELINE_CACHE_CREATE_INFO,
                                                    "initialDataSize": len(data), "pInitialData": blob})
-        out = new("VkPipelineCache *")
         if lib.vkCreatePipelineCache(self.handle, info, NULL, out) < 0:
             info.initialDataSize, info.pInitialData = 0, NULL  # a stale or foreign cache file
             check(lib.vkCreatePipelineCache(self.handle, info, NULL, out), "vkCreatePipelineCache")
-        return out[0], name
+        return name
 
     def retire(self, *things: Any) -> None:
         """Retire ``things`` (objects with ``retire()``) so that no submission uses
@@ -200,11 +208,11 @@ class Device(Owned):
 def _destroy_device(handles: dict[str, Any], instance: Instance) -> None:
     """Destroy the device once nothing made on it is left; ``instance`` is passed
     only to outlive it."""
-    handle = handles["device"]
+    handle = handles["device"][0]
     if handle == NULL:
-        return  # destroyed by a run that an interrupt cut short (see core._drain_once)
+        return  # never made, or destroyed by a run that an interrupt cut short (see core._drain_once)
     lib.vkDeviceWaitIdle(handle)
-    cache, handles["cache"] = handles["cache"], NULL
+    cache, handles["cache"][0] = handles["cache"][0], NULL
     lib.vkDestroyPipelineCache(handle, cache, NULL)
-    handles["device"] = NULL
+    handles["device"][0] = NULL
     lib.vkDestroyDevice(handle, NULL)

@@ -62,7 +62,10 @@ class Image(Owned):
             raise InvalidArgumentError(f"{what} of {width} x {height} exceeds {name}'s largest such image, "
                                        f"{limits.maxExtent.width} x {limits.maxExtent.height}")
         dev = device.handle
-        handles = {"image": NULL, "view": NULL, "memory": NULL}
+        # What _destroy_image destroys: the driver writes each handle straight into
+        # this storage (NULL until made), so an exception part way (Ctrl-C, also right
+        # after a call returned) leaks nothing
+        handles = {"image": new("VkImage *"), "view": new("VkImageView *"), "memory": new("VkDeviceMemory *")}
         self._own("VkImage", _destroy_image, device, handles)
         families = new("uint32_t[]", device.queue_families)
         info = new("VkImageCreateInfo *", {
@@ -76,9 +79,8 @@ class Image(Owned):
             # as the memory blocks: used from queues of several families without ownership transfers
             info.sharingMode = C.VK_SHARING_MODE_CONCURRENT
             info.queueFamilyIndexCount, info.pQueueFamilyIndices = len(device.queue_families), families
-        out = new("VkImage *")
-        check(lib.vkCreateImage(dev, info, NULL, out), "vkCreateImage")
-        handles["image"] = self.handle = out[0]
+        check(lib.vkCreateImage(dev, info, NULL, handles["image"]), "vkCreateImage")
+        self.handle = handles["image"][0]
         self.offset = 0
         if self.linear:
             layout = new("VkSubresourceLayout *")
@@ -95,22 +97,20 @@ class Image(Owned):
         memory_type = allocator.memory_type(kind, req.memoryTypeBits)
         if memory_type is None:
             raise InvalidArgumentError(f"{name} has no {kind.replace('_', '-')} memory for {what}")
-        mem = new("VkDeviceMemory *")
+        mem = handles["memory"]
         check(lib.vkAllocateMemory(dev, new("VkMemoryAllocateInfo *", {
             "sType": C.VK_STRUCTURE_TYPE_MEMORY_ALLOCATE_INFO, "allocationSize": req.size,
             "memoryTypeIndex": memory_type}), NULL, mem), f"allocating {req.size} bytes for {what}")
-        handles["memory"] = mem[0]
         check(lib.vkBindImageMemory(dev, self.handle, mem[0], 0), "vkBindImageMemory")
         if self.linear:
             ptr = new("void **")
             check(lib.vkMapMemory(dev, mem[0], 0, req.size, 0, ptr), "vkMapMemory")
             self.pointer = ffi.cast("char *", ptr[0])
-        out = new("VkImageView *")
         check(lib.vkCreateImageView(dev, new("VkImageViewCreateInfo *", {
             "sType": C.VK_STRUCTURE_TYPE_IMAGE_VIEW_CREATE_INFO, "image": self.handle,
             "viewType": C.VK_IMAGE_VIEW_TYPE_2D, "format": format, "subresourceRange": COLOR_RANGE}),
-            NULL, out), "vkCreateImageView")
-        handles["view"] = self.view = out[0]
+            NULL, handles["view"]), "vkCreateImageView")
+        self.view = handles["view"][0]
 
     @property
     def extent(self) -> dict[str, int]:
@@ -144,9 +144,9 @@ def _destroy_image(device: "Device", handles: dict[str, Any]) -> None:
     """Runs once the last submission that used the image has finished."""
     dev = device.handle
     # each handle out of its slot, then destroyed (see core._drain_once)
-    view, handles["view"] = handles["view"], NULL
+    view, handles["view"][0] = handles["view"][0], NULL
     lib.vkDestroyImageView(dev, view, NULL)
-    image, handles["image"] = handles["image"], NULL
+    image, handles["image"][0] = handles["image"][0], NULL
     lib.vkDestroyImage(dev, image, NULL)
-    memory, handles["memory"] = handles["memory"], NULL
+    memory, handles["memory"][0] = handles["memory"][0], NULL
     lib.vkFreeMemory(dev, memory, NULL)  # also unmaps

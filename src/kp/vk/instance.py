@@ -236,12 +236,15 @@ class Instance(Owned):
                 "enabledValidationFeatureCount": len(enables), "pEnabledValidationFeatures": enabled,
                 "disabledValidationFeatureCount": len(disables), "pDisabledValidationFeatures": disabled})
             info.pNext = features  # all stay referenced here until vkCreateInstance returns
-        handle = new("VkInstance *")
+        # What _destroy_instance destroys: the driver writes each handle straight into
+        # this storage (NULL until made), so an exception part way (Ctrl-C, also right
+        # after a call returned) leaks no instance
+        handles = {"instance": new("VkInstance *"), "messenger": new("VkDebugUtilsMessengerEXT *")}
+        self._own("VkInstance", _destroy_instance, handles)
         with _layer_settings() if layers else contextlib.nullcontext():
-            check(lib.vkCreateInstance(info, NULL, handle), "vkCreateInstance")
-        self.handle = handle[0]
+            check(lib.vkCreateInstance(info, NULL, handles["instance"]), "vkCreateInstance")
+        self.handle = handles["instance"][0]
 
-        messenger = NULL
         if debug_utils:
             create = ffi.cast("PFN_vkCreateDebugUtilsMessengerEXT",
                               lib.vkGetInstanceProcAddr(self.handle, b"vkCreateDebugUtilsMessengerEXT"))
@@ -255,10 +258,7 @@ class Instance(Owned):
                 | C.VK_DEBUG_UTILS_MESSAGE_TYPE_PERFORMANCE_BIT_EXT
                 | C.VK_DEBUG_UTILS_MESSAGE_TYPE_GENERAL_BIT_EXT,
                 "pfnUserCallback": _on_debug_message})
-            out = new("VkDebugUtilsMessengerEXT *")
-            check(create(self.handle, minfo, NULL, out), "vkCreateDebugUtilsMessengerEXT")
-            messenger = out[0]
-        self._own("VkInstance", _destroy_instance, {"instance": self.handle, "messenger": messenger})
+            check(create(self.handle, minfo, NULL, handles["messenger"]), "vkCreateDebugUtilsMessengerEXT")
         self.physical_devices = self._enumerate()
 
     def _enumerate(self) -> list[PhysicalDevice]:
@@ -334,15 +334,15 @@ def _names(devices: list[PhysicalDevice]) -> str:
 
 
 def _destroy_instance(handles: dict[str, Any]) -> None:
-    handle = handles["instance"]
+    handle = handles["instance"][0]
     if handle == NULL:
-        return  # destroyed by a run that an interrupt cut short (see core._drain_once)
-    if handles["messenger"] != NULL:
+        return  # never made, or destroyed by a run that an interrupt cut short (see core._drain_once)
+    if handles["messenger"][0] != NULL:
         destroy = ffi.cast("PFN_vkDestroyDebugUtilsMessengerEXT",
                            lib.vkGetInstanceProcAddr(handle, b"vkDestroyDebugUtilsMessengerEXT"))
-        messenger, handles["messenger"] = handles["messenger"], NULL
+        messenger, handles["messenger"][0] = handles["messenger"][0], NULL
         destroy(handle, messenger, NULL)
-    handles["instance"] = NULL
+    handles["instance"][0] = NULL
     lib.vkDestroyInstance(handle, NULL)
 
 

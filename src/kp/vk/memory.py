@@ -57,28 +57,25 @@ class Block(Owned):
             # contents valid without ownership transfers
             info.sharingMode = C.VK_SHARING_MODE_CONCURRENT
             info.queueFamilyIndexCount, info.pQueueFamilyIndices = len(device.queue_families), families
-        out = new("VkBuffer *")
-        check(lib.vkCreateBuffer(dev, info, NULL, out), "vkCreateBuffer")
-        buffer = out[0]
+        # What _free_block destroys: the driver writes each handle straight into this
+        # storage, so an exception part way (a failed call, Ctrl-C, also right after a
+        # call returned) leaves the rest NULL, which Vulkan's destroy calls ignore.
+        handles = {"buffer": new("VkBuffer *"), "memory": new("VkDeviceMemory *")}
+        self._own("VkDeviceMemory", _free_block, device, handles)
+        check(lib.vkCreateBuffer(dev, info, NULL, handles["buffer"]), "vkCreateBuffer")
+        self.buffer = buffer = handles["buffer"][0]
         req = new("VkMemoryRequirements *")
         lib.vkGetBufferMemoryRequirements(dev, buffer, req)
         ainfo = new("VkMemoryAllocateInfo *", {"sType": C.VK_STRUCTURE_TYPE_MEMORY_ALLOCATE_INFO,
                                                "allocationSize": req.size, "memoryTypeIndex": memory_type})
-        mem_out = new("VkDeviceMemory *")
-        result = lib.vkAllocateMemory(dev, ainfo, NULL, mem_out)
-        if result < 0:
-            lib.vkDestroyBuffer(dev, buffer, NULL)
-            check(result, f"allocating {size} bytes of {kind} memory")
-        memory = mem_out[0]
+        check(lib.vkAllocateMemory(dev, ainfo, NULL, handles["memory"]), f"allocating {size} bytes of {kind} memory")
+        self.memory = memory = handles["memory"][0]
         check(lib.vkBindBufferMemory(dev, buffer, memory, 0), "vkBindBufferMemory")
         self.pointer = NULL
         if mapped:
             ptr = new("void **")
             check(lib.vkMapMemory(dev, memory, 0, req.size, 0, ptr), "vkMapMemory")
             self.pointer = ffi.cast("char *", ptr[0])
-        self.buffer = buffer
-        self.memory = memory
-        self._own("VkDeviceMemory", _free_block, device, {"buffer": buffer, "memory": memory})
 
     def take(self, size: int, alignment: int) -> int | None:
         """Reserve ``size`` bytes at an ``alignment`` multiple; None when full."""
@@ -103,15 +100,19 @@ class Block(Owned):
         if lock.locked():
             return False
         with lock:  # not acquire() then try: Ctrl-C could come between them (see core.drain)
-            i = bisect.bisect(self._free, (offset, size))
-            self._free.insert(i, (offset, size))
+            free = self._free
+            i = bisect.bisect(free, (offset, size))
+            # drain runs a give_back that Ctrl-C cut short again, also one cut short
+            # after the range went back: a range that is free already is not added twice
+            if i and free[i - 1][0] + free[i - 1][1] > offset or i < len(free) and free[i][0] < offset + size:
+                return True
             merged: list[tuple[int, int]] = []
-            for start, length in self._free[max(i - 1, 0):i + 2]:
+            for start, length in [*free[max(i - 1, 0):i], (offset, size), *free[i:i + 1]]:
                 if merged and merged[-1][0] + merged[-1][1] == start:
                     merged[-1] = (merged[-1][0], merged[-1][1] + length)
                 else:
                     merged.append((start, length))
-            self._free[max(i - 1, 0):i + 2] = merged
+            free[max(i - 1, 0):i + 1] = merged  # one step, which Ctrl-C cannot cut in two
         return True
 
     @property
@@ -123,9 +124,9 @@ def _free_block(device: "Device", handles: dict[str, Any]) -> None:
     """No submission uses the block any more: its ranges went back only after
     their last use."""
     # each handle out of its slot, then destroyed (see core._drain_once)
-    buffer, handles["buffer"] = handles["buffer"], NULL
+    buffer, handles["buffer"][0] = handles["buffer"][0], NULL
     lib.vkDestroyBuffer(device.handle, buffer, NULL)
-    memory, handles["memory"] = handles["memory"], NULL
+    memory, handles["memory"][0] = handles["memory"][0], NULL
     lib.vkFreeMemory(device.handle, memory, NULL)  # also unmaps
 
 
@@ -142,7 +143,7 @@ class Allocation:
         self.buffer = block.buffer
         self.offset = offset
         self.size = size
-        self.life = Life(None, block.give_back, (offset, size))
+        self.life = Life(block.give_back, (offset, size))
 
     def __del__(self) -> None:
         # lock-free, no Vulkan call (see core._release); cheaper than core.watch (2 us a
@@ -163,8 +164,8 @@ class Allocation:
         no longer held from here: recordings that still hold this Allocation refuse
         to run, and a block of its own is freed with the range."""
         if self.block is not None:
+            _release(self.life)  # first: Ctrl-C between the two leaves it to __del__, not lost
             self.block = None
-            _release(self.life)
 
     release_later = release  # lock-free, no Vulkan call: as Owned.release_later, for finalizers
 
