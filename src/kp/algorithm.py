@@ -292,7 +292,8 @@ class Algorithm:
                 for tensor in tensors:
                     tensor.check_usable(self._manager)
             except DestroyedError:
-                pipeline.release()
+                # no drain under the device lock: a thread draining may wait for it
+                pipeline.release_later()
                 raise
             # a tensor's own size: the shader's .length() counts the range, and an
             # allocation may be rounded up
