@@ -26,7 +26,7 @@ whole gradient step:
 Without the last-workgroup trick a step is two dependent dispatches (the
 gradient, then a one-workgroup update kernel), each paying a barrier and a
 launch: on an H200 at 2^20 samples that ran 109,000 steps a second, this one
-148,700 (docs/performance.md has where the time goes).
+141,300 (docs/performance.md has where the time goes).
 
     python examples/logistic_regression_fast.py [--samples-log2 20] [--iterations 100]
 """
