@@ -87,14 +87,15 @@ def compile_source(source: str | bytes | Sequence[str], *, defines: dict[str, An
     folder = Path.cwd() if directory is None else Path(directory).absolute()
     folders = _folders(include_dirs)
     args = [*_TARGET, *_define_args(defines), *(f"-I{d}" for d in folders)]
-    key = hashlib.sha256(json.dumps([text, args, str(folder), _included(text, folder, folders),
-                                     _compiler_version(compiler), _CHECKS]).encode()).hexdigest()
+    included = _included(text, folder, folders)
+    key = hashlib.sha256(json.dumps([text, args, str(folder), included, _compiler_version(compiler),
+                                     _CHECKS]).encode()).hexdigest()
     cached = _memory_cache.get(key)
     if cached is None:
         cached = _read_disk_cache(key)
         if cached is None:
             cached = _run_compiler(compiler, args, text, folder)
-            _check_memory_model(compiler, args, text, folder, folders)
+            _check_memory_model(compiler, args, text, folder, included)
             cache.write("glsl", f"{key}.spv", _checksum(cached) + cached)
         _memory_cache[key] = cached
     return cached
@@ -249,15 +250,13 @@ def _run_compiler(compiler: tools.Tool, args: list[str], text: str, folder: Path
 
 
 def _check_memory_model(compiler: tools.Tool, args: list[str], text: str, folder: Path,
-                        include_dirs: list[Path]) -> None:
-    """A ``ShaderCompileError`` where the shader (with what it includes) uses a
-    scoped coherence qualifier without ``#pragma use_vulkan_memory_model``, read in
-    the preprocessor's output: a word in a comment, a string or a false ``#if`` is
-    no use, one that a macro makes is, and so is a pragma only where it is active."""
-    texts = [text]
-    for path, digest in _included(text, folder, include_dirs):
-        if digest is not None:
-            texts.append(Path(path).read_text("utf-8", "replace"))
+                        included: list[tuple[str, str | None]]) -> None:
+    """A ``ShaderCompileError`` where the shader (with the files it includes, as
+    ``_included`` found them) uses a scoped coherence qualifier without ``#pragma
+    use_vulkan_memory_model``, read in the preprocessor's output: a word in a
+    comment, a string or a false ``#if`` is no use, one that a macro makes is, and
+    so is a pragma only where it is active."""
+    texts = [text, *(Path(path).read_text("utf-8", "replace") for path, digest in included if digest is not None)]
     if not any(_SCOPED_QUALIFIER_WORD.search(t) for t in [*texts, *args]):
         return  # no word a qualifier can be made of: no need to preprocess
     # -E cannot be used with -V, which defines VULKAN (to 100) for the shader

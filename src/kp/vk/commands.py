@@ -208,9 +208,7 @@ class Commands(Owned):
         self.device = device
         self.queue = queue
         dev = device.handle
-        # What _destroy_commands destroys: the driver writes each handle straight into
-        # this storage, so an exception part way (a failed call, Ctrl-C, also right
-        # after a call returned) leaves the rest NULL, which Vulkan's destroy calls ignore.
+        # what _destroy_commands destroys (slots: see core.Owned)
         self._fences = fences = new("VkFence[]", 2)
         pool, queries, semaphore_out = new("VkCommandPool *"), new("VkQueryPool *"), new("VkSemaphore *")
         handles = {"pool": pool, "fences": fences, "queries": queries, "semaphore": semaphore_out, "timeline": None}
@@ -495,7 +493,7 @@ def _destroy_commands(device: "Device", handles: dict[str, Any]) -> None:
     def destroy_fences() -> None:
         fences = handles["fences"]
         for i in range(2):
-            fence, fences[i] = fences[i], NULL  # (see core._drain_once)
+            fence, fences[i] = fences[i], NULL  # (see core.Owned)
             lib.vkDestroyFence(dev, fence, NULL)
 
     with device.lock:

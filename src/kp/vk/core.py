@@ -168,9 +168,10 @@ def drain() -> None:
 
 
 def _drain_once() -> bool:
-    """One pass over the release list. Each item stays at its head until it is done,
-    and is marked destroyed before its destroy call: an exception from a signal
-    handler (Ctrl-C) between any two steps loses nothing and destroys nothing twice."""
+    """One pass over the release list. Each item stays at its head until it is done
+    (a destroy that an exception from a signal handler cut short runs again, which
+    destroys nothing twice: see ``Owned``), so Ctrl-C between any two steps loses
+    nothing."""
     destroyed = False
     for _ in range(len(_pending)):
         item = _pending[0]
@@ -206,10 +207,9 @@ def _drain_once() -> bool:
             raise
         except BaseException:
             # a signal handler's exception (Ctrl-C) cut it short. Destroy functions take
-            # each handle out of its slot in the line before they destroy it
-            # (``h, slot[0] = slot[0], NULL``): signal handlers run after a call, never
-            # between that line and the call, so running it again destroys the rest
-            # and nothing twice
+            # each handle out of its slot in the line before they destroy it (see
+            # Owned): signal handlers run after a call, never between that line and the
+            # call, so running it again destroys the rest and nothing twice
             _pending.rotate(-1)
             raise
         if busy:
@@ -269,6 +269,14 @@ class Owned:
 
     ``destroy`` must not refer to ``self``; whatever it needs (the device object,
     the handles) goes in ``args``, which also keeps the parents alive until then.
+
+    The handles live in slots (``new("VkX *")``), all NULL when ``_own`` is called
+    before any is made, and the driver writes each straight into its slot: an
+    exception part way through making them (a failed call, or Ctrl-C, also right
+    after a call returned) leaves the rest NULL, which Vulkan's destroy calls
+    ignore. ``destroy`` takes each handle out of its slot in the line before it
+    destroys it (``h, slot[0] = slot[0], NULL``), so a destroy that Ctrl-C cut short
+    runs again (see ``_drain_once``) without destroying anything twice.
     """
 
     life: Life

@@ -108,9 +108,7 @@ class Device(Owned):
         else:
             features = new("VkPhysicalDeviceFeatures *", {n: 1 for n in self.features})
             info["pEnabledFeatures"] = features
-        # What _destroy_device destroys: the driver writes each handle straight into
-        # this storage (NULL until made), so an exception part way (Ctrl-C, also right
-        # after a call returned) leaks no device
+        # what _destroy_device destroys (slots: see core.Owned)
         handles = {"device": new("VkDevice *"), "cache": new("VkPipelineCache *")}
         self._own("VkDevice", _destroy_device, handles, instance)
         check(lib.vkCreateDevice(physical.handle, new("VkDeviceCreateInfo *", info), NULL, handles["device"]),
@@ -210,7 +208,7 @@ def _destroy_device(handles: dict[str, Any], instance: Instance) -> None:
     only to outlive it."""
     handle = handles["device"][0]
     if handle == NULL:
-        return  # never made, or destroyed by a run that an interrupt cut short (see core._drain_once)
+        return  # never made, or destroyed by a run that an interrupt cut short (see core.Owned)
     lib.vkDeviceWaitIdle(handle)
     cache, handles["cache"][0] = handles["cache"][0], NULL
     lib.vkDestroyPipelineCache(handle, cache, NULL)

@@ -62,9 +62,7 @@ class Image(Owned):
             raise InvalidArgumentError(f"{what} of {width} x {height} exceeds {name}'s largest such image, "
                                        f"{limits.maxExtent.width} x {limits.maxExtent.height}")
         dev = device.handle
-        # What _destroy_image destroys: the driver writes each handle straight into
-        # this storage (NULL until made), so an exception part way (Ctrl-C, also right
-        # after a call returned) leaks nothing
+        # what _destroy_image destroys (slots: see core.Owned)
         handles = {"image": new("VkImage *"), "view": new("VkImageView *"), "memory": new("VkDeviceMemory *")}
         self._own("VkImage", _destroy_image, device, handles)
         families = new("uint32_t[]", device.queue_families)
@@ -143,7 +141,7 @@ class Image(Owned):
 def _destroy_image(device: "Device", handles: dict[str, Any]) -> None:
     """Runs once the last submission that used the image has finished."""
     dev = device.handle
-    # each handle out of its slot, then destroyed (see core._drain_once)
+    # each handle out of its slot, then destroyed (see core.Owned)
     view, handles["view"][0] = handles["view"][0], NULL
     lib.vkDestroyImageView(dev, view, NULL)
     image, handles["image"][0] = handles["image"][0], NULL

@@ -236,9 +236,7 @@ class Instance(Owned):
                 "enabledValidationFeatureCount": len(enables), "pEnabledValidationFeatures": enabled,
                 "disabledValidationFeatureCount": len(disables), "pDisabledValidationFeatures": disabled})
             info.pNext = features  # all stay referenced here until vkCreateInstance returns
-        # What _destroy_instance destroys: the driver writes each handle straight into
-        # this storage (NULL until made), so an exception part way (Ctrl-C, also right
-        # after a call returned) leaks no instance
+        # what _destroy_instance destroys (slots: see core.Owned)
         handles = {"instance": new("VkInstance *"), "messenger": new("VkDebugUtilsMessengerEXT *")}
         self._own("VkInstance", _destroy_instance, handles)
         with _layer_settings() if layers else contextlib.nullcontext():
@@ -336,7 +334,7 @@ def _names(devices: list[PhysicalDevice]) -> str:
 def _destroy_instance(handles: dict[str, Any]) -> None:
     handle = handles["instance"][0]
     if handle == NULL:
-        return  # never made, or destroyed by a run that an interrupt cut short (see core._drain_once)
+        return  # never made, or destroyed by a run that an interrupt cut short (see core.Owned)
     if handles["messenger"][0] != NULL:
         destroy = ffi.cast("PFN_vkDestroyDebugUtilsMessengerEXT",
                            lib.vkGetInstanceProcAddr(handle, b"vkDestroyDebugUtilsMessengerEXT"))

@@ -57,9 +57,7 @@ class Block(Owned):
             # contents valid without ownership transfers
             info.sharingMode = C.VK_SHARING_MODE_CONCURRENT
             info.queueFamilyIndexCount, info.pQueueFamilyIndices = len(device.queue_families), families
-        # What _free_block destroys: the driver writes each handle straight into this
-        # storage, so an exception part way (a failed call, Ctrl-C, also right after a
-        # call returned) leaves the rest NULL, which Vulkan's destroy calls ignore.
+        # what _free_block destroys (slots: see core.Owned)
         handles = {"buffer": new("VkBuffer *"), "memory": new("VkDeviceMemory *")}
         self._own("VkDeviceMemory", _free_block, device, handles)
         check(lib.vkCreateBuffer(dev, info, NULL, handles["buffer"]), "vkCreateBuffer")
@@ -123,7 +121,7 @@ class Block(Owned):
 def _free_block(device: "Device", handles: dict[str, Any]) -> None:
     """No submission uses the block any more: its ranges went back only after
     their last use."""
-    # each handle out of its slot, then destroyed (see core._drain_once)
+    # each handle out of its slot, then destroyed (see core.Owned)
     buffer, handles["buffer"][0] = handles["buffer"][0], NULL
     lib.vkDestroyBuffer(device.handle, buffer, NULL)
     memory, handles["memory"][0] = handles["memory"][0], NULL

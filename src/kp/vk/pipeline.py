@@ -30,9 +30,7 @@ class ComputePipeline(Owned):
         self.push_size = push_size
         self.bound: tuple[Any, ...] = ()  # the buffer ranges and images the descriptor set points at, held
         dev = device.handle
-        # What _destroy_pipeline destroys: the driver writes each handle straight into
-        # this storage (NULL until made), so an exception part way (Ctrl-C, also right
-        # after a call returned) leaks nothing
+        # what _destroy_pipeline destroys (slots: see core.Owned)
         handles = {"module": new("VkShaderModule *"), "set_layout": new("VkDescriptorSetLayout *"),
                    "pool": new("VkDescriptorPool *"), "layout": new("VkPipelineLayout *"),
                    "pipeline": new("VkPipeline *")}
@@ -119,7 +117,7 @@ class ComputePipeline(Owned):
 def _destroy_pipeline(device: "Device", handles: dict[str, Any]) -> None:
     """Runs once the last submission that used the pipeline has finished."""
     dev = device.handle
-    # each handle out of its slot, then destroyed (see core._drain_once)
+    # each handle out of its slot, then destroyed (see core.Owned)
     pipeline, handles["pipeline"][0] = handles["pipeline"][0], NULL
     lib.vkDestroyPipeline(dev, pipeline, NULL)
     layout, handles["layout"][0] = handles["layout"][0], NULL
