@@ -102,6 +102,16 @@ def child_env(**overrides: str) -> dict:
 STACKS_ON_SIGUSR1 = "import faulthandler, signal; faulthandler.register(signal.SIGUSR1, all_threads=True)\n"
 
 
+def stacks_then_kill(child: subprocess.Popen) -> tuple[str, str]:
+    """Ask a stuck child started in a session of its own (``start_new_session=True``)
+    and with STACKS_ON_SIGUSR1 (or its own faulthandler registration), and what it
+    forked, for their stacks; end them all; their output."""
+    os.killpg(child.pid, signal.SIGUSR1)
+    time.sleep(1)
+    os.killpg(child.pid, signal.SIGKILL)
+    return child.communicate()
+
+
 def run_python(code: str, timeout: float, env: dict, *args: str) -> subprocess.CompletedProcess:
     """``code`` (with ``args`` as sys.argv[1:]) in a child interpreter. One that runs
     past ``timeout`` seconds fails the test with the Python stacks of the child and
@@ -111,10 +121,7 @@ def run_python(code: str, timeout: float, env: dict, *args: str) -> subprocess.C
     try:
         stdout, stderr = child.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
-        os.killpg(child.pid, signal.SIGUSR1)
-        time.sleep(1)
-        os.killpg(child.pid, signal.SIGKILL)
-        stdout, stderr = child.communicate()
+        stdout, stderr = stacks_then_kill(child)
         pytest.fail(f"a child interpreter ran past {timeout} s; its threads:\n{stderr}\n{stdout}", pytrace=False)
     with contextlib.suppress(ProcessLookupError):  # what it forked and left running (the group is its own)
         os.killpg(child.pid, signal.SIGKILL)

@@ -9,15 +9,13 @@ expects (objects used after they or their manager are gone raise
 import json
 import os
 import select
-import signal
 import subprocess
 import sys
-import time
 
 from hypothesis import settings, strategies as st
 from hypothesis.stateful import Bundle, RuleBasedStateMachine, consumes, multiple, precondition, rule
 
-from conftest import MEMORY_MODES, TESTS, child_env, examples
+from conftest import MEMORY_MODES, TESTS, child_env, examples, stacks_then_kill
 
 WORKER = os.path.join(TESTS, "reliability_worker.py")
 
@@ -50,16 +48,13 @@ class Lifetimes(RuleBasedStateMachine):
         super().__init__()
         env = child_env(KP_VALIDATION="1")
         self.worker = subprocess.Popen([sys.executable, WORKER], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                       stderr=subprocess.PIPE, text=True, env=env)
+                                       stderr=subprocess.PIPE, text=True, env=env, start_new_session=True)
         self.models: dict[str, Model] = {}  # by the name the worker knows the object by
         self.count = 0
 
     def stuck(self, where):
         """Fail with the stuck worker's Python stacks (it dumps them on SIGUSR1) and end it."""
-        self.worker.send_signal(signal.SIGUSR1)
-        time.sleep(1)
-        self.worker.kill()
-        _, stderr = self.worker.communicate()
+        _, stderr = stacks_then_kill(self.worker)
         raise AssertionError(f"the worker did not answer within {ANSWER_S} s {where}; its threads:\n{stderr}")
 
     def step(self, expected_error, command, *args):
