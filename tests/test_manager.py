@@ -56,6 +56,9 @@ def test_device_properties_hold_the_limits(mgr):
     assert len(props["max_work_group_size"]) == 3 and props["max_work_group_size"][0] >= 128
     assert props["max_work_group_invocations"] >= 128
     assert props["subgroup_size"] >= 1
+    # NVIDIA's drivers say how many SMs there are (VK_NV_shader_sm_builtins); others may not
+    assert (props["multiprocessors"] >= 1 if props["vendor"] == "NVIDIA" else
+            props["multiprocessors"] is None or props["multiprocessors"] >= 1)
     assert isinstance(props["timestamps_supported"], bool)
     assert props["memory_heaps"] and all(h["size"] > 0 for h in props["memory_heaps"])
 

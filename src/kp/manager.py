@@ -135,10 +135,11 @@ class Manager(DeviceContext, SeedManagerAPI):
 
     def get_device_properties(self) -> dict[str, Any]:
         """Index (in ``kp.list_devices()`` when the manager was made), name, type, vendor,
-        driver, UUID, API version, limits, subgroup size, timestamp support, memory
-        heaps, queue families, features and cooperative-matrix configurations (none where
-        this device does not enable cooperative matrices: an older validation layer that
-        checks it keeps them off)."""
+        driver, UUID, API version, limits, subgroup size, ``multiprocessors`` (the SM count
+        NVIDIA's driver reports through VK_NV_shader_sm_builtins; None where the driver does
+        not say), timestamp support, memory heaps, queue families, features and
+        cooperative-matrix configurations (none where this device does not enable
+        cooperative matrices: an older validation layer that checks it keeps them off)."""
         device = self.live_vk_device()
         return {"index": self._index, **copy.deepcopy(device.physical.properties),
                 "cooperative_matrices": copy.deepcopy(device.cooperative_matrices)}

@@ -631,6 +631,14 @@ def _describe(instance: Any, handle: Any, index: int) -> PhysicalDevice:
     props2 = new("VkPhysicalDeviceProperties2 *", {"sType": C.VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PROPERTIES_2,
                                                    "pNext": subgroup})
     lib.vkGetPhysicalDeviceProperties(handle, ffi.addressof(props2, "properties"))
+    extensions = _available(lib.vkEnumerateDeviceExtensionProperties, "VkExtensionProperties", "extensionName",
+                            handle, NULL)
+    # NVIDIA's multiprocessor count (VK_NV_shader_sm_builtins), for kernels whose workgroups must all run at once
+    sm = None
+    if "VK_NV_shader_sm_builtins" in extensions:
+        sm = new("VkPhysicalDeviceShaderSMBuiltinsPropertiesNV *", {
+            "sType": C.VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_SM_BUILTINS_PROPERTIES_NV, "pNext": props2.pNext})
+        props2.pNext = sm
     driver = None
     if props2.properties.apiVersion >= C.VK_MAKE_VERSION(1, 2, 0):
         driver = new("VkPhysicalDeviceDriverProperties *", {
@@ -656,8 +664,6 @@ def _describe(instance: Any, handle: Any, index: int) -> PhysicalDevice:
     memory_types = [(mem.memoryTypes[i].propertyFlags, mem.memoryTypes[i].heapIndex) for i in range(mem.memoryTypeCount)]
     memory_heaps = [(mem.memoryHeaps[i].size, mem.memoryHeaps[i].flags) for i in range(mem.memoryHeapCount)]
 
-    extensions = _available(lib.vkEnumerateDeviceExtensionProperties, "VkExtensionProperties", "extensionName",
-                            handle, NULL)
     features = _read_features(handle, p.apiVersion, extensions)
     timestamps = bool(limits.timestampComputeAndGraphics) or any(f.compute and f.timestamp_valid_bits for f in families)
     properties = {
@@ -679,6 +685,7 @@ def _describe(instance: Any, handle: Any, index: int) -> PhysicalDevice:
         "max_storage_buffer_range": limits.maxStorageBufferRange,
         "max_memory_allocation_count": limits.maxMemoryAllocationCount,
         "subgroup_size": subgroup.subgroupSize,
+        "multiprocessors": sm.shaderSMCount if sm else None,
         "subgroup_operations": _subgroup_operations(subgroup),
         "timestamps_supported": timestamps,
         "timestamp_period": limits.timestampPeriod,
