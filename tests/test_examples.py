@@ -115,9 +115,11 @@ def test_logistic_regression(run_example):
 
 
 # one partial workgroup; 37 workgroups, the last of which takes the step; 2 workgroups
-# whose invocations stride over the samples, the last vec4 padded
-@pytest.mark.parametrize(("n", "workgroups"), [(1000, None), (300_000, None), (50_001, 2)])
-def test_logistic_regression_fast(mgr, monkeypatch, n, workgroups):
+# whose invocations stride over the samples, the last vec4 padded; one dispatch a step
+# also where the device would run the whole training in one dispatch (persistent=None)
+@pytest.mark.parametrize(("n", "workgroups", "persistent"),
+                         [(1000, None, None), (300_000, None, None), (50_001, 2, None), (300_000, None, False)])
+def test_logistic_regression_fast(mgr, monkeypatch, n, workgroups, persistent):
     """The GPU-only training gives NumPy float64's weights, and a second evaluation
     trains on from where the first stopped."""
     monkeypatch.syspath_prepend(str(EXAMPLES))
@@ -125,12 +127,32 @@ def test_logistic_regression_fast(mgr, monkeypatch, n, workgroups):
 
     x_i, x_j, y = fast.samples(n)
     seq, w = fast.training(mgr, x_i, x_j, y, iterations=30, learning_rate=0.5,
-                           max_workgroups=workgroups or fast.MAX_WORKGROUPS)
+                           max_workgroups=workgroups or fast.MAX_WORKGROUPS, persistent=persistent)
     seq.eval()
     np.testing.assert_allclose(w.data(), fast.reference(x_i, x_j, y, 30, 0.5), atol=1e-4)
     assert abs(w.data()[0] - 0.001) > 0.05  # it trained
     seq.eval()
     np.testing.assert_allclose(w.data(), fast.reference(x_i, x_j, y, 60, 0.5), atol=1e-4)
+
+
+def test_logistic_regression_in_one_dispatch(mgr, monkeypatch):
+    """Where the device reports its multiprocessors (NVIDIA), a whole training run is one
+    dispatch whose workgroups wait for each other after every step: exact at every
+    number of steps (the two sets of partial sums alternate), evaluation after
+    evaluation (the counter is reset). Elsewhere asking for it is refused."""
+    monkeypatch.syspath_prepend(str(EXAMPLES))
+    import logistic_regression_fast as fast
+
+    x_i, x_j, y = fast.samples(100_003)
+    if mgr.get_device_properties()["multiprocessors"] is None:
+        with pytest.raises(ValueError, match="multiprocessor count"):
+            fast.training(mgr, x_i, x_j, y, iterations=3, persistent=True)
+        return
+    for steps in (1, 2, 3, 8):
+        seq, w = fast.training(mgr, x_i, x_j, y, iterations=steps, learning_rate=0.5, persistent=True)
+        for runs in (1, 2, 3):
+            seq.eval()
+            np.testing.assert_allclose(w.data(), fast.reference(x_i, x_j, y, steps * runs, 0.5), atol=1e-5)
 
 
 @pytest.mark.parametrize("visible", [None, "0,0"], ids=["every-device", "two-managers-on-device-0"])
