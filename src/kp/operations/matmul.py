@@ -77,6 +77,10 @@ class OpMatMul(OpAlgoDispatch):
                 f"{properties['device_name']} does not list (mgr.get_device_properties()['cooperative_matrices']"
                 f"{f'; kp keeps VK_KHR_cooperative_matrix off here: {held_back}' if held_back else ''}); "
                 f"multiply float32 tensors instead")
+        if needs is not None and properties["subgroup_size"] != 32:
+            raise DataTypeError(f"OpMatMul of {dtypes[0]} matrices runs its cooperative matrices in subgroups of 32 "
+                                f"invocations; {properties['device_name']} has subgroups of "
+                                f"{properties['subgroup_size']}; multiply float32 tensors instead")
         limit = properties["max_work_group_count"]
         groups = (-(-n // tile_n), -(-m // tile_m), 1)
         if groups[0] > limit[0] or groups[1] > limit[1]:
