@@ -234,6 +234,103 @@ def matmul(results: list, peers: dict, n: int, repeats: int) -> None:
         torch.cuda.empty_cache()
 
 
+# python2shader's documented tiled GEMM (kp.shader.python's docstring), line for line in GLSL
+GEMM_GLSL_TWIN = """
+#version 450
+#extension GL_KHR_cooperative_matrix : require
+#extension GL_KHR_memory_scope_semantics : require
+#extension GL_KHR_shader_subgroup_basic : require
+#extension GL_EXT_shader_explicit_arithmetic_types_float16 : require
+layout(local_size_x = 128) in;
+layout(set = 0, binding = 0) buffer A { float16_t a[]; };
+layout(set = 0, binding = 1) buffer B { float16_t b[]; };
+layout(set = 0, binding = 2) buffer C { float c[]; };
+layout(push_constant) uniform Params { uint n; uint k; };
+shared float16_t sa[64 * 32];
+shared float16_t sb[32 * 64];
+#define A16 coopmat<float16_t, gl_ScopeSubgroup, 16, 16, gl_MatrixUseA>
+#define B16 coopmat<float16_t, gl_ScopeSubgroup, 16, 16, gl_MatrixUseB>
+#define C16 coopmat<float, gl_ScopeSubgroup, 16, 16, gl_MatrixUseAccumulator>
+void main() {
+    uint t = gl_LocalInvocationIndex, sg = gl_SubgroupID;
+    uint row0 = gl_WorkGroupID.y * 64, col0 = gl_WorkGroupID.x * 64;
+    uint wr = sg / 2 * 32, wc = sg % 2 * 32;
+    C16 acc00 = C16(0.0);
+    C16 acc01 = C16(0.0);
+    C16 acc10 = C16(0.0);
+    C16 acc11 = C16(0.0);
+    for (uint k0 = 0; k0 < k; k0 += 32) {
+        for (uint i = t; i < 64 * 32; i += 128) {
+            sa[i] = a[(row0 + i / 32) * k + k0 + i % 32];
+            sb[i] = b[(k0 + i / 64) * n + col0 + i % 64];
+        }
+        barrier();
+        for (uint kk = 0; kk < 32; kk += 16) {
+            A16 x0;
+            A16 x1;
+            B16 y0;
+            B16 y1;
+            coopMatLoad(x0, sa, wr * 32 + kk, 32, gl_CooperativeMatrixLayoutRowMajor);
+            coopMatLoad(x1, sa, (wr + 16) * 32 + kk, 32, gl_CooperativeMatrixLayoutRowMajor);
+            coopMatLoad(y0, sb, kk * 64 + wc, 64, gl_CooperativeMatrixLayoutRowMajor);
+            coopMatLoad(y1, sb, kk * 64 + wc + 16, 64, gl_CooperativeMatrixLayoutRowMajor);
+            acc00 = coopMatMulAdd(x0, y0, acc00);
+            acc01 = coopMatMulAdd(x0, y1, acc01);
+            acc10 = coopMatMulAdd(x1, y0, acc10);
+            acc11 = coopMatMulAdd(x1, y1, acc11);
+        }
+        barrier();
+    }
+    uint o = (row0 + wr) * n + col0 + wc;
+    coopMatStore(acc00, c, o, n, gl_CooperativeMatrixLayoutRowMajor);
+    coopMatStore(acc01, c, o + 16, n, gl_CooperativeMatrixLayoutRowMajor);
+    coopMatStore(acc10, c, o + 16 * n, n, gl_CooperativeMatrixLayoutRowMajor);
+    coopMatStore(acc11, c, o + 16 * n + 16, n, gl_CooperativeMatrixLayoutRowMajor);
+}
+"""
+
+
+def _documented_gemm():
+    """The python2shader GEMM of kp.shader.python's docstring, defined from its text
+    (python2shader reads a kernel's source, which linecache holds for it)."""
+    import linecache
+    import textwrap
+
+    block = kp.shader.python.__doc__.split("push_consts=[N, K]``)::\n", 1)[1].split("\nEvery mistake")[0]
+    source = textwrap.dedent(block)
+    linecache.cache["<documented gemm>"] = (len(source), None, source.splitlines(True), "<documented gemm>")
+    namespace = {name: getattr(kp.shader, name) for name in kp.shader.__all__}
+    exec(compile(source, "<documented gemm>", "exec"), namespace)
+    return namespace["gemm"]
+
+
+def python_gemm(results: list, n: int, repeats: int) -> None:
+    """python2shader's documented GEMM against the same kernel in GLSL, n x n x n float16
+    products into float32 (where the device lists 16 x 16 x 16 cooperative matrices)."""
+    rng = np.random.default_rng(1)
+    host = [(rng.integers(-8, 9, (n, n)) / 4).astype(np.float16) for _ in range(2)]
+    with kp.Manager() as mgr:
+        a, b = (mgr.tensor_t(h) for h in host)
+        c = mgr.tensor(np.zeros((n, n), np.float32))
+        mgr.sequence().eval(kp.OpSyncDevice([a, b]))
+        for who, spirv in (("kp python2shader (documented GEMM)", _documented_gemm()),
+                           ("kp GLSL twin", kp.shader.compile_source(GEMM_GLSL_TWIN))):
+            try:
+                algorithm = mgr.algorithm([a, b, c], spirv, (n // 64, n // 64, 1), push_consts=[n, n])
+            except kp.ShaderError as exc:  # no cooperative matrices here
+                print(f"note: {who} skipped: {exc}")
+                return
+            seq = mgr.sequence()
+            for _ in range(4):
+                seq.record(kp.OpAlgoDispatch(algorithm))
+            seconds = best_of(seq.eval, repeats) / 4
+            mgr.sequence().eval(kp.OpSyncLocal([c]))
+            if not np.array_equal(c.data().reshape(n, n)[:4], host[0][:4].astype(np.float32) @ host[1].astype(np.float32)):
+                raise RuntimeError(f"{who} gave wrong products")
+            results.append((f"GEMM {n}^3 float16 (python2shader vs GLSL)", who,
+                            float(f"{2 * n ** 3 / seconds / 1e12:.3g}"), "TFLOP/s"))
+
+
 def sync(results: list, peers: dict, nbytes: int, repeats: int) -> None:
     n = nbytes // 4
     label = f"sync {nbytes / GiB:g} GiB"
@@ -442,13 +539,15 @@ def logistic_fast(results: list, peers: dict, n: int, iterations: int, repeats: 
     lr = 0.1
     label = f"logistic regression 2^{n.bit_length() - 1} samples, {iterations} steps per run"
     with kp.Manager() as mgr:
-        seq, w = fast.training(mgr, x_i, x_j, y, iterations, lr)
-        seq.eval()
-        if not np.allclose(w.data(), fast.reference(x_i, x_j, y, iterations, lr), atol=1e-4):
-            raise RuntimeError(f"the fast logistic regression gave {w.data()}")
-        seconds = best_of(seq.eval, repeats)
-        results.append((label, "kp, one dispatch per step (examples/logistic_regression_fast.py)",
-                        round(iterations / seconds, 1), "it/s"))
+        kinds = [(False, "kp, one dispatch per step (examples/logistic_regression_fast.py)")]
+        if mgr.get_device_properties()["multiprocessors"] is not None:
+            kinds.append((True, "kp, one dispatch per run (the example's persistent kernel)"))
+        for persistent, who in kinds:
+            seq, w = fast.training(mgr, x_i, x_j, y, iterations, lr, persistent=persistent)
+            seq.eval()
+            if not np.allclose(w.data(), fast.reference(x_i, x_j, y, iterations, lr), atol=1e-4):
+                raise RuntimeError(f"the fast logistic regression gave {w.data()}")
+            results.append((label, who, round(iterations / best_of(seq.eval, repeats), 1), "it/s"))
     x = np.stack([x_i, x_j, np.ones(n, np.float32)])  # (3, n): w @ x is w_i x_i + w_j x_j + b
 
     def rate(run) -> float:
@@ -634,6 +733,7 @@ def main(argv: list[str] | None = None) -> int:
         "barriers": lambda: barriers(results, 1000, 5 if quick else 20),
         "multiply": lambda: multiply(results, peers, 1 << (22 if quick else 28), 5 if quick else 20),
         "matmul": lambda: matmul(results, peers, 256 if quick else 8192, 3 if quick else 10),
+        "python_gemm": lambda: python_gemm(results, 256 if quick else 8192, 3 if quick else 10),
         "sync": lambda: sync(results, peers, (64 << 20) if quick else GiB, 3 if quick else 10),
         "logistic": lambda: logistic(results, peers, 1 << (15 if quick else 20), 20 if quick else 100),
         "logistic_fast": lambda: logistic_fast(results, peers, 1 << (15 if quick else 20), 100, 3 if quick else 20),
@@ -657,7 +757,7 @@ def main(argv: list[str] | None = None) -> int:
             print("  ".join(str(x) for x in row), flush=True)
 
     device = kp.list_devices()[0]["device_name"]
-    width = max(len(r[0]) for r in results)
+    width = max((len(r[0]) for r in results), default=0)
     print(f"\nkp benchmarks on {device} ({time.strftime('%Y-%m-%d')})")
     for bench, who, value, unit in results:
         print(f"{bench:<{width}}  {who:<34} {value:>10} {unit}")
