@@ -38,7 +38,7 @@ up all the partial sums itself, in the same order as every other workgroup, so
 each holds the same new weights without writing them anywhere. Two sets of
 partial sums alternate, so a workgroup already writing the next step's never
 overwrites one another workgroup still reads. No barrier or launch between the
-steps remains: 225,000 steps a second on the H200. Vulkan does not promise that
+steps remains: 252,600 steps a second on the H200. Vulkan does not promise that
 the workgroups of a dispatch run at once; where they would not, the wait gives up
 after about a million polls and the weights come back NaN instead of the GPU
 hanging. (Debian 12's lavapipe gives wrong weights with this kernel from the
