@@ -81,10 +81,13 @@ class Block(Owned):
         self.memory = memory = handles["memory"][0]
         check(lib.vkBindBufferMemory(dev, buffer, memory, 0), "vkBindBufferMemory")
         self.pointer = NULL
+        self.mapped: memoryview | None = None
         if mapped:
             ptr = new("void **")
             check(lib.vkMapMemory(dev, memory, 0, req.size, 0, ptr), "vkMapMemory")
             self.pointer = ffi.cast("char *", ptr[0])
+            # what Allocation.host_buffer slices (a third of ffi.buffer's cost per range)
+            self.mapped = memoryview(ffi.buffer(self.pointer, size))
 
     def take(self, size: int, alignment: int) -> int | None:
         """Reserve ``size`` bytes at an ``alignment`` multiple; None when full."""
@@ -227,9 +230,9 @@ class Allocation:
 
     def host_buffer(self) -> Any:
         """A writable Python buffer over the mapped range."""
-        block = self.block
-        assert block is not None, "a released range"
-        return ffi.buffer(block.pointer + self.offset, self.size)
+        mapped = self.block.mapped if self.block is not None else None
+        assert mapped is not None, "a released or unmapped range"
+        return mapped[self.offset:self.offset + self.size]
 
 
 class Allocator:
@@ -246,6 +249,8 @@ class Allocator:
         self._types = {kind: self.memory_type(kind, self._buffer_bits) for kind in MEMORY_KINDS}
         self._heaps = {kind: self.heap_size(kind) for kind in MEMORY_KINDS if self._types[kind] is not None}
         self.alignment = max(16, device.physical.limits["min_storage_buffer_offset_alignment"])
+        # size -> the size class of its slot: the power of two that holds it, aligned
+        self._size_classes = [max(self.alignment, 1 << (size - 1).bit_length()) for size in range(SLOT_LIMIT + 1)]
         # Unified memory: the host maps the device's own memory and syncs are no-ops.
         self.uma = (device.physical.properties["device_type"] in ("cpu", "integrated_gpu")
                     and self.supports("device_host") and os.environ.get("KP_DISABLE_UMA", "") in ("", "0"))
@@ -279,8 +284,9 @@ class Allocator:
 
     def allocate(self, kind: str, size: int) -> Allocation:
         """``size`` bytes of ``kind`` memory (a key of ``MEMORY_KINDS``)."""
-        size = max(size, 4)
-        size_class = max(self.alignment, 1 << (size - 1).bit_length()) if size <= SLOT_LIMIT else 0
+        if size < 4:
+            size = 4
+        size_class = self._size_classes[size] if size <= SLOT_LIMIT else 0
         if size_class:
             # lock-free: a slot freed before (also where a finalizer runs inside allocate())
             for block in self._blocks[kind]:
