@@ -112,6 +112,20 @@ def test_destroy_keeps_the_host_copy_while_a_view_lives(mgr):
         seq.eval()
 
 
+def test_blocks_that_small_tensors_filled_and_left_are_freed_when_a_larger_tensor_needs_a_block(mgr, monkeypatch):
+    # Small tensors' ranges are slots that stay in their size class: blocks they filled
+    # and left can hold no larger range, and are let go when one needs a new block.
+    monkeypatch.setattr(kp.vk.memory, "BLOCK_SIZE", 64 << 10)  # filled by 1,024 tensors of 16 floats
+    before = device_memory_blocks()
+    small = [mgr.tensor(np.zeros(16, np.float32)) for _ in range(3000)]
+    assert device_memory_blocks() - before >= 3
+    del small
+    gc.collect()
+    larger = mgr.tensor(np.full(2048, 3.0, np.float32))  # 8 KiB: no slot
+    assert device_memory_blocks() - before == len(larger.allocations())  # its new block(s) only
+    assert larger.data().tolist() == [3.0] * 2048
+
+
 # -- destroy during a build or an evaluation --------------------------------------------
 class _DestroyingWorkgroup:
     """A workgroup that destroys a tensor while the algorithm reads it: a thread

@@ -327,10 +327,10 @@ class Allocator:
         return None if offset is None else Allocation(block, offset, size, size_class)
 
     def _drop_empty(self, kind: str) -> None:
-        """Let go of blocks nothing uses any more (their memory is freed with them),
-        but one, so that a tensor made and dropped in a loop reuses it."""
-        blocks = self._blocks[kind]
-        self._blocks[kind] = [b for b in blocks if not b.empty] + [b for b in blocks if b.empty][:1]
+        """Let go of blocks nothing uses any more (their memory is freed with them), as
+        a new block is made, which serves what comes next: an empty block that could
+        not serve this range holds slots of other size classes only."""
+        self._blocks[kind] = [b for b in self._blocks[kind] if not b.empty]
 
     def close(self) -> None:
         """Stop holding blocks; each is freed once the last range in it is collected."""
