@@ -5,6 +5,7 @@ from finalizers, signal handlers, other threads and forked children neither hang
 nor lose work."""
 
 import gc
+import itertools
 import os
 import signal
 import textwrap
@@ -13,10 +14,11 @@ import time
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 import kp
 
-from conftest import child_env, run_python, slow_algorithm
+from conftest import child_env, examples, run_python, slow_algorithm
 
 WRITE_42 = """
 #version 450
@@ -108,6 +110,20 @@ def test_destroy_keeps_the_host_copy_while_a_view_lives(mgr):
     assert device_memory_blocks() < before
     with pytest.raises(kp.DestroyedError):
         seq.eval()
+
+
+def test_blocks_that_small_tensors_filled_and_left_are_freed_when_a_larger_tensor_needs_a_block(mgr, monkeypatch):
+    # Small tensors' ranges are slots that stay in their size class: blocks they filled
+    # and left can hold no larger range, and are let go when one needs a new block.
+    monkeypatch.setattr(kp.vk.memory, "BLOCK_SIZE", 64 << 10)  # filled by 1,024 tensors of 16 floats
+    before = device_memory_blocks()
+    small = [mgr.tensor(np.zeros(16, np.float32)) for _ in range(3000)]
+    assert device_memory_blocks() - before >= 3
+    del small
+    gc.collect()
+    larger = mgr.tensor(np.full(2048, 3.0, np.float32))  # 8 KiB: no slot
+    assert device_memory_blocks() - before == len(larger.allocations())  # its new block(s) only
+    assert larger.data().tolist() == [3.0] * 2048
 
 
 # -- destroy during a build or an evaluation --------------------------------------------
@@ -402,17 +418,7 @@ def test_a_range_whose_return_an_interrupt_cut_short_after_it_went_back_is_hande
     # went back to its block (at the end of give_back) must not add it a second time,
     # or two new tensors share that memory.
     keep, victim = mgr.tensor([0.0] * 16), mgr.tensor([0.0] * 16)
-    life = victim.primary_allocation.life
-    give_back, interrupts = life.destroy, [1]
-
-    def interrupted_on_return(*args):
-        done = give_back(*args)
-        if interrupts:
-            interrupts.pop()
-            raise KeyboardInterrupt  # as a signal handler's, right after the range went back
-        return done
-
-    life.destroy = interrupted_on_return
+    interrupt_once_after_giving_back(victim.primary_allocation)
     with pytest.raises(KeyboardInterrupt):
         victim.destroy()
     kp.vk.drain()
@@ -420,6 +426,55 @@ def test_a_range_whose_return_an_interrupt_cut_short_after_it_went_back_is_hande
     a, b = mgr.tensor([1.0] * 16), mgr.tensor([2.0] * 16)
     mgr.sequence().eval(kp.OpSyncDevice([a, b])).eval(kp.OpSyncLocal([a, b]))
     assert (a.data().tolist(), b.data().tolist()) == ([1.0] * 16, [2.0] * 16)
+
+
+def interrupt_once_after_giving_back(allocation):
+    """Make the range's return to its block raise KeyboardInterrupt (as a signal
+    handler's) right after the range went back, the first time it runs."""
+    give_back, interrupts = allocation.life.destroy, [1]
+
+    def interrupted_on_return(*args):
+        done = give_back(*args)
+        if interrupts:
+            interrupts.pop()
+            raise KeyboardInterrupt
+        return done
+
+    allocation.life.destroy = interrupted_on_return
+
+
+@settings(max_examples=examples(25), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(steps=st.lists(st.tuples(st.integers(1, 40) | st.integers(1030, 1100),  # slots, and gaps (over 4 KiB)
+                                st.sampled_from(["keep", "drop", "interrupt"])), min_size=1, max_size=30))
+def test_ranges_freed_and_taken_again_are_never_handed_to_two_live_tensors(mgr, steps):
+    # Small tensors' ranges (up to 4 KiB) go back to slots of their size class, larger
+    # ones to the block's gaps, and new tensors take them again; a return that Ctrl-C
+    # cut short after the range went back runs again in the next drain.
+    live, values = {}, itertools.count()
+
+    def make(size):
+        value = next(values)
+        live[value] = mgr.tensor(np.full(size, value, np.float32))
+
+    for size, action in steps:
+        make(size)
+        if action == "keep" or len(live) == 1:
+            continue
+        victim = live.pop(min(live))  # dropped: collected below, its ranges go back at the next drain
+        if action == "interrupt":
+            interrupt_once_after_giving_back(victim.primary_allocation)
+            with pytest.raises(KeyboardInterrupt):
+                victim.destroy()
+            make(victim.size())  # the next two of its size may take its range
+            make(victim.size())
+        del victim
+    ranges = sorted((id(a.block), a.offset, a.offset + a.size) for t in live.values() for a in t.allocations())
+    for (block, _, end), (next_block, next_start, _) in zip(ranges, ranges[1:]):
+        assert block != next_block or end <= next_start
+    tensors = list(live.values())
+    mgr.sequence().eval(kp.OpSyncDevice(tensors)).eval(kp.OpSyncLocal(tensors))
+    for value, tensor in live.items():
+        assert set(tensor.data().tolist()) == {value}
 
 
 @pytest.mark.parametrize("module, call", [("memory", "vkCreateBuffer"), ("memory", "vkBindBufferMemory"),
@@ -513,9 +568,9 @@ def test_a_range_whose_release_an_interrupt_cut_short_returns_when_collected(mgr
     # without listing it, so neither a later release nor its collection returned it.
     keep = mgr.tensor([0.0] * 4)
     block = keep.primary_allocation.block
-    free = list(block._free)
+    free = free_space(block)
     victim = mgr.tensor([0.0] * 4)
-    assert victim.primary_allocation.block is block and block._free != free
+    assert victim.primary_allocation.block is block and free_space(block) != free
     release, armed = kp.vk.memory._release, [True]
 
     def interrupted_at_its_start(life):
@@ -530,7 +585,12 @@ def test_a_range_whose_release_an_interrupt_cut_short_returns_when_collected(mgr
     del victim
     gc.collect()
     kp.vk.drain()
-    assert block._free == free
+    assert free_space(block) == free
+
+
+def free_space(block):
+    """A block's free gaps and free slots (of small ranges), by size class."""
+    return list(block._free), {size_class: set(slots) for size_class, slots in block._slots.items()}
 
 
 def test_an_instance_whose_creation_an_interrupt_cut_short_right_after_vkcreateinstance_is_destroyed(monkeypatch):

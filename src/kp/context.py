@@ -6,7 +6,6 @@ images, algorithms, sequences and operations know only this."""
 
 from __future__ import annotations
 
-import threading
 import weakref
 from typing import Any
 
@@ -24,8 +23,10 @@ class DeviceContext:
         # The context owns the allocator, whose blocks hold the device: dropping the
         # context lets go of all three without a reference cycle.
         self._allocator: vk.Allocator | None = vk.Allocator(device)
-        self._objects: weakref.WeakSet[Any] = weakref.WeakSet()
-        self._objects_lock = threading.RLock()
+        # the objects made here, by a weak reference whose callback (the dict's own pop,
+        # no Python code: also safe from Ctrl-C) drops it when the object is collected;
+        # each change is one step, so no lock is needed
+        self._objects: dict[weakref.ref[Any], None] = {}
         self._gone = "was destroyed"  # why vk_device is None, once it is
         _contexts.add(self)
 
@@ -49,8 +50,7 @@ class DeviceContext:
     def adopt(self, obj: Any) -> None:
         """Track a tensor, image, algorithm or sequence made on this device, so that
         ``destroy()`` destroys it; kp's objects call it as they are made."""
-        with self._objects_lock:
-            self._objects.add(obj)
+        self._objects[weakref.ref(obj, self._objects.pop)] = None
 
     def gone_error(self, what: str) -> DestroyedError:
         """The error for using ``what`` (an object made here) once it or the device is
@@ -77,8 +77,7 @@ class DeviceContext:
             if self.vk_device is None:
                 return
             self.vk_device = None
-        with self._objects_lock:
-            objects = list(self._objects)
+        objects = [obj for ref in list(self._objects) if (obj := ref()) is not None]
         for obj in objects:  # sequences: their last submissions
             getattr(obj, "wait_submitted", lambda: None)()
         # sequences first, then algorithms, then memory (what the ones before use)
@@ -93,7 +92,6 @@ class DeviceContext:
     def _forget_after_fork(self) -> None:
         """In a forked child: the parent's device is not this process's to use or destroy."""
         self.vk_device, self._allocator = None, None
-        self._objects_lock = threading.RLock()
         self._gone = ("was made in the parent process before os.fork(); make a new kp.Manager in the child "
                       "(or use the 'spawn' start method)")
 

@@ -67,6 +67,7 @@ class Manager(DeviceContext, SeedManagerAPI):
                                        f"{desired_extensions!r}")
         vk.drain()
         super().__init__(vk.Device(instance, physical, family_queue_indices, desired_extensions))
+        self._heap_limit = largest_heap([physical])  # heaps never change
         self._init_seed_api()
         logger.info("Using physical device index %d found %s", self._index, physical.properties["device_name"])
 
@@ -86,7 +87,8 @@ class Manager(DeviceContext, SeedManagerAPI):
 
     def _largest_heap(self) -> int | None:
         """Data larger than this is refused before it is copied or converted."""
-        return largest_heap([self.live_vk_device().physical])
+        self.live_vk_device()
+        return self._heap_limit
 
     def _make_tensor(self, array: np.ndarray, memory_type: Any, tensor_type: Any) -> Tensor:
         kind = memory_type_of(memory_type if memory_type is not None else tensor_type)

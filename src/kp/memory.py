@@ -136,11 +136,11 @@ class Memory:
     _dtype: np.dtype
     _data_type: DataTypes
     _memory_type: MemoryTypes
-    _manager: "DeviceContext | None"
-    _primary: Any
-    _staging: "Allocation | None"
-    _host: Any
-    _destroyed: bool
+    _manager: "DeviceContext | None" = None
+    _primary: Any = None
+    _staging: "Allocation | None" = None
+    _host: Any = None
+    _destroyed = False
     _keeper: "HostData | None" = None  # what data() views hold (made at the first)
     _device_unwritten = False
 

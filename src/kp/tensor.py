@@ -81,17 +81,14 @@ class Tensor(Memory):
 
     def _setup(self, array: np.ndarray, memory_type: MemoryTypes, list_data: bool) -> None:
         # flat when contiguous; a strided source stays as given until it is copied
-        self._array: np.ndarray | None = array.reshape(-1) if array.flags.c_contiguous else array
+        self._array: np.ndarray | None = (array if array.ndim == 1 else
+                                          array.reshape(-1) if array.flags.c_contiguous else array)
         self._shape = array.shape
         self._dtype = array.dtype
         self._data_type = data_type_of(array.dtype)
         self._memory_type = memory_type
         self._list_data = list_data
-        self._manager: DeviceContext | None = None
-        self._primary: Allocation | None = None
-        self._staging: Allocation | None = None
-        self._host: Allocation | None = None
-        self._destroyed = False
+        # (no device memory, manager or destruction yet: Memory's class defaults say so)
 
     @classmethod
     def create_on(cls, manager: "DeviceContext", array: np.ndarray, memory_type: MemoryTypes,
@@ -115,7 +112,8 @@ class Tensor(Memory):
         if self._manager is not None:
             raise KomputeError("tensor has already been created on a device")
         device = manager.live_vk_device()
-        missing = [f for f in DTYPE_FEATURES.get(self._data_type, ()) if not device.features.get(f)]
+        features = DTYPE_FEATURES.get(self._data_type)
+        missing = [f for f in features if not device.features.get(f)] if features else None
         if missing:
             raise DataTypeError(f"{device.physical.properties['device_name']} cannot hold {self._dtype} tensors "
                                 f"(missing device feature {', '.join(missing)})")
@@ -132,8 +130,8 @@ class Tensor(Memory):
             self._primary = self._host = allocator.allocate(
                 "host" if kind == MemoryTypes.host else "device_host", size)
         if self._host is not None:
-            mapped = np.frombuffer(self._host.host_buffer(), dtype=self._dtype, count=array.size)
-            np.copyto(mapped if array.ndim == 1 else mapped.reshape(self._shape), array)
+            mapped = np.frombuffer(self._host.host_buffer(), self._dtype, array.size)  # (keywords cost 0.2 us)
+            (mapped if array.ndim == 1 else mapped.reshape(self._shape))[...] = array
             self._array = mapped
         elif not self._list_data:
             self._array = None  # storage tensors of the current API have no host copy

@@ -6,6 +6,11 @@ driver's cap on allocations (4096 on NVIDIA) is never reached.
 A range goes back to its block through the release list (``core.drain``), once
 the last submission that used it has finished: never from a finalizer, which may
 run inside ``Block.take`` itself.
+
+Small ranges (up to ``SLOT_LIMIT`` bytes: the many small tensors a program makes in
+a loop) are slots of a size class, a power of two: a block cuts runs of them from its
+free space, and hands them out and takes them back with one dict operation each,
+which needs no lock and which neither a finalizer nor Ctrl-C can cut in two.
 """
 
 from __future__ import annotations
@@ -37,6 +42,8 @@ MEMORY_KINDS = {
 }
 
 BLOCK_SIZE = 64 << 20
+SLOT_LIMIT = 4096  # ranges up to this many bytes are slots of a size class
+SLOT_RUN = 16  # slots a block cuts from its free space at a time (at least 4 KiB of them)
 
 
 class Block(Owned):
@@ -47,6 +54,10 @@ class Block(Owned):
         self.kind = kind
         self.size = size
         self._free: list[tuple[int, int]] = [(0, size)]  # sorted (offset, size) gaps
+        # size class -> the offsets of its free slots, cut from the gaps and never
+        # returned to them (a dict: take and give-back are one step each, and a slot
+        # given back twice is listed once)
+        self._slots: dict[int, dict[int, None]] = {}
         self._lock = threading.Lock()
         dev = device.handle
         families = new("uint32_t[]", device.queue_families)
@@ -70,10 +81,13 @@ class Block(Owned):
         self.memory = memory = handles["memory"][0]
         check(lib.vkBindBufferMemory(dev, buffer, memory, 0), "vkBindBufferMemory")
         self.pointer = NULL
+        self.mapped: memoryview | None = None
         if mapped:
             ptr = new("void **")
             check(lib.vkMapMemory(dev, memory, 0, req.size, 0, ptr), "vkMapMemory")
             self.pointer = ffi.cast("char *", ptr[0])
+            # what Allocation.host_buffer slices (a third of ffi.buffer's cost per range)
+            self.mapped = memoryview(ffi.buffer(self.pointer, size))
 
     def take(self, size: int, alignment: int) -> int | None:
         """Reserve ``size`` bytes at an ``alignment`` multiple; None when full."""
@@ -113,9 +127,41 @@ class Block(Owned):
             free[max(i - 1, 0):i + 1] = merged  # one step, which Ctrl-C cannot cut in two
         return True
 
+    def take_slot(self, size_class: int) -> int | None:
+        """A free slot of ``size_class`` bytes (a power of two, and aligned to it);
+        None when there is none. One popitem: lock-free, and atomic."""
+        try:
+            return self._slots[size_class].popitem()[0]
+        except KeyError:  # no slot of that class free (or ever cut)
+            return None
+
+    def add_slots(self, size_class: int) -> int | None:
+        """Cut a run of slots of ``size_class`` from the free space and take one of
+        them; None when not even one fits."""
+        run = max(SLOT_RUN * size_class, 4096)
+        offset = self.take(run, size_class)
+        if offset is None:
+            run = size_class
+            offset = self.take(run, size_class)
+            if offset is None:
+                return None
+        # Ctrl-C between the take and this update loses the run (never hands it out twice)
+        self._slots.setdefault(size_class, {}).update(dict.fromkeys(range(offset + size_class, offset + run,
+                                                                           size_class)))
+        return offset
+
+    def give_back_slot(self, offset: int, size_class: int) -> bool:
+        """Return a slot (for ``drain``). A dict holds a slot once: drain running again
+        a give-back that Ctrl-C cut short after the slot went back adds nothing.
+        Lock-free: it never waits for a ``take`` that a finalizer interrupted."""
+        self._slots[size_class][offset] = None
+        return True
+
     @property
     def empty(self) -> bool:
-        return self._free == [(0, self.size)]
+        """Whether no range of it is in use."""
+        slots = sum(size_class * len(free) for size_class, free in list(self._slots.items()))
+        return sum(length for _start, length in list(self._free)) + slots == self.size
 
 
 def _free_block(device: "Device", handles: dict[str, Any]) -> None:
@@ -136,12 +182,14 @@ class Allocation:
 
     __slots__ = ("block", "buffer", "offset", "size", "life", "__weakref__")
 
-    def __init__(self, block: Block, offset: int, size: int):
+    def __init__(self, block: Block, offset: int, size: int, size_class: int = 0):
+        """``size_class``: the range is a slot of that class (``Block.take_slot``)."""
         self.block: Block | None = block  # None once released
         self.buffer = block.buffer
         self.offset = offset
         self.size = size
-        self.life = Life(block.give_back, (offset, size))
+        self.life = (Life(block.give_back_slot, (offset, size_class)) if size_class
+                     else Life(block.give_back, (offset, size)))
 
     def __del__(self) -> None:
         # lock-free, no Vulkan call (see core._release); cheaper than core.watch (2 us a
@@ -182,9 +230,9 @@ class Allocation:
 
     def host_buffer(self) -> Any:
         """A writable Python buffer over the mapped range."""
-        block = self.block
-        assert block is not None, "a released range"
-        return ffi.buffer(block.pointer + self.offset, self.size)
+        mapped = self.block.mapped if self.block is not None else None
+        assert mapped is not None, "a released or unmapped range"
+        return mapped[self.offset:self.offset + self.size]
 
 
 class Allocator:
@@ -201,6 +249,8 @@ class Allocator:
         self._types = {kind: self.memory_type(kind, self._buffer_bits) for kind in MEMORY_KINDS}
         self._heaps = {kind: self.heap_size(kind) for kind in MEMORY_KINDS if self._types[kind] is not None}
         self.alignment = max(16, device.physical.limits["min_storage_buffer_offset_alignment"])
+        # size -> the size class of its slot: the power of two that holds it, aligned
+        self._size_classes = [max(self.alignment, 1 << (size - 1).bit_length()) for size in range(SLOT_LIMIT + 1)]
         # Unified memory: the host maps the device's own memory and syncs are no-ops.
         self.uma = (device.physical.properties["device_type"] in ("cpu", "integrated_gpu")
                     and self.supports("device_host") and os.environ.get("KP_DISABLE_UMA", "") in ("", "0"))
@@ -233,10 +283,19 @@ class Allocator:
         return self._physical.memory_heaps[heap][0]
 
     def allocate(self, kind: str, size: int) -> Allocation:
+        """``size`` bytes of ``kind`` memory (a key of ``MEMORY_KINDS``)."""
+        if size < 4:
+            size = 4
+        size_class = self._size_classes[size] if size <= SLOT_LIMIT else 0
+        if size_class:
+            # lock-free: a slot freed before (also where a finalizer runs inside allocate())
+            for block in self._blocks[kind]:
+                offset = block.take_slot(size_class)
+                if offset is not None:
+                    return Allocation(block, offset, size, size_class)
         memory_type, heap = self._types[kind], self._heaps.get(kind)
         if memory_type is None or heap is None:
             memory_type, heap = self._memory_type(kind), self.heap_size(kind)  # raises: no such memory
-        size = max(size, 4)
         if size > heap:
             raise OutOfDeviceMemoryError(f"cannot allocate {size} bytes of {kind} memory: "
                                          f"the device's heap holds {heap} bytes")
@@ -252,21 +311,26 @@ class Allocator:
             return Allocation(block, offset, size)
         with self._lock:
             for block in self._blocks[kind]:
-                offset = block.take(size, self.alignment)
-                if offset is not None:
-                    return Allocation(block, offset, size)
+                allocation = self._take(block, size, size_class)
+                if allocation is not None:
+                    return allocation
             self._drop_empty(kind)
             block = Block(self._device, kind, memory_type, min(BLOCK_SIZE, heap), mapped)
             self._blocks[kind].append(block)
-            offset = block.take(size, self.alignment)
-            assert offset is not None  # a new block of at least size bytes (size <= heap, checked above)
-            return Allocation(block, offset, size)
+            allocation = self._take(block, size, size_class)
+            assert allocation is not None  # a new block of at least size bytes (size <= heap, checked above)
+            return allocation
+
+    def _take(self, block: Block, size: int, size_class: int) -> Allocation | None:
+        """``size`` bytes of ``block``: a new slot of ``size_class`` where it is not 0."""
+        offset = block.add_slots(size_class) if size_class else block.take(size, self.alignment)
+        return None if offset is None else Allocation(block, offset, size, size_class)
 
     def _drop_empty(self, kind: str) -> None:
-        """Let go of blocks nothing uses any more (their memory is freed with them),
-        but one, so that a tensor made and dropped in a loop reuses it."""
-        blocks = self._blocks[kind]
-        self._blocks[kind] = [b for b in blocks if not b.empty] + [b for b in blocks if b.empty][:1]
+        """Let go of blocks nothing uses any more (their memory is freed with them), as
+        a new block is made, which serves what comes next: an empty block that could
+        not serve this range holds slots of other size classes only."""
+        self._blocks[kind] = [b for b in self._blocks[kind] if not b.empty]
 
     def close(self) -> None:
         """Stop holding blocks; each is freed once the last range in it is collected."""
