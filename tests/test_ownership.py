@@ -428,6 +428,26 @@ def test_a_range_whose_return_an_interrupt_cut_short_after_it_went_back_is_hande
     assert (a.data().tolist(), b.data().tolist()) == ([1.0] * 16, [2.0] * 16)
 
 
+@pytest.mark.parametrize("floats", [16, 2000], ids=["slot", "gap"])
+def test_a_range_taken_again_before_its_cut_short_return_runs_again_is_not_returned_twice(mgr, floats):
+    # Ctrl-C right after a range went back leaves its return at the head of the release
+    # list; another thread may take the range before a drain runs that return again
+    # (here: the allocator, which does not drain). The second run must not give the
+    # range back a second time, or the next tensor shares that thread's memory.
+    victim = mgr.tensor(np.zeros(floats, np.float32))
+    allocation = victim.primary_allocation
+    block, offset, size = allocation.block, allocation.offset, allocation.size
+    interrupt_once_after_giving_back(allocation)
+    with pytest.raises(KeyboardInterrupt):
+        victim.destroy()
+    other = mgr.live_vk_allocator().allocate(block.kind, size)
+    assert (other.block, other.offset) == (block, offset)  # it took the range
+    kp.vk.drain()
+    assert kp.vk.pending_releases() == 0
+    again = mgr.live_vk_allocator().allocate(block.kind, size)
+    assert (again.block, again.offset) != (block, offset)
+
+
 def interrupt_once_after_giving_back(allocation):
     """Make the range's return to its block raise KeyboardInterrupt (as a signal
     handler's) right after the range went back, the first time it runs."""
