@@ -202,7 +202,7 @@ def training(mgr: kp.Manager, x_i: np.ndarray, x_j: np.ndarray, y: np.ndarray, i
     multiprocessors = mgr.get_device_properties()["multiprocessors"]
     if persistent is None:
         persistent = multiprocessors is not None
-    arrived = mgr.tensor(np.zeros(1, np.uint32))  # its host copy stays 0
+    arrived = mgr.tensor(np.zeros(1, np.uint32))
     if persistent:
         if multiprocessors is None:
             raise ValueError("persistent=True needs the device's multiprocessor count (NVIDIA reports it)")
@@ -211,8 +211,11 @@ def training(mgr: kp.Manager, x_i: np.ndarray, x_j: np.ndarray, y: np.ndarray, i
         run = mgr.algorithm([*data, w, partial, arrived],
                             kp.shader.compile_source(RUN, defines={"LOCAL_SIZE": 256, "U": 2}), [groups],
                             spec_consts=[n, learning_rate / n, iterations])
+        # the count starts at 0 in every run: a copy on the device, since a sync from the
+        # host copy is a no-op where the host maps device memory (integrated GPUs)
+        zero = mgr.tensor(np.zeros(1, np.uint32), kp.MemoryTypes.storage)
         mgr.sequence().eval(kp.OpSyncDevice([*data, w]))
-        seq = mgr.sequence().record(kp.OpSyncDevice([arrived])).record(kp.OpAlgoDispatch(run))
+        seq = mgr.sequence().record(kp.OpCopy([zero, arrived])).record(kp.OpAlgoDispatch(run))
         return seq.record(kp.OpSyncLocal([w])), w
     groups = min(-(-n // (LOCAL_SIZE * SAMPLES_PER_INVOCATION)), max_workgroups)
     partial = mgr.tensor(np.zeros(4 * groups, np.float32), kp.MemoryTypes.storage)

@@ -155,6 +155,30 @@ def test_logistic_regression_in_one_dispatch(mgr, monkeypatch):
             np.testing.assert_allclose(w.data(), fast.reference(x_i, x_j, y, steps * runs, 0.5), atol=1e-5)
 
 
+def test_logistic_regression_in_one_dispatch_starts_each_count_at_zero(mgr, monkeypatch):
+    """Every run of the one-dispatch training starts its grid-wide barrier's count at 0,
+    also where the host maps device memory (a sync from the host copy does nothing
+    there): after each run the count holds one arrival per workgroup and step, not
+    the sum over the runs so far (with which a later run's workgroups would not wait)."""
+    monkeypatch.syspath_prepend(str(EXAMPLES))
+    import logistic_regression_fast as fast
+
+    properties = mgr.get_device_properties()
+    monkeypatch.setattr(mgr, "get_device_properties", lambda: {**properties, "multiprocessors": 2})
+    algorithms = []
+    make_algorithm = mgr.algorithm
+    monkeypatch.setattr(mgr, "algorithm", lambda *args, **kw: algorithms.append(make_algorithm(*args, **kw))
+                        or algorithms[-1])
+    x_i, x_j, y = fast.samples(5000)  # two workgroups
+    seq, _w = fast.training(mgr, x_i, x_j, y, iterations=1, persistent=True)
+    count = algorithms[0].get_tensors()[5]
+    seen = mgr.tensor(np.zeros(1, np.float32), kp.MemoryTypes.host)
+    for _ in range(3):
+        seq.eval()
+        mgr.sequence().eval(kp.OpCopy([count, seen]))
+        assert seen.data().view(np.uint32).tolist() == [2]
+
+
 @pytest.mark.parametrize("visible", [None, "0,0"], ids=["every-device", "two-managers-on-device-0"])
 def test_multi_gpu(memory_mode, monkeypatch, visible):
     """The example splits the work over every visible device and gathers it; with
