@@ -47,6 +47,34 @@ def test_tensors_in_reference_cycles_never_hang(memory_mode):
     assert out.split() == ["3"]
 
 
+def test_a_finalizer_run_while_a_range_goes_back_can_make_tensors(memory_mode):
+    """A user's finalizer that makes a tensor of more than 4 KiB, run by a collection
+    inside the allocator's return of a range to its block (under the block's lock),
+    gets memory elsewhere instead of hanging on that lock; the collection is moved
+    through kp's whole path by lowering the threshold one allocation at a time."""
+    out = run_child("""
+        import gc, numpy as np, kp
+        mgr = kp.Manager()
+        made = []
+        class MakesATensor:
+            def __init__(self):
+                self.cycle = self
+            def __del__(self):
+                made.append(mgr.tensor(np.full(2000, len(made), np.float32)))
+        kept = [mgr.tensor(np.ones(2000, np.float32)) for _ in range(4)]
+        for threshold in range(1, 400):
+            gc.collect()
+            kept.pop(0)  # its range waits to go back, at the next call into kp
+            MakesATensor()
+            gc.set_threshold(threshold)
+            kept.append(mgr.tensor(np.ones(2000, np.float32)))
+            gc.set_threshold(100000)
+        gc.collect()
+        print(len(made), all((t.data() == i).all() for i, t in enumerate(made)))
+    """, timeout=60)
+    assert out.split() == ["399", "True"]
+
+
 def test_seed_tensors_in_reference_cycles_never_hang(memory_mode):
     out = run_child("""
         import gc, kp

@@ -59,6 +59,8 @@ class Block(Owned):
         # given back twice is listed once)
         self._slots: dict[int, dict[int, None]] = {}
         self._lock = threading.Lock()
+        # the thread that last took the lock in give_back: the one inside while it is held there
+        self._returner = 0
         dev = device.handle
         families = new("uint32_t[]", device.queue_families)
         info = new("VkBufferCreateInfo *", {"sType": C.VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO, "size": size,
@@ -90,7 +92,11 @@ class Block(Owned):
             self.mapped = memoryview(ffi.buffer(self.pointer, size))
 
     def take(self, size: int, alignment: int) -> int | None:
-        """Reserve ``size`` bytes at an ``alignment`` multiple; None when full."""
+        """Reserve ``size`` bytes at an ``alignment`` multiple; None when full, or
+        while this thread is inside ``give_back`` (a finalizer run there that makes a
+        tensor), where waiting for the lock would hang."""
+        if self._lock.locked() and self._returner == threading.get_ident():
+            return None
         with self._lock:
             free = self._free
             for i, (start, length) in enumerate(free):
@@ -116,6 +122,7 @@ class Block(Owned):
         if lock.locked():
             return False
         with lock:  # not acquire() then try: Ctrl-C could come between them (see core.drain)
+            self._returner = threading.get_ident()
             if returned:
                 return True
             returned.append(None)
