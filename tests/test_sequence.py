@@ -205,6 +205,28 @@ def test_destroying_a_running_sequence_lets_its_work_finish(mgr):
     assert a.data()[0] > 50_000
 
 
+@pytest.mark.parametrize("start", ["eval(op)", "clear().record(op)", "record(op)", "eval_async(op)"])
+def test_a_new_recording_after_an_evaluation_ignores_what_the_last_one_used(mgr, counter, start):
+    """Destroying a tensor the last evaluated recording used does not refuse the next
+    recording, which starts a new command buffer (as ``eval(op)`` and ``clear()`` ask)."""
+    a, algo = counter
+    gone = mgr.tensor([5.0])
+    seq = mgr.sequence()
+    seq.eval(kp.OpSyncDevice([gone, a]))
+    gone.destroy()
+    op = kp.OpAlgoDispatch(algo)
+    if start == "eval(op)":
+        seq.eval(op)
+    elif start == "clear().record(op)":
+        seq.clear().record(op).eval()
+    elif start == "record(op)":
+        seq.record(op).eval()
+    else:
+        seq.eval_async(op).eval_await()
+    seq.eval(kp.OpSyncLocal([a]))
+    assert a.data().tolist() == [1, 1, 1]
+
+
 def test_destroying_what_a_recording_uses_discards_the_recording(mgr, counter):
     a, algo = counter
     seq = mgr.sequence().record(kp.OpSyncDevice([a])).record(kp.OpAlgoDispatch(algo))  # still recording

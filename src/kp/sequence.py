@@ -172,8 +172,9 @@ class Sequence(SeedSequenceAPI):
             op.check(self._manager)
             if self._stale:  # a recording refused for using something destroyed: start anew
                 self._ops, self._pre, self._post, self._stale = [], [], [], False
-            self._check_recorded(commands)
-            if not self._recording:
+            if self._recording:
+                self._check_recorded(commands)
+            else:  # a new command buffer: what the last one used, destroyed or not, is no concern
                 self._begin(commands)
             self._hazards.record(op, commands)
             # also what an op records no command for (a sync in unified memory):
