@@ -84,6 +84,7 @@ def test_matmul_reports_what_it_reads_and_writes(mgr):
     (((6,), (3, 4), (2, 4)), {}, r"takes its sizes from 2-D tensors, got shapes \[\(6,\)"),
     (((2, 3), (3, 4), (2, 4)), {"shape": (2, 4)}, r"shape is \(M, N, K\), three positive ints, got \(2, 4\)"),
     (((2, 3), (3, 4), (2, 4)), {"shape": (2, 4, 0)}, r"three positive ints, got \(2, 4, 0\)"),
+    (((2, 3), (3, 4), (2, 4)), {"shape": (2**31, 4, 3)}, r"got \(2147483648, 4, 3\); each below 2\*\*31"),
     (((2, 3), (3, 4), (2, 4)), {"shape": (3, 4, 2)}, r"needs b of 2 x 4 = 8 elements, got 12"),
 ])
 def test_bad_shapes_are_refused(mgr, shapes, kwargs, match):

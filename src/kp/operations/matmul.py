@@ -111,7 +111,8 @@ def _sizes(a: Memory, b: Memory, c: Memory, shape: Sequence[int] | None) -> tupl
     if (not isinstance(shape, Sequence) or len(shape) != 3
             or not all(isinstance(s, (int, np.integer)) and not isinstance(s, bool) and 0 < s < 2 ** 31
                        for s in shape)):
-        raise InvalidArgumentError(f"OpMatMul's shape is (M, N, K), three positive ints, got {shape!r}")
+        raise InvalidArgumentError(f"OpMatMul's shape is (M, N, K), three positive ints, got {shape!r}; "
+                                   f"each below 2**31")
     m, n, k = (int(s) for s in shape)
     for name, tensor, (rows, cols) in (("a", a, (m, k)), ("b", b, (k, n)), ("c", c, (m, n))):
         if math.prod(tensor.shape) != rows * cols:
