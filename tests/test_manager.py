@@ -1,6 +1,7 @@
 """kp.Manager: device selection, properties, and the objects it makes."""
 
 import numpy as np
+import pytest
 
 import kp
 from conftest import run
@@ -97,3 +98,7 @@ def test_tensor_and_tensor_t_defaults(mgr):
     assert u.data().dtype == np.uint16 and u.memory_type() == kp.MemoryTypes.host
     v = mgr.tensor([1.0], tensor_type=kp.TensorTypes.storage)
     assert v.tensor_type() == kp.TensorTypes.storage
+    w = mgr.tensor_t([1.0], kp.MemoryTypes.host, tensor_type=kp.TensorTypes.staging)  # the same, by two names
+    assert w.memory_type() == kp.MemoryTypes.host
+    with pytest.raises(kp.InvalidArgumentError, match="memory_type=host and tensor_type=storage disagree"):
+        mgr.tensor([1.0], memory_type=kp.MemoryTypes.host, tensor_type=kp.TensorTypes.storage)

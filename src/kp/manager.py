@@ -92,6 +92,9 @@ class Manager(DeviceContext, SeedManagerAPI):
 
     def _make_tensor(self, array: np.ndarray, memory_type: Any, tensor_type: Any) -> Tensor:
         kind = memory_type_of(memory_type if memory_type is not None else tensor_type)
+        if memory_type is not None and tensor_type is not None and memory_type_of(tensor_type) != kind:
+            raise InvalidArgumentError(f"memory_type={kind.name} and tensor_type={memory_type_of(tensor_type).name} "
+                                       f"disagree; give one of them (tensor_type is its older name)")
         return Tensor.create_on(self, array, kind)  # (which checks the device is alive)
 
     def image(self, data: Any, width: int, height: int, num_channels: int,
