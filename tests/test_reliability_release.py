@@ -50,16 +50,30 @@ def test_tensors_in_reference_cycles_never_hang(memory_mode):
 def test_a_finalizer_run_while_a_range_goes_back_can_make_tensors(memory_mode):
     """A user's finalizer that makes a tensor of more than 4 KiB, run by a collection
     inside the allocator's return of a range to its block (under the block's lock),
-    gets memory elsewhere instead of hanging on that lock; the collection is moved
-    through kp's whole path by lowering the threshold one allocation at a time."""
+    waits neither for that lock nor for the allocator's, which another thread making
+    a tensor holds while it waits for the block; the collection is moved through
+    kp's whole path by lowering the threshold one allocation at a time."""
     out = run_child("""
-        import gc, numpy as np, kp
+        import gc, sys, threading, time, numpy as np, kp
         mgr = kp.Manager()
-        made = []
+        made, other, go = [], [], threading.Event()
+        def make_tensors():
+            while go.wait():
+                go.clear()
+                other.append(mgr.tensor(np.full(2000, len(other), np.float32)))
+        threading.Thread(target=make_tensors, daemon=True).start()
+        def returning():
+            frame = sys._getframe(2)
+            while frame is not None and frame.f_code.co_name != "give_back":
+                frame = frame.f_back
+            return frame is not None
         class MakesATensor:
             def __init__(self):
                 self.cycle = self
             def __del__(self):
+                if returning():  # the other thread gets to wait for this block's lock first
+                    go.set()
+                    time.sleep(0.1)
                 made.append(mgr.tensor(np.full(2000, len(made), np.float32)))
         kept = [mgr.tensor(np.ones(2000, np.float32)) for _ in range(4)]
         for threshold in range(1, 400):
@@ -69,10 +83,11 @@ def test_a_finalizer_run_while_a_range_goes_back_can_make_tensors(memory_mode):
             gc.set_threshold(threshold)
             kept.append(mgr.tensor(np.ones(2000, np.float32)))
             gc.set_threshold(100000)
+        time.sleep(0.1)
         gc.collect()
-        print(len(made), all((t.data() == i).all() for i, t in enumerate(made)))
+        print(len(made), len(other) > 0, all((t.data() == i).all() for made_here in (made, other) for i, t in enumerate(made_here)))
     """, timeout=60)
-    assert out.split() == ["399", "True"]
+    assert out.split() == ["399", "True", "True"]
 
 
 def test_seed_tensors_in_reference_cycles_never_hang(memory_mode):

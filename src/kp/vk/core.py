@@ -149,6 +149,7 @@ def defer(call: Callable[..., Any], *args: Any) -> None:
 _pending: collections.deque[Life | _Deferred | weakref.ref[Any]] = collections.deque()
 _watched: dict[weakref.ref[Any], Life] = {}  # collected owners' references reach _pending
 _drain_lock = threading.Lock()
+_drainer = 0  # the thread that took _drain_lock last: the one draining while it is held
 
 
 def drain() -> None:
@@ -156,15 +157,23 @@ def drain() -> None:
     deferred work. kp calls this whenever it is entered; a thread that finds another
     draining goes on, and what cannot be destroyed now (a busy block) waits for the
     next time."""
+    global _drainer
     if not _pending or _drain_lock.locked():
         return  # another thread drains, or this one, and a finalizer got here
     # ``with``, not acquire() then try: a signal handler's exception (Ctrl-C) may come
     # right after acquire() returns, and a lock left held would stop every later drain.
     with _drain_lock:
+        _drainer = threading.get_ident()
         # Destroying one thing may release its parent (a block, then the device)
         # once the last reference to it, held until _drain_once returns, is gone.
         while _drain_once():
             pass
+
+
+def draining_here() -> bool:
+    """Whether this thread is inside ``drain`` (a finalizer run there), which may hold
+    a lock that another thread, holding one this thread would wait for, waits for."""
+    return _drain_lock.locked() and _drainer == threading.get_ident()
 
 
 def _drain_once() -> bool:

@@ -21,7 +21,7 @@ import threading
 from typing import TYPE_CHECKING, Any
 
 from ..errors import InvalidArgumentError, OutOfDeviceMemoryError
-from .core import NULL, C, Life, Owned, _release, check, ffi, lib, new, retire
+from .core import NULL, C, Life, Owned, _release, check, draining_here, ffi, lib, new, retire
 
 if TYPE_CHECKING:
     from .device import Device
@@ -59,8 +59,6 @@ class Block(Owned):
         # given back twice is listed once)
         self._slots: dict[int, dict[int, None]] = {}
         self._lock = threading.Lock()
-        # the thread that last took the lock in give_back: the one inside while it is held there
-        self._returner = 0
         dev = device.handle
         families = new("uint32_t[]", device.queue_families)
         info = new("VkBufferCreateInfo *", {"sType": C.VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO, "size": size,
@@ -92,11 +90,7 @@ class Block(Owned):
             self.mapped = memoryview(ffi.buffer(self.pointer, size))
 
     def take(self, size: int, alignment: int) -> int | None:
-        """Reserve ``size`` bytes at an ``alignment`` multiple; None when full, or
-        while this thread is inside ``give_back`` (a finalizer run there that makes a
-        tensor), where waiting for the lock would hang."""
-        if self._lock.locked() and self._returner == threading.get_ident():
-            return None
+        """Reserve ``size`` bytes at an ``alignment`` multiple; None when full."""
         with self._lock:
             free = self._free
             for i, (start, length) in enumerate(free):
@@ -122,7 +116,6 @@ class Block(Owned):
         if lock.locked():
             return False
         with lock:  # not acquire() then try: Ctrl-C could come between them (see core.drain)
-            self._returner = threading.get_ident()
             if returned:
                 return True
             returned.append(None)
@@ -313,11 +306,13 @@ class Allocator:
             raise OutOfDeviceMemoryError(f"cannot allocate {size} bytes of {kind} memory: "
                                          f"the device's heap holds {heap} bytes")
         mapped = kind != "device"
-        if size > BLOCK_SIZE // 4 or self._lock._is_owned():  # type: ignore[attr-defined]
+        if size > BLOCK_SIZE // 4 or self._lock._is_owned() or draining_here():  # type: ignore[attr-defined]
             # A block of its own, not listed for reuse, so that it is freed with the
             # tensor instead of holding that much memory until a later allocation;
             # also where a finalizer run inside kp's own allocation asks for memory,
-            # so that nothing half-changed is touched.
+            # so that nothing half-changed is touched, or one run inside drain, which
+            # may hold a block's lock (give_back) that a thread holding the
+            # allocator's lock waits for.
             block = Block(self._device, kind, memory_type, -(-size // self.alignment) * self.alignment, mapped)
             offset = block.take(size, self.alignment)
             assert offset is not None  # a block of its size
