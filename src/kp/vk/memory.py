@@ -104,25 +104,27 @@ class Block(Owned):
                     return offset
             return None
 
-    def give_back(self, offset: int, size: int, returned: list[None]) -> bool:
-        """Return a range (for ``drain``); False, to be tried again later, where the
-        block is busy, which may be this thread's own ``take`` that a finalizer
-        interrupted. ``returned`` (the range's own, empty until then) is marked
-        first: drain runs a return that Ctrl-C cut short again, also one cut short
-        after the range went back, which another thread may have taken since; the mark
-        makes that run add nothing (an interrupt between the mark and the return loses
-        the range rather than hand it out twice)."""
+    def give_back(self, offset: int, size: int, size_class: int, returned: list[None]) -> bool:
+        """Return a range (for ``drain``): a slot of ``size_class`` (where not 0) at
+        once, lock-free; any other into the gaps, or False, to be tried again later,
+        where the block is busy, which may be this thread's own ``take`` that a
+        finalizer interrupted. ``returned`` (the range's own, empty until then) is
+        marked first: drain runs a return that Ctrl-C cut short again, also one cut
+        short after the range went back, which another thread may have taken since;
+        the mark makes that run add nothing (an interrupt between the mark and the
+        return loses the range rather than hand it out twice)."""
         lock = self._lock
-        if lock.locked():
+        if not size_class and lock.locked():
             return False
+        if returned:
+            return True
+        returned.append(None)
+        if size_class:
+            self._slots[size_class][offset] = None
+            return True
         with lock:  # not acquire() then try: Ctrl-C could come between them (see core.drain)
-            if returned:
-                return True
-            returned.append(None)
             free = self._free
             i = bisect.bisect(free, (offset, size))
-            if i and free[i - 1][0] + free[i - 1][1] > offset or i < len(free) and free[i][0] < offset + size:
-                return True  # free already: a range given back twice (refused, not added)
             merged: list[tuple[int, int]] = []
             for start, length in [*free[max(i - 1, 0):i], (offset, size), *free[i:i + 1]]:
                 if merged and merged[-1][0] + merged[-1][1] == start:
@@ -155,14 +157,6 @@ class Block(Owned):
                                                                            size_class)))
         return offset
 
-    def give_back_slot(self, offset: int, size_class: int, returned: list[None]) -> bool:
-        """Return a slot (for ``drain``), marking ``returned`` first as ``give_back``
-        does. Lock-free: it never waits for a ``take`` that a finalizer interrupted."""
-        if not returned:
-            returned.append(None)
-            self._slots[size_class][offset] = None
-        return True
-
     @property
     def empty(self) -> bool:
         """Whether no range of it is in use."""
@@ -194,8 +188,7 @@ class Allocation:
         self.buffer = block.buffer
         self.offset = offset
         self.size = size
-        self.life = (Life(block.give_back_slot, (offset, size_class, [])) if size_class
-                     else Life(block.give_back, (offset, size, [])))
+        self.life = Life(block.give_back, (offset, size, size_class, []))
 
     def __del__(self) -> None:
         # lock-free, no Vulkan call (see core._release); cheaper than core.watch (2 us a
