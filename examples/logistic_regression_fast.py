@@ -56,8 +56,9 @@ import numpy as np
 
 import kp
 
-LOCAL_SIZE = 512  # invocations per workgroup
-SAMPLES_PER_INVOCATION = 16  # four vec4s of each array per pass
+LOCAL_SIZE, U = 512, 4  # one dispatch per step: invocations per workgroup, vec4s of each array per pass
+RUN_LOCAL_SIZE, RUN_U = 256, 2  # the same for the one-dispatch run
+SAMPLES_PER_INVOCATION = 4 * U  # the data is padded to a multiple of it (of whole vec4s, for both)
 
 # What both kernels share: the data, the weights, the gradient of the workgroup's
 # samples and a sum over the workgroup. LOCAL_SIZE and U (vec4s of each array an
@@ -206,10 +207,10 @@ def training(mgr: kp.Manager, x_i: np.ndarray, x_j: np.ndarray, y: np.ndarray, i
     if persistent:
         if multiprocessors is None:
             raise ValueError("persistent=True needs the device's multiprocessor count (NVIDIA reports it)")
-        groups = min(-(-n // (256 * 8)), multiprocessors)  # one workgroup of 256 per multiprocessor
+        groups = min(-(-n // (RUN_LOCAL_SIZE * 4 * RUN_U)), multiprocessors)  # one workgroup per multiprocessor
         partial = mgr.tensor(np.zeros(8 * groups, np.float32), kp.MemoryTypes.storage)
         run = mgr.algorithm([*data, w, partial, arrived],
-                            kp.shader.compile_source(RUN, defines={"LOCAL_SIZE": 256, "U": 2}), [groups],
+                            kp.shader.compile_source(RUN, defines={"LOCAL_SIZE": RUN_LOCAL_SIZE, "U": RUN_U}), [groups],
                             spec_consts=[n, learning_rate / n, iterations])
         # the count starts at 0 in every run: a copy on the device, since a sync from the
         # host copy is a no-op where the host maps device memory (integrated GPUs)
@@ -220,7 +221,7 @@ def training(mgr: kp.Manager, x_i: np.ndarray, x_j: np.ndarray, y: np.ndarray, i
     groups = min(-(-n // (LOCAL_SIZE * SAMPLES_PER_INVOCATION)), max_workgroups)
     partial = mgr.tensor(np.zeros(4 * groups, np.float32), kp.MemoryTypes.storage)
     step = mgr.algorithm([*data, w, partial, arrived],
-                         kp.shader.compile_source(STEP, defines={"LOCAL_SIZE": LOCAL_SIZE, "U": 4}), [groups],
+                         kp.shader.compile_source(STEP, defines={"LOCAL_SIZE": LOCAL_SIZE, "U": U}), [groups],
                          spec_consts=[n, learning_rate / n])
     mgr.sequence().eval(kp.OpSyncDevice([*data, w, arrived]))
     seq = mgr.sequence()
